@@ -1,0 +1,67 @@
+"""create_app(settings): database, vault, models, queue and blueprints. Nothing else."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+from flask import Flask
+
+from appliance import tasks
+from appliance.assistant.llm import Models
+from appliance.channels.web import Streams
+from appliance.db import open_database
+from appliance.errors import register_error_handlers
+from appliance.vault import Vault
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """The running appliance's collaborators, passed to views (app.extensions) and tasks (tasks.bind)."""
+
+    settings: dict
+    vault: Vault
+    models: Models
+    streams: Streams = field(default_factory=Streams)
+    event_handlers: dict[str, Callable] = field(default_factory=dict)  # non-conversational kinds: status, follow...
+
+    def enqueue_event(self, event_id: int) -> None:
+        """Ring the doorbell for a stored inbound event."""
+        tasks.process_event(event_id)
+
+    def deliver(self, message) -> None:
+        """Hand an outbound row to the outbox: the widget at once, platforms through a queued task."""
+        from appliance.outbox import deliver
+        from appliance.records import Channel
+
+        if Channel.get_by_id(message.conversation.channel_id).kind == "web":
+            deliver(self, message.id)
+        else:
+            tasks.deliver_message(message.id)
+
+
+def create_services(settings) -> Services:
+    """Open the data folder: database, key file and queue file. Models are loaded later (or lazily)."""
+    data = settings.data
+    data.mkdir(parents=True, exist_ok=True)
+    open_database(data / "appliance.db")
+    services = Services(settings=settings, vault=Vault.open(data), models=Models(settings))
+    tasks.bind(services)
+    return services
+
+
+def create_app(settings, services: Services | None = None) -> Flask:
+    """The Flask app for these settings."""
+    from appliance.web import api, health, widget
+
+    services = services or create_services(settings)
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.upload_max_bytes)
+    app.extensions["appliance"] = services
+    register_error_handlers(app)
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(widget.blueprint)
+    app.register_blueprint(api.blueprint)
+    return app

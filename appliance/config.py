@@ -1,0 +1,154 @@
+"""The one settings table: name, default, type and help; APPLIANCE_* environment overrides."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+
+class ConfigError(Exception):
+    """A setting has a value the appliance cannot use; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    kind: Callable[[str], Any]
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+
+
+def _bool(text: str) -> bool:
+    value = str(text).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _path(text: str) -> Path:
+    return Path(str(text)).expanduser()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data", "./data", _path, "Folder for the database, queue, key file, indexes and uploads."),
+    Setting("models", "./models", _path, "Folder holding GGUF model files; the default model is assembled here on first run."),
+    Setting("host", "127.0.0.1", str, "Address the web server listens on (0.0.0.0 for all interfaces)."),
+    Setting("port", 8080, int, "TCP port of the web server.", 0, 65535),
+    Setting("public_url", "", str, "Public base URL (https://...) used to show webhook URLs; empty means http://host:port."),
+    Setting("http_threads", 24, int, "Web server threads; each open widget event stream holds one.", 4, 512),
+    Setting("worker_threads", 2, int, "Background worker threads running queued tasks.", 1, 32),
+    Setting("load_models", True, _bool, "Load the local language model and embedder at start (false only for tests and tools)."),
+    Setting("model", "gemma-3-270m-q4_k_m.gguf", str, "Default GGUF file name in the models folder (see `appliance models list`)."),
+    Setting("llm_threads", 2, int, "CPU threads for the local model (llama.cpp defaults to half the cores).", 1, 256),
+    Setting("llm_context", 2048, int, "Context window of the local model in tokens.", 256, 131072),
+    Setting("llm_max_tokens", 96, int, "Most tokens the local model generates for one reply.", 1, 4096),
+    Setting("llm_timeout", 60.0, float, "Seconds a local reply may take before the fallback policy applies.", 1, 3600),
+    Setting("torch_threads", 1, int, "CPU threads for the embedder, so it does not fight the model.", 1, 256),
+    Setting("history_length", 10, int, "Default number of recent messages given to the assistant.", 0, 200),
+    Setting("max_body_bytes", 1_048_576, int, "Largest request body accepted by webhooks and the widget (bytes).", 1024, 1 << 30),
+    Setting("widget_max_chars", 4000, int, "Longest widget message accepted (characters).", 1, 100_000),
+    Setting("upload_max_bytes", 20 * 1_048_576, int, "Largest knowledge document accepted (bytes).", 1024, 1 << 32),
+    Setting("log_level", "INFO", str, "Logging level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    Setting("whatsapp_api_base", "https://graph.facebook.com/v21.0", str, "WhatsApp Cloud API base URL."),
+    Setting("messenger_api_base", "https://graph.facebook.com/v21.0", str, "Messenger Send API base URL."),
+    Setting("zalo_api_base", "https://openapi.zalo.me", str, "Zalo OA API base URL."),
+    Setting("telegram_api_base", "https://api.telegram.org", str, "Telegram Bot API base URL."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class Settings(dict):
+    """Resolved settings; read as attributes (settings.port) or keys."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def base_url(self) -> str:
+        """The URL people and platforms use to reach this appliance."""
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+def _convert(setting: Setting, raw: Any, source: str) -> Any:
+    try:
+        value = raw if not isinstance(raw, str) else setting.kind(raw)
+        if setting.kind in (int, float) and not isinstance(value, bool):
+            value = setting.kind(value)
+        if setting.kind is _path:
+            value = Path(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"Setting {setting.name} from {source} has the value {raw!r}, which is not valid ({exc}). "
+            f"{setting.help} Fix it or unset it to use the default {setting.default!r}."
+        ) from None
+    if setting.minimum is not None and value < setting.minimum or setting.maximum is not None and value > setting.maximum:
+        raise ConfigError(
+            f"Setting {setting.name} from {source} is {value!r}; it must be between {setting.minimum:g} and {setting.maximum:g}. "
+            f"{setting.help}"
+        )
+    if setting.choices and str(value).upper() not in setting.choices:
+        raise ConfigError(f"Setting {setting.name} from {source} is {value!r}; use one of {', '.join(setting.choices)}.")
+    return value
+
+
+STORED_FILE = "settings.json"
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then the data folder's settings.json (`models use`), then APPLIANCE_* variables, then overrides."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    unknown = [k for k in overrides if k not in _BY_NAME]
+    if unknown:
+        raise ConfigError(f"Unknown setting {unknown[0]!r}; the settings are listed by `appliance settings`.")
+    values = Settings()
+    for setting in SETTINGS:
+        env_name = "APPLIANCE_" + setting.name.upper()
+        if overrides.get(setting.name) is not None:
+            values[setting.name] = _convert(setting, overrides[setting.name], "the command line")
+        elif environ.get(env_name, "") != "":
+            values[setting.name] = _convert(setting, environ[env_name], f"the environment variable {env_name}")
+        else:
+            values[setting.name] = _convert(setting, setting.default, "the defaults")
+    stored = _stored(values["data"])
+    for name, raw in stored.items():
+        setting = _BY_NAME.get(name)
+        env_name = "APPLIANCE_" + name.upper()
+        if setting and overrides.get(name) is None and environ.get(env_name, "") == "":
+            values[name] = _convert(setting, raw, f"{values['data'] / STORED_FILE}")
+    return values
+
+
+def _stored(data_dir: Path) -> dict:
+    path = Path(data_dir) / STORED_FILE
+    if not path.exists():
+        return {}
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise ConfigError(f"{path} is not valid JSON; fix it or delete it to go back to the defaults.") from None
+    if not isinstance(stored, dict):
+        raise ConfigError(f"{path} must hold a JSON object of setting names and values.")
+    return stored
+
+
+def store_setting(data_dir: Path, name: str, value: Any) -> None:
+    """Persist one setting in the data folder (used by `appliance models use`)."""
+    path = Path(data_dir) / STORED_FILE
+    stored = _stored(data_dir)
+    stored[name] = value
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,139 @@
+"""Inbound event -> customer + conversation -> assistant -> reply in the outbox. Idempotent end to end."""
+from __future__ import annotations
+
+import logging
+
+from appliance.assistant.answer import answer
+from appliance.assistant.prompts import Turn
+from appliance.channels import CONVERSATIONAL, Inbound
+from appliance.db import database
+from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, Tenant, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def store_events(channel: Channel, events: list[Inbound]) -> list[int]:
+    """Store events in one transaction (duplicates ignored); returns the ids of the new ones."""
+    new_ids = []
+    with database.atomic("IMMEDIATE"):
+        for event in events:
+            exists = InboundEvent.get_or_none((InboundEvent.channel == channel.id)
+                                              & (InboundEvent.platform_id == event.platform_id))
+            if exists is not None:
+                continue
+            row = InboundEvent.create(tenant=channel.tenant_id, channel=channel.id, platform_id=event.platform_id,
+                                      kind=event.kind, payload=event.as_json())
+            new_ids.append(row.id)
+    return new_ids
+
+
+def _claim(event_id: int):
+    """Mark the event as being processed; None if it is gone or finished already."""
+    with database.atomic("IMMEDIATE"):
+        event = InboundEvent.get_or_none(InboundEvent.id == event_id)
+        if event is None or event.status in ("done", "skipped", "failed"):
+            return None
+        event.status = "processing"
+        event.attempts += 1
+        event.save()
+        return event
+
+
+def _finish(event_id: int, status: str, error: str | None = None) -> None:
+    InboundEvent.update(status=status, error=error, processed_at=utcnow()).where(InboundEvent.id == event_id).execute()
+
+
+def _record_inbound(event: InboundEvent, inbound: Inbound) -> Message:
+    """Customer, open conversation and the inbound message row for the event (once)."""
+    with database.atomic("IMMEDIATE"):
+        existing = Message.get_or_none(Message.inbound_event == event.id)
+        if existing is not None:
+            return existing
+        customer, _ = Customer.get_or_create(channel=event.channel_id, external_id=inbound.user_id,
+                                             defaults={"tenant": event.tenant_id, "name": inbound.user_name})
+        customer.last_inbound_at = utcnow()
+        if inbound.user_name and not customer.name:
+            customer.name = inbound.user_name
+        customer.save()
+        conversation = (Conversation.select()
+                        .where((Conversation.customer == customer) & (Conversation.status != "closed"))
+                        .order_by(Conversation.id.desc()).first())
+        if conversation is None:
+            conversation = Conversation.create(tenant=event.tenant_id, channel=event.channel_id, customer=customer)
+        conversation.last_message_at = utcnow()
+        conversation.save()
+        kind = inbound.kind if inbound.kind != "button" else "button"
+        return Message.create(tenant=event.tenant_id, conversation=conversation, direction="in", sender="customer",
+                              kind=kind, text=inbound.describe(), inbound_event=event.id,
+                              payload={k: v for k, v in inbound.as_json().items() if k != "raw" and v},
+                              platform_id=inbound.platform_id)
+
+
+def history_of(message: Message, limit: int) -> list[Turn]:
+    """The conversation's last `limit` messages before `message`, oldest first."""
+    rows = (Message.select().where((Message.conversation == message.conversation_id) & (Message.id < message.id)
+                                   & (Message.status != "failed"))
+            .order_by(Message.id.desc()).limit(limit))
+    return [Turn("customer" if m.direction == "in" else "assistant", m.text) for m in reversed(list(rows))]
+
+
+def handle_event(services, event_id: int) -> Message | None:
+    """Process one stored event; a replayed or duplicate call never produces a second reply."""
+    event = _claim(event_id)
+    if event is None:
+        return None
+    inbound = Inbound.from_json(event.payload)
+    if inbound.kind not in CONVERSATIONAL:
+        handler = services.event_handlers.get(inbound.kind)
+        if handler is None:
+            _finish(event_id, "skipped")
+            return None
+        handler(services, event, inbound)
+        _finish(event_id, "done")
+        return None
+    message = _record_inbound(event, inbound)
+    conversation = message.conversation
+    existing = Message.get_or_none(Message.reply_to == message.id)
+    if existing is not None or conversation.status != "open":
+        _finish(event_id, "done")  # answered already, or a human has the conversation
+        return existing
+    tenant = Tenant.get_by_id(event.tenant_id)
+    channel = Channel.get_by_id(event.channel_id)
+    session = inbound.user_id
+    stream = services.streams
+
+    def on_token(piece: str) -> None:
+        if channel.kind == "web":
+            stream.publish(channel.id, session, "token", {"reply_to": message.id, "text": piece})
+
+    if channel.kind == "web":
+        stream.publish(channel.id, session, "typing", {"reply_to": message.id})
+    limit = services.settings.history_length
+    reply = answer(services, tenant, history_of(message, max(limit, 50)), message.text, on_token=on_token)
+    with database.atomic("IMMEDIATE"):
+        existing = Message.get_or_none(Message.reply_to == message.id)
+        if existing is not None:
+            _finish(event_id, "done")
+            return existing
+        out = Message.create(tenant=tenant.id, conversation=conversation, direction="out", sender="bot",
+                             text=reply.text, reply_to=message.id, status="pending", model=reply.model,
+                             tokens_prompt=reply.prompt_tokens, tokens_completion=reply.completion_tokens,
+                             latency_ms=reply.latency_ms, sources=reply.sources)
+        if reply.action == "handoff":
+            Conversation.update(status="handoff").where(Conversation.id == conversation.id).execute()
+        event.status = "done"
+        event.processed_at = utcnow()
+        event.save()
+    services.deliver(out)
+    return out
+
+
+def requeue_unfinished(services) -> int:
+    """Queue again every event stored but not finished (a crash or kill between commit and reply)."""
+    ids = [e.id for e in InboundEvent.select(InboundEvent.id)
+           .where(InboundEvent.status.in_(("pending", "processing"))).order_by(InboundEvent.id)]
+    for event_id in ids:
+        services.enqueue_event(event_id)
+    if ids:
+        log.info("re-queued %d unfinished inbound events", len(ids))
+    return len(ids)

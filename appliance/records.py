@@ -1,0 +1,244 @@
+"""The peewee tables, with their queries as classmethods. Every row carries its tenant."""
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timezone
+
+from peewee import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from appliance.db import database, migration
+from appliance.errors import AppError
+
+
+def utcnow() -> datetime:
+    """Naive UTC now (SQLite stores it as text)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_id(prefix: str) -> str:
+    """An unguessable public id such as ch_3f9a...; webhook URLs are built from these."""
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+class JSONField(TextField):
+    """A JSON value stored as text."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+
+    @classmethod
+    def get_for_tenant(cls, tenant_id: str, row_id, what: str = "item"):
+        """The row with this id in this tenant, or a 404 (other tenants' rows do not exist for you)."""
+        row = cls.get_or_none((cls.id == row_id) & (cls.tenant == tenant_id))
+        if row is None:
+            raise AppError(404, "not_found", f"No {what} with id {row_id} in this tenant.")
+        return row
+
+
+class Tenant(BaseModel):
+    id = CharField(primary_key=True, default=lambda: new_id("t"))
+    name = CharField()
+    assistant = JSONField(default=dict)  # persona, instructions, model choice... (secrets live in assistant_secret)
+    assistant_secret = TextField(null=True)  # vault-encrypted cloud api key
+    kb_version = IntegerField(default=0)  # bumped on every knowledge change (answer cache key)
+    created_at = DateTimeField(default=utcnow)
+
+
+class User(BaseModel):
+    ROLES = ("platform-admin", "tenant-admin", "agent")
+    tenant = ForeignKeyField(Tenant, null=True, backref="users", on_delete="CASCADE")
+    email = CharField(unique=True)
+    password_hash = CharField()
+    role = CharField()
+    created_at = DateTimeField(default=utcnow)
+
+
+class ApiToken(BaseModel):
+    tenant = ForeignKeyField(Tenant, null=True, backref="tokens", on_delete="CASCADE")
+    user = ForeignKeyField(User, null=True, on_delete="CASCADE")
+    name = CharField(default="")
+    token_hash = CharField(unique=True)
+    role = CharField()
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
+
+
+class Channel(BaseModel):
+    KINDS = ("whatsapp", "messenger", "zalo", "telegram", "web")
+    id = CharField(primary_key=True, default=lambda: new_id("ch"))
+    tenant = ForeignKeyField(Tenant, backref="channels", on_delete="CASCADE")
+    kind = CharField()
+    name = CharField(default="")
+    credentials = TextField(null=True)  # vault-encrypted JSON, never returned by the API
+    api_base = CharField(null=True)
+    status = CharField(default="active")  # active | needs_attention
+    status_reason = TextField(null=True)
+    deleted = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def live(cls, channel_id: str, kind: str | None = None):
+        """The connected, not deleted channel with this id (and kind), or None."""
+        query = (cls.id == channel_id) & (cls.deleted == False)  # noqa: E712
+        if kind:
+            query &= cls.kind == kind
+        return cls.get_or_none(query)
+
+    @property
+    def webhook_path(self) -> str:
+        return f"/widget/{self.id}.js" if self.kind == "web" else f"/webhooks/{self.kind}/{self.id}"
+
+
+class Customer(BaseModel):
+    tenant = ForeignKeyField(Tenant, backref="customers", on_delete="CASCADE")
+    channel = ForeignKeyField(Channel, backref="customers", on_delete="CASCADE")
+    external_id = CharField()  # platform user id (wa_id, PSID, Zalo user id, chat id, widget session)
+    name = CharField(default="")
+    tags = JSONField(default=list)
+    custom_fields = JSONField(default=dict)
+    consent = CharField(default="unknown")
+    last_inbound_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("channel", "external_id"), True),)
+
+
+class Conversation(BaseModel):
+    STATUSES = ("open", "handoff", "closed")
+    tenant = ForeignKeyField(Tenant, backref="conversations", on_delete="CASCADE")
+    channel = ForeignKeyField(Channel, backref="conversations", on_delete="CASCADE")
+    customer = ForeignKeyField(Customer, backref="conversations", on_delete="CASCADE")
+    status = CharField(default="open")
+    assigned_user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    last_message_at = DateTimeField(default=utcnow)
+    created_at = DateTimeField(default=utcnow)
+
+
+class InboundEvent(BaseModel):
+    """What a platform (or the widget) sent, stored before the 200; the ledger the worker replays."""
+
+    STATUSES = ("pending", "processing", "done", "skipped", "failed")
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    channel = ForeignKeyField(Channel, on_delete="CASCADE")
+    platform_id = CharField()
+    kind = CharField()  # text, media, button, location, reaction, follow, unfollow, status, unknown
+    payload = JSONField()
+    status = CharField(default="pending", index=True)
+    attempts = IntegerField(default=0)
+    error = TextField(null=True)
+    received_at = DateTimeField(default=utcnow)
+    processed_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("channel", "platform_id"), True),)
+
+
+class Message(BaseModel):
+    """One message in a conversation; outbound rows are also the outbox."""
+
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    conversation = ForeignKeyField(Conversation, backref="messages", on_delete="CASCADE")
+    direction = CharField()  # in | out
+    sender = CharField()  # customer | bot | agent | automation
+    kind = CharField(default="text")
+    text = TextField(default="")
+    payload = JSONField(null=True)  # buttons, template, media, raw platform fields
+    inbound_event = ForeignKeyField(InboundEvent, null=True, unique=True, on_delete="SET NULL")
+    reply_to = ForeignKeyField("self", null=True, unique=True, on_delete="SET NULL")  # one bot reply per inbound
+    status = CharField(default="received")  # in: received | out: pending, sent, delivered, read, failed
+    platform_id = CharField(null=True, index=True)
+    error = TextField(null=True)
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(null=True)
+    model = CharField(null=True)
+    tokens_prompt = IntegerField(default=0)
+    tokens_completion = IntegerField(default=0)
+    latency_ms = IntegerField(default=0)
+    sources = JSONField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id,
+            "direction": self.direction,
+            "sender": self.sender,
+            "reply_to": self.reply_to_id,
+            "kind": self.kind,
+            "text": self.text,
+            "status": self.status,
+            "error": self.error,
+            "model": self.model,
+            "tokens": {"prompt": self.tokens_prompt, "completion": self.tokens_completion},
+            "sources": self.sources or [],
+            "created_at": self.created_at.isoformat() + "Z",
+        }
+
+
+class Document(BaseModel):
+    """A knowledge document of a tenant; its chunks feed the tenant's vector index."""
+
+    tenant = ForeignKeyField(Tenant, backref="documents", on_delete="CASCADE")
+    name = CharField()
+    content_hash = CharField()
+    kind = CharField()  # txt, md, pdf, csv
+    size = IntegerField(default=0)
+    path = TextField(null=True)
+    status = CharField(default="queued")  # queued | processing | ready | failed
+    progress = FloatField(default=0.0)
+    chunks = IntegerField(default=0)
+    error = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("tenant", "content_hash"), True),)
+
+
+class Chunk(BaseModel):
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    document = ForeignKeyField(Document, backref="chunk_rows", on_delete="CASCADE")
+    ordinal = IntegerField()
+    text = TextField()
+    page = IntegerField(null=True)
+    row = IntegerField(null=True)
+    start = IntegerField(default=0)
+    end = IntegerField(default=0)
+    deleted = BooleanField(default=False)
+
+
+class Usage(BaseModel):
+    """Tokens spent per reply and provider (local model or a cloud endpoint)."""
+
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    provider = CharField()  # local | cloud
+    model = CharField()
+    prompt_tokens = IntegerField(default=0)
+    completion_tokens = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+
+
+TABLES = [Tenant, User, ApiToken, Channel, Customer, Conversation, InboundEvent, Message, Document, Chunk, Usage]
+
+
+@migration(1)
+def _create_tables(db) -> None:
+    db.create_tables(TABLES)

@@ -1,0 +1,45 @@
+"""The huey instance and every background task. Huey is the doorbell, our rows are the ledger."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from huey import SqliteHuey
+
+log = logging.getLogger(__name__)
+
+# Declared in immediate (in-memory) mode; `use_queue_file` points it at the data folder at start-up.
+huey = SqliteHuey("appliance", immediate=True, results=False)
+_services = None
+
+
+def bind(services) -> None:
+    """Give the tasks the running appliance's collaborators (settings, models, streams)."""
+    global _services
+    _services = services
+
+
+def use_queue_file(path: Path | None) -> None:
+    """Use a durable SQLite queue file (its own file, not the main database); None = immediate mode."""
+    if path is None:
+        huey.immediate = True
+        return
+    huey.storage_kwargs = {"filename": str(path), "fsync": True}
+    huey._immediate = True  # force the storage to be recreated for the new file
+    huey.immediate = False
+
+
+@huey.task(retries=2, retry_delay=2)
+def process_event(event_id: int) -> None:
+    """Run the pipeline for one stored inbound event."""
+    from appliance.pipeline import handle_event
+
+    handle_event(_services, event_id)
+
+
+@huey.task(retries=0)
+def deliver_message(message_id: int) -> None:
+    """Deliver one outbound message through its channel (the outbox)."""
+    from appliance.outbox import deliver
+
+    deliver(_services, message_id)

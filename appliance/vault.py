@@ -1,0 +1,66 @@
+"""Secrets at rest: AES-256-GCM with a key file created 0600 on first run."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_FILE = "secret.key"
+
+
+class VaultError(Exception):
+    """The key file is missing, unreadable or does not match the stored secrets."""
+
+
+class Vault:
+    """Encrypts and decrypts small secrets (channel credentials, API keys) with one key."""
+
+    def __init__(self, key: bytes):
+        if len(key) != 32:
+            raise VaultError("The key file must hold exactly 32 bytes; restore it from your backup.")
+        self._aead = AESGCM(key)
+
+    @classmethod
+    def open(cls, data_dir: Path) -> "Vault":
+        """Load the data folder's key file, creating it (mode 0600) on first run."""
+        path = Path(data_dir) / KEY_FILE
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return cls(path.read_bytes())
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(AESGCM.generate_key(bit_length=256))
+            handle.flush()
+            os.fsync(handle.fileno())
+        return cls(path.read_bytes())
+
+    def encrypt(self, value: dict | str, context: str) -> str:
+        """Encrypt a JSON-able value; `context` binds the ciphertext to its owner (AAD)."""
+        nonce = os.urandom(12)
+        plain = json.dumps(value).encode()
+        sealed = self._aead.encrypt(nonce, plain, context.encode())
+        return base64.b64encode(nonce + sealed).decode()
+
+    def decrypt(self, token: str, context: str):
+        """Decrypt what `encrypt` produced for the same context."""
+        try:
+            raw = base64.b64decode(token)
+            return json.loads(self._aead.decrypt(raw[:12], raw[12:], context.encode()))
+        except Exception as exc:  # InvalidTag, binascii.Error, ValueError
+            raise VaultError("A stored secret cannot be decrypted: the key file does not match this database.") from exc
+
+
+def key_file_problem(data_dir: Path) -> str | None:
+    """A sentence if the key file is missing or readable by others, else None."""
+    path = Path(data_dir) / KEY_FILE
+    if not path.exists():
+        return f"The key file {path} is missing; stored credentials cannot be read without it."
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        return f"The key file {path} has mode {mode:o}; run `chmod 600 {path}`."
+    return None

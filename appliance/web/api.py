@@ -1,0 +1,244 @@
+"""The JSON API under /api/v1: bearer tokens, every query scoped to the caller's tenant."""
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, g, jsonify, request
+
+from appliance.assistant.answer import answer, assistant_config
+from appliance.assistant.llm import ModelError
+from appliance.assistant.prompts import DEFAULT_ASSISTANT
+from appliance.auth import api_auth, create_tenant, tenant_id_required
+from appliance.channels import CREDENTIAL_FIELDS
+from appliance.errors import AppError
+from appliance.records import Channel, Conversation, Message, Tenant
+from appliance.web import services
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+ADMINS = ("platform-admin", "tenant-admin")
+ANY_ROLE = ("platform-admin", "tenant-admin", "agent")
+
+
+def json_body() -> dict:
+    """The request's JSON object, or a 400 saying what to send."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise AppError(400, "invalid_json", "Send a JSON object with Content-Type: application/json.")
+    return body
+
+
+def _text(body: dict, name: str, limit: int, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise AppError(422, f"invalid_{name}", f"Give '{name}' as a non-empty string.")
+    if len(value) > limit:
+        raise AppError(413, f"{name}_too_long", f"'{name}' can be at most {limit} characters.")
+    return value.strip()
+
+
+# --- tenants (platform admin) ---------------------------------------------------------------
+
+@blueprint.post("/tenants")
+@api_auth("platform-admin")
+def post_tenant():
+    """Create a tenant and its first API token."""
+    tenant, token = create_tenant(_text(json_body(), "name", 200))
+    return {"tenant_id": tenant.id, "name": tenant.name, "api_token": token}, 201
+
+
+@blueprint.get("/tenants")
+@api_auth("platform-admin")
+def list_tenants():
+    return {"tenants": [{"id": t.id, "name": t.name} for t in Tenant.select().order_by(Tenant.created_at)]}
+
+
+# --- channels ------------------------------------------------------------------------------
+
+def channel_json(channel: Channel) -> dict:
+    return {"id": channel.id, "kind": channel.kind, "name": channel.name, "webhook_path": channel.webhook_path,
+            "webhook_url": services().settings.base_url + channel.webhook_path, "api_base": channel.api_base,
+            "status": channel.status, "status_reason": channel.status_reason}
+
+
+@blueprint.post("/channels")
+@api_auth(*ADMINS)
+def post_channel():
+    """Connect a channel; credentials are checked for completeness, encrypted, and never returned."""
+    tenant_id = tenant_id_required()
+    body = json_body()
+    kind = body.get("kind")
+    if kind not in CREDENTIAL_FIELDS:
+        raise AppError(422, "invalid_kind", f"'kind' must be one of {', '.join(CREDENTIAL_FIELDS)}.")
+    name = _text(body, "name", 200, required=False) or kind
+    credentials = body.get("credentials") or {}
+    if not isinstance(credentials, dict):
+        raise AppError(422, "invalid_credentials", "'credentials' must be an object.")
+    missing = [f for f in CREDENTIAL_FIELDS[kind] if not isinstance(credentials.get(f), str) or not credentials[f]]
+    if missing:
+        raise AppError(422, "missing_credentials", f"A {kind} channel needs these credentials: {', '.join(missing)}.")
+    api_base = body.get("api_base")
+    if api_base is not None and (not isinstance(api_base, str) or not api_base.startswith(("http://", "https://"))):
+        raise AppError(422, "invalid_api_base", "'api_base' must be an http(s) URL.")
+    channel = Channel(tenant=tenant_id, kind=kind, name=name, api_base=api_base)
+    kept = {f: credentials[f] for f in CREDENTIAL_FIELDS[kind]}
+    kept.update({k: v for k, v in credentials.items() if k not in kept and isinstance(v, str)})
+    channel.credentials = services().vault.encrypt(kept, f"channel:{channel.id}") if kept else None
+    channel.save(force_insert=True)
+    return channel_json(channel), 201
+
+
+@blueprint.get("/channels")
+@api_auth(*ANY_ROLE)
+def list_channels():
+    rows = Channel.select().where((Channel.tenant == tenant_id_required()) & (Channel.deleted == False))  # noqa: E712
+    return {"channels": [channel_json(c) for c in rows.order_by(Channel.created_at)]}
+
+
+@blueprint.delete("/channels/<channel_id>")
+@api_auth(*ADMINS)
+def delete_channel(channel_id: str):
+    """Disconnect a channel: its webhooks stop answering, its history stays."""
+    channel = Channel.get_for_tenant(tenant_id_required(), channel_id, "channel")
+    channel.deleted = True
+    channel.credentials = None
+    channel.save()
+    return "", 204
+
+
+# --- assistant -----------------------------------------------------------------------------
+
+ASSISTANT_FIELDS = {
+    "enabled": bool, "persona": str, "tone": str, "language": str, "instructions": str, "model": str,
+    "local_model": str, "cloud": dict, "cloud_policy": str, "fallback": str, "history_length": int,
+}
+CHOICES = {"model": ("local", "cloud"), "cloud_policy": ("never", "on_failure", "always"),
+           "fallback": ("dont_know", "handoff", "cloud")}
+
+
+def _assistant_json(tenant: Tenant) -> dict:
+    config = assistant_config(tenant)
+    cloud = dict(config.get("cloud") or {})
+    cloud["api_key_set"] = bool(tenant.assistant_secret)
+    return {**config, "cloud": cloud}
+
+
+@blueprint.get("/assistant")
+@api_auth(*ANY_ROLE)
+def get_assistant():
+    return _assistant_json(Tenant.get_by_id(tenant_id_required()))
+
+
+@blueprint.put("/assistant")
+@api_auth(*ADMINS)
+def put_assistant():
+    """Change the assistant; the cloud api_key is write-only and encrypted."""
+    tenant = Tenant.get_by_id(tenant_id_required())
+    body = json_body()
+    config = dict(tenant.assistant or {})
+    for name, value in body.items():
+        kind = ASSISTANT_FIELDS.get(name)
+        if kind is None:
+            raise AppError(422, "unknown_field", f"'{name}' is not an assistant setting; use {', '.join(ASSISTANT_FIELDS)}.")
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise AppError(422, f"invalid_{name}", f"'{name}' must be a {kind.__name__}.")
+        if name in CHOICES and value not in CHOICES[name]:
+            raise AppError(422, f"invalid_{name}", f"'{name}' must be one of {', '.join(CHOICES[name])}.")
+        if isinstance(value, str) and len(value) > 4000:
+            raise AppError(413, f"{name}_too_long", f"'{name}' can be at most 4000 characters.")
+        if name == "history_length" and not 0 <= value <= 200:
+            raise AppError(422, "invalid_history_length", "'history_length' must be between 0 and 200.")
+        if name == "cloud":
+            value = dict(value)
+            api_key = value.pop("api_key", None)
+            if api_key is not None:
+                tenant.assistant_secret = (services().vault.encrypt(api_key, f"assistant:{tenant.id}")
+                                           if api_key else None)
+            value = {k: v for k, v in value.items() if k in ("base_url", "model", "timeout") and v is not None}
+        config[name] = value
+    tenant.assistant = config
+    tenant.save()
+    return _assistant_json(tenant)
+
+
+@blueprint.post("/assistant/test")
+@api_auth(*ANY_ROLE)
+def test_assistant():
+    """Ask the tenant's assistant one question, outside any conversation."""
+    tenant = Tenant.get_by_id(tenant_id_required())
+    text = _text(json_body(), "text", services().settings.widget_max_chars)
+    started = time.monotonic()
+    try:
+        reply = answer(services(), tenant, [], text)
+    except ModelError as exc:
+        raise AppError(503, "model_unavailable", str(exc)) from None
+    return {"reply": reply.text, "sources": reply.sources, "model": reply.model,
+            "tokens": {"prompt": reply.prompt_tokens, "completion": reply.completion_tokens},
+            "latency_ms": int((time.monotonic() - started) * 1000)}
+
+
+# --- conversations -------------------------------------------------------------------------
+
+def conversation_json(c: Conversation, with_messages: bool = False) -> dict:
+    data = {"id": c.id, "channel": c.channel_id, "status": c.status,
+            "customer": {"id": c.customer_id, "name": c.customer.name},
+            "assigned_user": c.assigned_user_id, "last_message_at": c.last_message_at.isoformat() + "Z"}
+    if with_messages:
+        data["messages"] = [m.as_json() for m in c.messages.order_by(Message.id)]
+    return data
+
+
+@blueprint.get("/conversations")
+@api_auth(*ANY_ROLE)
+def list_conversations():
+    query = Conversation.select().where(Conversation.tenant == tenant_id_required())
+    if request.args.get("status"):
+        query = query.where(Conversation.status == request.args["status"])
+    if request.args.get("channel"):
+        query = query.where(Conversation.channel == request.args["channel"])
+    if request.args.get("q"):
+        hits = Message.select(Message.conversation).where(Message.text.contains(request.args["q"]))
+        query = query.where(Conversation.id.in_(hits))
+    rows = query.order_by(Conversation.last_message_at.desc()).limit(200)
+    return {"conversations": [conversation_json(c) for c in rows]}
+
+
+@blueprint.get("/conversations/<int:conversation_id>")
+@api_auth(*ANY_ROLE)
+def get_conversation(conversation_id: int):
+    conversation = Conversation.get_for_tenant(tenant_id_required(), conversation_id, "conversation")
+    return conversation_json(conversation, with_messages=True)
+
+
+# --- description ---------------------------------------------------------------------------
+
+@blueprint.get("/openapi.json")
+def openapi():
+    """OpenAPI 3 description, generated from the registered routes."""
+    from flask import current_app
+
+    paths: dict = {}
+    for rule in current_app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        path = rule.rule[len("/api/v1"):].replace("<int:", "{").replace("<", "{").replace(">", "}")
+        view = current_app.view_functions[rule.endpoint]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = {
+                "summary": (view.__doc__ or rule.endpoint).strip().splitlines()[0],
+                "security": [] if rule.endpoint == "api.openapi" else [{"bearer": []}],
+                "responses": {"200": {"description": "OK"}, "default": {"$ref": "#/components/responses/Error"}},
+            }
+    return jsonify({
+        "openapi": "3.0.3",
+        "info": {"title": "Appliance API", "version": "1"},
+        "servers": [{"url": "/api/v1"}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {"Error": {"description": "Error", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"error": {"type": "object", "properties": {
+                    "code": {"type": "string"}, "message": {"type": "string"}}}}}}}}},
+        },
+    })

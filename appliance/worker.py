@@ -1,0 +1,62 @@
+"""`appliance serve`: waitress + the huey consumer (threads) + the models, in one process."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+log = logging.getLogger(__name__)
+
+
+def _limit_threads(settings) -> None:
+    """Cap torch/OpenMP threads so the embedder and llama.cpp do not fight over 2 cores."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(name, str(settings.torch_threads))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def serve(settings) -> int:
+    """Bind first, answer /healthz at once, load the models in the background; stop cleanly on SIGTERM/Ctrl-C."""
+    import waitress
+
+    from appliance import tasks
+    from appliance.app import create_app, create_services
+    from appliance.db import database
+    from appliance.pipeline import requeue_unfinished
+
+    _limit_threads(settings)
+    logging.getLogger().setLevel(settings.log_level.upper())
+    services = create_services(settings)
+    tasks.use_queue_file(settings.data / "queue.db")
+    app = create_app(settings, services)
+    server = waitress.create_server(app, host=settings.host, port=settings.port, threads=settings.http_threads,
+                                    channel_timeout=120, ident="appliance")
+    consumer = tasks.huey.create_consumer(workers=settings.worker_threads, worker_type="thread", periodic=True,
+                                          initial_delay=0.05, max_delay=0.5, check_worker_health=True)
+    consumer.start()  # installs its signal handlers; ours below replace them
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    requeue_unfinished(services)
+    if settings.load_models:
+        services.models.load_in_background()
+    else:
+        services.models.status = "disabled"
+    port = server.effective_port
+    print(f"The appliance is serving on http://{settings.host}:{port}/ (admin: http://{settings.host}:{port}/admin/)",
+          flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        server.close()
+        consumer.stop(graceful=True)  # finish running tasks; queued ones stay in queue.db
+        database.close()
+        log.info("stopped")
+    return 0

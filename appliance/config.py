@@ -55,7 +55,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_body_bytes", 1_048_576, int, "Largest request body accepted by webhooks and the widget (bytes).", 1024, 1 << 30),
     Setting("widget_max_chars", 4000, int, "Longest widget message accepted (characters).", 1, 100_000),
     Setting("upload_max_bytes", 20 * 1_048_576, int, "Largest knowledge document accepted (bytes).", 1024, 1 << 32),
-    Setting("log_level", "INFO", str, "Logging level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    Setting("log_level", "INFO", str, "How much the log says: DEBUG shows message texts and numbers, INFO does not.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     Setting("whatsapp_api_base", "https://graph.facebook.com/v21.0", str, "WhatsApp Cloud API base URL."),
     Setting("messenger_api_base", "https://graph.facebook.com/v21.0", str, "Messenger Send API base URL."),
     Setting("zalo_api_base", "https://openapi.zalo.me", str, "Zalo OA API base URL."),

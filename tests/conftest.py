@@ -43,7 +43,8 @@ def shared_models():
     models = Models(make_settings(Path("/nonexistent-unused")))
     models.load()
     assert models.status == "ready", models.error
-    return models
+    yield models
+    models.close()
 
 
 @pytest.fixture

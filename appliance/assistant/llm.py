@@ -158,6 +158,14 @@ class Models:
                                                self.settings.llm_max_tokens)
             return self._cache[name]
 
+    def close(self) -> None:
+        """Free the loaded models (llama.cpp's own finaliser fails at interpreter exit)."""
+        with self._lock:
+            for model in self._cache.values():
+                model._llm.close()
+            self._cache.clear()
+            self.llm = None
+
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until loading ended (ready or failed)."""
         return self._ready.wait(timeout)

@@ -58,7 +58,6 @@ def test_queued_and_lost_tasks_are_answered_exactly_once_after_restart(tmp_path)
         # message b2: the process died mid-answer: the row says processing, its (retried) task is still queued
         InboundEvent.update(status="processing").where(InboundEvent.platform_id.startswith("b2:")).execute()
         assert tasks.huey.pending_count() == 1
-        assert tasks.huey.pending_count() == 1
     finally:
         tasks.huey.storage.close()
         tasks.use_queue_file(None)

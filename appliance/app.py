@@ -54,14 +54,17 @@ def create_services(settings) -> Services:
 
 def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
-    from appliance.web import api, health, widget
+    from appliance.web import admin, api, health, widget
 
     services = services or create_services(settings)
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.upload_max_bytes)
+    app.config.update(SECRET_KEY=services.vault.derive("admin-session-cookie"), SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="appliance_session")
     app.extensions["appliance"] = services
     register_error_handlers(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(widget.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(admin.blueprint)
     return app

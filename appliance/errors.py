@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify, request
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,13 @@ class AppError(Exception):
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
-    """The one JSON error body."""
-    response = jsonify({"error": {"code": code, "message": message}})
-    response.status_code = status
+    """The one error body: JSON, or a small HTML page for people on the admin pages."""
+    if request and request.path.startswith("/admin") and request.accept_mimetypes.accept_html:
+        page = f"<!doctype html><title>Error</title><h1>{status}</h1><p>{escape(message)}</p><p><a href='/admin/'>Back</a></p>"
+        response = Response(page, status=status, mimetype="text/html")
+    else:
+        response = jsonify({"error": {"code": code, "message": message}})
+        response.status_code = status
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import stat
@@ -23,6 +25,11 @@ class Vault:
         if len(key) != 32:
             raise VaultError("The key file must hold exactly 32 bytes; restore it from your backup.")
         self._aead = AESGCM(key)
+        self._key = key
+
+    def derive(self, label: str) -> bytes:
+        """A separate 32-byte key for another purpose (cookie signing), derived from the vault key."""
+        return hmac.new(self._key, label.encode(), hashlib.sha256).digest()
 
     @classmethod
     def open(cls, data_dir: Path) -> "Vault":

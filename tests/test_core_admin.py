@@ -1,0 +1,51 @@
+"""Admin page: login with CSRF-protected forms, tenant-scoped dashboard."""
+import re
+
+from appliance.auth import create_user
+from appliance.records import Channel
+
+
+def csrf(page: bytes) -> str:
+    return re.search(rb'name="csrf" value="([^"]+)"', page).group(1).decode()
+
+
+def login(client, email, password):
+    token = csrf(client.get("/admin/login").data)
+    return client.post("/admin/login", data={"email": email, "password": password, "csrf": token})
+
+
+def test_dashboard_needs_login(client):
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+
+
+def test_login_without_csrf_is_refused(client, tenant):
+    create_user("owner@lan.vn", "flowers-4-all", "tenant-admin", tenant.tenant)
+    response = client.post("/admin/login", data={"email": "owner@lan.vn", "password": "flowers-4-all"})
+    assert response.status_code == 400
+    assert client.get("/admin/").status_code == 302
+
+
+def test_wrong_password_explains(client, tenant):
+    create_user("owner@lan.vn", "flowers-4-all", "tenant-admin", tenant.tenant)
+    response = login(client, "owner@lan.vn", "nope-nope-nope")
+    assert response.status_code == 401 and b"do not match" in response.data
+
+
+def test_tenant_admin_sees_only_own_tenant(client, tenant, other_tenant, web_channel):
+    Channel.create(tenant=other_tenant.id, kind="web", name="Other chat")
+    create_user("owner@lan.vn", "flowers-4-all", "tenant-admin", tenant.tenant)
+    assert login(client, "owner@lan.vn", "flowers-4-all").status_code == 302
+    page = client.get("/admin/").data
+    assert web_channel.id.encode() in page and b"Lan&#39;s Flower Shop" in page
+    assert b"Other chat" not in page and b"Other Shop" not in page
+    foreign = client.get(f"/admin/?tenant={other_tenant.id}").data
+    assert b"Other chat" not in foreign
+
+
+def test_platform_admin_switches_tenants(client, tenant, other_tenant):
+    Channel.create(tenant=other_tenant.id, kind="telegram", name="Other bot")
+    create_user("root@appliance.local", "platform-pass-1", "platform-admin", None)
+    login(client, "root@appliance.local", "platform-pass-1")
+    page = client.get(f"/admin/?tenant={other_tenant.id}").data
+    assert b"Other bot" in page and b"/webhooks/telegram/" in page

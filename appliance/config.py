@@ -74,11 +74,6 @@ class Settings(dict):
         except KeyError:
             raise AttributeError(name) from None
 
-    @property
-    def base_url(self) -> str:
-        """The URL people and platforms use to reach this appliance."""
-        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
-
 
 def _convert(setting: Setting, raw: Any, source: str) -> Any:
     try:

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, redirect, render_template, request, session,
 
 from appliance.auth import check_password
 from appliance.records import Channel, Conversation, Message, Tenant, User
-from appliance.web import services
+from appliance.web import public_base
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -84,4 +84,4 @@ def dashboard(user: User):
                              .order_by(Conversation.last_message_at.desc()).limit(50))
     last = {c.id: c.messages.order_by(Message.id.desc()).first() for c in conversations}
     return render_template("dashboard.html", user=user, tenants=tenants, tenant=tenant, channels=channels,
-                           conversations=conversations, last=last, base=services().settings.base_url)
+                           conversations=conversations, last=last, base=public_base())

@@ -12,7 +12,7 @@ from appliance.auth import api_auth, create_tenant, tenant_id_required
 from appliance.channels import CREDENTIAL_FIELDS
 from appliance.errors import AppError
 from appliance.records import Channel, Conversation, Message, Tenant
-from appliance.web import services
+from appliance.web import public_base, services
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 ADMINS = ("platform-admin", "tenant-admin")
@@ -58,7 +58,7 @@ def list_tenants():
 
 def channel_json(channel: Channel) -> dict:
     return {"id": channel.id, "kind": channel.kind, "name": channel.name, "webhook_path": channel.webhook_path,
-            "webhook_url": services().settings.base_url + channel.webhook_path, "api_base": channel.api_base,
+            "webhook_url": public_base() + channel.webhook_path, "api_base": channel.api_base,
             "status": channel.status, "status_reason": channel.status_reason}
 
 

@@ -11,7 +11,7 @@ from appliance.channels.web import parse_message, sse
 from appliance.errors import AppError
 from appliance.pipeline import store_events
 from appliance.records import Channel, Conversation, Customer, Message
-from appliance.web import services
+from appliance.web import public_base, services
 
 blueprint = Blueprint("widget", __name__)
 
@@ -132,4 +132,4 @@ def demo():
     if channel is None:
         raise AppError(404, "no_widget", "No web chat channel exists yet; run ./run.sh or create one with POST /api/v1/channels.")
     return render_template_string(DEMO_PAGE, tenant=channel.tenant.name, channel=channel.id,
-                                  base=services().settings.base_url)
+                                  base=public_base())

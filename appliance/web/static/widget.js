@@ -10,7 +10,7 @@
     session = "w" + Math.random().toString(36).slice(2) + Date.now().toString(36);
     localStorage.setItem(KEY, session);
   }
-  var css = ".apl-bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;background:#1f6feb;color:#fff;border:0;font-size:26px;cursor:pointer;box-shadow:0 4px 12px rgba(0,0,0,.25);z-index:2147483000}" +
+  var css = ".apl-bubble{display:flex;align-items:center;justify-content:center;position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;background:#1f6feb;color:#fff;border:0;font-size:26px;cursor:pointer;box-shadow:0 4px 12px rgba(0,0,0,.25);z-index:2147483000}" +
     ".apl-panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;background:#fff;border-radius:12px;box-shadow:0 8px 24px rgba(0,0,0,.25);display:none;flex-direction:column;font:14px system-ui,sans-serif;z-index:2147483000;overflow:hidden}" +
     ".apl-panel.open{display:flex}.apl-head{background:#1f6feb;color:#fff;padding:12px 14px;font-weight:600}" +
     ".apl-log{flex:1;overflow-y:auto;padding:10px;background:#f6f8fa}.apl-msg{margin:6px 0;padding:8px 10px;border-radius:10px;max-width:85%;white-space:pre-wrap;word-wrap:break-word}" +
@@ -21,7 +21,8 @@
   style.textContent = css;
   document.head.appendChild(style);
 
-  var bubble = el("button", "apl-bubble", "\uD83D\uDCAC");
+  var bubble = el("button", "apl-bubble");
+  bubble.innerHTML = '<svg width="28" height="28" viewBox="0 0 24 24" fill="none" stroke="#fff" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/></svg>';
   bubble.setAttribute("aria-label", "Open chat");
   var panel = el("div", "apl-panel");
   var head = el("div", "apl-head", TITLE);

@@ -141,6 +141,20 @@ def cmd_models_prepare(args) -> int:
     return 0
 
 
+def cmd_backup(args) -> int:
+    from appliance.backup import backup
+
+    print(f"Backup written to {backup(_settings(args).data, args.file)}.")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from appliance.backup import restore
+
+    print(f"Restored into {restore(args.file, _settings(args).data, force=args.force)}; start the appliance again.")
+    return 0
+
+
 def cmd_settings(args) -> int:
     for s in SETTINGS:
         print(f"APPLIANCE_{s.name.upper():<22} default {s.default!s:<34} {s.help}")
@@ -208,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     use.set_defaults(func=cmd_models_use)
     models.add_parser("prepare", help="assemble the default model into the models folder").set_defaults(func=cmd_models_prepare)
 
+    backup = commands.add_parser("backup", help="consistent snapshot of the data folder (works while serving)")
+    backup.add_argument("file")
+    backup.set_defaults(func=cmd_backup)
+    restore = commands.add_parser("restore", help="unpack a backup into the data folder (stop the appliance first)")
+    restore.add_argument("file")
+    restore.add_argument("--force", action="store_true", help="replace existing data (kept as <data>.before-restore)")
+    restore.set_defaults(func=cmd_restore)
+
     commands.add_parser("settings", help="every setting with its default and help").set_defaults(func=cmd_settings)
     commands.add_parser("init", help="first-run demo tenant and admin login (used by run.sh)").set_defaults(func=cmd_init)
     return parser
@@ -215,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; configuration and input problems end with a sentence, not a traceback."""
+    from appliance.backup import BackupError
     from appliance.errors import AppError
 
     args = build_parser().parse_args(argv)
@@ -226,4 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except AppError as exc:
         print(f"appliance: {exc.message}", file=sys.stderr)
+        return 2
+    except BackupError as exc:
+        print(f"appliance: {exc}", file=sys.stderr)
         return 2

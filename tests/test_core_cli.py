@@ -63,3 +63,23 @@ def test_init_creates_demo_tenant_once(tmp_path):
     assert "admin@localhost" in login and oct((tmp_path / "first-login.txt").stat().st_mode)[-3:] == "600"
     second = run(tmp_path, "init")
     assert second.returncode == 0 and "Created" not in second.stdout
+
+
+def test_backup_and_restore_roundtrip(tmp_path):
+    data = tmp_path / "live"
+    tenant = json.loads(run(data, "tenant", "create", "Backup Shop", "--json").stdout)
+    archive = tmp_path / "snap.tar.gz"
+    done = run(data, "backup", str(archive))
+    assert done.returncode == 0 and archive.exists() and oct(archive.stat().st_mode)[-3:] == "600"
+    restored = tmp_path / "restored"
+    assert run(restored, "restore", str(archive)).returncode == 0
+    assert (restored / "secret.key").read_bytes() == (data / "secret.key").read_bytes()
+    import sqlite3
+
+    names = sqlite3.connect(restored / "appliance.db").execute("select id from tenant").fetchall()
+    assert names == [(tenant["tenant_id"],)]
+    refused = run(restored, "restore", str(archive))
+    assert refused.returncode == 2 and "--force" in refused.stderr
+    (tmp_path / "junk.tar.gz").write_bytes(b"not a tarball")
+    bad = run(tmp_path / "other", "restore", str(tmp_path / "junk.tar.gz"))
+    assert bad.returncode == 2 and "not an appliance backup" in bad.stderr

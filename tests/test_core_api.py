@@ -141,3 +141,15 @@ def test_assistant_test_endpoint_answers_with_token_counts(client, tenant):
     assert body["tokens"]["prompt"] > 10 and body["tokens"]["completion"] > 0 and body["latency_ms"] >= 0
     assert isinstance(body["sources"], list)
     assert_error(post_json(client, "/api/v1/assistant/test", {"text": ""}, tenant.headers), 422, "invalid_text")
+
+
+def test_metrics_count_messages_and_tokens(client, web_channel, services):
+    [event_id] = store_events(web_channel, [Inbound(kind="text", platform_id="m:1", user_id="m", text="hi")])
+    handle_event(services, event_id)
+    response = client.get("/metrics")
+    assert response.status_code == 200 and response.content_type.startswith("text/plain")
+    text = response.get_data(as_text=True)
+    assert 'appliance_inbound_events{status="done"} 1.0' in text
+    assert 'appliance_messages_total{direction="out",status="sent"} 1.0' in text
+    assert 'appliance_model_tokens_total{kind="completion",provider="local"}' in text
+    assert "appliance_model_ready 1.0" in text

@@ -25,11 +25,30 @@ class Services:
     vault: Vault
     models: Models
     streams: Streams = field(default_factory=Streams)
-    event_handlers: dict[str, Callable] = field(default_factory=dict)  # non-conversational kinds: status, follow...
+    event_handlers: dict[str, Callable] = field(default_factory=lambda: _default_handlers())  # status, follow...
+    outbox: object = None  # outbox.OutboxState: circuit breakers, rate caps, the HTTP session
+
+    def __post_init__(self):
+        if self.outbox is None:
+            from appliance.outbox import OutboxState
+
+            self.outbox = OutboxState(self.settings.get("outbox_timeout", 10.0))
 
     def enqueue_event(self, event_id: int) -> None:
         """Ring the doorbell for a stored inbound event."""
         tasks.process_event(event_id)
+
+    def enqueue_events(self, event_ids: list[int]) -> None:
+        """One doorbell for all the events a webhook stored (our rows say which are unfinished)."""
+        if event_ids:
+            tasks.process_events(list(event_ids))
+
+    def schedule_delivery(self, message_id: int, delay: float) -> None:
+        """Ring the outbox's bell for a row now or in `delay` seconds (a retry)."""
+        if delay > 0:
+            tasks.deliver_message.schedule(args=(message_id,), delay=delay)
+        else:
+            tasks.deliver_message(message_id)
 
     def deliver(self, message) -> None:
         """Hand an outbound row to the outbox: the widget at once, platforms through a queued task."""
@@ -40,6 +59,12 @@ class Services:
             deliver(self, message.id)
         else:
             tasks.deliver_message(message.id)
+
+
+def _default_handlers() -> dict[str, Callable]:
+    from appliance.pipeline import EVENT_HANDLERS
+
+    return dict(EVENT_HANDLERS)
 
 
 def create_services(settings) -> Services:
@@ -54,7 +79,7 @@ def create_services(settings) -> Services:
 
 def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
-    from appliance.web import admin, api, health, widget
+    from appliance.web import admin, api, health, webhooks, widget
 
     services = services or create_services(settings)
     app = Flask(__name__, static_folder=None)
@@ -65,6 +90,7 @@ def create_app(settings, services: Services | None = None) -> Flask:
     register_error_handlers(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(widget.blueprint)
+    app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(admin.blueprint)
     return app

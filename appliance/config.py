@@ -60,6 +60,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("messenger_api_base", "https://graph.facebook.com/v21.0", str, "Messenger Send API base URL."),
     Setting("zalo_api_base", "https://openapi.zalo.me", str, "Zalo OA API base URL."),
     Setting("telegram_api_base", "https://api.telegram.org", str, "Telegram Bot API base URL."),
+    Setting("zalo_oauth_base", "https://oauth.zaloapp.com", str, "Zalo OAuth base URL, used to refresh an expired OA access token."),
+    Setting("zalo_zns_base", "https://business.openapi.zalo.me", str, "Zalo Notification Service (ZNS) base URL for template messages."),
+    Setting("outbox_timeout", 10.0, float, "Seconds to wait for a platform to accept one outgoing message before retrying.", 0.05, 300),
+    Setting("outbox_max_attempts", 8, int, "Send attempts for one reply before it is marked failed.", 1, 100),
+    Setting("outbox_backoff_base", 2.0, float, "First retry delay in seconds; it doubles each attempt, with random jitter.", 0.001, 3600),
+    Setting("outbox_backoff_max", 900.0, float, "Longest delay between two send attempts (seconds).", 0.001, 86400),
+    Setting("outbox_breaker_failures", 5, int, "Consecutive send failures on one channel that pause sending on it.", 1, 1000),
+    Setting("outbox_breaker_seconds", 60.0, float, "How long a paused channel waits before trying one message again (seconds).", 0.001, 86400),
+    Setting("outbox_rate_per_second", 20.0, float, "Most messages sent per second on one channel (WhatsApp allows ~80, Telegram ~30).", 0.01, 10000),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

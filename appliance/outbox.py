@@ -1,24 +1,137 @@
-"""Delivery of outbound messages. Every reply is a row first; this sends it through its channel."""
+"""Delivery of outbound messages. Every reply is a row first; a task sends it through its channel.
+
+The Message row is the ledger (status, attempts, next_attempt_at, error, platform_id); huey only rings the bell.
+Retries back off exponentially with jitter, honour Retry-After, and pause a channel whose platform keeps failing
+(circuit breaker); a per-channel rate cap spaces sends; platform windows decide when only a template may go.
+"""
 from __future__ import annotations
 
+import importlib
 import logging
+import random
+import threading
+import time
+from datetime import datetime, timedelta
 
-from appliance.records import Channel, Message, utcnow
+from peewee import fn
+
+from appliance.channels import Inbound, Outbound
+from appliance.channels.platform import (
+    Http, OutsideWindow, Permanent, RateLimited, SendError, TokenExpired, Transient,
+)
+from appliance.db import database
+from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, utcnow
 
 log = logging.getLogger(__name__)
 
+PLATFORMS = ("whatsapp", "messenger", "zalo", "telegram")
+RANK = {"pending": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3, "played": 3}
+
+
+def platform(kind: str):
+    """The channel module for a platform kind (whatsapp, messenger, zalo, telegram)."""
+    if kind not in PLATFORMS:
+        raise KeyError(kind)
+    return importlib.import_module(f"appliance.channels.{kind}")
+
+
+def api_base(settings, channel: Channel) -> str:
+    """The channel's own api_base, else the platform's setting."""
+    return channel.api_base or settings[f"{channel.kind}_api_base"]
+
+
+def free_window_open(kind: str, last_inbound_at: datetime | None, now: datetime | None = None) -> bool:
+    """Whether a free-form message may still go to this customer (24 h WhatsApp/Messenger, 48 h Zalo)."""
+    if kind not in PLATFORMS:
+        return True
+    window = platform(kind).FREE_WINDOW
+    if window is None:
+        return True
+    return last_inbound_at is not None and (now or utcnow()) - last_inbound_at < window
+
+
+class Breaker:
+    """Per-channel circuit breaker: after N consecutive failures, pause the channel for a cool-down."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._failures: dict[str, int] = {}
+        self._open_until: dict[str, float] = {}
+
+    def wait(self, channel_id: str) -> float:
+        """Seconds until the channel may be tried again (0 = closed, or half-open for one probe)."""
+        with self._lock:
+            return max(0.0, self._open_until.get(channel_id, 0.0) - time.monotonic())
+
+    def failure(self, channel_id: str, threshold: int, cooldown: float) -> bool:
+        """Count a failure; True when this opens (or re-opens) the breaker."""
+        with self._lock:
+            count = self._failures.get(channel_id, 0) + 1
+            self._failures[channel_id] = count
+            if count >= threshold:
+                self._open_until[channel_id] = time.monotonic() + cooldown
+                return True
+            return False
+
+    def success(self, channel_id: str) -> None:
+        with self._lock:
+            self._failures.pop(channel_id, None)
+            self._open_until.pop(channel_id, None)
+
+
+class RateCap:
+    """Spaces sends on one channel to at most `rate` a second by reserving time slots."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._next: dict[str, float] = {}
+
+    def reserve(self, channel_id: str, rate: float, max_wait: float) -> tuple[bool, float]:
+        """(reserved, seconds to wait). A slot further than max_wait away is not reserved."""
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next.get(channel_id, 0.0))
+            wait = slot - now
+            if wait > max_wait:
+                return False, wait
+            self._next[channel_id] = slot + 1.0 / rate
+            return True, wait
+
+
+class OutboxState:
+    """In-process delivery state shared by the worker threads: breakers, rate caps, one HTTP session."""
+
+    def __init__(self, timeout: float):
+        self.breaker = Breaker()
+        self.rate = RateCap()
+        self.http = Http(timeout)
+
+
+def backoff(settings, attempts: int) -> float:
+    """Exponential backoff with jitter: base * 2^(n-1), capped, then a random 50-100% of it."""
+    delay = min(settings.outbox_backoff_max, settings.outbox_backoff_base * (2 ** max(0, attempts - 1)))
+    return delay * random.uniform(0.5, 1.0)
+
+
+# --- the delivery task ---------------------------------------------------------------------------------
 
 def deliver(services, message_id: int) -> None:
-    """Send one pending outbound message; a message already sent is left alone."""
+    """Try to send one pending outbound message that is due; any other row is left alone."""
     message = Message.get_or_none(Message.id == message_id)
     if message is None or message.direction != "out" or message.status != "pending":
         return
-    conversation = message.conversation
-    channel = Channel.get_by_id(conversation.channel_id)
+    channel = Channel.get_by_id(message.conversation.channel_id)
     if channel.kind == "web":
         _deliver_web(services, channel, message)
         return
-    raise NotImplementedError(f"delivery for {channel.kind} channels")
+    message = _claim(message_id)
+    if message is None:
+        return
+    try:
+        _attempt(services, channel, message)
+    except Exception as exc:  # a bug must not leave the row in "sending" for ever
+        log.exception("delivery of message %d failed unexpectedly", message.id)
+        _retry(services, message, "internal_error", type(exc).__name__, backoff(services.settings, message.attempts))
 
 
 def _deliver_web(services, channel: Channel, message: Message) -> None:
@@ -27,3 +140,222 @@ def _deliver_web(services, channel: Channel, message: Message) -> None:
     Message.update(status=message.status, updated_at=message.updated_at).where(Message.id == message.id).execute()
     session = message.conversation.customer.external_id
     services.streams.publish(channel.id, session, "message", message.as_json())
+
+
+def _claim(message_id: int) -> Message | None:
+    """pending and due -> sending, in one transaction, so two tasks never send the same row."""
+    now = utcnow()
+    with database.atomic("IMMEDIATE"):
+        message = Message.get_or_none(Message.id == message_id)
+        if message is None or message.status != "pending":
+            return None
+        if message.next_attempt_at is not None and message.next_attempt_at > now + timedelta(milliseconds=50):
+            return None  # not due: the scheduled task will come
+        message.status, message.updated_at = "sending", now
+        message.save()
+        return message
+
+
+def _attempt(services, channel: Channel, message: Message) -> None:
+    settings, state = services.settings, services.outbox
+    if channel.deleted or not channel.credentials:
+        return _fail(message, "channel_deleted", "the channel was disconnected")
+    if channel.status != "active":
+        return _fail(message, "channel_needs_attention", channel.status_reason or "the channel needs attention")
+    wait = state.breaker.wait(channel.id)
+    if wait > 0:
+        return _release(services, message, wait)
+    reserved, wait = state.rate.reserve(channel.id, settings.outbox_rate_per_second, 1.0)
+    if not reserved:
+        return _release(services, message, wait)
+    if wait > 0:
+        time.sleep(wait)
+    credentials = services.vault.decrypt(channel.credentials, f"channel:{channel.id}")
+    customer = message.conversation.customer
+    outbound = _outbound(services, channel, message, customer, credentials)
+    if outbound is None:
+        return _fail(message, "outside_window", "only a template may be sent outside the platform's window")
+    module = platform(channel.kind)
+    Message.update(attempts=Message.attempts + 1).where(Message.id == message.id).execute()
+    message.attempts += 1
+    try:
+        platform_id = _send(services, channel, module, outbound, credentials)
+    except OutsideWindow as exc:
+        fallback = _fallback_template(credentials, outbound)
+        if fallback is None:
+            return _fail(message, exc.reason, str(exc))
+        try:
+            platform_id = _send(services, channel, module, fallback, credentials)
+        except SendError as again:
+            return _failed_send(services, channel, message, again)
+        Message.update(payload={**(message.payload or {}), "template": fallback.template}).where(
+            Message.id == message.id).execute()
+    except SendError as exc:
+        return _failed_send(services, channel, message, exc)
+    _sent(services, channel, message, platform_id)
+
+
+def _send(services, channel, module, outbound: Outbound, credentials: dict) -> str:
+    """One send; a Zalo token that expired is refreshed once and the send repeated."""
+    base = api_base(services.settings, channel)
+    try:
+        return module.send(outbound, credentials, base, services.outbox.http)
+    except TokenExpired as exc:
+        if not hasattr(module, "refresh") or type(exc).__name__ != "Refreshable":
+            raise
+        fresh = module.refresh(credentials, services.settings.zalo_oauth_base, services.outbox.http)
+        Channel.update(credentials=services.vault.encrypt(fresh, f"channel:{channel.id}")).where(
+            Channel.id == channel.id).execute()
+        log.info("refreshed the access token of %s channel %s", channel.kind, channel.id)
+        credentials.update(fresh)
+        return module.send(outbound, fresh, base, services.outbox.http)
+
+
+def _outbound(services, channel, message: Message, customer: Customer, credentials: dict) -> Outbound | None:
+    """The Outbound for a row; a free-form reply outside the window becomes the channel's fallback template or None."""
+    payload = message.payload or {}
+    template = payload.get("template")
+    extra: dict = {"zns_base": services.settings.zalo_zns_base}
+    if template and channel.kind == "zalo" and not template.get("phone"):
+        template = {**template, "phone": (customer.custom_fields or {}).get("phone", "")}
+    if message.reply_to_id and channel.kind == "telegram":
+        event = message.reply_to.inbound_event
+        if event is not None:
+            extra.update(platform(channel.kind).reply_extra(Inbound.from_json(event.payload)))
+    text = payload.get("template_text", "") if template else message.text
+    outbound = Outbound(to=customer.external_id, text=text, buttons=payload.get("buttons") or [],
+                        template=template, extra=extra)
+    if template or free_window_open(channel.kind, customer.last_inbound_at):
+        return outbound
+    return _fallback_template(credentials, outbound)
+
+
+def _fallback_template(credentials: dict, outbound: Outbound) -> Outbound | None:
+    """The channel's `window_template` (credential) with the reply text as its one parameter, if configured."""
+    name = credentials.get("window_template")
+    if not name or outbound.template:
+        return None
+    template = {"name": name, "language": credentials.get("template_language") or "en_US", "params": [outbound.text]}
+    return Outbound(to=outbound.to, template=template, extra=outbound.extra)
+
+
+def _failed_send(services, channel: Channel, message: Message, exc: SendError) -> None:
+    settings, state = services.settings, services.outbox
+    if isinstance(exc, TokenExpired):
+        Channel.update(status="needs_attention", status_reason=f"{exc.reason}: {exc}"[:500]).where(
+            Channel.id == channel.id).execute()
+        log.warning("%s channel %s needs attention: its token was refused (code %s)", channel.kind, channel.id, exc.code)
+        return _fail(message, exc.reason, str(exc))
+    if isinstance(exc, Permanent):
+        return _fail(message, exc.reason, str(exc))
+    if isinstance(exc, RateLimited):
+        delay = exc.retry_after if exc.retry_after is not None else backoff(settings, message.attempts)
+    else:
+        delay = backoff(settings, message.attempts)
+        if state.breaker.failure(channel.id, settings.outbox_breaker_failures, settings.outbox_breaker_seconds):
+            log.warning("%s channel %s paused for %.1fs after repeated failures", channel.kind, channel.id,
+                        settings.outbox_breaker_seconds)
+            delay = max(delay, state.breaker.wait(channel.id))
+    _retry(services, message, exc.reason, str(exc), delay)
+
+
+def _retry(services, message: Message, reason: str, detail: str, delay: float) -> None:
+    if message.attempts >= services.settings.outbox_max_attempts:
+        return _fail(message, reason, f"gave up after {message.attempts} attempts: {detail}")
+    log.info("message %d: %s, attempt %d, retrying in %.2fs", message.id, reason, message.attempts, delay)
+    _release(services, message, delay, f"{reason}: {detail}"[:1000])
+
+
+def _release(services, message: Message, delay: float, error: str | None = None) -> None:
+    """Back to pending, due in `delay` seconds, with a task scheduled for then."""
+    due = utcnow() + timedelta(seconds=delay)
+    values = {"status": "pending", "next_attempt_at": due, "updated_at": utcnow()}
+    if error is not None:
+        values["error"] = error
+    Message.update(**values).where(Message.id == message.id).execute()
+    services.schedule_delivery(message.id, delay)
+
+
+def _fail(message: Message, reason: str, detail: str) -> None:
+    log.info("message %d failed: %s", message.id, reason)
+    Message.update(status="failed", error=f"{reason}: {detail}"[:1000], next_attempt_at=None,
+                   updated_at=utcnow()).where(Message.id == message.id).execute()
+
+
+def _sent(services, channel: Channel, message: Message, platform_id: str) -> None:
+    services.outbox.breaker.success(channel.id)
+    with database.atomic("IMMEDIATE"):
+        Message.update(status="sent", platform_id=platform_id, error=None, next_attempt_at=None,
+                       updated_at=utcnow()).where((Message.id == message.id) & (Message.status == "sending")).execute()
+        waiting = list(InboundEvent.select().where(
+            (InboundEvent.channel == channel.id) & (InboundEvent.kind == "status") & (InboundEvent.status == "waiting")
+            & (fn.json_extract(InboundEvent.payload, "$.status.message_id") == platform_id)))
+    for event in waiting:  # a status webhook that came before the send answered
+        if apply_status(services, event, Inbound.from_json(event.payload)) != "waiting":
+            InboundEvent.update(status="done", processed_at=utcnow()).where(InboundEvent.id == event.id).execute()
+    log.info("message %d sent on %s channel %s", message.id, channel.kind, channel.id)
+
+
+# --- statuses from the platforms -----------------------------------------------------------------------
+
+def advance(message_id: int, status: str, error: str | None = None) -> bool:
+    """Move an outbound message forward (sent < delivered < read); never backwards, failed only before delivery."""
+    if status == "failed":
+        lower = ("pending", "sending", "sent")
+        values = {"status": "failed", "error": error or "failed: the platform reported a failure"}
+    elif status in RANK:
+        lower = tuple(name for name, rank in RANK.items() if rank < RANK[status])
+        values = {"status": "read" if status == "played" else status}
+    else:
+        return False
+    return bool(Message.update(**values, updated_at=utcnow()).where(
+        (Message.id == message_id) & (Message.status.in_(lower))).execute())
+
+
+def apply_status(services, event: InboundEvent, inbound: Inbound) -> str:
+    """A sent/delivered/read/failed status for our messages; "waiting" when the message is not known yet."""
+    status = inbound.status or {}
+    ids = [status["message_id"]] if status.get("message_id") else list(status.get("message_ids") or [])
+    outbound = (Message.select(Message.id).join(Conversation)
+                .where((Conversation.channel == event.channel_id) & (Message.direction == "out")))
+    if ids:
+        rows = list(outbound.where(Message.platform_id.in_(ids)))
+        if not rows and status.get("message_id"):
+            return "waiting"
+    elif status.get("watermark"):  # Messenger: everything sent before the watermark
+        until = datetime.utcfromtimestamp(int(status["watermark"]) / 1000)
+        rows = list(outbound.join(Customer, on=(Conversation.customer == Customer.id)).where(
+            (Customer.external_id == inbound.user_id) & (Message.created_at <= until)
+            & (Message.status.in_(("sent", "delivered")))))
+    else:
+        rows = []
+    for row in rows:
+        advance(row.id, status.get("status", ""), status.get("error"))
+    return "done"
+
+
+# --- start-up and the safety net -----------------------------------------------------------------------
+
+def requeue_pending(services) -> int:
+    """At start-up: rows left "sending" by a crash go back to pending; every pending row gets its task again."""
+    Message.update(status="pending").where((Message.direction == "out") & (Message.status == "sending")).execute()
+    rows = list(Message.select(Message.id, Message.next_attempt_at)
+                .where((Message.direction == "out") & (Message.status == "pending")).order_by(Message.id))
+    now = utcnow()
+    for row in rows:
+        delay = max(0.0, (row.next_attempt_at - now).total_seconds()) if row.next_attempt_at else 0.0
+        services.schedule_delivery(row.id, delay)
+    if rows:
+        log.info("re-queued %d unsent outbound messages", len(rows))
+    return len(rows)
+
+
+def kick_overdue(services, grace_seconds: float = 60.0) -> int:
+    """Queue pending rows whose due time passed long ago (their task was lost); a periodic safety net."""
+    limit = utcnow() - timedelta(seconds=grace_seconds)
+    rows = list(Message.select(Message.id).where(
+        (Message.direction == "out") & (Message.status == "pending")
+        & ((Message.next_attempt_at <= limit) | (Message.next_attempt_at.is_null() & (Message.created_at <= limit)))))
+    for row in rows:
+        services.schedule_delivery(row.id, 0)
+    return len(rows)

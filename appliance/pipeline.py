@@ -88,8 +88,7 @@ def handle_event(services, event_id: int) -> Message | None:
         if handler is None:
             _finish(event_id, "skipped")
             return None
-        handler(services, event, inbound)
-        _finish(event_id, "done")
+        _finish(event_id, handler(services, event, inbound) or "done")  # "waiting": status before its message
         return None
     message = _record_inbound(event, inbound)
     conversation = message.conversation
@@ -137,3 +136,50 @@ def requeue_unfinished(services) -> int:
     if ids:
         log.info("re-queued %d unfinished inbound events", len(ids))
     return len(ids)
+
+
+# --- events that are not answered: statuses, follows, reactions (Services.event_handlers) ----------------
+
+def _customer(event: InboundEvent, inbound: Inbound) -> Customer:
+    customer, _ = Customer.get_or_create(channel=event.channel_id, external_id=inbound.user_id,
+                                         defaults={"tenant": event.tenant_id, "name": inbound.user_name})
+    return customer
+
+
+def on_status(services, event: InboundEvent, inbound: Inbound) -> str:
+    """sent / delivered / read / failed for our outbound messages (never backwards)."""
+    from appliance.outbox import apply_status
+
+    return apply_status(services, event, inbound)
+
+
+def on_follow(services, event: InboundEvent, inbound: Inbound) -> str:
+    """A user followed the OA / started the bot: the customer exists and is marked as following."""
+    if not inbound.user_id:
+        return "skipped"
+    with database.atomic("IMMEDIATE"):
+        customer = _customer(event, inbound)
+        customer.custom_fields = {**(customer.custom_fields or {}), "following": inbound.kind == "follow"}
+        customer.save()
+    return "done"
+
+
+def on_reaction(services, event: InboundEvent, inbound: Inbound) -> str:
+    """A reaction (or its removal: empty emoji) on one of the conversation's messages."""
+    target = (inbound.reaction or {}).get("message_id")
+    message = (Message.select().join(Conversation)
+               .where((Conversation.channel == event.channel_id) & (Message.platform_id == target)).first()
+               if target else None)
+    if message is None:
+        return "skipped"
+    payload = dict(message.payload or {})
+    emoji = (inbound.reaction or {}).get("emoji")
+    if emoji:
+        payload["reaction"] = emoji
+    else:
+        payload.pop("reaction", None)
+    Message.update(payload=payload).where(Message.id == message.id).execute()
+    return "done"
+
+
+EVENT_HANDLERS = {"status": on_status, "follow": on_follow, "unfollow": on_follow, "reaction": on_reaction}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from huey import SqliteHuey
+from huey import SqliteHuey, crontab
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +43,28 @@ def deliver_message(message_id: int) -> None:
     from appliance.outbox import deliver
 
     deliver(_services, message_id)
+
+
+@huey.task(retries=2, retry_delay=2)
+def process_events(event_ids: list[int]) -> None:
+    """Run the pipeline for the events of one webhook; a failure retries only what is unfinished."""
+    from appliance.pipeline import handle_event
+
+    failed = 0
+    for event_id in event_ids:
+        try:
+            handle_event(_services, event_id)
+        except Exception:
+            log.exception("inbound event %d failed", event_id)
+            failed += 1
+    if failed:
+        raise RuntimeError(f"{failed} of {len(event_ids)} events failed")
+
+
+@huey.periodic_task(crontab(minute="*"))
+def kick_outbox() -> None:
+    """Safety net: queue outbound rows whose delivery task was lost."""
+    from appliance.outbox import kick_overdue
+
+    if _services is not None:
+        kick_overdue(_services)

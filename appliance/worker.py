@@ -24,6 +24,7 @@ def serve(settings) -> int:
     from appliance import tasks
     from appliance.app import create_app, create_services
     from appliance.db import database
+    from appliance.outbox import requeue_pending
     from appliance.pipeline import requeue_unfinished
 
     _limit_threads(settings)
@@ -43,6 +44,7 @@ def serve(settings) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     requeue_unfinished(services)
+    requeue_pending(services)
     if settings.load_models:
         services.models.load_in_background()
     else:

@@ -211,6 +211,54 @@ def get_conversation(conversation_id: int):
     return conversation_json(conversation, with_messages=True)
 
 
+def _buttons(body: dict) -> list[dict]:
+    buttons = body.get("buttons") or []
+    if not isinstance(buttons, list) or len(buttons) > 13 or not all(
+            isinstance(b, dict) and isinstance(b.get("id"), str) and b["id"] and isinstance(b.get("title"), str)
+            and b["title"] for b in buttons):
+        raise AppError(422, "invalid_buttons", "'buttons' must be a list of at most 13 objects with 'id' and 'title'.")
+    return [{k: b[k] for k in ("id", "title", "description") if isinstance(b.get(k), str)} for b in buttons]
+
+
+def _template(body: dict) -> dict | None:
+    name = body.get("template")
+    if name is None:
+        return None
+    params = body.get("params", [])
+    if not isinstance(name, str) or not name.strip() or not isinstance(params, (list, dict)):
+        raise AppError(422, "invalid_template", "Give 'template' as a name and 'params' as a list (or an object for Zalo ZNS).")
+    language = body.get("language") or "en_US"
+    return {"name": name.strip(), "language": str(language), "params": params,
+            **({"phone": str(body["phone"])} if body.get("phone") else {})}
+
+
+@blueprint.post("/conversations/<int:conversation_id>/messages")
+@api_auth(*ANY_ROLE)
+def post_conversation_message(conversation_id: int):
+    """Send a message (text, optional buttons) or a template to the customer; 409 outside_window for text."""
+    from appliance.outbox import free_window_open
+
+    conversation = Conversation.get_for_tenant(tenant_id_required(), conversation_id, "conversation")
+    body = json_body()
+    template = _template(body)
+    text = _text(body, "text", 4096, required=template is None) or ""
+    channel, customer = conversation.channel, conversation.customer
+    if template is None and not free_window_open(channel.kind, customer.last_inbound_at):
+        raise AppError(409, "outside_window", f"The customer last wrote more than the {channel.kind} window ago; "
+                                              "only a template may be sent now.")
+    if template is not None and channel.kind == "web":
+        raise AppError(422, "templates_unsupported", "The web widget has no templates; send 'text' instead.")
+    if channel.deleted:
+        raise AppError(409, "channel_disconnected", "This conversation's channel was disconnected.")
+    payload = {k: v for k, v in {"buttons": _buttons(body), "template": template,
+                                 "template_text": text if template else None}.items() if v}
+    message = Message.create(tenant=conversation.tenant_id, conversation=conversation, direction="out",
+                             sender="agent", kind="template" if template else "text",
+                             text=text or (template or {}).get("name", ""), payload=payload or None, status="pending")
+    services().deliver(message)
+    return Message.get_by_id(message.id).as_json(), 201
+
+
 # --- description ---------------------------------------------------------------------------
 
 @blueprint.get("/openapi.json")

@@ -1,0 +1,202 @@
+"""What the four platform modules share: send errors, the HTTP call, and Meta's hub handshake and signature.
+
+Each platform maps its own error codes to these classes with a dispatch table; the outbox acts on the class.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Mapping
+
+import requests
+
+
+class PayloadError(ValueError):
+    """A webhook body that is not what the platform sends (answered with 400)."""
+
+
+class SignatureError(Exception):
+    """A webhook that the platform did not sign: missing (401) or wrong (403)."""
+
+    def __init__(self, missing: bool):
+        super().__init__("signature missing" if missing else "signature does not match")
+        self.status = 401 if missing else 403
+
+
+class SendError(Exception):
+    """A send the platform refused; `reason` is what the outbox records on the message."""
+
+    reason = "send_failed"
+
+    def __init__(self, message: str, code: Any = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after
+
+
+class Transient(SendError):
+    """Worth retrying with backoff: 5xx, timeouts, generic platform errors."""
+
+    reason = "platform_unavailable"
+
+
+class RateLimited(Transient):
+    """The platform asks us to slow down; wait at least `retry_after` seconds when given."""
+
+    reason = "rate_limited"
+
+
+class Permanent(SendError):
+    """Retrying will not help: the user blocked us, is unreachable, or the request is invalid."""
+
+    reason = "undeliverable"
+
+
+class Blocked(Permanent):
+    reason = "blocked"
+
+
+class NotFollower(Permanent):
+    reason = "not_follower"
+
+
+class OutsideWindow(Permanent):
+    """Free-form messages are not allowed any more; only a template may be sent."""
+
+    reason = "outside_window"
+
+
+class TokenExpired(SendError):
+    """The channel's token is expired or revoked: the admin must act (or Zalo refreshes it)."""
+
+    reason = "token_expired"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A platform's HTTP answer: status, JSON body (or {}), and the Retry-After header in seconds."""
+
+    status: int
+    body: dict
+    retry_after: float | None
+
+
+class Http:
+    """One requests.Session with the outbox's timeout; transport failures become `Transient`."""
+
+    def __init__(self, timeout: float, session: requests.Session | None = None):
+        self.timeout = timeout
+        self.session = session or requests.Session()
+
+    def post(self, url: str, body: dict, headers: Mapping[str, str] | None = None, form: bool = False) -> Answer:
+        """POST JSON (or a form) and return the answer; never raises for an HTTP status."""
+        try:
+            if form:
+                response = self.session.post(url, data=body, headers=dict(headers or {}), timeout=self.timeout)
+            else:
+                response = self.session.post(url, json=body, headers=dict(headers or {}), timeout=self.timeout)
+        except requests.Timeout:
+            raise Transient("the platform did not answer in time", "timeout") from None
+        except requests.RequestException as exc:
+            raise Transient(f"could not reach the platform ({type(exc).__name__})", "connection") from None
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        return Answer(response.status_code, data if isinstance(data, dict) else {},
+                      retry_after_seconds(response.headers.get("Retry-After")))
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header (seconds or an HTTP date) in seconds, or None."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from datetime import datetime, timezone
+
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def by_http_status(status: int) -> type[SendError]:
+    """The error class for an HTTP status when the platform's own code is unknown."""
+    if status == 429:
+        return RateLimited
+    if status in (401,):
+        return TokenExpired
+    if status == 403:
+        return Blocked
+    if status >= 500 or status in (408, 409):
+        return Transient
+    return Permanent
+
+
+def load_json(raw: bytes) -> dict:
+    """The webhook body as a JSON object, or PayloadError."""
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise PayloadError("the body is not UTF-8 JSON") from None
+    if not isinstance(body, dict):
+        raise PayloadError("the body is not a JSON object")
+    return body
+
+
+def items(parent: Any, key: str) -> list[dict]:
+    """parent[key] as a list of objects (missing -> []); anything else is a malformed payload."""
+    if not isinstance(parent, dict):
+        raise PayloadError(f"expected an object around '{key}'")
+    value = parent.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise PayloadError(f"'{key}' must be a list of objects")
+    return value
+
+
+def text_of(value: Any) -> str:
+    """A platform string field, tolerating numbers and missing values."""
+    return "" if value is None else str(value)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- Meta (WhatsApp and Messenger): the hub handshake and X-Hub-Signature-256 ---------------------------
+
+def hub_challenge(args: Mapping[str, str], verify_token: str) -> str | None:
+    """The challenge to echo when the GET carries subscribe + our verify token; None otherwise."""
+    given = args.get("hub.verify_token", "")
+    if args.get("hub.mode") != "subscribe" or not verify_token:
+        return None
+    if not hmac.compare_digest(given.encode(), verify_token.encode()):
+        return None
+    return args.get("hub.challenge", "")
+
+
+def check_hub_signature(raw: bytes, headers: Mapping[str, str], app_secret: str) -> None:
+    """X-Hub-Signature-256 must be sha256=HMAC(app secret, the raw bytes as sent)."""
+    header = headers.get("X-Hub-Signature-256", "")
+    if not header:
+        raise SignatureError(missing=True)
+    expected = "sha256=" + hmac.new(app_secret.encode(), raw, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(header.strip().lower().encode(), expected.encode()):
+        raise SignatureError(missing=False)
+
+
+def graph_error(answer: Answer, table: Mapping[int, type[SendError]]) -> SendError:
+    """The error for a Graph API failure body {"error": {"code", "message", "error_subcode"}}."""
+    error = answer.body.get("error") if isinstance(answer.body.get("error"), dict) else {}
+    code = error.get("code")
+    cls = table.get(code) or by_http_status(answer.status)
+    details = (error.get("error_data") or {}).get("details") if isinstance(error.get("error_data"), dict) else None
+    message = error.get("message") or f"HTTP {answer.status}"
+    return cls(f"{message}{' (' + details + ')' if details else ''}", code, answer.retry_after)

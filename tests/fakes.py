@@ -1,0 +1,403 @@
+"""Small fake platform APIs on 127.0.0.1 (threads) that record requests, check their shape, and fail on demand.
+
+Also: signers for webhook samples, a channel-connecting helper, and a real huey consumer fixture for tests
+where the order of tasks matters (retries scheduled in the future).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+from urllib.parse import parse_qs
+
+import pytest
+
+from appliance import tasks
+
+DATA = Path(__file__).resolve().parent / "data"
+
+CREDENTIALS = {
+    "whatsapp": {"phone_number_id": "106540352242922", "access_token": "EAAG-wa-token", "app_secret": "wa-app-secret",
+                 "verify_token": "wa-verify-me"},
+    "messenger": {"page_id": "109876543210", "page_access_token": "EAAG-page-token", "app_secret": "fb-app-secret",
+                  "verify_token": "fb-verify-me"},
+    "zalo": {"oa_id": "579745863508352884", "app_id": "3603941853372462891", "access_token": "zalo-access-1",
+             "oa_secret_key": "zalo-oa-secret", "refresh_token": "zalo-refresh-1", "app_secret": "zalo-app-secret"},
+    "telegram": {"bot_token": "123456:ABC-telegram", "secret_token": "tg-secret-token"},
+}
+
+
+def sample(platform: str, name: str) -> bytes:
+    """The raw bytes of a payload sample in tests/data/<platform>/."""
+    return (DATA / platform / name).read_bytes()
+
+
+def signed_headers(platform: str, raw: bytes, credentials: dict | None = None) -> dict:
+    """The headers the platform would send with these exact bytes."""
+    creds = credentials or CREDENTIALS[platform]
+    if platform in ("whatsapp", "messenger"):
+        digest = hmac.new(creds["app_secret"].encode(), raw, hashlib.sha256).hexdigest()
+        return {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
+    if platform == "zalo":
+        timestamp = str(json.loads(raw).get("timestamp", ""))
+        mac = hashlib.sha256(creds["app_id"].encode() + raw + timestamp.encode() + creds["oa_secret_key"].encode())
+        return {"X-ZEvent-Signature": f"mac={mac.hexdigest()}", "Content-Type": "application/json"}
+    return {"X-Telegram-Bot-Api-Secret-Token": creds["secret_token"], "Content-Type": "application/json"}
+
+
+@dataclass
+class Failure:
+    """One canned failure: an HTTP status and body, or a delay longer than the client's timeout."""
+
+    status: int = 500
+    body: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)
+    delay: float = 0.0
+    when: Callable[[dict], bool] | None = None
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict
+    body: dict
+    answered: int = 0
+
+
+class FakePlatform:
+    """One platform's send API. `fail(...)` queues failures; `requests` / `delivered` record what came."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.credentials = dict(CREDENTIALS[kind])
+        self.requests: list[Request] = []
+        self.problems: list[str] = []
+        self._failures: deque[Failure] = deque()
+        self._lock = threading.Lock()
+        self._counter = 0
+        self.refreshes = 0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                fake._handle(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
+        self.thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail(self, times: int = 1, status: int = 500, body: dict | None = None, headers: dict | None = None,
+             delay: float = 0.0, when: Callable[[dict], bool] | None = None) -> None:
+        """Answer the next `times` matching send requests with this failure."""
+        for _ in range(times):
+            self._failures.append(Failure(status, body or {}, headers or {}, delay, when))
+
+    @property
+    def sends(self) -> list[Request]:
+        """Message sends (not token refreshes or callback answers), in arrival order."""
+        return [r for r in self.requests if self._is_send(r.path)]
+
+    @property
+    def delivered(self) -> list[Request]:
+        """Sends the fake accepted (answered 200 with a message id)."""
+        return [r for r in self.sends if r.answered == 200]
+
+    def wait_for(self, count: int, seconds: float = 60.0) -> list[Request]:
+        """Block until `count` sends were accepted; the accepted sends."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if len(self.delivered) >= count:
+                return self.delivered
+            time.sleep(0.02)
+        raise AssertionError(f"{self.kind}: expected {count} delivered sends, got {len(self.delivered)}: {self.requests}")
+
+    # --- the server side ---------------------------------------------------------------------------------
+
+    def _is_send(self, path: str) -> bool:
+        return path.endswith(("/messages", "/message/cs", "/message/template", "/sendMessage"))
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length)
+        form = handler.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded")
+        try:
+            body = {k: v[0] for k, v in parse_qs(raw.decode()).items()} if form else json.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        request = Request(handler.path, dict(handler.headers), body)
+        with self._lock:
+            self.requests.append(request)
+            failure = None
+            if self._is_send(handler.path):
+                failure = next((f for f in self._failures if f.when is None or f.when(body)), None)
+                if failure is not None:
+                    self._failures.remove(failure)
+        if failure is not None and failure.delay:  # a timeout: the client gives up before this late answer
+            time.sleep(failure.delay)
+            request.answered = -1
+            return self._reply(handler, 200, self._success(request))
+        if failure is not None:
+            request.answered = failure.status
+            return self._reply(handler, failure.status, failure.body, failure.headers)
+        status, answer = self._route(request)
+        request.answered = status
+        self._reply(handler, status, answer)
+
+    def _reply(self, handler, status: int, body: dict, headers: dict | None = None) -> None:
+        data = json.dumps(body).encode()
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                handler.send_header(key, value)
+            handler.end_headers()
+            handler.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _next_id(self) -> int:
+        with self._lock:
+            self._counter += 1
+            return self._counter
+
+    def _route(self, request: Request) -> tuple[int, dict]:
+        problems = SHAPES[self.kind](self, request)
+        if problems:
+            self.problems += problems
+            return 400, ERROR_BODIES[self.kind](problems)
+        if not self._is_send(request.path):
+            return AUX[self.kind](self, request)
+        return 200, self._success(request)
+
+    def _success(self, request: Request) -> dict:
+        n = self._next_id()
+        if self.kind == "whatsapp":
+            return {"messaging_product": "whatsapp", "contacts": [{"input": request.body.get("to"), "wa_id": request.body.get("to")}],
+                    "messages": [{"id": f"wamid.FAKE{n}"}]}
+        if self.kind == "messenger":
+            return {"recipient_id": (request.body.get("recipient") or {}).get("id"), "message_id": f"m_FAKE{n}"}
+        if self.kind == "zalo":
+            key = "msg_id" if request.path.endswith("/template") else "message_id"
+            return {"error": 0, "message": "Success", "data": {key: f"zmsg.FAKE{n}", "user_id": "2512523625412515"}}
+        return {"ok": True, "result": {"message_id": 1000 + n, "chat": {"id": request.body.get("chat_id")}, "text": request.body.get("text")}}
+
+
+# --- request shape checks, per platform (what the real API would refuse) ------------------------------------
+
+def _whatsapp_shape(fake: FakePlatform, r: Request) -> list[str]:
+    creds, body, problems = fake.credentials, r.body, []
+    if r.path != f"/{creds['phone_number_id']}/messages":
+        problems.append(f"path {r.path}")
+    if r.headers.get("Authorization") != f"Bearer {creds['access_token']}":
+        problems.append("bearer token")
+    if body.get("messaging_product") != "whatsapp" or not body.get("to"):
+        problems.append("messaging_product/to")
+    kind = body.get("type")
+    if kind == "text":
+        if not 0 < len((body.get("text") or {}).get("body") or "") <= 4096:
+            problems.append("text.body length")
+    elif kind == "interactive":
+        inter = body["interactive"]
+        if len(inter["body"]["text"]) > 1024:
+            problems.append("interactive body")
+        if inter["type"] == "button":
+            buttons = inter["action"]["buttons"]
+            titles = [b["reply"]["title"] for b in buttons]
+            if not 1 <= len(buttons) <= 3 or any(len(t) > 20 for t in titles) or len(set(titles)) != len(titles):
+                problems.append("reply buttons")
+        elif inter["type"] == "list":
+            rows = [row for s in inter["action"]["sections"] for row in s["rows"]]
+            if len(inter["action"]["button"]) > 20 or not 1 <= len(rows) <= 10 or any(
+                    len(row["title"]) > 24 or len(row.get("description", "")) > 72 for row in rows):
+                problems.append("list")
+        else:
+            problems.append("interactive type")
+    elif kind == "template":
+        template = body["template"]
+        if not template.get("name") or not (template.get("language") or {}).get("code"):
+            problems.append("template name/language")
+    else:
+        problems.append(f"type {kind}")
+    return problems
+
+
+def _messenger_shape(fake: FakePlatform, r: Request) -> list[str]:
+    body, problems = r.body, []
+    if r.path != "/me/messages" or r.headers.get("Authorization") != f"Bearer {fake.credentials['page_access_token']}":
+        problems.append("path/token")
+    if not (body.get("recipient") or {}).get("id") or body.get("messaging_type") not in ("RESPONSE", "UPDATE", "MESSAGE_TAG"):
+        problems.append("recipient/messaging_type")
+    if body.get("messaging_type") == "MESSAGE_TAG" and not body.get("tag"):
+        problems.append("tag")
+    message = body.get("message") or {}
+    if not 0 < len(message.get("text") or "") <= 2000:
+        problems.append("text length")
+    quick = message.get("quick_replies") or []
+    if len(quick) > 13 or any(q.get("content_type") != "text" or len(q["title"]) > 20 or not q.get("payload") for q in quick):
+        problems.append("quick replies")
+    return problems
+
+
+def _zalo_shape(fake: FakePlatform, r: Request) -> list[str]:
+    body, problems = r.body, []
+    if r.path == "/v4/oa/access_token":
+        return [] if r.headers.get("secret_key") == fake.credentials["app_secret"] else ["oauth secret_key"]
+    if r.path == "/v3.0/oa/message/cs":
+        if not (body.get("recipient") or {}).get("user_id") or not 0 < len((body.get("message") or {}).get("text") or "") <= 2000:
+            problems.append("cs shape")
+    elif r.path == "/message/template":
+        if not body.get("phone") or not body.get("template_id") or not isinstance(body.get("template_data"), dict):
+            problems.append("zns shape")
+    else:
+        problems.append(f"path {r.path}")
+    return problems
+
+
+def _telegram_shape(fake: FakePlatform, r: Request) -> list[str]:
+    body, problems = r.body, []
+    prefix = f"/bot{fake.credentials['bot_token']}/"
+    if not r.path.startswith(prefix):
+        return ["bot token"]
+    method = r.path[len(prefix):]
+    if method == "sendMessage":
+        if not body.get("chat_id") or not 0 < len(body.get("text") or "") <= 4096:
+            problems.append("sendMessage shape")
+        for row in (body.get("reply_markup") or {}).get("inline_keyboard") or []:
+            for button in row:
+                if not button.get("text") or len(button.get("callback_data", "").encode()) > 64:
+                    problems.append("inline button")
+    elif method == "answerCallbackQuery":
+        if not body.get("callback_query_id"):
+            problems.append("callback_query_id")
+    else:
+        problems.append(f"method {method}")
+    return problems
+
+
+def _zalo_tokens(fake: FakePlatform, r: Request) -> list[str]:
+    """Zalo refuses a stale access token with -220 (HTTP 200), like the real API."""
+    if r.path != "/v4/oa/access_token" and r.headers.get("access_token") != fake.credentials["access_token"]:
+        return ["__token__"]
+    return _zalo_shape(fake, r)
+
+
+SHAPES = {"whatsapp": _whatsapp_shape, "messenger": _messenger_shape, "zalo": _zalo_tokens, "telegram": _telegram_shape}
+
+
+def _zalo_error(problems):
+    if problems == ["__token__"]:
+        return {"error": -220, "message": "Access token has expired"}
+    return {"error": -201, "message": "; ".join(problems)}
+
+
+ERROR_BODIES = {
+    "whatsapp": lambda p: {"error": {"message": "; ".join(p), "type": "OAuthException", "code": 100}},
+    "messenger": lambda p: {"error": {"message": "; ".join(p), "type": "OAuthException", "code": 100}},
+    "zalo": _zalo_error,
+    "telegram": lambda p: {"ok": False, "error_code": 400, "description": "; ".join(p)},
+}
+
+
+def _zalo_refresh(fake: FakePlatform, r: Request) -> tuple[int, dict]:
+    if r.body.get("refresh_token") != fake.credentials["refresh_token"] or r.body.get("grant_type") != "refresh_token":
+        return 200, {"error": -14014, "error_name": "Invalid refresh token", "error_description": "refresh token is used"}
+    fake.refreshes += 1
+    fake.credentials["access_token"] = f"zalo-access-{fake.refreshes + 1}"
+    fake.credentials["refresh_token"] = f"zalo-refresh-{fake.refreshes + 1}"  # single use
+    return 200, {"access_token": fake.credentials["access_token"], "refresh_token": fake.credentials["refresh_token"],
+                 "expires_in": "90000"}
+
+
+AUX = {
+    "zalo": _zalo_refresh,
+    "telegram": lambda fake, r: (200, {"ok": True, "result": True}),
+    "whatsapp": lambda fake, r: (404, {}),
+    "messenger": lambda fake, r: (404, {}),
+}
+
+
+# --- fixtures --------------------------------------------------------------------------------------------
+
+def _fake(kind):
+    fake = FakePlatform(kind)
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def fake_whatsapp():
+    yield from _fake("whatsapp")
+
+
+@pytest.fixture
+def fake_messenger():
+    yield from _fake("messenger")
+
+
+@pytest.fixture
+def fake_zalo():
+    yield from _fake("zalo")
+
+
+@pytest.fixture
+def fake_telegram():
+    yield from _fake("telegram")
+
+
+@pytest.fixture
+def fakes(fake_whatsapp, fake_messenger, fake_zalo, fake_telegram):
+    return {"whatsapp": fake_whatsapp, "messenger": fake_messenger, "zalo": fake_zalo, "telegram": fake_telegram}
+
+
+def connect(client, tenant, fake: FakePlatform, **credentials) -> str:
+    """Connect a channel through the API, pointed at the fake; returns its id."""
+    body = {"kind": fake.kind, "name": f"{fake.kind} test", "credentials": {**CREDENTIALS[fake.kind], **credentials},
+            "api_base": fake.base_url}
+    response = client.post("/api/v1/channels", json=body, headers=tenant.headers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+@pytest.fixture
+def consumer(services, settings):
+    """A real huey consumer (threads) on a queue file, for tests where scheduled retries must run."""
+    tasks.use_queue_file(settings.data / "queue.db")
+    worker = tasks.huey.create_consumer(workers=2, worker_type="thread", periodic=False, initial_delay=0.01,
+                                        backoff=1.05, max_delay=0.05, scheduler_interval=1)
+    worker._set_signal_handlers = lambda: None  # pytest keeps its own signal handlers
+    worker.start()
+    yield worker
+    worker.stop(graceful=True)
+    tasks.huey.storage.close()
+    tasks.use_queue_file(None)
+
+
+def wait_until(predicate, seconds: float = 60.0):
+    """Poll until predicate() is truthy; its value."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")

@@ -69,6 +69,7 @@ class Request:
     headers: dict
     body: dict
     answered: int = 0
+    accepted: bool = False  # answered with a message id the client received
 
 
 class FakePlatform:
@@ -119,7 +120,7 @@ class FakePlatform:
     @property
     def delivered(self) -> list[Request]:
         """Sends the fake accepted (answered 200 with a message id)."""
-        return [r for r in self.sends if r.answered == 200]
+        return [r for r in self.sends if r.accepted]
 
     def wait_for(self, count: int, seconds: float = 60.0) -> list[Request]:
         """Block until `count` sends were accepted; the accepted sends."""
@@ -160,6 +161,7 @@ class FakePlatform:
             return self._reply(handler, failure.status, failure.body, failure.headers)
         status, answer = self._route(request)
         request.answered = status
+        request.accepted = status == 200 and self._is_send(request.path)
         self._reply(handler, status, answer)
 
     def _reply(self, handler, status: int, body: dict, headers: dict | None = None) -> None:

@@ -155,3 +155,47 @@ def test_echoes_are_dropped(client, tenant, fakes):
         raw = sample(kind, name)
         assert post(client, kind, channel_id, raw, signed_headers(kind, raw)).status_code == 200
     assert InboundEvent.select().count() == 0
+
+
+def test_webhook_answers_200_after_storing_and_before_any_reply(client, tenant, fake_messenger, services, settings):
+    from appliance import tasks
+
+    channel_id = connect(client, tenant, fake_messenger)
+    tasks.use_queue_file(settings.data / "queue.db")  # a real queue, and no worker running yet
+    try:
+        raw = sample("messenger", "text.json")
+        assert post(client, "messenger", channel_id, raw, signed_headers("messenger", raw)).status_code == 200
+        assert InboundEvent.get().status == "pending" and Message.select().count() == 0
+        assert tasks.huey.pending_count() == 1 and fake_messenger.requests == []
+        tasks.huey.execute(tasks.huey.dequeue())  # the worker picks it up: answered, and the reply is queued
+        tasks.huey.execute(tasks.huey.dequeue())
+    finally:
+        tasks.huey.storage.close()
+        tasks.use_queue_file(None)
+    assert InboundEvent.get().status == "done" and len(fake_messenger.delivered) == 1
+
+
+def test_telegram_button_tap_comes_back_as_its_id_and_is_acknowledged(client, tenant, fake_telegram):
+    channel_id = connect(client, tenant, fake_telegram)
+    raw = sample("telegram", "callback_query.json")
+    assert post(client, "telegram", channel_id, raw, signed_headers("telegram", raw)).status_code == 200
+    tap = Message.get(Message.direction == "in")
+    assert tap.kind == "button" and tap.payload["button_id"] == "opening_hours"
+    token = CREDENTIALS["telegram"]["bot_token"]
+    assert [r.path for r in fake_telegram.requests] == [f"/bot{token}/answerCallbackQuery", f"/bot{token}/sendMessage"]
+    assert fake_telegram.requests[0].body == {"callback_query_id": "4382bfdwdsb323b2d9"}
+    assert fake_telegram.problems == []
+
+
+@pytest.mark.parametrize("kind,name,described,media", [
+    ("whatsapp", "image.json", "[image] this one", {"type": "image", "id": "1003383421387256", "mime_type": "image/jpeg"}),
+    ("zalo", "user_send_image.json", "[image]", {"type": "image", "url": "https://zalo.example/i.jpg",
+                                                 "thumbnail": "https://zalo.example/t.jpg"}),
+])
+def test_media_is_recorded_and_the_assistant_sees_a_short_description(kind, name, described, media, client, tenant, fakes):
+    channel_id = connect(client, tenant, fakes[kind])
+    raw = sample(kind, name)
+    assert post(client, kind, channel_id, raw, signed_headers(kind, raw)).status_code == 200
+    inbound = Message.get(Message.direction == "in")
+    assert inbound.kind == "media" and inbound.text == described and inbound.payload["media"] == media
+    assert Message.get(Message.direction == "out").status == "sent"

@@ -70,6 +70,7 @@ class Request:
     body: dict
     answered: int = 0
     accepted: bool = False  # answered with a message id the client received
+    received_at: float = field(default_factory=time.perf_counter)
 
 
 class FakePlatform:

@@ -1,0 +1,301 @@
+"""Webhook benchmark, measured against the bare libraries in the same run.
+
+1. Acknowledgements: signed WhatsApp batches (5 messages + 5 statuses, every id new) POSTed by N client threads to
+   the appliance's /webhooks/whatsapp/<id> (signature check, parse, durable SQLite insert, huey doorbell on its own
+   SQLite file, 200) and to a bare Flask+waitress endpoint that only reads the body. Both servers run in their own
+   process with the same waitress thread count; no worker runs during this part, so only the webhook path is
+   measured. Prints acks/s, p50/p99 and the ratio (target: >= 70 % of the bare rate, p99 < 50 ms).
+2. Webhook to reply: one signed WhatsApp text in, the reply received by a fake WhatsApp on 127.0.0.1, with the real
+   worker and the local model; against the bare model (llama-cpp-python's create_completion) generating the same
+   prompt to the same length. The KV cache is reset before every run of both. Target: ratio <= 1.15.
+
+Run: .venv/bin/python tests/benchmarks/webhook_bench.py [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+APP_SECRET = "bench-app-secret"
+THREADS = 8
+
+
+# --- servers (child processes) -------------------------------------------------------------------------
+
+def serve_bare(port: int) -> None:
+    """The baseline: Flask + waitress, read the body, 200."""
+    import waitress
+    from flask import Flask, request
+
+    app = Flask("bare")
+
+    @app.post("/webhooks/whatsapp/<channel_id>")
+    def receive(channel_id):
+        request.get_data()
+        return {"ok": True}, 200
+
+    server = waitress.create_server(app, host="127.0.0.1", port=port, threads=THREADS)
+    print(f"READY bare {server.effective_port}", flush=True)
+    server.run()
+
+
+def serve_appliance(port: int, data: Path) -> None:
+    """The appliance's own app on a durable queue file, no worker (only the webhook path is measured)."""
+    import logging
+
+    import waitress
+
+    from appliance import tasks
+    from appliance.app import create_app, create_services
+    from appliance.auth import create_tenant
+    from appliance.config import load_settings
+    from appliance.records import Channel
+
+    logging.getLogger().setLevel(logging.WARNING)
+    settings = load_settings({"data": data, "load_models": False, "port": port}, environ={})
+    services = create_services(settings)
+    tasks.use_queue_file(data / "queue.db")
+    tenant, _ = create_tenant("Bench Shop")
+    credentials = {"phone_number_id": "1065", "access_token": "t", "app_secret": APP_SECRET, "verify_token": "v"}
+    channel = Channel(tenant=tenant, kind="whatsapp", name="bench")
+    channel.credentials = services.vault.encrypt(credentials, f"channel:{channel.id}")
+    channel.save(force_insert=True)
+    server = waitress.create_server(create_app(settings, services), host="127.0.0.1", port=port, threads=THREADS)
+    print(f"READY {channel.id} {server.effective_port}", flush=True)
+    server.run()
+
+
+def start(kind: str, data: Path | None = None) -> tuple[subprocess.Popen, str, int]:
+    args = [sys.executable, __file__, "--serve", kind] + (["--data", str(data)] if data else [])
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=REPO)
+    line = proc.stdout.readline().split()
+    if not line or line[0] != "READY":
+        proc.kill()
+        raise SystemExit(f"the {kind} server did not start")
+    return proc, line[1], int(line[2])
+
+
+# --- load ----------------------------------------------------------------------------------------------
+
+def batch(n: int) -> bytes:
+    """A WhatsApp webhook with 5 new messages and 5 new statuses."""
+    messages = [{"from": "84901234567", "id": f"wamid.bench.{n}.{i}", "timestamp": "1763790000", "type": "text",
+                 "text": {"body": f"question {n}.{i}"}} for i in range(5)]
+    statuses = [{"id": f"wamid.out.{n}.{i}", "status": "delivered", "timestamp": "1763790001",
+                 "recipient_id": "84901234567"} for i in range(5)]
+    body = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"phone_number_id": "1065"},
+        "contacts": [{"profile": {"name": "Lan"}, "wa_id": "84901234567"}], "messages": messages, "statuses": statuses}}]}]}
+    return json.dumps(body).encode()
+
+
+def signed(raw: bytes) -> dict:
+    digest = hmac.new(APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    return {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+def load(url: str, bodies: list[bytes], clients: int) -> tuple[float, list[float]]:
+    """POST every body with `clients` threads; (acks per second, latencies in seconds)."""
+    import requests
+
+    prepared = [(raw, signed(raw)) for raw in bodies]
+    latencies: list[float] = []
+    lock = threading.Lock()
+    cursor = iter(range(len(prepared)))
+    errors = []
+
+    def client():
+        session = requests.Session()
+        mine = []
+        while True:
+            with lock:
+                index = next(cursor, None)
+            if index is None:
+                break
+            raw, headers = prepared[index]
+            started = time.perf_counter()
+            response = session.post(url, data=raw, headers=headers, timeout=30)
+            mine.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                errors.append(response.status_code)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    if errors:
+        raise SystemExit(f"{len(errors)} requests failed, e.g. HTTP {errors[0]}")
+    return len(bodies) / elapsed, latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def bench_acks(requests_total: int, clients: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        bare, _, bare_port = start("bare")
+        appliance, channel_id, app_port = start("appliance", Path(tmp) / "data")
+        try:
+            warm = [batch(-i) for i in range(1, 41)]
+            load(f"http://127.0.0.1:{bare_port}/webhooks/whatsapp/x", warm, clients)
+            load(f"http://127.0.0.1:{app_port}/webhooks/whatsapp/{channel_id}", warm, clients)
+            bodies = [batch(n) for n in range(requests_total)]
+            results = {}
+            for name, url in (("bare", f"http://127.0.0.1:{bare_port}/webhooks/whatsapp/x"),
+                              ("appliance", f"http://127.0.0.1:{app_port}/webhooks/whatsapp/{channel_id}")):
+                rate, latencies = load(url, bodies, clients)
+                results[name] = {"acks_per_s": rate, "p50_ms": percentile(latencies, 50) * 1000,
+                                 "p99_ms": percentile(latencies, 99) * 1000}
+        finally:
+            for proc in (bare, appliance):
+                proc.terminate()
+                proc.wait(timeout=30)
+    return results
+
+
+# --- webhook to reply ----------------------------------------------------------------------------------
+
+def bench_reply(runs: int, max_tokens: int) -> dict:
+    import logging
+
+    import requests
+    import waitress
+
+    from appliance import tasks
+    from appliance.app import create_app, create_services
+    from appliance.auth import create_tenant
+    from appliance.config import load_settings
+    from appliance.records import Channel, Message
+    from tests.fakes import CREDENTIALS, FakePlatform
+
+    logging.getLogger().setLevel(logging.WARNING)
+    fake = FakePlatform("whatsapp")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        settings = load_settings({"data": data, "models": REPO / "models", "port": 0, "llm_max_tokens": max_tokens},
+                                 environ={})
+        services = create_services(settings)
+        tasks.use_queue_file(data / "queue.db")
+        services.models.load()
+        model = services.models.local()
+        captured = []
+        generate = model.generate
+
+        def spy(prompt, stop, on_token=None, max_tokens=None):
+            result = generate(prompt, stop=stop, on_token=on_token, max_tokens=max_tokens)
+            captured.append((prompt, stop, result))
+            return result
+
+        model.generate = spy
+        tenant, _ = create_tenant("Lan's Flower Shop")
+        channel = Channel(tenant=tenant, kind="whatsapp", name="bench", api_base=fake.base_url)
+        channel.credentials = services.vault.encrypt(CREDENTIALS["whatsapp"], f"channel:{channel.id}")
+        channel.save(force_insert=True)
+        server = waitress.create_server(create_app(settings, services), host="127.0.0.1", port=0, threads=THREADS)
+        threading.Thread(target=server.run, daemon=True).start()
+        # the same consumer settings as `appliance serve`
+        consumer = tasks.huey.create_consumer(workers=settings.worker_threads, worker_type="thread", periodic=False,
+                                              initial_delay=0.05, max_delay=0.5, check_worker_health=True)
+        consumer._set_signal_handlers = lambda: None
+        consumer.start()
+        url = f"http://127.0.0.1:{server.effective_port}/webhooks/whatsapp/{channel.id}"
+        pipeline, bare, tokens = [], [], []
+        questions = ["Do you open on Sunday?", "How much is a dozen red roses?", "Do you deliver to District 3?",
+                     "Can I pay by card?", "Do you sell tulips?", "What time do you close?", "Where is the shop?"]
+        try:
+            for run in range(runs):
+                question = questions[run % len(questions)] + f" (#{run})"
+                raw = json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
+                    "field": "messages", "value": {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "1"},
+                    "contacts": [{"profile": {"name": "Lan"}, "wa_id": f"8490000{run:04d}"}],
+                    "messages": [{"from": f"8490000{run:04d}", "id": f"wamid.r{run}", "timestamp": "1763790000",
+                                  "type": "text", "text": {"body": question}}]}}]}]}).encode()
+                headers = {"X-Hub-Signature-256": "sha256=" + hmac.new(
+                    CREDENTIALS["whatsapp"]["app_secret"].encode(), raw, hashlib.sha256).hexdigest(),
+                    "Content-Type": "application/json"}
+                with model._lock:
+                    model._llm.reset()  # cold KV cache, like the bare run below
+                time.sleep(0.6)  # let the idle workers back off to their longest poll, as in real life
+                before = len(fake.delivered)
+                started = time.perf_counter()
+                assert requests.post(url, data=raw, headers=headers, timeout=30).status_code == 200
+                deadline = time.monotonic() + 120
+                while len(fake.delivered) <= before:
+                    if time.monotonic() > deadline:
+                        raise SystemExit("no reply reached the fake platform")
+                    time.sleep(0.002)
+                pipeline.append(fake.delivered[-1].received_at - started)
+                if os.environ.get("BENCH_DEBUG"):
+                    print("run", run, "total", pipeline[-1], "gen", captured[-1][2].latency_ms, file=sys.stderr)
+                prompt, stop, generation = captured[-1]
+                tokens.append(generation.completion_tokens)
+                with model._lock:
+                    model._llm.reset()
+                    began = time.perf_counter()
+                    model._llm.create_completion(prompt, max_tokens=max(1, generation.completion_tokens), stop=stop,
+                                                 temperature=0.2, repeat_penalty=1.1)
+                    bare.append(time.perf_counter() - began)
+                if os.environ.get("BENCH_DEBUG"):
+                    print("bare", bare[-1], file=sys.stderr)
+            replies = Message.select().where(Message.direction == "out").count()
+        finally:
+            consumer.stop(graceful=True)
+            server.close()
+            fake.close()
+            services.models.close()
+    return {"webhook_to_reply_s": statistics.median(pipeline), "bare_model_s": statistics.median(bare),
+            "runs": runs, "replies": replies, "completion_tokens": statistics.median(tokens)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few requests and runs (for the test suite)")
+    parser.add_argument("--serve", choices=("bare", "appliance"))
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    if args.serve == "bare":
+        serve_bare(args.port)
+        return 0
+    if args.serve == "appliance":
+        serve_appliance(args.port, args.data)
+        return 0
+    requests_total, clients, runs = (200, 4, 2) if args.quick else (2000, 8, 7)
+    acks = bench_acks(requests_total, clients)
+    bare, app = acks["bare"], acks["appliance"]
+    print(f"acks  bare Flask+waitress: {bare['acks_per_s']:8.1f}/s  p50 {bare['p50_ms']:6.2f} ms  p99 {bare['p99_ms']:6.2f} ms")
+    print(f"acks  appliance webhook:   {app['acks_per_s']:8.1f}/s  p50 {app['p50_ms']:6.2f} ms  p99 {app['p99_ms']:6.2f} ms"
+          f"  ({requests_total} signed batches of 10 events, {clients} clients)")
+    ratio = app["acks_per_s"] / bare["acks_per_s"]
+    print(f"ratio acks appliance/bare: {ratio:.2f} (target >= 0.70); appliance p99 {app['p99_ms']:.1f} ms (target < 50 ms)")
+    reply = bench_reply(runs, 32 if args.quick else 48)
+    print(f"reply webhook in -> reply at fake WhatsApp: median {reply['webhook_to_reply_s'] * 1000:.0f} ms;"
+          f" bare model, same prompt and length: median {reply['bare_model_s'] * 1000:.0f} ms"
+          f" ({reply['runs']} runs, ~{reply['completion_tokens']:.0f} tokens)")
+    print(f"ratio webhook-to-reply/bare model: {reply['webhook_to_reply_s'] / reply['bare_model_s']:.2f} (target <= 1.15)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -27,6 +28,8 @@ class Services:
     streams: Streams = field(default_factory=Streams)
     event_handlers: dict[str, Callable] = field(default_factory=lambda: _default_handlers())  # status, follow...
     outbox: object = None  # outbox.OutboxState: circuit breakers, rate caps, the HTTP session
+    _bell: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _bell_rung: bool = False
 
     def __post_init__(self):
         if self.outbox is None:
@@ -39,9 +42,19 @@ class Services:
         tasks.process_event(event_id)
 
     def enqueue_events(self, event_ids: list[int]) -> None:
-        """One doorbell for all the events a webhook stored (our rows say which are unfinished)."""
-        if event_ids:
-            tasks.process_events(list(event_ids))
+        """The webhooks' doorbell: one queued sweep answers every stored event, so ring only if none is waiting."""
+        if not event_ids:
+            return
+        with self._bell:
+            if self._bell_rung:
+                return
+            self._bell_rung = True
+        tasks.process_pending()
+
+    def bell_answered(self) -> None:
+        """A sweep started: events stored from now on need a new ring."""
+        with self._bell:
+            self._bell_rung = False
 
     def schedule_delivery(self, message_id: int, delay: float) -> None:
         """Ring the outbox's bell for a row now or in `delay` seconds (a retry)."""

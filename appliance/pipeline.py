@@ -14,6 +14,7 @@ from appliance.records import Channel, Conversation, Customer, InboundEvent, Mes
 log = logging.getLogger(__name__)
 
 
+MAX_EVENT_ATTEMPTS = 3  # an event that crashes the pipeline this often is marked failed, not retried for ever
 _STORE_LOCK = threading.Lock()  # webhook threads queue here instead of in SQLite's sleeping busy handler
 _FIELDS = tuple(Inbound.__dataclass_fields__)
 
@@ -38,7 +39,7 @@ def store_events(channel: Channel, events: list[Inbound]) -> list[int]:
     for event in events:  # one INSERT for the whole webhook: this is the hot path of every platform POST
         payload = json.dumps({name: getattr(event, name) for name in _FIELDS}, ensure_ascii=False)
         params += [channel.tenant_id, channel.id, event.platform_id, event.kind, payload, now]
-    with _STORE_LOCK, database.atomic("IMMEDIATE"):
+    with _STORE_LOCK:  # a single statement is its own transaction: all rows or none
         cursor = database.execute_sql(_insert_sql(len(events)), params)
         return sorted(row[0] for row in cursor.fetchall())
 
@@ -141,6 +142,37 @@ def handle_event(services, event_id: int) -> Message | None:
         event.save()
     services.deliver(out)
     return out
+
+
+def process_pending(services) -> int:
+    """Answer every pending event of the platform channels, oldest first; returns how many were handled."""
+    services.bell_answered()
+    handled, failed = 0, set()
+    while True:
+        ids = [row.id for row in InboundEvent.select(InboundEvent.id).join(Channel)
+               .where((InboundEvent.status == "pending") & (Channel.kind != "web") & InboundEvent.id.not_in(failed))
+               .order_by(InboundEvent.id).limit(100)]
+        if not ids:
+            break
+        for event_id in ids:
+            taken = InboundEvent.update(status="processing").where(
+                (InboundEvent.id == event_id) & (InboundEvent.status == "pending")).execute()
+            if not taken:
+                continue  # another sweep has it
+            try:
+                handle_event(services, event_id)
+                handled += 1
+            except Exception:
+                attempts = InboundEvent.get_by_id(event_id).attempts
+                final = attempts >= MAX_EVENT_ATTEMPTS
+                log.exception("inbound event %d failed (attempt %d)%s", event_id, attempts,
+                              "; giving up" if final else "; it will be retried")
+                InboundEvent.update(status="failed" if final else "pending", error="processing failed; see the log").where(
+                    InboundEvent.id == event_id).execute()
+                failed.add(event_id)
+    if failed:
+        raise RuntimeError(f"{len(failed)} inbound events failed")
+    return handled
 
 
 def requeue_unfinished(services) -> int:

@@ -46,19 +46,11 @@ def deliver_message(message_id: int) -> None:
 
 
 @huey.task(retries=2, retry_delay=2)
-def process_events(event_ids: list[int]) -> None:
-    """Run the pipeline for the events of one webhook; a failure retries only what is unfinished."""
-    from appliance.pipeline import handle_event
+def process_pending() -> None:
+    """The webhooks' doorbell: run the pipeline for every stored platform event nobody has taken yet."""
+    from appliance.pipeline import process_pending as sweep
 
-    failed = 0
-    for event_id in event_ids:
-        try:
-            handle_event(_services, event_id)
-        except Exception:
-            log.exception("inbound event %d failed", event_id)
-            failed += 1
-    if failed:
-        raise RuntimeError(f"{failed} of {len(event_ids)} events failed")
+    sweep(_services)
 
 
 @huey.periodic_task(crontab(minute="*"))

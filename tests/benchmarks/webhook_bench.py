@@ -38,6 +38,8 @@ THREADS = 8
 
 def serve_bare(port: int) -> None:
     """The baseline: Flask + waitress, read the body, 200."""
+    import logging
+
     import waitress
     from flask import Flask, request
 
@@ -48,6 +50,7 @@ def serve_bare(port: int) -> None:
         request.get_data()
         return {"ok": True}, 200
 
+    logging.getLogger("waitress").setLevel(logging.ERROR)  # "Task queue depth" warnings under full load
     server = waitress.create_server(app, host="127.0.0.1", port=port, threads=THREADS)
     print(f"READY bare {server.effective_port}", flush=True)
     server.run()
@@ -66,6 +69,7 @@ def serve_appliance(port: int, data: Path) -> None:
     from appliance.records import Channel
 
     logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("waitress").setLevel(logging.ERROR)
     settings = load_settings({"data": data, "load_models": False, "port": port}, environ={})
     services = create_services(settings)
     tasks.use_queue_file(data / "queue.db")
@@ -187,6 +191,7 @@ def bench_reply(runs: int, max_tokens: int) -> dict:
     from appliance.auth import create_tenant
     from appliance.config import load_settings
     from appliance.records import Channel, Message
+    from appliance.worker import CONSUMER_OPTIONS
     from tests.fakes import CREDENTIALS, FakePlatform
 
     logging.getLogger().setLevel(logging.WARNING)
@@ -215,8 +220,7 @@ def bench_reply(runs: int, max_tokens: int) -> dict:
         server = waitress.create_server(create_app(settings, services), host="127.0.0.1", port=0, threads=THREADS)
         threading.Thread(target=server.run, daemon=True).start()
         # the same consumer settings as `appliance serve`
-        consumer = tasks.huey.create_consumer(workers=settings.worker_threads, worker_type="thread", periodic=False,
-                                              initial_delay=0.05, max_delay=0.5, check_worker_health=True)
+        consumer = tasks.huey.create_consumer(workers=settings.worker_threads, **{**CONSUMER_OPTIONS, "periodic": False})
         consumer._set_signal_handlers = lambda: None
         consumer.start()
         url = f"http://127.0.0.1:{server.effective_port}/webhooks/whatsapp/{channel.id}"
@@ -253,11 +257,11 @@ def bench_reply(runs: int, max_tokens: int) -> dict:
                 with model._lock:
                     model._llm.reset()
                     began = time.perf_counter()
-                    model._llm.create_completion(prompt, max_tokens=max(1, generation.completion_tokens), stop=stop,
-                                                 temperature=0.2, repeat_penalty=1.1)
+                    bare_out = model._llm.create_completion(prompt, max_tokens=max(1, generation.completion_tokens),
+                                                            temperature=0.2, repeat_penalty=1.1)
                     bare.append(time.perf_counter() - began)
                 if os.environ.get("BENCH_DEBUG"):
-                    print("bare", bare[-1], file=sys.stderr)
+                    print("bare", bare[-1], bare_out["usage"], file=sys.stderr)
             replies = Message.select().where(Message.direction == "out").count()
         finally:
             consumer.stop(graceful=True)

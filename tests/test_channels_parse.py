@@ -137,3 +137,9 @@ def test_templates_render():
         "components": [{"type": "body", "parameters": [{"type": "text", "text": "Lan"}, {"type": "text", "text": "#42"}]}]}
     zns = zalo.render_zns(Outbound(to="u", template={"name": "231", "params": {"name": "Lan"}, "phone": "84901234567"}))
     assert zns == {"phone": "84901234567", "template_id": "231", "template_data": {"name": "Lan"}, "tracking_id": ""}
+
+
+def test_messenger_template_is_a_message_tag_send():
+    body = messenger.render(Outbound(to="p", template={"name": "post_purchase_update", "params": ["Your order shipped"]}))
+    assert body == {"recipient": {"id": "p"}, "messaging_type": "MESSAGE_TAG", "tag": "POST_PURCHASE_UPDATE",
+                    "message": {"text": "Your order shipped"}}

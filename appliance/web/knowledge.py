@@ -1,0 +1,90 @@
+"""/api/v1/knowledge: upload, list, delete and search a tenant's documents.
+
+| method | path                              | does                                           |
+|--------|-----------------------------------|------------------------------------------------|
+| POST   | /knowledge/documents              | multipart `file` -> 202 queued (200 if known)  |
+| GET    | /knowledge/documents              | the tenant's documents with status, progress   |
+| GET    | /knowledge/documents/<id>         | one document                                   |
+| DELETE | /knowledge/documents/<id>         | remove it, its chunks and vectors              |
+| POST   | /knowledge/search                 | {"query", "k"} -> hits with text, document, score |
+"""
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from appliance import tasks
+from appliance.assistant import ingest
+from appliance.assistant.answer import retrieve
+from appliance.assistant.llm import ModelError
+from appliance.auth import api_auth, tenant_id_required
+from appliance.errors import AppError
+from appliance.records import Document
+from appliance.web import services
+from appliance.web.api import ADMINS, ANY_ROLE, _text, json_body
+
+blueprint = Blueprint("knowledge", __name__, url_prefix="/api/v1/knowledge")
+MAX_K = 50
+
+
+@blueprint.post("/documents")
+@api_auth(*ADMINS)
+def post_document():
+    """Upload a .txt, .md, .csv or .pdf document; it is processed in the background."""
+    tenant_id = tenant_id_required()
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise AppError(400, "file_required", "Send the document as a multipart form field named 'file'.")
+    limit = services().settings.upload_max_bytes
+    data = upload.stream.read(limit + 1)
+    document, queued = ingest.store_upload(services().settings, tenant_id, upload.filename, data)
+    if queued:
+        tasks.ingest_document(document.id)
+        document = Document.get_by_id(document.id)
+    body = ingest.document_json(document)
+    body["duplicate"] = not queued
+    return body, 202 if queued else 200
+
+
+@blueprint.get("/documents")
+@api_auth(*ANY_ROLE)
+def list_documents():
+    """The tenant's documents, newest first."""
+    rows = Document.select().where(Document.tenant == tenant_id_required()).order_by(Document.id.desc())
+    return {"documents": [ingest.document_json(d) for d in rows]}
+
+
+@blueprint.get("/documents/<int:document_id>")
+@api_auth(*ANY_ROLE)
+def get_document(document_id: int):
+    """One document: status (queued, processing, ready, failed), progress 0..1, chunks and error."""
+    return ingest.document_json(Document.get_for_tenant(tenant_id_required(), document_id, "document"))
+
+
+@blueprint.delete("/documents/<int:document_id>")
+@api_auth(*ADMINS)
+def delete_document(document_id: int):
+    """Remove a document from the knowledge base."""
+    document = Document.get_for_tenant(tenant_id_required(), document_id, "document")
+    ingest.delete_document(services(), document)
+    return "", 204
+
+
+@blueprint.post("/search")
+@api_auth(*ANY_ROLE)
+def search():
+    """The knowledge base's best chunks for a query, with their documents and similarity scores."""
+    tenant_id = tenant_id_required()
+    body = json_body()
+    query = _text(body, "query", services().settings.widget_max_chars)
+    k = body.get("k", services().settings.rag_top_k)
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+        raise AppError(422, "invalid_k", f"'k' must be a whole number from 1 to {MAX_K}.")
+    try:
+        hits = retrieve(services(), tenant_id, query, k)
+    except ModelError as exc:
+        raise AppError(503, "embedder_unavailable", str(exc)) from None
+    threshold = services().settings.rag_min_similarity
+    return {"query": query, "min_similarity": threshold,
+            "hits": [{"text": h["text"], "score": h["score"], "relevant": h["score"] >= threshold,
+                      "chunk_id": h["chunk_id"], "page": h["page"], "row": h["row"],
+                      "document": {"id": h["document_id"], "name": h["document"]}} for h in hits]}

@@ -81,8 +81,12 @@ def check_file(name: str, data: bytes, limit: int) -> str:
 def check_size(name: str, size: int, limit: int) -> None:
     """A 413 when the file is over the upload_max_bytes setting."""
     if size > limit:
-        raise AppError(413, "file_too_large", f"{name} is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB "
+        raise AppError(413, "file_too_large", f"{name} is {_size(size)}; the limit is {_size(limit)} "
                        "(setting upload_max_bytes). Split it into smaller files.")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
 def decode_text(data: bytes) -> str:

@@ -1,0 +1,183 @@
+"""Grounded answers: sources, token counts, the answer cache, and the fallbacks (no context, local model error)."""
+from __future__ import annotations
+
+import pytest
+
+from appliance.assistant import prompts
+from appliance.assistant.answer import answer
+from appliance.assistant.ingest import process, store_upload
+from appliance.assistant.llm import ModelError
+from appliance.assistant.prompts import Turn
+from appliance.records import AnswerCache, Conversation, Message, Tenant, Usage
+from conftest import post_json
+from knowledge_helpers import SHOP, shop_files
+
+OFF_TOPIC = "Who won the football world cup in 1998?"
+
+
+def ingest_files(services, tenant_id: str, paths) -> None:
+    for path in paths:
+        document, _ = store_upload(services.settings, tenant_id, path.name, path.read_bytes())
+        assert process(services, document.id).status == "ready"
+
+
+@pytest.fixture
+def shop(services, tenant):
+    ingest_files(services, tenant.id, shop_files())
+    return tenant
+
+
+def configure(tenant_id: str, **values) -> Tenant:
+    tenant = Tenant.get_by_id(tenant_id)
+    tenant.assistant = {**(tenant.assistant or {}), **values}
+    tenant.save()
+    return tenant
+
+
+def usage_rows(tenant_id: str) -> int:
+    return Usage.select().where(Usage.tenant == tenant_id).count()
+
+
+def test_a_grounded_reply_carries_its_sources_and_costs(services, shop):
+    tokens = []
+    reply = answer(services, Tenant.get_by_id(shop.id), [], "What are your opening hours?", on_token=tokens.append)
+    assert reply.action == "reply" and reply.text and not reply.cached
+    assert reply.model == services.models.local().name
+    assert reply.prompt_tokens > 50 and reply.completion_tokens > 0
+    assert "".join(tokens).strip() == reply.text
+    assert reply.sources and reply.sources[0]["document"] == "faq.md"
+    assert {"document_id", "document", "page", "row", "score"} <= set(reply.sources[0])
+    usage = Usage.get(Usage.tenant == shop.id)
+    assert usage.provider == "local" and usage.prompt_tokens == reply.prompt_tokens
+
+
+def test_the_prompt_holds_persona_then_chunks_then_history_then_question(services, shop):
+    model = services.models.local()
+    seen = {}
+    original = model.generate
+
+    def spy(prompt, **kwargs):
+        seen["prompt"] = prompt
+        return original(prompt, **kwargs)
+
+    model.generate = spy
+    try:
+        answer(services, Tenant.get_by_id(shop.id), [Turn("customer", "Hi there"), Turn("assistant", "Hello!")],
+               "How much is the monstera?")
+    finally:
+        del model.generate
+    prompt = seen["prompt"]
+    persona, chunk, history, question = (prompt.index("friendly assistant of Lan's Flower Shop"),
+                                         prompt.index("(products.csv, row 1)"), prompt.index("Customer: Hi there"),
+                                         prompt.index("Customer: How much is the monstera?"))
+    assert persona < chunk < history < question
+    assert model.count_tokens(prompt) <= model.n_ctx - model.max_tokens
+
+
+def test_a_pdf_source_names_its_page(services, shop):
+    reply = answer(services, Tenant.get_by_id(shop.id), [], "What warranty do your garden tools have?")
+    assert {"document": "policy.pdf", "page": 2} in [{"document": s["document"], "page": s["page"]} for s in reply.sources]
+
+
+def test_the_same_question_is_answered_from_the_cache_until_the_knowledge_changes(services, shop):
+    tenant = Tenant.get_by_id(shop.id)
+    first = answer(services, tenant, [], "What are your opening hours?")
+    spent = usage_rows(shop.id)
+    streamed = []
+    again = answer(services, tenant, [], "  what are your OPENING hours ", on_token=streamed.append)
+    assert again.cached and again.text == first.text and again.sources == first.sources
+    assert again.prompt_tokens == again.completion_tokens == 0 and streamed == [first.text]
+    assert usage_rows(shop.id) == spent  # no model was called
+    assert AnswerCache.get(AnswerCache.tenant == shop.id).hits == 1
+    # a follow-up inside a conversation is not the bare question: no cache
+    assert not answer(services, tenant, [Turn("customer", "hi")], "What are your opening hours?").cached
+    # a changed knowledge base makes every cached reply stale
+    path = SHOP / "extra.txt"
+    document, _ = store_upload(services.settings, shop.id, path.name, b"We also open on public holidays 10am-2pm.")
+    assert process(services, document.id).status == "ready"
+    assert not answer(services, tenant, [], "What are your opening hours?").cached
+    # and so does a changed persona
+    tenant = configure(shop.id, persona="You are the gardener of Green Leaf.")
+    assert not answer(services, tenant, [], "What are your opening hours?").cached
+
+
+@pytest.mark.parametrize("question, configured, language", [
+    (OFF_TOPIC, "auto", "en"),
+    ("Qui a gagné la coupe du monde de football en 1998 ?", "auto", "fr"),
+    (OFF_TOPIC, "Vietnamese", "vi"),
+])
+def test_nothing_relevant_means_a_polite_dont_know_in_the_customers_language(services, shop, question, configured,
+                                                                             language):
+    tokens = []
+    reply = answer(services, configure(shop.id, language=configured), [], question, on_token=tokens.append)
+    assert reply.text == prompts.DONT_KNOW[language] and tokens == [reply.text]
+    assert reply.action == "reply" and reply.model == "fallback" and reply.sources == []
+    assert usage_rows(shop.id) == 0 and AnswerCache.select().count() == 0
+
+
+def test_nothing_relevant_with_the_handoff_fallback_hands_the_conversation_over(client, services, shop, web_channel):
+    configure(shop.id, fallback="handoff")
+    response = post_json(client, f"/widget/{web_channel.id}/messages", {"session": "s-handoff-1", "text": OFF_TOPIC})
+    assert response.status_code == 202
+    reply = Message.get((Message.tenant == shop.id) & (Message.direction == "out"))
+    assert reply.text == prompts.HANDOFF["en"] and reply.sources == []
+    assert Conversation.get_by_id(reply.conversation_id).status == "handoff"
+
+
+def test_a_widget_reply_carries_its_sources(client, services, shop, web_channel):
+    response = post_json(client, f"/widget/{web_channel.id}/messages",
+                         {"session": "s-sources-1", "text": "How much is the olive tree?"})
+    assert response.status_code == 202
+    reply = Message.get((Message.tenant == shop.id) & (Message.direction == "out"))
+    assert reply.text and reply.tokens_prompt > 0 and reply.tokens_completion > 0
+    assert reply.sources and reply.sources[0]["document"] == "products.csv" and reply.sources[0]["row"] == 6
+    conversation = client.get(f"/api/v1/conversations/{reply.conversation_id}", headers=shop.headers).get_json()
+    bot = [m for m in conversation["messages"] if m["direction"] == "out"][0]
+    assert bot["sources"][0]["document"] == "products.csv"
+
+
+def test_the_assistant_test_endpoint_returns_sources(client, shop):
+    response = post_json(client, "/api/v1/assistant/test", {"text": "Which payment methods do you accept?"}, shop.headers)
+    body = response.get_json()
+    assert response.status_code == 200 and body["reply"]
+    assert body["sources"][0]["document"] == "faq.md"
+    assert body["tokens"]["prompt"] > 0 and body["tokens"]["completion"] > 0
+
+
+def test_a_tenant_without_documents_still_answers_from_its_persona(services, tenant):
+    reply = answer(services, Tenant.get_by_id(tenant.id), [], "Hello, who are you?")
+    assert reply.model == services.models.local().name and reply.completion_tokens > 0 and reply.sources == []
+
+
+def test_a_local_model_error_follows_the_fallback(client, services, shop):
+    configure(shop.id, local_model="missing-model.gguf")
+    tenant = Tenant.get_by_id(shop.id)
+    with pytest.raises(ModelError, match="missing-model.gguf"):
+        answer(services, tenant, [], "What are your opening hours?")
+    response = post_json(client, "/api/v1/assistant/test", {"text": "What are your opening hours?"}, shop.headers)
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "model_unavailable"
+    tenant = configure(shop.id, fallback="handoff")
+    reply = answer(services, tenant, [], "What are your opening hours?")
+    assert reply.action == "handoff" and reply.text == prompts.HANDOFF["en"]
+
+
+def test_a_local_timeout_is_a_model_error(services, shop):
+    services.settings["llm_timeout"] = 0.000001
+    tenant = configure(shop.id, fallback="handoff")
+    reply = answer(services, tenant, [], "What are your opening hours?")
+    assert reply.action == "handoff"
+
+
+@pytest.mark.parametrize("text, configured, expected", [
+    ("When do you open?", "auto", "en"),
+    ("Cửa hàng mở cửa lúc mấy giờ?", "auto", "vi"),
+    ("Quelle est votre adresse ?", "auto", "fr"),
+    ("¿Cuánto cuesta el ramo?", "auto", "es"),
+    ("Wann haben Sie geöffnet?", "auto", "de"),
+    ("营业时间是什么？", "auto", "zh"),
+    ("営業時間はいつですか", "auto", "ja"),
+    ("hi", "auto", "en"),
+    ("When do you open?", "Vietnamese", "vi"),
+])
+def test_the_customers_language_is_recognised(text, configured, expected):
+    assert prompts.language_of(text, configured) == expected

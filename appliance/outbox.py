@@ -11,7 +11,7 @@ import logging
 import random
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from peewee import fn
 
@@ -323,7 +323,7 @@ def apply_status(services, event: InboundEvent, inbound: Inbound) -> str:
         if not rows and status.get("message_id"):
             return "waiting"
     elif status.get("watermark"):  # Messenger: everything sent before the watermark
-        until = datetime.utcfromtimestamp(int(status["watermark"]) / 1000)
+        until = datetime.fromtimestamp(int(status["watermark"]) / 1000, timezone.utc).replace(tzinfo=None)
         rows = list(outbound.join(Customer, on=(Conversation.customer == Customer.id)).where(
             (Customer.external_id == inbound.user_id) & (Message.created_at <= until)
             & (Message.status.in_(("sent", "delivered")))))

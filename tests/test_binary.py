@@ -8,12 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+import requests
 
 from tests.conftest import REPO, free_port
 
@@ -39,14 +38,26 @@ def bare_env(home: Path) -> dict:
 
 
 def get_json(url: str, headers: dict | None = None, body: dict | None = None, timeout: float = 5) -> tuple[int, dict]:
-    """One HTTP call with the standard library (the test must not depend on the app's own client code)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+    """One HTTP call (GET, or POST when there is a body) answering (status, JSON body)."""
+    method = "GET" if body is None else "POST"
+    response = requests.request(method, url, json=body, headers=headers, timeout=timeout)
+    return response.status_code, response.json()
+
+
+def add_document(base: str, headers: dict, name: str, text: str, timeout: float = 120) -> dict:
+    """Upload one text document and wait until the binary has chunked, embedded and indexed it."""
+    response = requests.post(f"{base}/api/v1/knowledge/documents", headers=headers, timeout=30,
+                             files={"file": (name, text.encode(), "text/plain")})
+    assert response.status_code in (200, 202), response.text
+    url = f"{base}/api/v1/knowledge/documents/{response.json()['id']}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, document = get_json(url, headers=headers)
+        assert document["status"] != "failed", document
+        if document["status"] == "ready":
+            return document
+        time.sleep(0.5)
+    pytest.fail(f"document not ready within {timeout} s: {document}")
 
 
 def wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float) -> dict:
@@ -96,8 +107,13 @@ def test_binary_serves_a_real_reply_and_stops_cleanly(bundle, tmp_path):
                                  env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert created.returncode == 0, created.stderr
         token = json.loads(created.stdout.strip().splitlines()[-1])["api_token"]
-        status, reply = get_json(f"http://127.0.0.1:{port}/api/v1/assistant/test", body={"text": "When do you open?"},
-                                 headers={"Authorization": f"Bearer {token}"}, timeout=120)
+        base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
+        # The embedder (torch) and hnswlib are the parts PyInstaller is most likely to miss: use them.
+        add_document(base, auth, "hours.txt", "Opening hours\n\nWe open at 9am and close at 9pm every day.\n")
+        status, found = get_json(f"{base}/api/v1/knowledge/search", body={"query": "opening hours", "k": 1}, headers=auth)
+        assert status == 200 and "9am" in json.dumps(found), found
+        status, reply = get_json(f"{base}/api/v1/assistant/test", body={"text": "When do you open?"}, headers=auth,
+                                 timeout=120)
         assert status == 200, reply
         assert reply["reply"].strip() and reply["tokens"]["prompt"] > 0 and reply["tokens"]["completion"] > 0
     finally:

@@ -105,6 +105,7 @@ class OutboxState:
         self.breaker = Breaker()
         self.rate = RateCap()
         self.http = Http(timeout)
+        self.refresh_lock = threading.Lock()
 
 
 def backoff(settings, attempts: int) -> float:
@@ -203,10 +204,14 @@ def _send(services, channel, module, outbound: Outbound, credentials: dict) -> s
     except TokenExpired as exc:
         if not hasattr(module, "refresh") or type(exc).__name__ != "Refreshable":
             raise
-        fresh = module.refresh(credentials, services.settings.zalo_oauth_base, services.outbox.http)
-        Channel.update(credentials=services.vault.encrypt(fresh, f"channel:{channel.id}")).where(
-            Channel.id == channel.id).execute()
-        log.info("refreshed the access token of %s channel %s", channel.kind, channel.id)
+        with services.outbox.refresh_lock:  # refresh tokens are single-use: one refresh per expiry, not per worker
+            stored = Channel.get_by_id(channel.id).credentials
+            fresh = services.vault.decrypt(stored, f"channel:{channel.id}") if stored else credentials
+            if fresh.get("access_token") == credentials.get("access_token"):
+                fresh = module.refresh(credentials, services.settings.zalo_oauth_base, services.outbox.http)
+                Channel.update(credentials=services.vault.encrypt(fresh, f"channel:{channel.id}")).where(
+                    Channel.id == channel.id).execute()
+                log.info("refreshed the access token of %s channel %s", channel.kind, channel.id)
         credentials.update(fresh)
         return module.send(outbound, fresh, base, services.outbox.http)
 

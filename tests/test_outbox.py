@@ -191,6 +191,13 @@ def test_zalo_refreshes_an_expired_token_once_and_keeps_the_new_one(client, tena
     second = queue_reply(services, conversation)
     assert fresh(second).status == "sent" and fake_zalo.refreshes == 1
     assert fake_zalo.sends[-1].headers["access_token"] == "zalo-access-2"
+    # a worker that read the old token before the refresh uses the stored new one: no second (single-use) refresh
+    from appliance.channels import Outbound, zalo
+
+    stale = {**CREDENTIALS["zalo"]}
+    outbox._send(services, Channel.get_by_id(channel_id), zalo, Outbound(to=USERS["zalo"], text="hi"), stale)
+    assert fake_zalo.refreshes == 1 and stale["access_token"] == "zalo-access-2"
+    assert fake_zalo.delivered[-1].headers["access_token"] == "zalo-access-2"
 
 
 # --- windows and templates -----------------------------------------------------------------------------

@@ -7,7 +7,9 @@
    measured. Prints acks/s, p50/p99 and the ratio (target: >= 70 % of the bare rate, p99 < 50 ms).
 2. Webhook to reply: one signed WhatsApp text in, the reply received by a fake WhatsApp on 127.0.0.1, with the real
    worker and the local model; against the bare model (llama-cpp-python's create_completion) generating the same
-   prompt to the same length. The KV cache is reset before every run of both. Target: ratio <= 1.15.
+   prompt to the same length. The KV cache is reset before every run of both; each pipeline run is followed at once
+   by its bare run and the ratio is the median of those pairs (other load on a shared machine moves both alike).
+   Target: ratio <= 1.15.
 
 Run: .venv/bin/python tests/benchmarks/webhook_bench.py [--quick]
 """
@@ -280,6 +282,7 @@ def bench_reply(runs: int, max_tokens: int) -> dict:
             fake.close()
             services.models.close()
     return {"webhook_to_reply_s": statistics.median(pipeline), "bare_model_s": statistics.median(bare),
+            "ratio": statistics.median(p / b for p, b in zip(pipeline, bare)),  # each pair ran back to back
             "runs": runs, "replies": replies, "completion_tokens": statistics.median(tokens)}
 
 
@@ -308,7 +311,7 @@ def main() -> int:
     print(f"reply webhook in -> reply at fake WhatsApp: median {reply['webhook_to_reply_s'] * 1000:.0f} ms;"
           f" bare model, same prompt and length: median {reply['bare_model_s'] * 1000:.0f} ms"
           f" ({reply['runs']} runs, ~{reply['completion_tokens']:.0f} tokens)")
-    print(f"ratio webhook-to-reply/bare model: {reply['webhook_to_reply_s'] / reply['bare_model_s']:.2f} (target <= 1.15)")
+    print(f"ratio webhook-to-reply/bare model (median of back-to-back pairs): {reply['ratio']:.2f} (target <= 1.15)")
     return 0
 
 

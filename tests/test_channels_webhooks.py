@@ -199,3 +199,17 @@ def test_media_is_recorded_and_the_assistant_sees_a_short_description(kind, name
     inbound = Message.get(Message.direction == "in")
     assert inbound.kind == "media" and inbound.text == described and inbound.payload["media"] == media
     assert Message.get(Message.direction == "out").status == "sent"
+
+
+def test_store_events_returns_exactly_the_new_rows(client, tenant, fake_telegram):
+    from appliance.channels import Inbound
+    from appliance.pipeline import store_events
+
+    channel = Channel.get_by_id(connect(client, tenant, fake_telegram))
+    events = {name: Inbound(kind="text", platform_id=name, user_id="1", text=name) for name in "ABCDE"}
+    first = store_events(channel, [events["A"], events["B"]])
+    again = store_events(channel, [events["A"], events["C"], events["B"], events["D"], events["C"]])
+    assert store_events(channel, [events["A"], events["D"]]) == []
+    ids = {row.platform_id: row.id for row in InboundEvent.select()}
+    assert first == [ids["A"], ids["B"]] and again == [ids["C"], ids["D"]]
+    assert InboundEvent.get_by_id(ids["C"]).payload["text"] == "C"

@@ -17,7 +17,7 @@ from peewee import fn
 
 from appliance.channels import Inbound, Outbound
 from appliance.channels.platform import (
-    Http, OutsideWindow, Permanent, RateLimited, SendError, TokenExpired, Transient,
+    Http, OutsideWindow, Permanent, RateLimited, SendError, TokenExpired,
 )
 from appliance.db import database
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, utcnow

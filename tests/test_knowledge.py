@@ -272,3 +272,14 @@ def test_cli_doctor_finds_a_loose_key_file(tmp_path, capsys, monkeypatch):
     assert main(["--data", str(data), "doctor"]) == 1
     assert "chmod 600" in capsys.readouterr().out
 
+
+
+def test_a_document_interrupted_by_a_restart_is_processed_again(services, tenant):
+    from appliance import tasks
+
+    document, _ = ingest.store_upload(services.settings, tenant.id, "faq.md", (SHOP / "faq.md").read_bytes())
+    Document.update(status="processing", progress=0.4).where(Document.id == document.id).execute()  # killed mid-way
+    assert ingest.unfinished() == [document.id]
+    for document_id in ingest.unfinished():
+        tasks.ingest_document(document_id)
+    assert Document.get_by_id(document.id).status == "ready" and ingest.unfinished() == []

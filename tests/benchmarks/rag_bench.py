@@ -1,0 +1,222 @@
+"""Knowledge-base benchmark, measured against the bare libraries in the same run.
+
+1. Ingestion: a generated document through the appliance (check, extract, chunk, embed, SQLite rows, hnswlib index,
+   atomic save) against bare `SentenceTransformer.encode` of the same chunk texts with the same model object and
+   batch size. Target: appliance >= 80 % of the bare chunks/s.
+2. Index: real MiniLM vectors of generated product and policy sentences (not random vectors) in the appliance's
+   per-tenant index against exact numpy search (one matrix product + argpartition per query), at 10k and 100k
+   chunks. Prints recall@10, per-query latency and the index file size. Targets at 100k: recall@10 >= 0.95,
+   >= 10x faster than exact, file <= 250 MB.
+3. Answer cache: the same question answered by the model (cache emptied first) and from the cache.
+   Target: cached < 2 % of the model's time.
+
+Run: .venv/bin/python tests/benchmarks/rag_bench.py [--quick]   (vectors are cached in $TMPDIR between runs)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+
+from appliance.config import load_settings  # noqa: E402
+
+COLOURS = "red blue green yellow white black purple orange pink grey brown golden silver ivory teal".split()
+MATERIALS = "ceramic terracotta wooden steel brass plastic glass bamboo concrete linen cotton wicker stone".split()
+THINGS = ("pot planter vase watering-can trowel rake hose kneeler lamp bench basket trellis seed-tray gloves apron "
+          "fertiliser compost mulch birdhouse feeder fountain lantern shears spade fork sprinkler").split()
+PLANTS = ("monstera fern orchid cactus succulent lavender rosemary basil olive maple bamboo palm ivy pothos begonia "
+          "geranium tulip daffodil hydrangea magnolia camellia azalea boxwood juniper").split()
+TOPICS = ("returns refunds delivery shipping warranty payment loyalty workshops repotting opening-hours parking "
+          "gift-cards privacy cancellations damaged-items guarantee").split()
+
+
+def generated_texts(n: int, seed: int) -> list[str]:
+    """Product cards and policy sentences, varied enough that neighbours are not trivial."""
+    rng = random.Random(seed)
+    texts = []
+    for i in range(n):
+        kind = rng.random()
+        if kind < 0.5:
+            texts.append(f"{rng.choice(COLOURS).title()} {rng.choice(MATERIALS)} {rng.choice(THINGS).replace('-', ' ')}, "
+                         f"{rng.randint(8, 60)} cm, costs {rng.randint(3, 300)} dollars; {rng.choice(['in stock', 'low stock', 'out of stock'])}. "
+                         f"Good for {rng.choice(PLANTS)} and {rng.choice(PLANTS)}.")
+        elif kind < 0.8:
+            texts.append(f"The {rng.choice(PLANTS)} {rng.choice(['likes', 'needs', 'tolerates', 'hates'])} "
+                         f"{rng.choice(['bright light', 'shade', 'weekly water', 'dry soil', 'humidity', 'frost', 'feeding in spring'])}; "
+                         f"grows to {rng.randint(10, 400)} cm in a {rng.choice(COLOURS)} {rng.choice(MATERIALS)} pot.")
+        else:
+            t = rng.choice(TOPICS).replace("-", " ")
+            texts.append(f"Policy {i}: {t} for {rng.choice(THINGS).replace('-', ' ')} orders take "
+                         f"{rng.randint(1, 60)} days; ask at the till or call us about {rng.choice(TOPICS).replace('-', ' ')}.")
+    return texts
+
+
+def vectors_for(embedder, n: int, seed: int) -> np.ndarray:
+    """MiniLM vectors of n generated texts (kept in the temp folder so a second run skips the encoding)."""
+    path = Path(tempfile.gettempdir()) / f"rag_bench_vectors_{n}_{seed}.npy"
+    if path.exists():
+        return np.load(path)
+    import torch
+
+    started = time.monotonic()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(os.cpu_count() or 1)  # preparing the data set is not what is measured: use every core
+    try:
+        vectors = embedder.encode(generated_texts(n, seed), batch_size=64)
+    finally:
+        torch.set_num_threads(threads)
+    np.save(path, vectors)
+    print(f"  (encoded {n} generated texts in {time.monotonic() - started:.0f} s; cached in {path})", flush=True)
+    return vectors
+
+
+def services_for(data: Path, quick: bool):
+    from appliance import tasks
+    from appliance.app import Services
+    from appliance.assistant.llm import Models
+    from appliance.db import open_database
+    from appliance.vault import Vault
+
+    settings = load_settings({"data": data, "models": REPO / "models", "llm_max_tokens": 32}, environ={})
+    data.mkdir(parents=True, exist_ok=True)
+    open_database(data / "appliance.db")
+    models = Models(settings)
+    models.load()
+    assert models.status == "ready", models.error
+    services = Services(settings=settings, vault=Vault.open(data), models=models)
+    tasks.bind(services)
+    tasks.use_queue_file(None)
+    return services
+
+
+def bench_ingestion(services, chunks_wanted: int, rounds: int) -> None:
+    from appliance.assistant import ingest
+    from appliance.auth import create_tenant
+
+    embedder = services.models.embedder()
+    paragraphs = generated_texts(chunks_wanted * 8, seed=7)
+    text = "\n\n".join(" ".join(paragraphs[i:i + 8]) for i in range(0, len(paragraphs), 8))
+    pieces = ingest.extract("txt", text.encode(), "bench.txt")
+    drafts = ingest.chunk(pieces, embedder.token_offsets, services.settings.chunk_tokens, services.settings.chunk_overlap)
+    chunk_texts = [d.text for d in drafts]
+    embedder.encode(chunk_texts[:64], batch_size=services.settings.embed_batch)  # warm-up
+
+    tenant, _ = create_tenant("Ingestion bench")
+    bare_rates, appliance_rates = [], []
+    for round_ in range(rounds):  # interleaved, so a busy neighbour slows both sides alike
+        started = time.monotonic()
+        embedder.model.encode(chunk_texts, batch_size=services.settings.embed_batch, convert_to_numpy=True,
+                              normalize_embeddings=True, show_progress_bar=False)
+        bare_rates.append(len(chunk_texts) / (time.monotonic() - started))
+        data = text.encode() + f"\n\nRound {round_}.".encode()  # new content: the same bytes would be a no-op
+        started = time.monotonic()
+        document, _ = ingest.store_upload(services.settings, tenant.id, f"bench{round_}.txt", data)
+        document = ingest.process(services, document.id)
+        appliance_rates.append(document.chunks / (time.monotonic() - started))
+        assert document.status == "ready" and document.chunks >= len(chunk_texts), (document.status, document.error)
+    bare, appliance = statistics.median(bare_rates), statistics.median(appliance_rates)
+    print(f"ingestion: {len(chunk_texts)} chunks of <= {services.settings.chunk_tokens} tokens, median of {rounds}; "
+          f"appliance {appliance:.1f} chunks/s, bare encode {bare:.1f} chunks/s")
+    print(f"ratio ingestion appliance/bare encode: {appliance / bare:.2f} (target >= 0.80)", flush=True)
+
+
+def bench_index(services, n: int, queries: np.ndarray) -> None:
+    from appliance.assistant import index
+    from appliance.auth import create_tenant
+
+    embedder = services.models.embedder()
+    vectors = vectors_for(embedder, n, seed=n)
+    tenant, _ = create_tenant(f"Index bench {n}")
+    tenant_index = index.for_tenant(services.settings, tenant.id, embedder.dim)
+    tenant_index.ensure_loaded()  # an empty index: these vectors have no chunk rows to be checked against
+    started = time.monotonic()
+    ids = list(range(1, n + 1))
+    for start in range(0, n, 10_000):
+        tenant_index.add(ids[start:start + 10_000], vectors[start:start + 10_000])
+    build = time.monotonic() - started
+    size = tenant_index.path.stat().st_size
+
+    exact_times, hnsw_times, recalls = [], [], []
+    for query in queries:
+        started = time.perf_counter()
+        scores = vectors @ query
+        top = np.argpartition(-scores, 10)[:10]
+        exact = set((top[np.argsort(-scores[top])] + 1).tolist())
+        exact_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        found = tenant_index.search(query, 10)
+        hnsw_times.append(time.perf_counter() - started)
+        recalls.append(len(exact & {label for label, _ in found}) / 10)
+    exact_ms, hnsw_ms = statistics.median(exact_times) * 1000, statistics.median(hnsw_times) * 1000
+    print(f"index {n} chunks: built in {build:.1f} s, file {size / 1e6:.1f} MB; query p50 hnsw {hnsw_ms:.3f} ms, "
+          f"exact numpy {exact_ms:.3f} ms")
+    print(f"recall@10 at {n}: {statistics.mean(recalls):.3f} (target >= 0.95)")
+    print(f"ratio speed-up exact/hnsw at {n}: {exact_ms / hnsw_ms:.1f}x (target >= 10x)")
+    print(f"index size at {n}: {size / 1e6:.1f} MB (target <= 250 MB at 100000)", flush=True)
+
+
+def bench_cache(services, runs: int) -> None:
+    from appliance.assistant.answer import answer
+    from appliance.assistant import ingest
+    from appliance.auth import create_tenant
+    from appliance.records import AnswerCache
+
+    tenant, _ = create_tenant("Cache bench")
+    for path in (REPO / "tests" / "data" / "shop").glob("*.*"):
+        if path.suffix in (".csv", ".md", ".pdf"):
+            document, _ = ingest.store_upload(services.settings, tenant.id, path.name, path.read_bytes())
+            ingest.process(services, document.id)
+    question = "What are your opening hours?"
+    model_times, cached_times = [], []
+    for _ in range(runs):
+        AnswerCache.delete().execute()
+        started = time.perf_counter()
+        fresh = answer(services, tenant, [], question)
+        model_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        cached = answer(services, tenant, [], question)
+        cached_times.append(time.perf_counter() - started)
+        assert cached.cached and not fresh.cached and cached.text == fresh.text
+    model_ms, cached_ms = statistics.median(model_times) * 1000, statistics.median(cached_times) * 1000
+    print(f"answer: model {model_ms:.0f} ms, cached {cached_ms:.2f} ms (median of {runs})")
+    print(f"ratio cached/model answer: {cached_ms / model_ms:.4f} (target < 0.02)", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for the test that the script runs")
+    args = parser.parse_args()
+    sizes = [2_000] if args.quick else [10_000, 100_000]
+    with tempfile.TemporaryDirectory() as tmp:
+        services = services_for(Path(tmp) / "data", args.quick)
+        embedder = services.models.embedder()
+        print(f"embedder {embedder.name}, torch threads {services.settings.torch_threads}, "
+              f"hnsw M={services.settings.hnsw_m} ef_construction={services.settings.hnsw_ef_construction} "
+              f"ef={services.settings.hnsw_ef}", flush=True)
+        bench_ingestion(services, 40 if args.quick else 200, 1 if args.quick else 3)
+        questions = [f"Do you have a {random.Random(i).choice(COLOURS)} {random.Random(i + 1).choice(MATERIALS)} "
+                     f"{random.Random(i + 2).choice(THINGS).replace('-', ' ')} for my {random.Random(i + 3).choice(PLANTS)}?"
+                     for i in range(50 if args.quick else 200)]
+        queries = embedder.encode(questions)
+        for n in sizes:
+            bench_index(services, n, queries)
+        bench_cache(services, 2 if args.quick else 5)
+        services.models.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

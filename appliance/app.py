@@ -49,7 +49,11 @@ class Services:
             if self._bell_rung:
                 return
             self._bell_rung = True
-        tasks.process_pending()
+        try:
+            tasks.process_pending()
+        except Exception:
+            self.bell_answered()  # the ring did not get through: let the next webhook try again
+            raise
 
     def bell_answered(self) -> None:
         """A sweep started: events stored from now on need a new ring."""

@@ -179,13 +179,18 @@ def process_pending(services) -> int:
 
 def requeue_unfinished(services) -> int:
     """Queue again every event stored but not finished (a crash or kill between commit and reply)."""
-    ids = [e.id for e in InboundEvent.select(InboundEvent.id)
-           .where(InboundEvent.status.in_(("pending", "processing"))).order_by(InboundEvent.id)]
-    for event_id in ids:
-        services.enqueue_event(event_id)
-    if ids:
-        log.info("re-queued %d unfinished inbound events", len(ids))
-    return len(ids)
+    rows = list(InboundEvent.select(InboundEvent.id, Channel.kind).join(Channel)
+                .where(InboundEvent.status.in_(("pending", "processing"))).order_by(InboundEvent.id).tuples())
+    platform = [event_id for event_id, kind in rows if kind != "web"]
+    if platform:  # platform events go back to the webhooks' sweep, which takes each one exactly once
+        InboundEvent.update(status="pending").where(InboundEvent.id.in_(platform)).execute()
+        services.enqueue_events(platform)
+    for event_id, kind in rows:
+        if kind == "web":
+            services.enqueue_event(event_id)
+    if rows:
+        log.info("re-queued %d unfinished inbound events", len(rows))
+    return len(rows)
 
 
 # --- events that are not answered: statuses, follows, reactions (Services.event_handlers) ----------------

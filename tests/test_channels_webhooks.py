@@ -213,3 +213,16 @@ def test_store_events_returns_exactly_the_new_rows(client, tenant, fake_telegram
     ids = {row.platform_id: row.id for row in InboundEvent.select()}
     assert first == [ids["A"], ids["B"]] and again == [ids["C"], ids["D"]]
     assert InboundEvent.get_by_id(ids["C"]).payload["text"] == "C"
+
+
+def test_unfinished_platform_events_are_answered_once_after_a_restart(client, tenant, fake_telegram, services):
+    from appliance.channels import telegram
+    from appliance.pipeline import requeue_unfinished, store_events
+
+    channel = Channel.get_by_id(connect(client, tenant, fake_telegram))
+
+    ids = store_events(channel, telegram.parse(sample("telegram", "text.json")))
+    InboundEvent.update(status="processing").where(InboundEvent.id == ids[0]).execute()  # killed mid-answer
+    assert requeue_unfinished(services) == 1
+    assert requeue_unfinished(services) == 0  # answered: nothing left
+    assert InboundEvent.get().status == "done" and len(fake_telegram.delivered) == 1

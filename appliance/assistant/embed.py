@@ -36,7 +36,9 @@ class Embedder:
         self.dim = dimension() or DIM
         self.max_tokens = int(self.model.max_seq_length or 256)
         self.tokenizer = self.model.tokenizer
-        self._lock = threading.Lock()  # torch runs one batch at a time here anyway; keep the threads capped
+        # The fast tokenizer fails with "Already borrowed" when two threads use it at once (ingestion and a
+        # customer's query); one call at a time also keeps torch at its thread cap.
+        self._lock = threading.Lock()
         log.info("embedder loaded in %.1f s", time.monotonic() - started)
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
@@ -50,6 +52,7 @@ class Embedder:
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         """(start, end) character offsets of the embedder's tokens in `text`, without special tokens."""
-        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False,
-                                 verbose=False)
+        with self._lock:
+            encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False,
+                                     verbose=False)
         return [tuple(pair) for pair in encoded["offset_mapping"]]

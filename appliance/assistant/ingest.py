@@ -320,14 +320,15 @@ def _process(services, document_id: int, on_progress) -> None:
     drafts = chunk(pieces, embedder.token_offsets, min(settings.chunk_tokens, embedder.max_tokens - 2),
                    settings.chunk_overlap)
     _progress(document_id, 0.1, on_progress)
-    vectors = []
-    batch = max(1, settings.embed_batch)
-    for start in range(0, len(drafts), batch * 4):  # a few batches per progress step
-        vectors.extend(embedder.encode([d.text for d in drafts[start:start + batch * 4]], batch_size=batch))
-        _progress(document_id, 0.1 + 0.85 * min(1.0, (start + batch * 4) / len(drafts)), on_progress)
     import numpy as np
 
-    matrix = np.asarray(vectors, dtype=np.float32)
+    matrix = np.zeros((len(drafts), embedder.dim), dtype=np.float32)
+    order = sorted(range(len(drafts)), key=lambda i: len(drafts[i].text))  # similar lengths batch with less padding
+    batch = max(1, settings.embed_batch)
+    for start in range(0, len(order), batch):  # one batch per call: a customer's query waits at most one batch
+        part = order[start:start + batch]
+        matrix[part] = embedder.encode([drafts[i].text for i in part], batch_size=batch)
+        _progress(document_id, 0.1 + 0.85 * min(1.0, (start + batch) / len(order)), on_progress)
     with database.atomic("IMMEDIATE"):
         if Document.get_or_none(Document.id == document_id) is None:
             return  # deleted meanwhile

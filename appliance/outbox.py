@@ -74,6 +74,7 @@ class Breaker:
             return False
 
     def success(self, channel_id: str) -> None:
+        """A send went through: the channel is healthy again."""
         with self._lock:
             self._failures.pop(channel_id, None)
             self._open_until.pop(channel_id, None)

@@ -19,6 +19,7 @@ class _Worker(Worker):
     """A huey worker that sleeps on the in-process doorbell rather than a plain timeout."""
 
     def sleep(self):
+        """Wait for the next poll, or less if this process enqueues something."""
         if self.delay > self.max_delay:
             self.delay = self.max_delay
         if DOORBELL.wait(self.delay):
@@ -36,9 +37,11 @@ class _Huey(SqliteHuey):
     """SqliteHuey whose consumer wakes on enqueue (same process); the queue file stays the hand-over."""
 
     def create_consumer(self, **options):
+        """A consumer whose workers wake on the doorbell."""
         return _Consumer(self, **options)
 
     def enqueue(self, task):
+        """Queue the task, then wake the idle workers of this process."""
         result = super().enqueue(task)
         if not self._immediate:
             DOORBELL.set()

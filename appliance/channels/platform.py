@@ -56,10 +56,14 @@ class Permanent(SendError):
 
 
 class Blocked(Permanent):
+    """The user blocked the bot or page."""
+
     reason = "blocked"
 
 
 class NotFollower(Permanent):
+    """Zalo: the user does not follow the Official Account."""
+
     reason = "not_follower"
 
 

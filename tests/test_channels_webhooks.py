@@ -226,3 +226,28 @@ def test_unfinished_platform_events_are_answered_once_after_a_restart(client, te
     assert requeue_unfinished(services) == 1
     assert requeue_unfinished(services) == 0  # answered: nothing left
     assert InboundEvent.get().status == "done" and len(fake_telegram.delivered) == 1
+
+
+ODD = [
+    ("whatsapp", {"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages", "value": {
+        "messages": [{"id": "w1", "type": "text", "text": "not an object"}, {"id": "w2", "type": "image", "image": 5},
+                     {"id": "w3", "type": "interactive", "interactive": []}, {"id": "w4", "type": "order", "order": {}}]}}]}]}),
+    ("whatsapp", {"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "account_update", "value": {}}]}]}),
+    ("messenger", {"object": "page", "entry": [{"id": "1", "messaging": [
+        {"sender": {"id": "u"}, "timestamp": 1, "message": {"mid": "m1", "attachments": "x"}},
+        {"sender": {"id": "u"}, "timestamp": 2, "referral": {"ref": "ad"}}]}]}),
+    ("zalo", {"event_name": "user_send_location", "timestamp": "1", "sender": {"id": "u"}, "message": {"msg_id": "z1", "attachments": 7}}),
+    ("zalo", {"event_name": "shop_has_order", "timestamp": "2", "order": {}}),
+    ("telegram", {"update_id": 9, "message": {"message_id": 1, "chat": {"id": 5}, "photo": "big"}}),
+    ("telegram", {"update_id": 10, "poll": {"id": "p"}}),
+]
+
+
+@pytest.mark.parametrize("kind,body", ODD)
+def test_odd_payloads_are_stored_as_unknown_or_refused_never_a_500(kind, body, client, tenant, fakes):
+    channel_id = connect(client, tenant, fakes[kind])
+    raw = json.dumps(body).encode()
+    response = post(client, kind, channel_id, raw, signed_headers(kind, raw))
+    assert response.status_code in (200, 400), response.get_json()
+    assert all(e.kind == "unknown" and e.status == "skipped" for e in InboundEvent.select())
+    assert Message.select().count() == 0

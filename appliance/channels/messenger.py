@@ -6,7 +6,7 @@ from typing import Mapping
 
 from appliance.channels import Inbound, Outbound
 from appliance.channels.platform import (
-    Blocked, Http, OutsideWindow, PayloadError, Permanent, RateLimited, TokenExpired, Transient,
+    Blocked, Http, build, OutsideWindow, PayloadError, Permanent, RateLimited, TokenExpired, Transient,
     check_hub_signature, clip, graph_error, hub_challenge, items, load_json, text_of,
 )
 
@@ -58,7 +58,7 @@ def _message(item: dict, base: dict) -> Inbound | None:
                            text=text, **base)
         kind = first.get("type") if first.get("type") in MEDIA else "attachment"
         return Inbound(kind="media", media={"type": kind, "url": text_of(payload.get("url"))}, text=text, **base)
-    return Inbound(kind="text", text=text, **base)
+    return Inbound(kind="text" if text else "unknown", text=text, **base)
 
 
 def _postback(item: dict, base: dict) -> Inbound:
@@ -103,7 +103,7 @@ def parse(raw: bytes) -> list[Inbound]:
             extra = (item.get(name) or {}).get("watermark", "") if name in ("delivery", "read") else ""
             base = {"platform_id": f"{name or 'unknown'}:{sender}:{stamp}{':' + str(extra) if extra else ''}",
                     "user_id": sender, "timestamp": stamp, "raw": item}
-            event = ITEM_TYPES[name](item, base) if name else Inbound(kind="unknown", **base)
+            event = build(ITEM_TYPES[name], item, base) if name else Inbound(kind="unknown", **base)
             if event is not None:
                 events.append(event)
     return events

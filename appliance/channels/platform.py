@@ -9,7 +9,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import requests
 
@@ -162,6 +162,19 @@ def items(parent: Any, key: str) -> list[dict]:
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise PayloadError(f"'{key}' must be a list of objects")
     return value
+
+
+SHAPE_ERRORS = (AttributeError, TypeError, KeyError, ValueError, IndexError)
+
+
+def build(builder: Callable[[dict, dict], Any], item: dict, base: dict):
+    """builder(item, base); an item of an unexpected shape becomes an `unknown` event (stored, skipped)."""
+    from appliance.channels import Inbound
+
+    try:
+        return builder(item, base)
+    except SHAPE_ERRORS:
+        return Inbound(kind="unknown", **base)
 
 
 def text_of(value: Any) -> str:

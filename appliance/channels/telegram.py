@@ -6,7 +6,7 @@ from typing import Callable, Mapping
 
 from appliance.channels import Inbound, Outbound
 from appliance.channels.platform import (
-    Blocked, Http, PayloadError, Permanent, RateLimited, SendError, SignatureError, TokenExpired, Transient,
+    Blocked, Http, build, PayloadError, Permanent, RateLimited, SendError, SignatureError, TokenExpired, Transient,
     by_http_status, clip, load_json, text_of,
 )
 
@@ -97,7 +97,7 @@ def parse(raw: bytes) -> list[Inbound]:
         raise PayloadError("a Telegram update needs an update_id")
     base = {"platform_id": text_of(update["update_id"]), "raw": update}
     name = next((n for n in UPDATES if isinstance(update.get(n), dict)), None)
-    return [UPDATES[name](update, base) if name else Inbound(kind="unknown", **base)]
+    return [build(UPDATES[name], update, base) if name else Inbound(kind="unknown", **base)]
 
 
 def render(outbound: Outbound) -> dict:

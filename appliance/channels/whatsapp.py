@@ -6,7 +6,7 @@ from typing import Callable, Mapping
 
 from appliance.channels import Inbound, Outbound
 from appliance.channels.platform import (
-    Http, OutsideWindow, PayloadError, Permanent, RateLimited, TokenExpired, Transient,
+    Http, OutsideWindow, build, PayloadError, Permanent, RateLimited, TokenExpired, Transient,
     check_hub_signature, clip, graph_error, hub_challenge, items, load_json, text_of,
 )
 
@@ -54,7 +54,9 @@ def _media(message: dict, base: dict) -> Inbound:
 
 def _interactive(message: dict, base: dict) -> Inbound:
     interactive = message.get("interactive") or {}
-    reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
+    reply = interactive.get("button_reply") or interactive.get("list_reply")
+    if not isinstance(reply, dict) or not reply.get("id"):  # e.g. nfm_reply (flows): not a button tap
+        return _unknown(message, base)
     return Inbound(kind="button", button_id=text_of(reply.get("id")), text=text_of(reply.get("title")), **base)
 
 
@@ -119,7 +121,7 @@ def parse(raw: bytes) -> list[Inbound]:
                 sender = text_of(message.get("from"))
                 base = {"platform_id": text_of(message["id"]), "user_id": sender, "user_name": names.get(sender, ""),
                         "timestamp": text_of(message.get("timestamp")), "raw": message}
-                events.append(MESSAGE_TYPES.get(message.get("type"), _unknown)(message, base))
+                events.append(build(MESSAGE_TYPES.get(message.get("type"), _unknown), message, base))
             events += [_status(status) for status in items(value, "statuses") if status.get("id")]
     return events
 

@@ -8,7 +8,7 @@ from typing import Callable, Mapping
 
 from appliance.channels import Inbound, Outbound
 from appliance.channels.platform import (
-    Http, NotFollower, OutsideWindow, PayloadError, Permanent, RateLimited, SendError, SignatureError,
+    Http, NotFollower, build, OutsideWindow, PayloadError, Permanent, RateLimited, SendError, SignatureError,
     TokenExpired, Transient, by_http_status, clip, load_json, text_of,
 )
 
@@ -120,7 +120,7 @@ def parse(raw: bytes) -> list[Inbound]:
     msg_id = text_of((body.get("message") or {}).get("msg_id")) if isinstance(body.get("message"), dict) else ""
     base = {"platform_id": msg_id or f"{name}:{sender}:{stamp}", "user_id": sender, "timestamp": stamp, "raw": body}
     handler = EVENTS.get(name)
-    return [handler(body, base) if handler else Inbound(kind="unknown", **base)]
+    return [build(handler, body, base) if handler else Inbound(kind="unknown", **base)]
 
 
 # --- sending -------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import logging
 
 from flask import Blueprint, Response, request
 
-from appliance.channels.platform import PayloadError, SignatureError
+from appliance.channels.platform import SHAPE_ERRORS, PayloadError, SignatureError
 from appliance.db import database
 from appliance.errors import AppError
 from appliance.outbox import PLATFORMS, platform
@@ -79,6 +79,9 @@ def receive(kind: str, channel_id: str):
     except PayloadError as exc:
         log.warning("webhook for %s channel %s is malformed: %s", kind, channel.id, exc)
         raise AppError(400, "malformed_payload", f"The webhook body could not be read: {exc}.") from None
+    except SHAPE_ERRORS as exc:  # JSON, but not in the platform's shape: a 400 the sender can see, never a 500
+        log.warning("webhook for %s channel %s has an unexpected shape (%s)", kind, channel.id, type(exc).__name__)
+        raise AppError(400, "malformed_payload", "The webhook body is not in the platform's format.") from None
     new_ids = store_events(channel, events) if events else []
     log.info("webhook %s channel %s: %d events, %d new", kind, channel.id, len(events), len(new_ids))
     svc.enqueue_events(new_ids)

@@ -183,7 +183,7 @@ def _attempt(services, channel: Channel, message: Message) -> None:
     try:
         platform_id = _send(services, channel, module, outbound, credentials)
     except OutsideWindow as exc:
-        fallback = _fallback_template(credentials, outbound)
+        fallback = _fallback_template(credentials, outbound, customer)
         if fallback is None:
             return _fail(message, exc.reason, str(exc))
         try:
@@ -203,7 +203,8 @@ def _send(services, channel, module, outbound: Outbound, credentials: dict) -> s
     try:
         return module.send(outbound, credentials, base, services.outbox.http)
     except TokenExpired as exc:
-        if not hasattr(module, "refresh") or type(exc).__name__ != "Refreshable":
+        refreshable = getattr(module, "Refreshable", None)
+        if refreshable is None or not isinstance(exc, refreshable):
             raise
         with services.outbox.refresh_lock:  # refresh tokens are single-use: one refresh per expiry, not per worker
             stored = Channel.get_by_id(channel.id).credentials
@@ -233,15 +234,16 @@ def _outbound(services, channel, message: Message, customer: Customer, credentia
                         template=template, extra=extra)
     if template or free_window_open(channel.kind, customer.last_inbound_at):
         return outbound
-    return _fallback_template(credentials, outbound)
+    return _fallback_template(credentials, outbound, customer)
 
 
-def _fallback_template(credentials: dict, outbound: Outbound) -> Outbound | None:
+def _fallback_template(credentials: dict, outbound: Outbound, customer: Customer) -> Outbound | None:
     """The channel's `window_template` (credential) with the reply text as its one parameter, if configured."""
     name = credentials.get("window_template")
     if not name or outbound.template:
         return None
-    template = {"name": name, "language": credentials.get("template_language") or "en_US", "params": [outbound.text]}
+    template = {"name": name, "language": credentials.get("template_language") or "en_US", "params": [outbound.text],
+                "phone": (customer.custom_fields or {}).get("phone", "")}  # Zalo ZNS goes to the phone number
     return Outbound(to=outbound.to, template=template, extra=outbound.extra)
 
 

@@ -383,3 +383,15 @@ def test_no_phone_number_message_text_or_secret_reaches_info_logs(client, tenant
     forbidden = ["84901234567", "901234567", "Lan Nguy", "sell roses", reply.text] + list(CREDENTIALS["whatsapp"].values())
     assert [word for word in forbidden if word and word in logged] == []
     assert json.loads(raw)  # the sample did carry them
+
+
+def test_zalo_after_seven_days_falls_back_to_the_channels_zns_template(client, tenant, fake_zalo, services):
+    services.settings["zalo_zns_base"] = fake_zalo.base_url
+    fake_zalo.fail(status=200, when=lambda body: "recipient" in body,
+                   body={"error": -230, "message": "User has not interacted with the OA in the last 7 days"})
+    channel_id = connect(client, tenant, fake_zalo, window_template="231456")
+    reply = queue_reply(services, conversation_for(channel_id, "zalo"), "Your order is ready")
+    assert fresh(reply).status == "sent" and fresh(reply).platform_id.startswith("zmsg.")
+    zns = fake_zalo.delivered[-1]
+    assert zns.path == "/message/template" and zns.body["phone"] == "84901234567"
+    assert zns.body["template_id"] == "231456" and zns.body["template_data"] == {"p1": "Your order is ready"}

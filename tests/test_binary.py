@@ -22,8 +22,7 @@ REUSE_ENV = "APPLIANCE_TEST_BINARY_DIR"
 
 def build_binary(out: Path) -> Path:
     """Run `pyinstaller build.spec` into `out` and return the bundle folder (dist/appliance)."""
-    pyinstaller = Path(sys.executable).with_name("pyinstaller")
-    command = [str(pyinstaller), str(REPO / "build.spec"), "--noconfirm",
+    command = [sys.executable, "-m", "PyInstaller", str(REPO / "build.spec"), "--noconfirm",
                "--distpath", str(out / "dist"), "--workpath", str(out / "build")]
     log = out / "pyinstaller.log"
     with log.open("w") as handle:

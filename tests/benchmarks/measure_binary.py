@@ -105,7 +105,7 @@ def measure(command: list[str], env: dict, workdir: Path) -> dict:
 def build(dist: Path) -> None:
     """`pyinstaller build.spec` into dist's parent, timed."""
     started = time.monotonic()
-    subprocess.run([str(Path(sys.executable).with_name("pyinstaller")), str(REPO / "build.spec"), "--noconfirm",
+    subprocess.run([sys.executable, "-m", "PyInstaller", str(REPO / "build.spec"), "--noconfirm",
                     "--distpath", str(dist.parent), "--workpath", str(REPO / "build")], cwd=REPO, check=True)
     print(f"built {dist} in {time.monotonic() - started:.0f} s")
 

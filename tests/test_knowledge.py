@@ -283,3 +283,14 @@ def test_a_document_interrupted_by_a_restart_is_processed_again(services, tenant
     for document_id in ingest.unfinished():
         tasks.ingest_document(document_id)
     assert Document.get_by_id(document.id).status == "ready" and ingest.unfinished() == []
+
+
+def test_an_index_saved_by_another_process_is_reloaded(services, shop):
+    """`appliance ingest` in a second process writes the file the server has loaded: the server sees the change."""
+    elsewhere = index.TenantIndex(index.folder(services.settings), shop.id, 384, services.settings)  # not the registry's
+    query = services.models.embedder().encode(["puncture repair for bicycles"])[0]
+    assert elsewhere.search(query, 3)
+    document, _ = ingest.store_upload(services.settings, shop.id, "bikes.txt", b"We repair bicycle punctures for 12 dollars.")
+    document = ingest.process(services, document.id)
+    new_ids = {c.id for c in Chunk.select().where(Chunk.document == document.id)}
+    assert {label for label, _ in elsewhere.search(query, 3)} & new_ids

@@ -88,15 +88,16 @@ class TenantIndex:
         self.lock = RWLock()
         self._index = None
         self.live = 0  # vectors not marked deleted (hnswlib does not say)
-        self._stamp = None  # (mtime_ns, size) of the meta file we loaded or saved: another process may save too
+        self._stamp = None  # the description file as we loaded or saved it: another process may save too
         self.rebuilt = False
 
     # --- loading -------------------------------------------------------------------------
 
-    def _file_stamp(self):
+    def _file_stamp(self) -> bytes | None:
+        # The small description file holds the index file's checksum, so its bytes change with every save
+        # (mtimes are too coarse and inode numbers get reused).
         try:
-            st = self.meta_path.stat()
-            return (st.st_mtime_ns, st.st_size)
+            return self.meta_path.read_bytes()
         except FileNotFoundError:
             return None
 

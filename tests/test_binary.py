@@ -91,6 +91,7 @@ def bundle(tmp_path_factory) -> Iterator[Path]:
 
 @pytest.mark.slow
 def test_binary_serves_a_real_reply_and_stops_cleanly(bundle, tmp_path):
+    """Serve from the bundle under a bare environment, answer from its own models, exit 0 on SIGTERM."""
     binary = bundle / "appliance"
     assert binary.is_file() and not list((bundle / "_internal").rglob("*.gguf")), "whole GGUFs stay out of the bundle"
     data, env, port = tmp_path / "data", bare_env(tmp_path / "home"), free_port()

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from appliance.assistant import cache, index
 from appliance.assistant.index import pack
 from appliance.db import database
@@ -320,8 +322,6 @@ def _process(services, document_id: int, on_progress) -> None:
     drafts = chunk(pieces, embedder.token_offsets, min(settings.chunk_tokens, embedder.max_tokens - 2),
                    settings.chunk_overlap)
     _progress(document_id, 0.1, on_progress)
-    import numpy as np
-
     matrix = np.zeros((len(drafts), embedder.dim), dtype=np.float32)
     order = sorted(range(len(drafts)), key=lambda i: len(drafts[i].text))  # similar lengths batch with less padding
     batch = max(1, settings.embed_batch)

@@ -187,7 +187,8 @@ class FakePlatform:
         problems = SHAPES[self.kind](self, request)
         if problems:
             self.problems += problems
-            return 400, ERROR_BODIES[self.kind](problems)
+            body = ERROR_BODIES[self.kind](problems)
+            return (401 if body.get("error_code") == 401 else 400), body
         if not self._is_send(request.path):
             return AUX[self.kind](self, request)
         return 200, self._success(request)
@@ -280,7 +281,7 @@ def _telegram_shape(fake: FakePlatform, r: Request) -> list[str]:
     body, problems = r.body, []
     prefix = f"/bot{fake.credentials['bot_token']}/"
     if not r.path.startswith(prefix):
-        return ["bot token"]
+        return ["__token__"]  # Telegram answers an unknown bot token with 401 Unauthorized
     method = r.path[len(prefix):]
     if method == "sendMessage":
         if not body.get("chat_id") or not 0 < len(body.get("text") or "") <= 4096:
@@ -292,6 +293,9 @@ def _telegram_shape(fake: FakePlatform, r: Request) -> list[str]:
     elif method == "answerCallbackQuery":
         if not body.get("callback_query_id"):
             problems.append("callback_query_id")
+    elif method == "setWebhook":
+        if not body.get("url", "").startswith("https://") or body.get("secret_token") != fake.credentials["secret_token"]:
+            problems.append("setWebhook shape")
     else:
         problems.append(f"method {method}")
     return problems
@@ -317,7 +321,8 @@ ERROR_BODIES = {
     "whatsapp": lambda p: {"error": {"message": "; ".join(p), "type": "OAuthException", "code": 100}},
     "messenger": lambda p: {"error": {"message": "; ".join(p), "type": "OAuthException", "code": 100}},
     "zalo": _zalo_error,
-    "telegram": lambda p: {"ok": False, "error_code": 400, "description": "; ".join(p)},
+    "telegram": lambda p: ({"ok": False, "error_code": 401, "description": "Unauthorized"} if p == ["__token__"]
+                           else {"ok": False, "error_code": 400, "description": "; ".join(p)}),
 }
 
 

@@ -134,6 +134,12 @@ def send(outbound: Outbound, credentials: dict, api_base: str, http: Http) -> st
     return text_of(_call(http, api_base, token, "sendMessage", render(outbound)).get("message_id"))
 
 
+def register_webhook(url: str, credentials: dict, api_base: str, http: Http) -> None:
+    """setWebhook: Telegram then POSTs the update kinds we parse to `url`, each with the channel's secret token."""
+    _call(http, api_base, credentials["bot_token"], "setWebhook",
+          {"url": url, "secret_token": credentials["secret_token"], "allowed_updates": list(UPDATES)})
+
+
 def reply_extra(inbound: Inbound) -> dict:
     """What a reply to this inbound needs: the callback query to answer."""
     query = inbound.raw.get("callback_query") if inbound.raw else None

@@ -1,6 +1,7 @@
 """The JSON API under /api/v1: bearer tokens, every query scoped to the caller's tenant."""
 from __future__ import annotations
 
+import re
 import time
 
 from flask import Blueprint, g, jsonify, request
@@ -9,7 +10,8 @@ from appliance.assistant.answer import answer, assistant_config
 from appliance.assistant.llm import ModelError
 from appliance.assistant.prompts import DEFAULT_ASSISTANT
 from appliance.auth import api_auth, create_tenant, tenant_id_required
-from appliance.channels import CREDENTIAL_FIELDS
+from appliance.channels import CREDENTIAL_FIELDS, telegram
+from appliance.channels.platform import SendError, TokenExpired
 from appliance.errors import AppError
 from appliance.records import Channel, Conversation, Message, Tenant
 from appliance.web import public_base, services
@@ -81,12 +83,41 @@ def post_channel():
     api_base = body.get("api_base")
     if api_base is not None and (not isinstance(api_base, str) or not api_base.startswith(("http://", "https://"))):
         raise AppError(422, "invalid_api_base", "'api_base' must be an http(s) URL.")
+    if kind == "telegram" and not TELEGRAM_SECRET.fullmatch(credentials["secret_token"]):
+        raise AppError(422, "invalid_credentials",
+                       "A Telegram secret_token is 1-256 characters of A-Z, a-z, 0-9, _ and -.")
     channel = Channel(tenant=tenant_id, kind=kind, name=name, api_base=api_base)
     kept = {f: credentials[f] for f in CREDENTIAL_FIELDS[kind]}
     kept.update({k: v for k, v in credentials.items() if k not in kept and isinstance(v, str)})
+    webhook = _register_telegram(channel, kept) if kind == "telegram" else None
     channel.credentials = services().vault.encrypt(kept, f"channel:{channel.id}") if kept else None
     channel.save(force_insert=True)
-    return channel_json(channel), 201
+    body = channel_json(channel)
+    if webhook is not None:
+        body["webhook"] = webhook
+    return body, 201
+
+
+TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def _register_telegram(channel: Channel, credentials: dict) -> dict:
+    """setWebhook for a new Telegram channel: {"registered": bool, "reason"?}. A refused bot token is a 422."""
+    url = public_base() + channel.webhook_path
+    if not url.startswith("https://"):
+        return {"registered": False, "reason": "Telegram delivers updates only to https URLs: set the public_url "
+                "setting to this appliance's https address and connect the channel again, or call setWebhook "
+                "yourself with webhook_url and the channel's secret_token."}
+    settings = services().settings
+    try:
+        telegram.register_webhook(url, credentials, channel.api_base or settings.telegram_api_base, services().outbox.http)
+    except TokenExpired:
+        raise AppError(422, "invalid_credentials",
+                       "Telegram refused this bot token; copy it again from @BotFather.") from None
+    except SendError as exc:
+        return {"registered": False, "reason": f"Telegram did not take the webhook ({exc}); the channel is saved, "
+                "connect it again to retry."}
+    return {"registered": True}
 
 
 @blueprint.get("/channels")

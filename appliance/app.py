@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 from appliance import tasks
 from appliance.assistant.llm import Models
@@ -67,12 +68,13 @@ class Services:
         else:
             tasks.deliver_message(message_id)
 
-    def deliver(self, message) -> None:
-        """Hand an outbound row to the outbox: the widget at once, platforms through a queued task."""
+    def deliver(self, message, in_worker: bool = False) -> None:
+        """Hand a committed outbound row to the outbox. The widget's and, from a worker thread, a platform's first
+        attempt run at once; a web request queues a platform send. Retries are always scheduled tasks."""
         from appliance.outbox import deliver
         from appliance.records import Channel
 
-        if Channel.get_by_id(message.conversation.channel_id).kind == "web":
+        if in_worker or Channel.get_by_id(message.conversation.channel_id).kind == "web":
             deliver(self, message.id)
         else:
             tasks.deliver_message(message.id)
@@ -94,6 +96,15 @@ def create_services(settings) -> Services:
     return services
 
 
+class AdminSessions(SecureCookieSessionInterface):
+    """Cookie sessions for the admin pages only: webhooks, the widget and the API never parse or sign a cookie."""
+
+    def open_session(self, app, request):
+        if not request.path.startswith("/admin"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
     from appliance.web import admin, api, health, knowledge, webhooks, widget
@@ -103,6 +114,7 @@ def create_app(settings, services: Services | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.upload_max_bytes)
     app.config.update(SECRET_KEY=services.vault.derive("admin-session-cookie"), SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="appliance_session")
+    app.session_interface = AdminSessions()
     app.extensions["appliance"] = services
     register_error_handlers(app)
     app.register_blueprint(health.blueprint)

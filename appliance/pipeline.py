@@ -142,7 +142,7 @@ def handle_event(services, event_id: int) -> Message | None:
         event.status = "done"
         event.processed_at = utcnow()
         event.save()
-    services.deliver(out)
+    services.deliver(out, in_worker=True)  # already on a worker: no second trip through the queue
     return out
 
 

@@ -7,7 +7,7 @@
    measured. Prints acks/s, p50/p99 and the ratio (target: >= 70 % of the bare rate, p99 < 50 ms).
 2. Webhook to reply: one signed WhatsApp text in, the reply received by a fake WhatsApp on 127.0.0.1, with the real
    worker and the local model; against the bare model (llama-cpp-python's create_completion) generating the same
-   prompt to the same length. The KV cache is reset before every run of both; each pipeline run is followed at once
+   prompt to the same number of sampled tokens (stop-string tokens included). The KV cache is reset before every run of both; each pipeline run is followed at once
    by its bare run and the ratio is the median of those pairs (other load on a shared machine moves both alike).
    Target: ratio <= 1.15.
 
@@ -219,7 +219,9 @@ def bench_reply(runs: int, max_tokens: int) -> dict:
 
         def spy(prompt, *args, **kwargs):
             result = generate(prompt, *args, **kwargs)
-            captured.append((prompt, result))
+            # tokens the model sampled for this reply, including those of a stop string cut from the text: the
+            # context holds the prompt and every sampled token but the last (sampled, never evaluated)
+            captured.append((prompt, model._llm.n_tokens - result.prompt_tokens + 1, result))
             return result
 
         model.generate = spy
@@ -261,14 +263,16 @@ def bench_reply(runs: int, max_tokens: int) -> dict:
                     time.sleep(0.002)
                 took = fake.delivered[-1].received_at - started
                 if os.environ.get("BENCH_DEBUG"):
-                    print("run", run, "total", took, "gen", captured[-1][1].latency_ms, file=sys.stderr)
-                prompt, generation = captured[-1]
-                tokens.append(generation.completion_tokens)
+                    print("run", run, "total", took, "gen", captured[-1][2].latency_ms, file=sys.stderr)
+                prompt, sampled, generation = captured[-1]
+                tokens.append(sampled)
                 with model._lock:
+                    # The same reply's work: the same prompt and sampling, and as many sampled tokens as the
+                    # assistant's generation took (sampling is random, so stopping on text could differ in length).
                     model._llm.reset()
                     began = time.perf_counter()
-                    bare_out = model._llm.create_completion(prompt, max_tokens=max(1, generation.completion_tokens),
-                                                            temperature=0.2, repeat_penalty=1.1)
+                    bare_out = model._llm.create_completion(prompt, max_tokens=sampled, temperature=0.2,
+                                                            repeat_penalty=1.1)
                     bare_took = time.perf_counter() - began
                 if run >= 0:
                     pipeline.append(took)

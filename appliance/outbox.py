@@ -154,7 +154,7 @@ def _claim(message_id: int) -> Message | None:
         if message.next_attempt_at is not None and message.next_attempt_at > now + timedelta(milliseconds=50):
             return None  # not due: the scheduled task will come
         message.status, message.updated_at = "sending", now
-        message.save()
+        Message.update(status=message.status, updated_at=now).where(Message.id == message_id).execute()
         return message
 
 

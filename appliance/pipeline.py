@@ -52,9 +52,8 @@ def _claim(event_id: int):
         event = InboundEvent.get_or_none(InboundEvent.id == event_id)
         if event is None or event.status in ("done", "skipped", "failed"):
             return None
-        event.status = "processing"
-        event.attempts += 1
-        event.save()
+        event.status, event.attempts = "processing", event.attempts + 1
+        InboundEvent.update(status=event.status, attempts=event.attempts).where(InboundEvent.id == event_id).execute()
         return event
 
 
@@ -68,19 +67,22 @@ def _record_inbound(event: InboundEvent, inbound: Inbound) -> Message:
         existing = Message.get_or_none(Message.inbound_event == event.id)
         if existing is not None:
             return existing
-        customer, _ = Customer.get_or_create(channel=event.channel_id, external_id=inbound.user_id,
-                                             defaults={"tenant": event.tenant_id, "name": inbound.user_name})
-        customer.last_inbound_at = utcnow()
-        if inbound.user_name and not customer.name:
-            customer.name = inbound.user_name
-        customer.save()
+        now = utcnow()
+        customer, created = Customer.get_or_create(channel=event.channel_id, external_id=inbound.user_id, defaults={
+            "tenant": event.tenant_id, "name": inbound.user_name, "last_inbound_at": now})
+        if not created:  # only the columns that change: no stale copy of the rest is written back
+            changes = {Customer.last_inbound_at: now}
+            if inbound.user_name and not customer.name:
+                changes[Customer.name] = inbound.user_name
+            Customer.update(changes).where(Customer.id == customer.id).execute()
         conversation = (Conversation.select()
                         .where((Conversation.customer == customer) & (Conversation.status != "closed"))
                         .order_by(Conversation.id.desc()).first())
         if conversation is None:
-            conversation = Conversation.create(tenant=event.tenant_id, channel=event.channel_id, customer=customer)
-        conversation.last_message_at = utcnow()
-        conversation.save()
+            conversation = Conversation.create(tenant=event.tenant_id, channel=event.channel_id, customer=customer,
+                                               last_message_at=now)
+        else:
+            Conversation.update(last_message_at=now).where(Conversation.id == conversation.id).execute()
         kind = inbound.kind if inbound.kind != "button" else "button"
         return Message.create(tenant=event.tenant_id, conversation=conversation, direction="in", sender="customer",
                               kind=kind, text=inbound.describe(), inbound_event=event.id,
@@ -139,9 +141,7 @@ def handle_event(services, event_id: int) -> Message | None:
                              latency_ms=reply.latency_ms, sources=reply.sources)
         if reply.action == "handoff":
             Conversation.update(status="handoff").where(Conversation.id == conversation.id).execute()
-        event.status = "done"
-        event.processed_at = utcnow()
-        event.save()
+        _finish(event_id, "done")
     services.deliver(out, in_worker=True)  # already on a worker: no second trip through the queue
     return out
 

@@ -1,7 +1,9 @@
-"""Channel set-up through the API: Telegram's setWebhook on connect, with its refusal and failure cases."""
-from appliance.records import Channel
+"""Channel set-up through the API: Telegram's setWebhook on connect (refused, failing, no https) and PATCH."""
+import json
+
+from appliance.records import Channel, Conversation
 from tests.conftest import free_port
-from tests.fakes import CREDENTIALS, fake_telegram  # noqa: F401  (fixture)
+from tests.fakes import CREDENTIALS, connect, fake_telegram, fake_whatsapp  # noqa: F401  (fixtures)
 
 HTTPS = "https://shop.example"
 
@@ -49,3 +51,63 @@ def test_a_malformed_telegram_secret_token_is_refused(client, tenant, fake_teleg
     response = connect_telegram(client, tenant, fake_telegram.base_url, secret_token="has spaces & symbols")
     assert response.status_code == 422 and response.get_json()["error"]["code"] == "invalid_credentials"
     assert fake_telegram.requests == [] and Channel.select().count() == 0
+
+
+# --- PATCH /channels/<id>: a new token without a new webhook URL ------------------------------------------
+
+def test_a_new_token_brings_a_channel_needing_attention_back_and_keeps_the_rest(client, tenant, fake_whatsapp, services):
+    from tests.test_outbox import conversation_for, fresh, queue_reply
+
+    fake_whatsapp.fail(status=401, body={"error": {"code": 190, "message": "Session has expired"}})
+    channel_id = connect(client, tenant, fake_whatsapp)
+    queue_reply(services, conversation_for(channel_id, "whatsapp"))
+    assert Channel.get_by_id(channel_id).status == "needs_attention"
+
+    fake_whatsapp.credentials["access_token"] = "EAAG-new-token"
+    response = client.patch(f"/api/v1/channels/{channel_id}", json={"credentials": {"access_token": "EAAG-new-token"}},
+                            headers=tenant.headers)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "active" and body["status_reason"] is None and body["id"] == channel_id
+    assert "EAAG-new-token" not in json.dumps(body) and "EAAG-new-token" not in Channel.get_by_id(channel_id).credentials
+    later = queue_reply(services, Conversation.get(Conversation.channel == channel_id))
+    assert fresh(later).status == "sent"  # phone_number_id and the rest were kept
+    assert fake_whatsapp.sends[-1].headers["Authorization"] == "Bearer EAAG-new-token"
+    assert fake_whatsapp.problems == []
+
+
+def test_patch_renames_and_validates(client, tenant, other_tenant, fake_whatsapp):
+    channel_id = connect(client, tenant, fake_whatsapp)
+    url = f"/api/v1/channels/{channel_id}"
+    renamed = client.patch(url, json={"name": "Front desk"}, headers=tenant.headers)
+    assert renamed.status_code == 200 and renamed.get_json()["name"] == "Front desk"
+    cases = [
+        ({"credentials": {"access_token": ""}}, 422, "missing_credentials"),
+        ({"credentials": {"app_secret": None}}, 422, "missing_credentials"),
+        ({"credentials": "token"}, 422, "invalid_credentials"),
+        ({"kind": "telegram"}, 422, "unknown_field"),
+        ({"api_base": "ftp://x"}, 422, "invalid_api_base"),
+        ({"name": ""}, 422, None),
+    ]
+    for body, status, code in cases:
+        response = client.patch(url, json=body, headers=tenant.headers)
+        assert response.status_code == status, (body, response.get_json())
+        assert code is None or response.get_json()["error"]["code"] == code
+    assert client.patch(url, data="{", headers={**tenant.headers, "Content-Type": "application/json"}).status_code == 400
+    assert client.patch(url, json={"name": "x"}, headers=other_tenant.headers).status_code == 404
+    assert client.patch(url, json={"name": "x"}).status_code == 401
+    client.delete(url, headers=tenant.headers)
+    assert client.patch(url, json={"name": "x"}, headers=tenant.headers).status_code == 404
+    assert Channel.get_by_id(channel_id).name == "Front desk"
+
+
+def test_patching_telegram_credentials_registers_the_webhook_again(client, tenant, fake_telegram):
+    created = connect_telegram(client, tenant, fake_telegram.base_url).get_json()
+    fake_telegram.credentials["secret_token"] = "rotated-secret"
+    response = client.patch(f"/api/v1/channels/{created['id']}", json={"credentials": {"secret_token": "rotated-secret"}},
+                            headers=tenant.headers, base_url=HTTPS)
+    assert response.status_code == 200 and response.get_json()["webhook"] == {"registered": True}
+    assert [r.body["secret_token"] for r in fake_telegram.requests] == ["tg-secret-token", "rotated-secret"]
+    refused = client.patch(f"/api/v1/channels/{created['id']}", json={"credentials": {"bot_token": "1:bad"}},
+                           headers=tenant.headers, base_url=HTTPS)
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "invalid_credentials"

@@ -74,28 +74,74 @@ def post_channel():
     if kind not in CREDENTIAL_FIELDS:
         raise AppError(422, "invalid_kind", f"'kind' must be one of {', '.join(CREDENTIAL_FIELDS)}.")
     name = _text(body, "name", 200, required=False) or kind
-    credentials = body.get("credentials") or {}
-    if not isinstance(credentials, dict):
+    credentials = _credentials(kind, body.get("credentials") or {})
+    channel = Channel(tenant=tenant_id, kind=kind, name=name, api_base=_api_base(body))
+    return _save_channel(channel, credentials, force_insert=True), 201
+
+
+@blueprint.patch("/channels/<channel_id>")
+@api_auth(*ADMINS)
+def patch_channel(channel_id: str):
+    """Rename a channel, change its api_base, or replace some credentials (a new token after `needs_attention`
+    makes it active again). The id and webhook URL stay, so nothing changes on the platform's side."""
+    channel = Channel.get_for_tenant(tenant_id_required(), channel_id, "channel")
+    if channel.deleted:
+        raise AppError(404, "not_found", f"No channel with id {channel_id} in this tenant.")
+    body = json_body()
+    unknown = sorted(set(body) - {"name", "api_base", "credentials"})
+    if unknown:
+        raise AppError(422, "unknown_field", f"'{unknown[0]}' cannot be changed; use name, api_base or credentials.")
+    if "name" in body:
+        channel.name = _text(body, "name", 200)
+    if "api_base" in body:
+        channel.api_base = _api_base(body)
+    credentials = None
+    if "credentials" in body:
+        current = services().vault.decrypt(channel.credentials, f"channel:{channel.id}") if channel.credentials else {}
+        credentials = _credentials(channel.kind, body["credentials"], current)
+        channel.status, channel.status_reason = "active", None
+        services().outbox.breaker.success(channel.id)  # a fresh start for the paused channel too
+    return _save_channel(channel, credentials)
+
+
+def _credentials(kind: str, given, current: dict | None = None) -> dict:
+    """The credentials to store: `given` over `current` (null removes an optional one), each required one present."""
+    if not isinstance(given, dict):
         raise AppError(422, "invalid_credentials", "'credentials' must be an object.")
-    missing = [f for f in CREDENTIAL_FIELDS[kind] if not isinstance(credentials.get(f), str) or not credentials[f]]
+    merged = dict(current or {})
+    for key, value in given.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, str):
+            merged[key] = value
+    missing = [f for f in CREDENTIAL_FIELDS[kind] if not merged.get(f)]
     if missing:
         raise AppError(422, "missing_credentials", f"A {kind} channel needs these credentials: {', '.join(missing)}.")
+    if kind == "telegram" and not TELEGRAM_SECRET.fullmatch(merged["secret_token"]):
+        raise AppError(422, "invalid_credentials",
+                       "A Telegram secret_token is 1-256 characters of A-Z, a-z, 0-9, _ and -.")
+    return merged
+
+
+def _api_base(body: dict) -> str | None:
     api_base = body.get("api_base")
     if api_base is not None and (not isinstance(api_base, str) or not api_base.startswith(("http://", "https://"))):
         raise AppError(422, "invalid_api_base", "'api_base' must be an http(s) URL.")
-    if kind == "telegram" and not TELEGRAM_SECRET.fullmatch(credentials["secret_token"]):
-        raise AppError(422, "invalid_credentials",
-                       "A Telegram secret_token is 1-256 characters of A-Z, a-z, 0-9, _ and -.")
-    channel = Channel(tenant=tenant_id, kind=kind, name=name, api_base=api_base)
-    kept = {f: credentials[f] for f in CREDENTIAL_FIELDS[kind]}
-    kept.update({k: v for k, v in credentials.items() if k not in kept and isinstance(v, str)})
-    webhook = _register_telegram(channel, kept) if kind == "telegram" else None
-    channel.credentials = services().vault.encrypt(kept, f"channel:{channel.id}") if kept else None
-    channel.save(force_insert=True)
+    return api_base
+
+
+def _save_channel(channel: Channel, credentials: dict | None, force_insert: bool = False) -> dict:
+    """Encrypt new credentials (Telegram: register the webhook with them first) and save; the channel's JSON."""
+    webhook = None
+    if credentials is not None:
+        if channel.kind == "telegram":
+            webhook = _register_telegram(channel, credentials)
+        channel.credentials = services().vault.encrypt(credentials, f"channel:{channel.id}") if credentials else None
+    channel.save(force_insert=force_insert)
     body = channel_json(channel)
     if webhook is not None:
         body["webhook"] = webhook
-    return body, 201
+    return body
 
 
 TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -106,7 +152,8 @@ def _register_telegram(channel: Channel, credentials: dict) -> dict:
     url = public_base() + channel.webhook_path
     if not url.startswith("https://"):
         return {"registered": False, "reason": "Telegram delivers updates only to https URLs: set the public_url "
-                "setting to this appliance's https address and connect the channel again, or call setWebhook "
+                "setting to this appliance's https address and send the credentials again (PATCH /channels/<id>), "
+                "or call setWebhook "
                 "yourself with webhook_url and the channel's secret_token."}
     settings = services().settings
     try:
@@ -115,8 +162,8 @@ def _register_telegram(channel: Channel, credentials: dict) -> dict:
         raise AppError(422, "invalid_credentials",
                        "Telegram refused this bot token; copy it again from @BotFather.") from None
     except SendError as exc:
-        return {"registered": False, "reason": f"Telegram did not take the webhook ({exc}); the channel is saved, "
-                "connect it again to retry."}
+        return {"registered": False, "reason": f"Telegram did not take the webhook ({exc}); the channel is saved: "
+                "send its credentials again (PATCH /channels/<id>) to retry."}
     return {"registered": True}
 
 

@@ -82,9 +82,9 @@ class TenantIndex:
         self.meta_path = self.path.with_suffix(".json")
         self.lock_path = self.path.with_suffix(".lock")
         self.dim = dim
-        self.m = int(settings.get("hnsw_m", 16))
-        self.ef_construction = int(settings.get("hnsw_ef_construction", 200))
-        self.ef = int(settings.get("hnsw_ef", 100))
+        self.m = int(settings["hnsw_m"])
+        self.ef_construction = int(settings["hnsw_ef_construction"])
+        self.ef = int(settings["hnsw_ef"])
         self.lock = RWLock()
         self._index = None
         self.live = 0  # vectors not marked deleted (hnswlib does not say)

@@ -83,9 +83,8 @@ def _record_inbound(event: InboundEvent, inbound: Inbound) -> Message:
                                                last_message_at=now)
         else:
             Conversation.update(last_message_at=now).where(Conversation.id == conversation.id).execute()
-        kind = inbound.kind if inbound.kind != "button" else "button"
         return Message.create(tenant=event.tenant_id, conversation=conversation, direction="in", sender="customer",
-                              kind=kind, text=inbound.describe(), inbound_event=event.id,
+                              kind=inbound.kind, text=inbound.describe(), inbound_event=event.id,
                               payload={k: v for k, v in inbound.as_json().items() if k != "raw" and v},
                               platform_id=inbound.platform_id)
 

@@ -100,8 +100,10 @@ def patch_channel(channel_id: str):
         current = services().vault.decrypt(channel.credentials, f"channel:{channel.id}") if channel.credentials else {}
         credentials = _credentials(channel.kind, body["credentials"], current)
         channel.status, channel.status_reason = "active", None
-        services().outbox.breaker.success(channel.id)  # a fresh start for the paused channel too
-    return _save_channel(channel, credentials)
+    body = _save_channel(channel, credentials)
+    if credentials is not None:
+        services().outbox.breaker.success(channel.id)  # new credentials: a paused channel gets a fresh start too
+    return body
 
 
 def _credentials(kind: str, given, current: dict | None = None) -> dict:
@@ -148,13 +150,12 @@ TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 def _register_telegram(channel: Channel, credentials: dict) -> dict:
-    """setWebhook for a new Telegram channel: {"registered": bool, "reason"?}. A refused bot token is a 422."""
+    """setWebhook with a Telegram channel's new credentials: {"registered": bool, "reason"?}; a refused token is a 422."""
     url = public_base() + channel.webhook_path
     if not url.startswith("https://"):
         return {"registered": False, "reason": "Telegram delivers updates only to https URLs: set the public_url "
                 "setting to this appliance's https address and send the credentials again (PATCH /channels/<id>), "
-                "or call setWebhook "
-                "yourself with webhook_url and the channel's secret_token."}
+                "or call setWebhook yourself with webhook_url and the channel's secret_token."}
     settings = services().settings
     try:
         telegram.register_webhook(url, credentials, channel.api_base or settings.telegram_api_base, services().outbox.http)

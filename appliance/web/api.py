@@ -82,8 +82,9 @@ def post_channel():
 @blueprint.patch("/channels/<channel_id>")
 @api_auth(*ADMINS)
 def patch_channel(channel_id: str):
-    """Rename a channel, change its api_base, or replace some credentials (a new token after `needs_attention`
-    makes it active again). The id and webhook URL stay, so nothing changes on the platform's side."""
+    """Change a channel in place: its name, api_base or some credentials; the id and webhook URL stay.
+
+    New credentials (a new token after `needs_attention`) make the channel active again."""
     channel = Channel.get_for_tenant(tenant_id_required(), channel_id, "channel")
     if channel.deleted:
         raise AppError(404, "not_found", f"No channel with id {channel_id} in this tenant.")

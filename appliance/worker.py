@@ -44,6 +44,10 @@ def serve(settings) -> int:
     consumer.start()  # installs its signal handlers; ours below replace them
 
     def stop(signum, frame):
+        # waitress catches this and waits up to 5 s for busy threads, so end the widget streams that hold
+        # threads first (the main thread runs only the socket loop: it never holds the streams' lock)
+        log.info("stopping")
+        services.streams.close()
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
@@ -60,8 +64,9 @@ def serve(settings) -> int:
     try:
         server.run()
     except KeyboardInterrupt:
-        log.info("stopping")
+        pass
     finally:
+        services.streams.close()
         server.close()
         consumer.stop(graceful=True)  # finish running tasks; queued ones stay in queue.db
         database.close()

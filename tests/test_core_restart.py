@@ -89,17 +89,28 @@ def _up(base):
 
 
 def test_healthz_answers_while_models_load_and_sigterm_stops_cleanly(tmp_path):
+    data = tmp_path / "data"
+    services = create_services(make_settings(data, load_models=False))
+    channel = Channel.create(tenant=create_tenant("Stop Shop")[0], kind="web", name="chat")
+    database.close()
+    del services
     port = free_port()
     started = time.monotonic()
-    server = start_server(tmp_path / "data", port)
+    server = start_server(data, port)
     try:
         first = wait_for(lambda: _health(port), 30)
         assert first["status"] in ("loading", "ok") and time.monotonic() - started < 30
         wait_for(lambda: _up(f"http://127.0.0.1:{port}"), 90)
+        # a customer's open chat stream must not hold up the stop: it is ended, the browser reconnects later
+        stream = requests.get(f"http://127.0.0.1:{port}/widget/{channel.id}/events?session=s1", stream=True, timeout=30)
+        assert next(stream.iter_lines()) == b": connected"
     finally:
+        stopping = time.monotonic()
         server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=60)
-    assert server.returncode == 0
+        output = server.communicate(timeout=60)[0]
+    assert server.returncode == 0, output
+    assert time.monotonic() - stopping < 3 and "still running" not in output, output
+    assert list(stream.iter_lines()) == []  # the server ended the stream cleanly
 
 
 def _health(port):

@@ -15,16 +15,34 @@ MAX_SESSION = 128
 class Streams:
     """In-process fan-out of reply events to the open SSE connections of a widget session."""
 
+    CLOSE = ("close", None)  # what every open stream receives when the appliance stops
+
     def __init__(self):
         self._lock = threading.Lock()
         self._subscribers: dict[tuple[str, str], set[queue.Queue]] = defaultdict(set)
+        self.closed = False
 
     def subscribe(self, channel_id: str, session: str) -> queue.Queue:
-        """A queue receiving (event, data) for this session until unsubscribed."""
+        """A queue receiving (event, data) for this session until unsubscribed (or CLOSE once stopping)."""
         box: queue.Queue = queue.Queue(maxsize=10_000)
         with self._lock:
-            self._subscribers[(channel_id, session)].add(box)
+            if self.closed:
+                box.put_nowait(self.CLOSE)
+            else:
+                self._subscribers[(channel_id, session)].add(box)
         return box
+
+    def close(self) -> None:
+        """End every open stream now (browsers reconnect by themselves), so stopping does not wait for them."""
+        with self._lock:
+            self.closed = True
+            boxes = [box for group in self._subscribers.values() for box in group]
+            self._subscribers.clear()
+        for box in boxes:
+            try:
+                box.put_nowait(self.CLOSE)
+            except queue.Full:
+                pass
 
     def unsubscribe(self, channel_id: str, session: str, box: queue.Queue) -> None:
         """Stop delivering to `box`."""

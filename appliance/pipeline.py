@@ -49,7 +49,9 @@ def store_events(channel: Channel, events: list[Inbound]) -> list[int]:
 def _claim(event_id: int):
     """Mark the event as being processed; None if it is gone or finished already."""
     with database.atomic("IMMEDIATE"):
-        event = InboundEvent.get_or_none(InboundEvent.id == event_id)
+        event = (InboundEvent.select(InboundEvent, Channel, Tenant)  # with its channel and tenant: one query
+                 .join(Channel).switch(InboundEvent).join(Tenant)
+                 .where(InboundEvent.id == event_id).first())
         if event is None or event.status in ("done", "skipped", "failed"):
             return None
         event.status, event.attempts = "processing", event.attempts + 1
@@ -116,8 +118,7 @@ def handle_event(services, event_id: int) -> Message | None:
     if existing is not None or conversation.status != "open":
         _finish(event_id, "done")  # answered already, or a human has the conversation
         return existing
-    tenant = Tenant.get_by_id(event.tenant_id)
-    channel = Channel.get_by_id(event.channel_id)
+    tenant, channel = event.tenant, event.channel
     session = inbound.user_id
     stream = services.streams
 

@@ -45,14 +45,14 @@ def answer(services, tenant: Tenant, history: list[prompts.Turn], question: str,
     limit = services.settings.history_length if limit is None else int(limit)
     history = history[-limit:] if limit else []
     use_cache = not history  # a reply that leans on the conversation is not the reply to the bare question
+    kb_version = cache.knowledge_version(tenant.id)
     if use_cache:
-        hit = cache.lookup(tenant, question, config)
+        hit = cache.lookup(tenant, question, config, kb_version)
         if hit is not None:
             if on_token:
                 on_token(hit.text)
             return Reply(text=hit.text, sources=hit.sources or [], model=hit.model, cached=True,
                          latency_ms=int((time.monotonic() - started) * 1000))
-    kb_version = cache.knowledge_version(tenant.id)
     context: list[dict] = []
     if has_knowledge(tenant.id):
         try:

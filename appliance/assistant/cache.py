@@ -29,9 +29,8 @@ def key(question: str, config: dict) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def lookup(tenant: Tenant, question: str, config: dict) -> AnswerCache | None:
-    """The cached reply for this question at the tenant's current knowledge-base version, or None."""
-    kb_version = Tenant.select(Tenant.kb_version).where(Tenant.id == tenant.id).scalar()
+def lookup(tenant: Tenant, question: str, config: dict, kb_version: int) -> AnswerCache | None:
+    """The cached reply for this question at this knowledge-base version (the tenant's current one), or None."""
     row = AnswerCache.get_or_none((AnswerCache.tenant == tenant.id) & (AnswerCache.key == key(question, config))
                                   & (AnswerCache.kb_version == kb_version))
     if row is not None:

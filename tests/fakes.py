@@ -293,6 +293,8 @@ def _telegram_shape(fake: FakePlatform, r: Request) -> list[str]:
     elif method == "answerCallbackQuery":
         if not body.get("callback_query_id"):
             problems.append("callback_query_id")
+    elif method == "deleteWebhook":
+        pass
     elif method == "setWebhook":
         if not body.get("url", "").startswith("https://") or body.get("secret_token") != fake.credentials["secret_token"]:
             problems.append("setWebhook shape")

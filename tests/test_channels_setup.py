@@ -111,3 +111,16 @@ def test_patching_telegram_credentials_registers_the_webhook_again(client, tenan
     refused = client.patch(f"/api/v1/channels/{created['id']}", json={"credentials": {"bot_token": "1:bad"}},
                            headers=tenant.headers, base_url=HTTPS)
     assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "invalid_credentials"
+
+
+def test_disconnecting_telegram_deletes_its_webhook_even_when_telegram_is_down(client, tenant, fake_telegram):
+    channel_id = connect_telegram(client, tenant, fake_telegram.base_url).get_json()["id"]
+    assert client.delete(f"/api/v1/channels/{channel_id}", headers=tenant.headers).status_code == 204
+    assert fake_telegram.requests[-1].path == f"/bot{CREDENTIALS['telegram']['bot_token']}/deleteWebhook"
+    assert fake_telegram.problems == []
+    assert client.delete(f"/api/v1/channels/{channel_id}", headers=tenant.headers).status_code == 204  # once is enough
+    assert len([r for r in fake_telegram.requests if r.path.endswith("/deleteWebhook")]) == 1
+
+    down = connect_telegram(client, tenant, f"http://127.0.0.1:{free_port()}").get_json()["id"]
+    assert client.delete(f"/api/v1/channels/{down}", headers=tenant.headers).status_code == 204
+    assert Channel.get_by_id(down).deleted and Channel.get_by_id(down).credentials is None

@@ -140,6 +140,11 @@ def register_webhook(url: str, credentials: dict, api_base: str, http: Http) -> 
           {"url": url, "secret_token": credentials["secret_token"], "allowed_updates": list(UPDATES)})
 
 
+def unregister_webhook(credentials: dict, api_base: str, http: Http) -> None:
+    """deleteWebhook: Telegram stops posting to a channel that was disconnected."""
+    _call(http, api_base, credentials["bot_token"], "deleteWebhook", {})
+
+
 def reply_extra(inbound: Inbound) -> dict:
     """What a reply to this inbound needs: the callback query to answer."""
     query = inbound.raw.get("callback_query") if inbound.raw else None

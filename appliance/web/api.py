@@ -1,6 +1,7 @@
 """The JSON API under /api/v1: bearer tokens, every query scoped to the caller's tenant."""
 from __future__ import annotations
 
+import logging
 import re
 import time
 
@@ -16,6 +17,7 @@ from appliance.errors import AppError
 from appliance.records import Channel, Conversation, Message, Tenant
 from appliance.web import public_base, services
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 ADMINS = ("platform-admin", "tenant-admin")
 ANY_ROLE = ("platform-admin", "tenant-admin", "agent")
@@ -169,6 +171,16 @@ def _register_telegram(channel: Channel, credentials: dict) -> dict:
     return {"registered": True}
 
 
+def _unregister_telegram(channel: Channel) -> None:
+    """Best effort: ask Telegram to stop posting to the webhook (else it retries the dead URL for a day)."""
+    credentials = services().vault.decrypt(channel.credentials, f"channel:{channel.id}")
+    try:
+        telegram.unregister_webhook(credentials, channel.api_base or services().settings.telegram_api_base,
+                                    services().outbox.http)
+    except SendError as exc:
+        log.info("deleteWebhook for telegram channel %s failed (%s); disconnecting anyway", channel.id, exc.reason)
+
+
 @blueprint.get("/channels")
 @api_auth(*ANY_ROLE)
 def list_channels():
@@ -181,6 +193,8 @@ def list_channels():
 def delete_channel(channel_id: str):
     """Disconnect a channel: its webhooks stop answering, its history stays."""
     channel = Channel.get_for_tenant(tenant_id_required(), channel_id, "channel")
+    if channel.kind == "telegram" and channel.credentials and not channel.deleted:
+        _unregister_telegram(channel)
     channel.deleted = True
     channel.credentials = None
     channel.save()

@@ -69,12 +69,14 @@ class Services:
             tasks.deliver_message(message_id)
 
     def deliver(self, message, in_worker: bool = False) -> None:
-        """Hand a committed outbound row to the outbox. The widget's and, from a worker thread, a platform's first
-        attempt run at once; a web request queues a platform send. Retries are always scheduled tasks."""
+        """Hand a committed outbound row to the outbox. The widget's first attempt runs at once, and so does a
+        platform's from a worker thread while its channel sends cleanly (a failing one would hold the worker up to
+        the send timeout); otherwise a task sends it. Retries are always scheduled tasks."""
         from appliance.outbox import deliver
         from appliance.records import Channel
 
-        if in_worker or Channel.get_by_id(message.conversation.channel_id).kind == "web":
+        channel_id = message.conversation.channel_id
+        if (in_worker and self.outbox.breaker.clean(channel_id)) or Channel.get_by_id(channel_id).kind == "web":
             deliver(self, message.id)
         else:
             tasks.deliver_message(message.id)

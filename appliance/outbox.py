@@ -73,6 +73,11 @@ class Breaker:
                 return True
             return False
 
+    def clean(self, channel_id: str) -> bool:
+        """No failure counted since the last success: worth sending to at once rather than through the queue."""
+        with self._lock:
+            return channel_id not in self._failures
+
     def success(self, channel_id: str) -> None:
         """A send went through: the channel is healthy again."""
         with self._lock:

@@ -175,6 +175,26 @@ def test_webhook_answers_200_after_storing_and_before_any_reply(client, tenant, 
     assert InboundEvent.get().status == "done" and len(fake_messenger.delivered) == 1
 
 
+def test_a_channel_that_just_failed_gets_its_reply_through_the_queue_not_the_worker(client, tenant, fake_messenger,
+                                                                                     services, settings):
+    from appliance import tasks
+
+    channel_id = connect(client, tenant, fake_messenger)
+    services.outbox.breaker.failure(channel_id, threshold=5, cooldown=60)  # one timeout a moment ago
+    tasks.use_queue_file(settings.data / "queue.db")
+    try:
+        raw = sample("messenger", "text.json")
+        assert post(client, "messenger", channel_id, raw, signed_headers("messenger", raw)).status_code == 200
+        tasks.huey.execute(tasks.huey.dequeue())  # answered; the worker does not wait on a struggling platform
+        assert Message.get(Message.direction == "out").status == "pending" and fake_messenger.requests == []
+        assert tasks.huey.pending_count() == 1
+        tasks.huey.execute(tasks.huey.dequeue())  # the delivery task sends it
+    finally:
+        tasks.huey.storage.close()
+        tasks.use_queue_file(None)
+    assert len(fake_messenger.delivered) == 1 and services.outbox.breaker.clean(channel_id)
+
+
 def test_telegram_button_tap_comes_back_as_its_id_and_is_acknowledged(client, tenant, fake_telegram):
     channel_id = connect(client, tenant, fake_telegram)
     raw = sample("telegram", "callback_query.json")

@@ -49,3 +49,15 @@ def test_platform_admin_switches_tenants(client, tenant, other_tenant):
     login(client, "root@appliance.local", "platform-pass-1")
     page = client.get(f"/admin/?tenant={other_tenant.id}").data
     assert b"Other bot" in page and b"/webhooks/telegram/" in page
+
+
+def test_the_session_cookie_is_only_read_and_written_under_admin(client, tenant, web_channel):
+    create_user("owner@lan.vn", "flowers-4-all", "tenant-admin", tenant.tenant)
+    response = login(client, "owner@lan.vn", "flowers-4-all")
+    assert response.status_code == 302 and "appliance_session=" in response.headers["Set-Cookie"]
+    assert client.get("/admin/").status_code == 200  # the cookie is honoured where it belongs
+    for response in (client.get("/api/v1/channels", headers=tenant.headers), client.get("/healthz"),
+                     client.post(f"/widget/{web_channel.id}/messages", json={"session": "s1", "text": "hi"})):
+        assert response.status_code < 300 and "Set-Cookie" not in response.headers
+    # the API does not take the admin's cookie as a login: bearer tokens only
+    assert client.get("/api/v1/channels").status_code == 401

@@ -4,7 +4,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +127,22 @@ def live_server(app):
 
 def post_json(client, url, body, headers=None):
     return client.post(url, data=json.dumps(body), headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def wait_until(predicate, seconds: float = 60.0, every: float = 0.05):
+    """Poll until predicate() is truthy; its value."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not reached in time")
+
+
+def run_benchmark(script: str) -> str:
+    """Run a benchmark script in --quick mode; its output (it must exit 0)."""
+    result = subprocess.run([sys.executable, f"tests/benchmarks/{script}", "--quick"], cwd=REPO,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from appliance import tasks
+from tests.conftest import wait_until
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -125,12 +126,11 @@ class FakePlatform:
 
     def wait_for(self, count: int, seconds: float = 60.0) -> list[Request]:
         """Block until `count` sends were accepted; the accepted sends."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if len(self.delivered) >= count:
-                return self.delivered
-            time.sleep(0.02)
-        raise AssertionError(f"{self.kind}: expected {count} delivered sends, got {len(self.delivered)}: {self.requests}")
+        try:
+            return wait_until(lambda: len(self.delivered) >= count and self.delivered, seconds, 0.02)
+        except AssertionError:
+            raise AssertionError(f"{self.kind}: expected {count} delivered sends, got {len(self.delivered)}: "
+                                 f"{self.requests}") from None
 
     # --- the server side ---------------------------------------------------------------------------------
 
@@ -400,14 +400,3 @@ def consumer(services, settings):
     worker.stop(graceful=True)
     tasks.huey.storage.close()
     tasks.use_queue_file(None)
-
-
-def wait_until(predicate, seconds: float = 60.0):
-    """Poll until predicate() is truthy; its value."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")

@@ -12,23 +12,13 @@ from appliance.app import create_app, create_services
 from appliance.auth import create_tenant
 from appliance.db import database
 from appliance.records import Channel, InboundEvent
-from tests.conftest import MODELS_DIR, REPO, free_port, make_settings
+from tests.conftest import MODELS_DIR, REPO, free_port, make_settings, wait_until
 
 
 def start_server(data, port):
     env = {**os.environ, "APPLIANCE_MODELS": str(MODELS_DIR), "APPLIANCE_LLM_MAX_TOKENS": "16"}
     return subprocess.Popen([sys.executable, "-m", "appliance", "serve", "--data", str(data), "--port", str(port)],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def wait_for(predicate, seconds=90):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError("condition not reached in time")
 
 
 def replies(base, token):
@@ -67,7 +57,7 @@ def test_queued_and_lost_tasks_are_answered_exactly_once_after_restart(tmp_path)
     server = start_server(data, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: len(replies(base, token)) >= 2 if _up(base) else False)
+        wait_until(lambda: len(replies(base, token)) >= 2 if _up(base) else False, 90, 0.2)
         time.sleep(3)  # b2 is both re-queued at start-up and still queued: the second run must not answer again
         answered = replies(base, token)
         assert len(answered) == 2 and all(m["text"] for m in answered)
@@ -98,9 +88,9 @@ def test_healthz_answers_while_models_load_and_sigterm_stops_cleanly(tmp_path):
     started = time.monotonic()
     server = start_server(data, port)
     try:
-        first = wait_for(lambda: _health(port), 30)
+        first = wait_until(lambda: _health(port), 30, 0.2)
         assert first["status"] in ("loading", "ok") and time.monotonic() - started < 30
-        wait_for(lambda: _up(f"http://127.0.0.1:{port}"), 90)
+        wait_until(lambda: _up(f"http://127.0.0.1:{port}"), 90, 0.2)
         # a customer's open chat stream must not hold up the stop: it is ended, the browser reconnects later
         stream = requests.get(f"http://127.0.0.1:{port}/widget/{channel.id}/events?session=s1", stream=True, timeout=30)
         assert next(stream.iter_lines()) == b": connected"

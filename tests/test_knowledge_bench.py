@@ -1,16 +1,11 @@
 """The knowledge-base benchmark runs and prints its ratios (the numbers are not asserted: no wall-clock tests)."""
 import re
-import subprocess
-import sys
 
-from conftest import REPO
+from tests.conftest import run_benchmark
 
 
 def test_rag_benchmark_runs_and_prints_its_ratios():
-    result = subprocess.run([sys.executable, "tests/benchmarks/rag_bench.py", "--quick"], cwd=REPO,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
+    out = run_benchmark("rag_bench.py")
     assert re.search(r"ratio ingestion appliance/bare encode: \d+\.\d+", out), out
     assert re.search(r"recall@10 at \d+: \d\.\d+", out), out
     assert re.search(r"ratio speed-up exact/hnsw at \d+: \d+\.\d+x", out), out

@@ -8,10 +8,10 @@ import pytest
 
 from appliance import outbox
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, utcnow
-from tests.conftest import make_settings
+from tests.conftest import make_settings, wait_until
 from tests.fakes import (  # noqa: F401  (fixtures)
     CREDENTIALS, connect, consumer, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, fakes, sample,
-    signed_headers, wait_until,
+    signed_headers,
 )
 
 USERS = {"whatsapp": "84901234567", "messenger": "7021234567890123", "zalo": "2512523625412515", "telegram": "123456789"}

@@ -29,6 +29,7 @@ class Services:
     streams: Streams = field(default_factory=Streams)
     event_handlers: dict[str, Callable] = field(default_factory=lambda: _default_handlers())  # status, follow...
     outbox: object = None  # outbox.OutboxState: circuit breakers, rate caps, the HTTP session
+    stopping: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM: long tasks stop early
     _bell: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _bell_rung: bool = False
 

@@ -47,6 +47,7 @@ def serve(settings) -> int:
         # waitress catches this and waits up to 5 s for busy threads, so end the widget streams that hold
         # threads first (the main thread runs only the socket loop: it never holds the streams' lock)
         log.info("stopping")
+        services.stopping.set()
         services.streams.close()
         raise KeyboardInterrupt
 

@@ -273,3 +273,23 @@ def test_token_create_makes_working_tokens_for_each_role(client, settings, tenan
 def test_token_create_refuses_bad_input_with_a_sentence(settings, tenant, args, needle):
     done = token_create(settings, *[tenant.id if a == "TENANT" else a for a in args])
     assert done.returncode == 2 and needle in done.stderr and "apl_" not in done.stdout
+
+
+def test_migration_3_adds_the_session_version_to_an_older_database(tmp_path):
+    from appliance.db import database, open_database, schema_version
+    from appliance.records import User
+
+    path = tmp_path / "old.db"
+    open_database(path)
+    create_user("old@lan.vn", PASSWORD, "platform-admin", None)
+    database.execute_sql('ALTER TABLE "user" DROP COLUMN "session_version"')  # as a version 2 file had it
+    database.execute_sql("PRAGMA user_version = 2")
+    open_database(path)
+    try:
+        assert schema_version(database) >= 3
+        user = check_login("old@lan.vn", PASSWORD)
+        assert user is not None and user.session_version == 0
+        User.end_sessions(user.id)
+        assert User.get_by_id(user.id).session_version == 1
+    finally:
+        database.close()

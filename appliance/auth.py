@@ -83,7 +83,8 @@ def create_api_token(role: str, tenant_id: str | None) -> tuple[str, Tenant | No
         raise AppError(422, "invalid_role", f"Role must be one of {', '.join(roles)}.")
     if role == "platform-admin":
         if tenant_id:
-            raise AppError(422, "tenant_not_allowed", "A platform-admin token belongs to no tenant; leave out --tenant.")
+            raise AppError(422, "tenant_not_allowed",
+                           "A platform-admin token belongs to no tenant; leave out --tenant.")
         return issue_token(role, None, name="created with `appliance token create`"), None
     if not tenant_id:
         raise AppError(422, "tenant_required", f"Tokens for the {role} role belong to a tenant; pass --tenant ID.")

@@ -12,8 +12,7 @@ import pytest
 
 from appliance.app import Services, create_app
 from appliance.auth import check_login, create_user
-from appliance.channels import Outbound
-from appliance.channels import telegram
+from appliance.channels import Outbound, telegram
 from appliance.channels.platform import Http
 from appliance.cli import configure_logging
 from appliance.records import Channel

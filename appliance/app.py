@@ -4,9 +4,11 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Callable
 
 from flask import Flask
+from flask import request as flask_request
 from flask.sessions import SecureCookieSessionInterface
 
 from appliance import tasks
@@ -92,7 +94,11 @@ def _default_handlers() -> dict[str, Callable]:
 def create_services(settings) -> Services:
     """Open the data folder: database, key file and queue file. Models are loaded later (or lazily)."""
     data = settings.data
-    data.mkdir(parents=True, exist_ok=True)
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        data.chmod(0o700)  # credentials, conversations and the key live here: the owner only, also for older installs
+    except OSError as exc:  # a folder someone else owns: `appliance doctor` reports its mode
+        log.warning("could not make the data folder %s private: %s", data, exc)
     open_database(data / "appliance.db")
     services = Services(settings=settings, vault=Vault.open(data), models=Models(settings))
     tasks.bind(services)
@@ -107,6 +113,26 @@ class AdminSessions(SecureCookieSessionInterface):
             return self.make_null_session(app)
         return super().open_session(app, request)
 
+    def get_cookie_secure(self, app) -> bool:
+        """Secure when the public URL is https, or when this request came over https (a TLS proxy or server)."""
+        return app.config["SESSION_COOKIE_SECURE"] or flask_request.is_secure
+
+
+# No inline script anywhere (scripts are files of our own); inline styles stay allowed because the widget injects
+# a <style> element and the pages carry one.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                           "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+def _security_headers(response):
+    """nosniff everywhere; the page policies on HTML (admin, login, demo, error pages), not on the widget's script."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
 
 def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
@@ -116,8 +142,11 @@ def create_app(settings, services: Services | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.upload_max_bytes)
     app.config.update(SECRET_KEY=services.vault.derive("admin-session-cookie"), SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="appliance_session")
+                      SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="appliance_session",
+                      SESSION_COOKIE_SECURE=settings.public_url.lower().startswith("https://"),
+                      PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.admin_session_hours))
     app.session_interface = AdminSessions()
+    app.after_request(_security_headers)
     app.extensions["appliance"] = services
     register_error_handlers(app)
     app.register_blueprint(health.blueprint)

@@ -33,6 +33,19 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(again, base64.b64decode(digest))
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def check_login(email: str, password: str) -> User | None:
+    """The user with this e-mail and password, else None; an unknown e-mail costs the same hash check as a known
+    one, so the answer's timing does not tell which e-mails have accounts."""
+    user = User.get_or_none(User.email == (email or "").strip().lower())
+    matches = check_password(password or "", user.password_hash if user else _dummy_hash())
+    return user if user is not None and matches else None
+
+
 def token_digest(token: str) -> str:
     """Tokens are stored as SHA-256: they are long random strings, so no salt is needed."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -60,6 +73,25 @@ def issue_token(role: str, tenant: Tenant | None, user: User | None = None, name
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     ApiToken.create(token_hash=token_digest(token), role=role, tenant=tenant, user=user, name=name)
     return token
+
+
+def create_api_token(role: str, tenant_id: str | None) -> tuple[str, Tenant | None]:
+    """A new API token for `role` (`appliance token create`); agents and tenant admins need their tenant,
+    platform admins have none."""
+    roles = ("agent", "tenant-admin", "platform-admin")
+    if role not in roles:
+        raise AppError(422, "invalid_role", f"Role must be one of {', '.join(roles)}.")
+    if role == "platform-admin":
+        if tenant_id:
+            raise AppError(422, "tenant_not_allowed",
+                           "A platform-admin token belongs to no tenant; leave out --tenant.")
+        return issue_token(role, None, name="created with `appliance token create`"), None
+    if not tenant_id:
+        raise AppError(422, "tenant_required", f"Tokens for the {role} role belong to a tenant; pass --tenant ID.")
+    tenant = Tenant.get_or_none(Tenant.id == tenant_id)
+    if tenant is None:
+        raise AppError(404, "not_found", f"No tenant with id {tenant_id}; `appliance tenant create NAME` makes one.")
+    return issue_token(role, tenant, name="created with `appliance token create`"), tenant
 
 
 def create_tenant(name: str) -> tuple[Tenant, str]:

@@ -1,15 +1,43 @@
-"""The command line: serve, tenant, user, chat, models, settings (CONTRACT.md). Heavy imports stay lazy."""
+"""The command line: serve, tenant, token, user, chat, models, settings (CONTRACT.md). Heavy imports stay lazy."""
 from __future__ import annotations
 
 import argparse
 import getpass
 import json
 import logging
+import os
+import re
 import sys
 
 from appliance.config import SETTINGS, ConfigError, load_settings
 
 log = logging.getLogger(__name__)
+
+
+# Telegram puts the bot token in the URL path (/bot<id>:<secret>/sendMessage), and urllib3 logs URLs at DEBUG
+BOT_TOKEN = re.compile(r"bot(\d+):[A-Za-z0-9_-]+")
+URL_LOGGERS = ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry")
+
+
+class MaskBotTokens(logging.Filter):
+    """Replaces the secret part of Telegram bot tokens in a log record's message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = BOT_TOKEN.sub(r"bot\1:***", message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
+def configure_logging() -> None:
+    """Log format and level (`serve` applies log_level), with bot tokens masked even at DEBUG."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    mask = MaskBotTokens()
+    # on urllib3's loggers, before any handler sees the record; on the root handlers for everything else
+    for where in [logging.getLogger(name) for name in URL_LOGGERS] + logging.getLogger().handlers:
+        if not any(isinstance(f, MaskBotTokens) for f in where.filters):
+            where.addFilter(mask)
 
 
 def _settings(args):
@@ -40,6 +68,20 @@ def cmd_tenant_create(args) -> int:
         print(json.dumps({"tenant_id": tenant.id, "api_token": token}))
     else:
         print(f"Tenant {tenant.name!r} created with id {tenant.id}.\nAPI token (shown once, keep it safe): {token}")
+    return 0
+
+
+def cmd_token_create(args) -> int:
+    """An API token for a role: agents and tenant admins of one tenant, or a platform admin (no tenant)."""
+    from appliance.auth import create_api_token
+
+    _open(args)
+    token, tenant = create_api_token(args.role, args.tenant)
+    if args.json:
+        print(json.dumps({"api_token": token, "role": args.role, "tenant_id": tenant.id if tenant else None}))
+    else:
+        where = f" of tenant {tenant.id}" if tenant else ""
+        print(f"API token for the {args.role} role{where} (shown once, keep it safe): {token}")
     return 0
 
 
@@ -292,6 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--json", action="store_true", help='print {"tenant_id", "api_token"}')
     create.set_defaults(func=cmd_tenant_create)
 
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)
+    tcreate = token.add_parser("create", help="new API token for a role (shown once)")
+    tcreate.add_argument("--tenant", help="the tenant of an agent or tenant-admin token (none for platform-admin)")
+    tcreate.add_argument("--role", required=True, choices=("agent", "tenant-admin", "platform-admin"))
+    tcreate.add_argument("--json", action="store_true", help='print {"api_token", "role", "tenant_id"}')
+    tcreate.set_defaults(func=cmd_token_create)
+
     user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
     ucreate = user.add_parser("create", help="new user (password from prompt or --password-stdin)")
     ucreate.add_argument("--tenant")
@@ -343,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     from appliance.errors import AppError
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.umask(0o077)  # everything the appliance writes (database, queue, uploads, indexes, backups) is the owner's only
+    configure_logging()
     try:
         return args.func(args) or 0
     except ConfigError as exc:

@@ -1,4 +1,4 @@
-"""`appliance doctor`: model, knowledge indexes, database integrity, disk space, key file. Never imports torch."""
+"""`appliance doctor`: model, indexes, database integrity, disk space, key file and data folder. Never imports torch."""
 from __future__ import annotations
 
 import shutil
@@ -70,11 +70,12 @@ def check_indexes(settings, fix: bool = False) -> list[str]:
 
 def run(settings, db, fix: bool = False) -> list[tuple[str, str | None]]:
     """(check name, problem or None) for every check."""
-    from appliance.vault import key_file_problem
+    from appliance.vault import data_folder_problem, key_file_problem
 
     results = [("model", check_model(settings)), ("database", check_database(db))]
     index_problems = check_indexes(settings, fix)
     results.append(("knowledge indexes", " ".join(index_problems) or None))
     results.append(("disk space", check_disk(settings)))
     results.append(("key file", key_file_problem(Path(settings.data))))
+    results.append(("data folder", data_folder_problem(Path(settings.data))))
     return results

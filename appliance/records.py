@@ -69,7 +69,13 @@ class User(BaseModel):
     email = CharField(unique=True)
     password_hash = CharField()
     role = CharField()
+    session_version = IntegerField(default=0)  # in the admin cookie; bumped at logout so old cookies stop working
     created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def end_sessions(cls, user_id: int) -> None:
+        """Log this user out everywhere: every admin cookie issued so far stops working."""
+        cls.update(session_version=cls.session_version + 1).where(cls.id == user_id).execute()
 
 
 class ApiToken(BaseModel):
@@ -283,3 +289,12 @@ class PlatformSecret(BaseModel):
 @migration(2)
 def _create_knowledge_tables(db) -> None:
     db.create_tables([ChunkVector, AnswerCache, PlatformSecret])
+
+
+# --- admin sessions that logout can end (schema version 3) -----------------------------------------
+
+@migration(3)
+def _add_user_session_version(db) -> None:
+    # a database created at version 3 or later already has the column (migration 1 creates today's tables)
+    if "session_version" not in {column.name for column in db.get_columns("user")}:
+        db.execute_sql('ALTER TABLE "user" ADD COLUMN "session_version" INTEGER NOT NULL DEFAULT 0')

@@ -71,3 +71,14 @@ def key_file_problem(data_dir: Path) -> str | None:
     if mode & 0o077:
         return f"The key file {path} has mode {mode:o}; run `chmod 600 {path}`."
     return None
+
+
+def data_folder_problem(data_dir: Path) -> str | None:
+    """A sentence if the data folder (credentials, conversations, the key) can be read or entered by others."""
+    path = Path(data_dir)
+    if not path.is_dir():
+        return f"The data folder {path} does not exist."
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        return f"The data folder {path} has mode {mode:o}, so other users can look inside; run `chmod 700 {path}`."
+    return None

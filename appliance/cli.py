@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 
-from appliance.config import SETTINGS, ConfigError, load_settings
+from appliance.config import SETTINGS, ConfigError, load_settings, store_setting
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,8 @@ def cmd_init(args) -> int:
     settings, _ = _open(args)
     if Tenant.select().count() == 0:
         tenant, token = create_tenant("Demo shop")
-        Channel.create(tenant=tenant, kind="web", name="Demo shop chat")
+        channel = Channel.create(tenant=tenant, kind="web", name="Demo shop chat")
+        store_setting(settings.data, "demo_channel", channel.id)  # the demo page shows this channel and no other
         password = secrets.token_urlsafe(12)
         create_user("admin@localhost", password, "platform-admin", None)
         notes = settings.data / "first-login.txt"

@@ -1,5 +1,6 @@
 """The public widget under attack: hostile channel names, the demo page across tenants, stream caps, floods."""
 import json
+import shutil
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ from appliance.config import load_settings
 from appliance.records import Channel, Message
 from tests.conftest import make_settings, post_json, wait_until
 from tests.fakes import connect, fake_whatsapp, sample, signed_headers  # noqa: F401  (fixture)
+from tests.test_core_browser import browser  # noqa: F401  (fixture)
 from tests.test_core_cli import run
 from tests.test_core_widget import read_events
 
@@ -273,3 +275,34 @@ def test_stream_ends_after_its_time_and_resumes_with_last_event_id(small_server,
     events = read_events(resumed.iter_lines(decode_unicode=True))
     resumed.close()
     assert [e["data"]["id"] for e in events if e["event"] == "message"] == [missed.id]
+
+
+# --- the bubble in a real browser: refused, it comes back by itself and gets the reply it missed -------------
+
+@pytest.mark.skipif(not shutil.which("chromedriver"), reason="test.sh installs chromium and chromium-driver")
+def test_bubble_reconnects_after_a_refused_stream_and_gets_the_missed_reply(browser, live_server, services, settings,
+                                                                             web_channel):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    settings.update(demo_channel=web_channel.id, widget_streams_per_address=1)
+    holder = requests.get(f"{live_server}/widget/{web_channel.id}/events", params={"session": "holder"}, stream=True,
+                          timeout=30)  # takes this address's only stream
+    assert holder.status_code == 200
+    browser.get(live_server + "/")
+    wait = WebDriverWait(browser, 60)
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".apl-bubble"))).click()
+    attempts = ("return performance.getEntriesByType('resource').filter(function (e) {"
+                " return e.name.indexOf('/events?') >= 0; }).length;")
+    wait.until(lambda driver: driver.execute_script(attempts) >= 2)  # refused, and it tried again by itself
+    refusals = [e["message"] for e in browser.get_log("browser") if "/events?" in e["message"]]
+    assert refusals and all("429" in message for message in refusals)
+    box = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".apl-form input")))
+    box.send_keys("Hello! Do you have red roses?")
+    browser.find_element(By.CSS_SELECTOR, ".apl-form button").click()
+    reply = wait_until(lambda: Message.get_or_none(Message.direction == "out"))
+    services.streams.close()  # every open stream ends (the holder too): the bubble reconnects and resumes
+    shown = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".apl-bot[data-message-id]")))
+    assert int(shown.get_attribute("data-message-id")) == reply.id and shown.text.startswith(reply.text)
+    holder.close()

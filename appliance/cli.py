@@ -180,6 +180,8 @@ def cmd_init(args) -> int:
                          f"demo tenant API token: {token}\n", encoding="utf-8")
         notes.chmod(0o600)
         print(f"Created the demo tenant {tenant.id} with a web chat channel.")
+    elif not settings.demo_channel:
+        print("The demo page / is off: set the demo_channel setting to a web channel id to show that bubble there.")
     if (settings.data / "first-login.txt").exists():
         print(f"First admin login and demo API token: {settings.data / 'first-login.txt'} (delete it once noted).")
     elif not User.select().where(User.role == "platform-admin").count():

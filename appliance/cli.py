@@ -9,7 +9,7 @@ import os
 import re
 import sys
 
-from appliance.config import SETTINGS, ConfigError, load_settings
+from appliance.config import SETTINGS, ConfigError, load_settings, store_setting
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,8 @@ def cmd_init(args) -> int:
     settings, _ = _open(args)
     if Tenant.select().count() == 0:
         tenant, token = create_tenant("Demo shop")
-        Channel.create(tenant=tenant, kind="web", name="Demo shop chat")
+        channel = Channel.create(tenant=tenant, kind="web", name="Demo shop chat")
+        store_setting(settings.data, "demo_channel", channel.id)  # the demo page shows this channel and no other
         password = secrets.token_urlsafe(12)
         create_user("admin@localhost", password, "platform-admin", None)
         notes = settings.data / "first-login.txt"
@@ -221,6 +222,8 @@ def cmd_init(args) -> int:
                          f"demo tenant API token: {token}\n", encoding="utf-8")
         notes.chmod(0o600)
         print(f"Created the demo tenant {tenant.id} with a web chat channel.")
+    elif not settings.demo_channel:
+        print("The demo page / is off: set the demo_channel setting to a web channel id to show that bubble there.")
     if (settings.data / "first-login.txt").exists():
         print(f"First admin login and demo API token: {settings.data / 'first-login.txt'} (delete it once noted).")
     elif not User.select().where(User.role == "platform-admin").count():

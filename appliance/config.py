@@ -54,6 +54,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("history_length", 10, int, "Default number of recent messages given to the assistant.", 0, 200),
     Setting("max_body_bytes", 1_048_576, int, "Largest request body accepted by webhooks and the widget (bytes).", 1024, 1 << 30),
     Setting("widget_max_chars", 4000, int, "Longest widget message accepted (characters).", 1, 100_000),
+    Setting("widget_streams", 0, int, "Most open widget event streams in total (each holds a web server thread); 0 means half of http_threads. At most http_threads - 2, so webhooks and health always get a thread.", 0, 510),
+    Setting("widget_streams_per_channel", 8, int, "Most open widget event streams for one web channel, so one shop's visitors cannot take every stream.", 1, 510),
+    Setting("widget_streams_per_address", 4, int, "Most open widget event streams from one client address (behind a proxy every visitor has the proxy's address: raise it).", 1, 510),
+    Setting("widget_stream_seconds", 25.0, float, "How long one widget event stream stays open; the widget then reconnects and missed replies are replayed.", 1, 3600),
+    Setting("widget_session_messages", 10, int, "Most widget messages one chat session may send in 10 seconds; more get 429 with Retry-After.", 1, 10_000),
+    Setting("widget_address_messages", 30, int, "Most widget messages one client address may send in a minute; more get 429 with Retry-After.", 1, 100_000),
+    Setting("demo_channel", "", str, "Id of the web channel whose bubble the demo page / shows (`appliance init` sets it for the demo shop); empty means no demo page."),
     Setting("upload_max_bytes", 20 * 1_048_576, int, "Largest knowledge document accepted (bytes).", 1024, 1 << 32),
     Setting("admin_session_hours", 12.0, float, "Hours an admin page login lasts before signing in again.", 0.001, 24 * 90),
     Setting("login_failures_per_account", 5, int, "Wrong passwords for one e-mail within login_window_seconds before its logins are refused with 429.", 1, 10_000),
@@ -149,7 +156,17 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         env_name = "APPLIANCE_" + name.upper()
         if setting and overrides.get(name) is None and environ.get(env_name, "") == "":
             values[name] = _convert(setting, raw, f"{values['data'] / STORED_FILE}")
+    _check_together(values)
     return values
+
+
+def _check_together(values: Settings) -> None:
+    """Settings that are only wrong in combination (each alone is within its bounds)."""
+    if values["widget_streams"] > values["http_threads"] - 2:
+        raise ConfigError(
+            f"Setting widget_streams is {values['widget_streams']} but http_threads is only {values['http_threads']}; "
+            "keep widget_streams at most http_threads - 2 (or 0 for half), so webhooks and health always get a thread."
+        )
 
 
 def _stored(data_dir: Path) -> dict:

@@ -24,11 +24,12 @@ def browser(tmp_path):
     driver.quit()
 
 
-def test_customer_chats_through_the_bubble(browser, live_server, web_channel, tmp_path):
+def test_customer_chats_through_the_bubble(browser, live_server, web_channel, settings, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
+    settings["demo_channel"] = web_channel.id  # what `appliance init` records for the demo shop
     browser.get(live_server + "/")
     wait = WebDriverWait(browser, 60)
     wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".apl-bubble"))).click()

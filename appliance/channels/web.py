@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import threading
 from collections import defaultdict
 
@@ -10,6 +11,7 @@ from appliance.channels import Inbound
 from appliance.errors import AppError
 
 MAX_SESSION = 128
+SESSION_PATTERN = re.compile(r"[A-Za-z0-9_-]+")  # ASCII only: isalnum() would let other scripts' digits in
 
 
 class Streams:
@@ -71,6 +73,15 @@ def sse(event: str, data: dict, event_id: int | None = None) -> str:
     return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
+def check_session(session: object) -> str:
+    """The widget's session id as sent (message body or stream URL), or a 422 saying what is wrong."""
+    if not isinstance(session, str) or not session.strip():
+        raise AppError(422, "missing_session", "Include the widget's session id ('session').")
+    if len(session) > MAX_SESSION or not SESSION_PATTERN.fullmatch(session):
+        raise AppError(422, "invalid_session", "The session id must be 1-128 letters, digits, '-' or '_'.")
+    return session
+
+
 def parse_message(raw: bytes, max_chars: int) -> Inbound:
     """A widget POST body -> one Inbound text event, or a 400/422 saying what is wrong."""
     try:
@@ -81,11 +92,7 @@ def parse_message(raw: bytes, max_chars: int) -> Inbound:
         raise AppError(400, "invalid_json", 'Send a JSON body like {"session": "...", "text": "..."}.') from None
     if not isinstance(body, dict):
         raise AppError(400, "invalid_json", 'Send a JSON object like {"session": "...", "text": "..."}.')
-    session, text = body.get("session"), body.get("text")
-    if not isinstance(session, str) or not session.strip():
-        raise AppError(422, "missing_session", "Include the widget's session id in the field 'session'.")
-    if len(session) > MAX_SESSION or not session.replace("-", "").replace("_", "").isalnum():
-        raise AppError(422, "invalid_session", "The session id must be 1-128 letters, digits, '-' or '_'.")
+    session, text = check_session(body.get("session")), body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise AppError(422, "empty_text", "Type a message before sending.")
     if len(text) > max_chars:

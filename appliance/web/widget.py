@@ -1,22 +1,62 @@
-"""The web chat widget: embed script, message POST (202), SSE stream of replies, and the demo page."""
+"""The web chat widget: the static embed script, its JSON config, message POST (202), SSE stream of replies, demo page.
+
+Everything here is public (no login), so every endpoint is bounded: message rates per session and per address,
+and open streams in total, per channel and per address, each refused with 429 + Retry-After. A stream holds a
+web server thread, so streams end after `widget_stream_seconds` and the widget resumes from the last reply it saw.
+"""
 from __future__ import annotations
 
 import queue
+import re
 import time
+from dataclasses import dataclass
 from importlib.resources import files
+from typing import Iterator
 
-from flask import Blueprint, Response, render_template_string, request
+from flask import Blueprint, Response, current_app, render_template_string, request
 
-from appliance.channels.web import Streams, parse_message, sse
+from appliance.channels.web import Streams, check_session, parse_message, sse
 from appliance.errors import AppError
+from appliance.limits import RateLimit, Slots, too_many
 from appliance.pipeline import store_events
 from appliance.records import Channel, Conversation, Customer, Message
 from appliance.web import public_base, services
 
 blueprint = Blueprint("widget", __name__)
 
-STREAM_SECONDS = 300  # a stream ends after this; EventSource reconnects with Last-Event-ID
 PING_SECONDS = 15
+STREAM_RETRY_SECONDS = 5  # Retry-After for a refused stream: open streams end within widget_stream_seconds
+SESSION_WINDOW_SECONDS = 10
+ADDRESS_WINDOW_SECONDS = 60
+MESSAGE_ID = re.compile(r"[0-9]{1,19}")
+MAX_MESSAGE_ID = 2**63  # SQLite integers are signed 64-bit
+
+
+@dataclass(frozen=True)
+class WidgetLimits:
+    """The public widget's limits for one app, built from its settings."""
+
+    streams: Slots
+    per_session: RateLimit
+    per_address: RateLimit
+
+
+@blueprint.record_once
+def _make_limits(state) -> None:
+    settings = state.app.extensions["appliance"].settings
+    total = settings.widget_streams or settings.http_threads // 2
+    state.app.extensions["widget_limits"] = WidgetLimits(
+        streams=Slots(total, retry_after=STREAM_RETRY_SECONDS),
+        per_session=RateLimit(settings.widget_session_messages, SESSION_WINDOW_SECONDS),
+        per_address=RateLimit(settings.widget_address_messages, ADDRESS_WINDOW_SECONDS))
+
+
+def _limits() -> WidgetLimits:
+    return current_app.extensions["widget_limits"]
+
+
+def _address() -> str:
+    return request.remote_addr or "unknown"
 
 
 def _channel(channel_id: str) -> Channel:
@@ -27,26 +67,36 @@ def _channel(channel_id: str) -> Channel:
 
 
 @blueprint.after_request
-def _cors(response):
-    """The widget runs on the shop's own site: allow cross-origin calls to these public endpoints."""
+def _public_headers(response):
+    """The widget runs on the shop's own site: allow cross-origin calls; never let a browser sniff a type."""
     if request.path.startswith("/widget/"):
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Access-Control-Allow-Headers"] = "Content-Type, Last-Event-ID"
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
 @blueprint.get("/widget/<channel_id>.js")
 def embed_script(channel_id: str):
-    """One <script> tag embeds the bubble; the script knows its channel and where it came from."""
-    channel = _channel(channel_id)
-    source = files("appliance.web").joinpath("static/widget.js").read_text(encoding="utf-8")
-    script = source.replace("__CHANNEL_ID__", channel.id).replace("__CHANNEL_NAME__", channel.name or "Chat")
+    """One <script> tag embeds the bubble; the script is the same file for every channel (it reads its own src)."""
+    _channel(channel_id)
+    script = files("appliance.web").joinpath("static/widget.js").read_bytes()
     return Response(script, mimetype="application/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@blueprint.get("/widget/<channel_id>/config")
+def widget_config(channel_id: str):
+    """What the bubble shows, as JSON (never pasted into the script)."""
+    channel = _channel(channel_id)
+    return {"channel": channel.id, "title": channel.name or "Chat",
+            "max_chars": services().settings.widget_max_chars}
 
 
 @blueprint.route("/widget/<channel_id>/messages", methods=["OPTIONS"])
 @blueprint.route("/widget/<channel_id>/events", methods=["OPTIONS"])
+@blueprint.route("/widget/<channel_id>/config", methods=["OPTIONS"])
 def preflight(channel_id: str):
     return Response(status=204)
 
@@ -56,9 +106,15 @@ def post_message(channel_id: str):
     """Store the customer's message durably, queue the answer, return 202 at once."""
     svc = services()
     channel = _channel(channel_id)
+    wait = _limits().per_address.hit(_address())
+    if wait:
+        raise too_many(wait, "Too many chat messages came from this address; wait a minute and send again.")
     if request.content_length and request.content_length > svc.settings.max_body_bytes:
         raise AppError(413, "too_large", "The message is larger than this appliance accepts.")
     inbound = parse_message(request.get_data(cache=False), svc.settings.widget_max_chars)
+    wait = _limits().per_session.hit(f"{channel.id}:{inbound.user_id}")
+    if wait:
+        raise too_many(wait, "You are sending messages very fast; wait a few seconds and send again.")
     new_ids = store_events(channel, [inbound])
     for event_id in new_ids:
         svc.enqueue_event(event_id)
@@ -75,41 +131,62 @@ def _stored_replies(channel: Channel, session: str, after: int) -> list[Message]
                 .order_by(Message.id))
 
 
+def _message_id(raw: str) -> int:
+    if not MESSAGE_ID.fullmatch(raw) or int(raw) >= MAX_MESSAGE_ID:
+        raise AppError(422, "invalid_since", "Last-Event-ID / since must be the id of a message (a whole number).")
+    return int(raw)
+
+
+def _resume_after() -> int:
+    """The last reply the widget has: the newer of Last-Event-ID (browser reconnect) and ?since= (widget reconnect)."""
+    marks = (request.headers.get("Last-Event-ID"), request.args.get("since"))
+    return max((_message_id(mark) for mark in marks if mark), default=0)
+
+
 @blueprint.get("/widget/<channel_id>/events")
 def events(channel_id: str):
-    """SSE: stored replies after Last-Event-ID, then live tokens, replies and typing notices."""
+    """SSE: stored replies after Last-Event-ID / since, then live tokens, replies and typing notices, for a while."""
     svc = services()
     channel = _channel(channel_id)
-    session = request.args.get("session", "")
-    if not session or len(session) > 128:
-        raise AppError(422, "missing_session", "Open the stream with ?session=<the widget's session id>.")
+    session = check_session(request.args.get("session"))
+    after = _resume_after()
+    slots = _limits().streams
+    keys = {f"channel:{channel.id}": svc.settings.widget_streams_per_channel,
+            f"address:{_address()}": svc.settings.widget_streams_per_address}
+    if not slots.acquire(keys):
+        raise too_many(slots.retry_after, "Too many chats are open right now; the chat reconnects by itself in a few seconds.")
     try:
-        after = int(request.headers.get("Last-Event-ID") or request.args.get("since") or 0)
-    except ValueError:
-        raise AppError(422, "invalid_since", "Last-Event-ID / since must be a message id number.") from None
-    box = svc.streams.subscribe(channel.id, session)
-    backlog = _stored_replies(channel, session, after)
+        box = svc.streams.subscribe(channel.id, session)
+        backlog = _stored_replies(channel, session, after)
+    except BaseException:
+        slots.release(keys)
+        raise
 
-    def stream():
+    def closed() -> None:
+        # runs when the server closes the response, even if the stream never started (client gone early)
+        svc.streams.unsubscribe(channel.id, session, box)
+        slots.release(keys)
+
+    response = Response(_stream(box, backlog, svc.settings.widget_stream_seconds), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response.call_on_close(closed)
+    return response
+
+
+def _stream(box: queue.Queue, backlog: list[Message], seconds: float) -> Iterator[str]:
+    yield ": connected\n\n"
+    for message in backlog:
+        yield sse("message", message.as_json(), message.id)
+    ends = time.monotonic() + seconds
+    while (left := ends - time.monotonic()) > 0:
         try:
-            yield ": connected\n\n"
-            for message in backlog:
-                yield sse("message", message.as_json(), message.id)
-            ends = time.monotonic() + STREAM_SECONDS
-            while time.monotonic() < ends:
-                try:
-                    event, data = box.get(timeout=PING_SECONDS)
-                except queue.Empty:
-                    yield ": ping\n\n"
-                    continue
-                if (event, data) == Streams.CLOSE:
-                    return
-                yield sse(event, data, data.get("id") if event == "message" else None)
-        finally:
-            svc.streams.unsubscribe(channel.id, session, box)
-
-    return Response(stream(), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            event, data = box.get(timeout=min(PING_SECONDS, left))
+        except queue.Empty:
+            yield ": ping\n\n"
+            continue
+        if (event, data) == Streams.CLOSE:
+            return
+        yield sse(event, data, data.get("id") if event == "message" else None)
 
 
 DEMO_PAGE = """<!doctype html>
@@ -129,9 +206,9 @@ DEMO_PAGE = """<!doctype html>
 @blueprint.get("/")
 @blueprint.get("/demo")
 def demo():
-    """The demo page with the bubble of the first web channel (the one ./run.sh creates)."""
-    channel = Channel.select().where((Channel.kind == "web") & (Channel.deleted == False)).order_by(Channel.created_at).first()  # noqa: E712
+    """The demo page with the bubble of the demo shop's web channel (the `demo_channel` setting), while it exists."""
+    demo_id = services().settings.demo_channel
+    channel = Channel.live(demo_id, "web") if demo_id else None
     if channel is None:
-        raise AppError(404, "no_widget", "No web chat channel exists yet; run ./run.sh or create one with POST /api/v1/channels.")
-    return render_template_string(DEMO_PAGE, tenant=channel.tenant.name, channel=channel.id,
-                                  base=public_base())
+        raise AppError(404, "no_demo", "This appliance shows no demo chat; the admin page is at /admin/.")
+    return render_template_string(DEMO_PAGE, tenant=channel.tenant.name, channel=channel.id, base=public_base())

@@ -165,7 +165,9 @@ def assert_page_policies(response):
     assert not INLINE_SCRIPT.search(response.get_data(as_text=True)), "inline script would be blocked by the CSP"
 
 
-def test_every_html_page_carries_the_security_headers_and_no_inline_script(client, tenant, other_tenant, web_channel):
+def test_every_html_page_carries_the_security_headers_and_no_inline_script(client, settings, tenant, other_tenant,
+                                                                         web_channel):
+    settings["demo_channel"] = web_channel.id  # what `appliance init` records: the demo page shows this channel
     create_user("root@lan.vn", PASSWORD, "platform-admin", None)
     assert_page_policies(client.get("/admin/login"))
     assert_page_policies(client.get("/"))

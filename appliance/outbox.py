@@ -1,8 +1,11 @@
 """Delivery of outbound messages. Every reply is a row first; a task sends it through its channel.
 
 The Message row is the ledger (status, attempts, next_attempt_at, error, platform_id); huey only rings the bell.
-Retries back off exponentially with jitter, honour Retry-After, and pause a channel whose platform keeps failing
-(circuit breaker); a per-channel rate cap spaces sends; platform windows decide when only a template may go.
+Retries back off exponentially with jitter and pause a channel whose platform keeps failing (circuit breaker, one
+probe at a time); a 429 pauses the channel for Retry-After without counting as an attempt, and a reply gives up by
+age; a per-channel rate cap spaces sends; platform windows decide when only a template may go. Sends carry our id
+(`ref`) where the platform hands it back on its statuses (WhatsApp, Messenger), so a send whose answer was lost to a
+crash or timeout is confirmed by that status rather than sent again.
 """
 from __future__ import annotations
 

@@ -1,17 +1,22 @@
 """Delivery of outbound messages. Every reply is a row first; a task sends it through its channel.
 
 The Message row is the ledger (status, attempts, next_attempt_at, error, platform_id); huey only rings the bell.
-Retries back off exponentially with jitter, honour Retry-After, and pause a channel whose platform keeps failing
-(circuit breaker); a per-channel rate cap spaces sends; platform windows decide when only a template may go.
+Retries back off exponentially with jitter and pause a channel whose platform keeps failing (circuit breaker, one
+probe at a time); a 429 pauses the channel for Retry-After without counting as an attempt, and a reply gives up by
+age; a per-channel rate cap spaces sends; platform windows decide when only a template may go. Sends carry our id
+(`ref`) where the platform hands it back on its statuses (WhatsApp, Messenger), so a send whose answer was lost to a
+crash or timeout is confirmed by that status rather than sent again.
 """
 from __future__ import annotations
 
 import importlib
 import logging
 import random
+import re
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from peewee import fn
 
@@ -25,6 +30,7 @@ from appliance.records import Channel, Conversation, Customer, InboundEvent, Mes
 log = logging.getLogger(__name__)
 
 PLATFORMS = ("whatsapp", "messenger", "zalo", "telegram")
+REF_PREFIX = "appliance:"  # our id for a send, given to platforms that hand it back on its status webhooks
 RANK = {"pending": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3, "played": 3}
 
 
@@ -51,38 +57,87 @@ def free_window_open(kind: str, last_inbound_at: datetime | None, now: datetime 
 
 
 class Breaker:
-    """Per-channel circuit breaker: after N consecutive failures, pause the channel for a cool-down."""
+    """Per-channel pauses: a circuit breaker after N consecutive failures, and a pause when the platform says 429.
+
+    Once an open breaker's cool-down is over, one send at a time goes through as the probe; its failure re-opens the
+    breaker for a cool-down from then, while failures of sends that started before it opened change nothing.
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._failures: dict[str, int] = {}
-        self._open_until: dict[str, float] = {}
+        self._open: set[str] = set()  # tripped: only probes until a send succeeds
+        self._until: dict[str, float] = {}  # monotonic time before which nothing is sent (cool-down or Retry-After)
+        self._probing: set[str] = set()
+        self._limited: dict[str, int] = {}  # consecutive rate limits, for the backoff when no Retry-After came
+
+    def admit(self, channel_id: str, probe_wait: float) -> tuple[float, bool]:
+        """(seconds to wait, 0 = send now; whether this send is the one probe of an open breaker)."""
+        with self._lock:
+            wait = self._until.get(channel_id, 0.0) - time.monotonic()
+            if wait > 0:
+                return wait, False
+            if channel_id not in self._open:
+                return 0.0, False
+            if channel_id in self._probing:
+                return probe_wait, False  # another worker's probe is out: look again once it must have an answer
+            self._probing.add(channel_id)
+            return 0.0, True
+
+    def probe_done(self, channel_id: str) -> None:
+        """The probe's attempt ended, whatever its outcome: the next one may go when the channel is not paused."""
+        with self._lock:
+            self._probing.discard(channel_id)
 
     def wait(self, channel_id: str) -> float:
-        """Seconds until the channel may be tried again (0 = closed, or half-open for one probe)."""
+        """Seconds until the channel's pause ends (0 = not paused)."""
         with self._lock:
-            return max(0.0, self._open_until.get(channel_id, 0.0) - time.monotonic())
+            return max(0.0, self._until.get(channel_id, 0.0) - time.monotonic())
 
-    def failure(self, channel_id: str, threshold: int, cooldown: float) -> bool:
-        """Count a failure; True when this opens (or re-opens) the breaker."""
+    def failure(self, channel_id: str, threshold: int, cooldown: float, probe: bool = False) -> bool:
+        """Count a failed send; True when this opens the breaker, or a failed probe re-opens it from now."""
         with self._lock:
+            now = time.monotonic()
+            if probe and channel_id in self._open:
+                self._until[channel_id] = now + cooldown
+                return True
+            if channel_id in self._open:
+                return False  # a send that started before the breaker opened: the pause stays as it was
             count = self._failures.get(channel_id, 0) + 1
             self._failures[channel_id] = count
             if count >= threshold:
-                self._open_until[channel_id] = time.monotonic() + cooldown
+                self._open.add(channel_id)
+                self._until[channel_id] = max(self._until.get(channel_id, 0.0), now + cooldown)
                 return True
             return False
 
-    def clean(self, channel_id: str) -> bool:
-        """No failure counted since the last success: worth sending to at once rather than through the queue."""
+    def rate_limited(self, channel_id: str, retry_after: float | None, backoff_for: Callable[[int], float]) -> float:
+        """Pause the channel for Retry-After (or a growing backoff without one); the seconds it is paused for."""
         with self._lock:
-            return channel_id not in self._failures
+            count = self._limited.get(channel_id, 0) + 1
+            self._limited[channel_id] = count
+            now = time.monotonic()
+            delay = retry_after if retry_after is not None else backoff_for(count)
+            self._until[channel_id] = max(self._until.get(channel_id, 0.0), now + delay)
+            return self._until[channel_id] - now
+
+    def clean(self, channel_id: str) -> bool:
+        """No failure or pause since the last success: worth sending to at once rather than through the queue."""
+        with self._lock:
+            return channel_id not in self._failures and channel_id not in self._until
 
     def success(self, channel_id: str) -> None:
         """A send went through: the channel is healthy again."""
         with self._lock:
-            self._failures.pop(channel_id, None)
-            self._open_until.pop(channel_id, None)
+            for state in (self._failures, self._until, self._limited):
+                state.pop(channel_id, None)
+            self._open.discard(channel_id)
+
+    def paused(self) -> int:
+        """How many channels are paused now or have an open breaker."""
+        with self._lock:
+            now = time.monotonic()
+            return len(self._open | {channel for channel, until in self._until.items() if until > now})
 
 
 class RateCap:
@@ -168,9 +223,18 @@ def _attempt(services, channel: Channel, message: Message) -> None:
         return _fail(message, "channel_deleted", "the channel was disconnected")
     if channel.status != "active":
         return _fail(message, "channel_needs_attention", channel.status_reason or "the channel needs attention")
-    wait = state.breaker.wait(channel.id)
+    wait, probe = state.breaker.admit(channel.id, settings.outbox_timeout)
     if wait > 0:
         return _release(services, message, wait)
+    try:
+        _attempt_send(services, channel, message, probe)
+    finally:
+        if probe:
+            state.breaker.probe_done(channel.id)
+
+
+def _attempt_send(services, channel: Channel, message: Message, probe: bool) -> None:
+    settings, state = services.settings, services.outbox
     reserved, wait = state.rate.reserve(channel.id, settings.outbox_rate_per_second, 1.0)
     if not reserved:
         return _release(services, message, wait)
@@ -193,11 +257,11 @@ def _attempt(services, channel: Channel, message: Message) -> None:
         try:
             platform_id = _send(services, channel, module, fallback, credentials)
         except SendError as again:
-            return _failed_send(services, channel, message, again)
+            return _failed_send(services, channel, message, again, probe)
         Message.update(payload={**(message.payload or {}), "template": fallback.template}).where(
             Message.id == message.id).execute()
     except SendError as exc:
-        return _failed_send(services, channel, message, exc)
+        return _failed_send(services, channel, message, exc, probe)
     _sent(services, channel, message, platform_id)
 
 
@@ -226,7 +290,7 @@ def _outbound(services, channel, message: Message, customer: Customer, credentia
     """The Outbound for a row; a free-form reply outside the window becomes the channel's fallback template or None."""
     payload = message.payload or {}
     template = payload.get("template")
-    extra: dict = {"zns_base": services.settings.zalo_zns_base}
+    extra: dict = {"zns_base": services.settings.zalo_zns_base, "ref": f"{REF_PREFIX}{message.id}"}
     if template and channel.kind == "zalo" and not template.get("phone"):
         template = {**template, "phone": (customer.custom_fields or {}).get("phone", "")}
     if message.reply_to_id and channel.kind == "telegram":
@@ -251,7 +315,7 @@ def _fallback_template(credentials: dict, outbound: Outbound, customer: Customer
     return Outbound(to=outbound.to, template=template, extra=outbound.extra)
 
 
-def _failed_send(services, channel: Channel, message: Message, exc: SendError) -> None:
+def _failed_send(services, channel: Channel, message: Message, exc: SendError, probe: bool = False) -> None:
     settings, state = services.settings, services.outbox
     if isinstance(exc, TokenExpired):
         Channel.update(status="needs_attention", status_reason=f"{exc.reason}: {exc}"[:500]).where(
@@ -261,37 +325,49 @@ def _failed_send(services, channel: Channel, message: Message, exc: SendError) -
     if isinstance(exc, Permanent):
         return _fail(message, exc.reason, str(exc))
     if isinstance(exc, RateLimited):
-        delay = exc.retry_after if exc.retry_after is not None else backoff(settings, message.attempts)
-    else:
-        delay = backoff(settings, message.attempts)
-        if state.breaker.failure(channel.id, settings.outbox_breaker_failures, settings.outbox_breaker_seconds):
-            log.warning("%s channel %s paused for %.1fs after repeated failures", channel.kind, channel.id,
-                        settings.outbox_breaker_seconds)
-            delay = max(delay, state.breaker.wait(channel.id))
-    _retry(services, message, exc.reason, str(exc), delay)
+        return _rate_limited(services, channel, message, exc)
+    delay = backoff(settings, message.attempts)
+    if state.breaker.failure(channel.id, settings.outbox_breaker_failures, settings.outbox_breaker_seconds, probe):
+        log.warning("%s channel %s paused for %.1fs after repeated failures", channel.kind, channel.id,
+                    settings.outbox_breaker_seconds)
+    _retry(services, message, exc.reason, str(exc), max(delay, state.breaker.wait(channel.id)))
+
+
+def _rate_limited(services, channel: Channel, message: Message, exc: RateLimited) -> None:
+    """The platform asks us to slow down: pause the whole channel, and this try does not count as an attempt."""
+    pause = services.outbox.breaker.rate_limited(channel.id, exc.retry_after,
+                                                 lambda count: backoff(services.settings, count))
+    Message.update(attempts=Message.attempts - 1).where(Message.id == message.id).execute()
+    message.attempts -= 1
+    log.info("%s channel %s rate limited: paused for %.1fs", channel.kind, channel.id, pause)
+    _release(services, message, pause, exc.reason, str(exc))
 
 
 def _retry(services, message: Message, reason: str, detail: str, delay: float) -> None:
     if message.attempts >= services.settings.outbox_max_attempts:
         return _fail(message, reason, f"gave up after {message.attempts} attempts: {detail}")
     log.info("message %d: %s, attempt %d, retrying in %.2fs", message.id, reason, message.attempts, delay)
-    _release(services, message, delay, f"{reason}: {detail}"[:1000])
+    _release(services, message, delay, reason, detail)
 
 
-def _release(services, message: Message, delay: float, error: str | None = None) -> None:
-    """Back to pending, due in `delay` seconds, with a task scheduled for then."""
-    due = utcnow() + timedelta(seconds=delay)
-    values = {"status": "pending", "next_attempt_at": due, "updated_at": utcnow()}
-    if error is not None:
-        values["error"] = error
-    Message.update(**values).where(Message.id == message.id).execute()
-    services.schedule_delivery(message.id, delay)
+def _release(services, message: Message, delay: float, reason: str | None = None, detail: str = "") -> None:
+    """Back to pending, due in `delay` seconds, with a task scheduled for then; failed once it is too old to send.
+
+    Only a row this attempt still holds ("sending") is touched: a status webhook may have confirmed it meanwhile."""
+    hours = services.settings.outbox_give_up_hours
+    if utcnow() - message.created_at >= timedelta(hours=hours):
+        return _fail(message, reason or "expired", f"not sent within {hours:g} hours{': ' + detail if detail else ''}")
+    values = {"status": "pending", "next_attempt_at": utcnow() + timedelta(seconds=delay), "updated_at": utcnow()}
+    if reason is not None:
+        values["error"] = f"{reason}: {detail}"[:1000]
+    if Message.update(**values).where((Message.id == message.id) & (Message.status == "sending")).execute():
+        services.schedule_delivery(message.id, delay)
 
 
 def _fail(message: Message, reason: str, detail: str) -> None:
     log.info("message %d failed: %s", message.id, reason)
     Message.update(status="failed", error=f"{reason}: {detail}"[:1000], next_attempt_at=None,
-                   updated_at=utcnow()).where(Message.id == message.id).execute()
+                   updated_at=utcnow()).where((Message.id == message.id) & (Message.status == "sending")).execute()
 
 
 def _sent(services, channel: Channel, message: Message, platform_id: str) -> None:
@@ -332,6 +408,8 @@ def apply_status(services, event: InboundEvent, inbound: Inbound) -> str:
                 .where((Conversation.channel == event.channel_id) & (Message.direction == "out")))
     if ids:
         rows = list(outbound.where(Message.platform_id.in_(ids)))
+        if not rows and ref_message_id(status.get("ref")) is not None:
+            return _confirm(event, status)
         if not rows and status.get("message_id"):
             return "waiting"
     elif status.get("watermark"):  # Messenger: everything sent before the watermark
@@ -346,10 +424,48 @@ def apply_status(services, event: InboundEvent, inbound: Inbound) -> str:
     return "done"
 
 
+def ref_message_id(ref) -> int | None:
+    """Our message id from the ref a platform echoed back ("appliance:42"), or None when it is not ours."""
+    found = re.fullmatch(rf"{REF_PREFIX}(\d{{1,18}})", ref or "", re.ASCII) if isinstance(ref, str) else None
+    return int(found.group(1)) if found else None
+
+
+def _confirm(event: InboundEvent, status: dict) -> str:
+    """A status naming our message by its ref: a send whose answer never came (crash, timeout) did reach the platform.
+
+    It takes the platform's id and status, and no resend happens; a row that has an id already got it from another
+    send (a resend after the grace period), so this status is of a duplicate and changes nothing."""
+    name = status.get("status")
+    if name == "failed":
+        values = {"status": "failed", "error": status.get("error") or "failed: the platform reported a failure"}
+    elif name in RANK and RANK[name] > 0:
+        values = {"status": "read" if name == "played" else name, "error": None}
+    else:
+        return "done"
+    message_id = ref_message_id(status["ref"])
+    ours = (Message.select(Message.id).join(Conversation)
+            .where((Conversation.channel == event.channel_id) & (Message.id == message_id)))
+    confirmed = Message.update(**values, platform_id=status["message_id"], next_attempt_at=None, updated_at=utcnow()).where(
+        Message.id.in_(ours) & (Message.direction == "out") & Message.platform_id.is_null()
+        & Message.status.in_(("pending", "sending", "failed"))).execute()
+    if confirmed:
+        log.info("message %d: the platform reports a send whose answer was lost as %s", message_id, name)
+    return "done"
+
+
 # --- start-up and the safety net -----------------------------------------------------------------------
 
 def requeue_pending(services) -> int:
-    """At start-up: rows left "sending" by a crash go back to pending; every pending row gets its task again."""
+    """At start-up: rows left "sending" by a crash go back to pending and every pending row gets its task again.
+
+    On platforms that confirm sends (status webhooks or echoes carry our ref) a row cut short waits a grace period
+    first: the platform may have taken it, and its status then marks it sent instead of a second copy going out."""
+    grace = services.settings.outbox_crash_grace_seconds
+    confirming = [kind for kind in PLATFORMS if getattr(platform(kind), "CONFIRMS_SENDS", False)]
+    cut_short = (Message.select(Message.id).join(Conversation).join(Channel, on=(Conversation.channel == Channel.id))
+                 .where((Message.direction == "out") & (Message.status == "sending") & Channel.kind.in_(confirming)))
+    waiting = Message.update(status="pending", next_attempt_at=utcnow() + timedelta(seconds=grace)).where(
+        Message.id.in_(cut_short)).execute()
     Message.update(status="pending").where((Message.direction == "out") & (Message.status == "sending")).execute()
     rows = list(Message.select(Message.id, Message.next_attempt_at)
                 .where((Message.direction == "out") & (Message.status == "pending")).order_by(Message.id))
@@ -358,7 +474,8 @@ def requeue_pending(services) -> int:
         delay = max(0.0, (row.next_attempt_at - now).total_seconds()) if row.next_attempt_at else 0.0
         services.schedule_delivery(row.id, delay)
     if rows:
-        log.info("re-queued %d unsent outbound messages", len(rows))
+        log.info("re-queued %d unsent outbound messages (%d cut short by a stop wait %.0fs for the platform's status)",
+                 len(rows), waiting, grace)
     return len(rows)
 
 
@@ -371,3 +488,12 @@ def kick_overdue(services, grace_seconds: float = 60.0) -> int:
     for row in rows:
         services.schedule_delivery(row.id, 0)
     return len(rows)
+
+
+def figures(services) -> dict:
+    """Counts for /healthz (no ids or texts: it is public): replies waiting, failed in the last hour, channels paused."""
+    outbound = Message.select().where(Message.direction == "out")
+    hour_ago = utcnow() - timedelta(hours=1)
+    return {"pending": outbound.where(Message.status.in_(("pending", "sending"))).count(),
+            "failed_last_hour": outbound.where((Message.status == "failed") & (Message.updated_at >= hour_ago)).count(),
+            "channels_paused": services.outbox.breaker.paused()}

@@ -71,6 +71,8 @@ class Request:
     body: dict
     answered: int = 0
     accepted: bool = False  # answered with a message id the client received
+    taken: bool = False  # the platform took the message (the customer gets it), whether or not the client heard so
+    message_id: str = ""  # the id the platform gave it
     received_at: float = field(default_factory=time.perf_counter)
 
 
@@ -86,6 +88,8 @@ class FakePlatform:
         self._lock = threading.Lock()
         self._counter = 0
         self.refreshes = 0
+        self._hangs = 0
+        self._released = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -105,6 +109,7 @@ class FakePlatform:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def close(self) -> None:
+        self.release()
         self.server.shutdown()
         self.server.server_close()
 
@@ -113,6 +118,22 @@ class FakePlatform:
         """Answer the next `times` matching send requests with this failure."""
         for _ in range(times):
             self._failures.append(Failure(status, body or {}, headers or {}, delay, when))
+
+    def hang(self, times: int = 1) -> None:
+        """Take the next `times` sends (the customer gets them) but answer nothing until `release()`, then drop the
+        connection: what a client sees when its process is killed mid-send."""
+        with self._lock:
+            self._hangs += times
+            self._released.clear()
+
+    def release(self) -> None:
+        """End the hung sends (their connections are dropped without an answer)."""
+        self._released.set()
+
+    @property
+    def taken(self) -> list[Request]:
+        """Sends that reached the customer: accepted, answered too late, or hung."""
+        return [r for r in self.sends if r.taken]
 
     @property
     def sends(self) -> list[Request]:
@@ -148,15 +169,24 @@ class FakePlatform:
         request = Request(handler.path, dict(handler.headers), body)
         with self._lock:
             self.requests.append(request)
-            failure = None
+            failure, hang = None, False
             if self._is_send(handler.path):
                 failure = next((f for f in self._failures if f.when is None or f.when(body)), None)
                 if failure is not None:
                     self._failures.remove(failure)
+                elif self._hangs:
+                    self._hangs, hang = self._hangs - 1, True
+        if hang:
+            self._success(request)
+            self._released.wait()
+            request.answered = -1
+            handler.close_connection = True
+            return
         if failure is not None and failure.delay:  # a timeout: the client gives up before this late answer
+            answer = self._success(request)
             time.sleep(failure.delay)
             request.answered = -1
-            return self._reply(handler, 200, self._success(request))
+            return self._reply(handler, 200, answer)
         if failure is not None:
             request.answered = failure.status
             return self._reply(handler, failure.status, failure.body, failure.headers)
@@ -194,15 +224,21 @@ class FakePlatform:
         return 200, self._success(request)
 
     def _success(self, request: Request) -> dict:
+        """The platform takes the message: its success body (the customer gets it whether or not this is answered)."""
         n = self._next_id()
+        request.taken = self._is_send(request.path)
         if self.kind == "whatsapp":
+            request.message_id = f"wamid.FAKE{n}"
             return {"messaging_product": "whatsapp", "contacts": [{"input": request.body.get("to"), "wa_id": request.body.get("to")}],
-                    "messages": [{"id": f"wamid.FAKE{n}"}]}
+                    "messages": [{"id": request.message_id}]}
         if self.kind == "messenger":
-            return {"recipient_id": (request.body.get("recipient") or {}).get("id"), "message_id": f"m_FAKE{n}"}
+            request.message_id = f"m_FAKE{n}"
+            return {"recipient_id": (request.body.get("recipient") or {}).get("id"), "message_id": request.message_id}
         if self.kind == "zalo":
             key = "msg_id" if request.path.endswith("/template") else "message_id"
-            return {"error": 0, "message": "Success", "data": {key: f"zmsg.FAKE{n}", "user_id": "2512523625412515"}}
+            request.message_id = f"zmsg.FAKE{n}"
+            return {"error": 0, "message": "Success", "data": {key: request.message_id, "user_id": "2512523625412515"}}
+        request.message_id = str(1000 + n)
         return {"ok": True, "result": {"message_id": 1000 + n, "chat": {"id": request.body.get("chat_id")}, "text": request.body.get("text")}}
 
 

@@ -13,15 +13,17 @@ USERS = {"whatsapp": "84901234567", "messenger": "7021234567890123", "zalo": "25
 TEXT_SAMPLE = {"whatsapp": "text.json", "messenger": "text.json", "zalo": "user_send_text.json", "telegram": "text.json"}
 
 
-def expected_send(kind: str, text: str) -> tuple[str, dict, tuple[str, str]]:
-    """(path, body, auth header) the real platform expects for a plain text reply."""
+def expected_send(kind: str, text: str, ref: str = "") -> tuple[str, dict, tuple[str, str]]:
+    """(path, body, auth header) the real platform expects for a plain text reply; `ref` comes back on its statuses."""
     creds = CREDENTIALS[kind]
     if kind == "whatsapp":
         return (f"/{creds['phone_number_id']}/messages",
                 {"messaging_product": "whatsapp", "recipient_type": "individual", "to": "84901234567", "type": "text",
-                 "text": {"body": text, "preview_url": False}}, ("Authorization", f"Bearer {creds['access_token']}"))
+                 "text": {"body": text, "preview_url": False}, "biz_opaque_callback_data": ref},
+                ("Authorization", f"Bearer {creds['access_token']}"))
     if kind == "messenger":
-        return ("/me/messages", {"recipient": {"id": "7021234567890123"}, "messaging_type": "RESPONSE", "message": {"text": text}},
+        return ("/me/messages", {"recipient": {"id": "7021234567890123"}, "messaging_type": "RESPONSE",
+                                 "message": {"text": text, "metadata": ref}},
                 ("Authorization", f"Bearer {creds['page_access_token']}"))
     if kind == "zalo":
         return ("/v3.0/oa/message/cs", {"recipient": {"user_id": "2512523625412515"}, "message": {"text": text}},
@@ -47,7 +49,7 @@ def test_signed_sample_is_stored_answered_once_and_reply_has_the_platform_shape(
     reply = replies[0]
     assert reply.status == "sent" and reply.text and reply.platform_id
     assert len(fake.sends) == 1 and fake.problems == []
-    path, body, (header, value) = expected_send(kind, reply.text)
+    path, body, (header, value) = expected_send(kind, reply.text, f"appliance:{reply.id}")
     sent = fake.sends[0]
     assert sent.path == path and sent.body == body
     if header:

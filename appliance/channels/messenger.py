@@ -43,7 +43,7 @@ def check_signature(raw: bytes, headers: Mapping[str, str], credentials: dict) -
 def _message(item: dict, base: dict) -> Inbound | None:
     message = item["message"]
     if message.get("is_echo"):
-        return None  # our own message, echoed back
+        return _echo(message, item, base)
     base = {**base, "platform_id": text_of(message.get("mid")) or base["platform_id"]}
     text = text_of(message.get("text"))
     if isinstance(message.get("quick_reply"), dict):
@@ -59,6 +59,16 @@ def _message(item: dict, base: dict) -> Inbound | None:
         kind = first.get("type") if first.get("type") in MEDIA else "attachment"
         return Inbound(kind="media", media={"type": kind, "url": text_of(payload.get("url"))}, text=text, **base)
     return Inbound(kind="text" if text else "unknown", text=text, **base)
+
+
+def _echo(message: dict, item: dict, base: dict) -> Inbound | None:
+    """A page message echoed back: a "sent" status when it is ours (it carries our metadata), else dropped."""
+    ref = text_of(message.get("metadata"))
+    if not ref or not message.get("mid"):
+        return None  # sent by a person from the page inbox, or by another app
+    mid = text_of(message["mid"])
+    return Inbound(kind="status", status={"message_id": mid, "status": "sent", "ref": ref},
+                   **{**base, "platform_id": f"{mid}:echo", "user_id": text_of((item.get("recipient") or {}).get("id"))})
 
 
 def _postback(item: dict, base: dict) -> Inbound:
@@ -124,10 +134,18 @@ def render(outbound: Outbound) -> dict:
     return body
 
 
+# The echo of a send (message_echoes) carries back its message.metadata: the outbox puts its own id for the message
+# there (Outbound.extra["ref"]), so a send whose answer was lost (crash, timeout) is recognised, not repeated.
+CONFIRMS_SENDS = True
+
+
 def send(outbound: Outbound, credentials: dict, api_base: str, http: Http) -> str:
     """Send one message with the page token; returns its mid or raises the SendError for the platform's code."""
     url = f"{api_base.rstrip('/')}/me/messages"
-    answer = http.post(url, render(outbound), {"Authorization": f"Bearer {credentials['page_access_token']}"})
+    body = render(outbound)
+    if outbound.extra.get("ref"):
+        body["message"]["metadata"] = clip(text_of(outbound.extra["ref"]), 1000)
+    answer = http.post(url, body, {"Authorization": f"Bearer {credentials['page_access_token']}"})
     if answer.status == 200 and answer.body.get("message_id"):
         return text_of(answer.body["message_id"])
     raise graph_error(answer, ERRORS)

@@ -95,10 +95,12 @@ def _status(status: dict) -> Inbound:
     errors = status.get("errors") or []
     error = errors[0] if errors and isinstance(errors[0], dict) else None
     name = text_of(status.get("status"))
+    ref = text_of(status.get("biz_opaque_callback_data"))  # our id for the send, given back on its statuses
     return Inbound(kind="status", platform_id=f"{text_of(status.get('id'))}:{name}",
                    user_id=text_of(status.get("recipient_id")), timestamp=text_of(status.get("timestamp")),
                    status={"message_id": text_of(status.get("id")), "status": name,
-                           "error": f"{error.get('code')}: {error.get('title') or error.get('message')}" if error else None},
+                           "error": f"{error.get('code')}: {error.get('title') or error.get('message')}" if error else None,
+                           **({"ref": ref} if ref else {})},
                    raw=status)
 
 
@@ -155,10 +157,18 @@ def render(outbound: Outbound) -> dict:
     return body
 
 
+# Every status webhook of a send carries back its biz_opaque_callback_data: the outbox puts its own id for the
+# message there (Outbound.extra["ref"]), so a send whose answer was lost (crash, timeout) is recognised, not repeated.
+CONFIRMS_SENDS = True
+
+
 def send(outbound: Outbound, credentials: dict, api_base: str, http: Http) -> str:
     """Send one message; returns its wamid or raises the SendError for the platform's code."""
     url = f"{api_base.rstrip('/')}/{credentials['phone_number_id']}/messages"
-    answer = http.post(url, render(outbound), {"Authorization": f"Bearer {credentials['access_token']}"})
+    body = render(outbound)
+    if outbound.extra.get("ref"):
+        body["biz_opaque_callback_data"] = clip(text_of(outbound.extra["ref"]), 512)
+    answer = http.post(url, body, {"Authorization": f"Bearer {credentials['access_token']}"})
     messages = answer.body.get("messages")
     if answer.status == 200 and isinstance(messages, list) and messages and messages[0].get("id"):
         return text_of(messages[0]["id"])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from appliance import __version__, tasks
+from appliance import __version__, outbox, tasks
 from appliance.records import Channel, InboundEvent
 from appliance.web import services
 
@@ -12,13 +12,15 @@ blueprint = Blueprint("health", __name__)
 
 @blueprint.get("/healthz")
 def healthz():
-    """Model state, queue depth, channels needing attention and version; 200 while loading, 503 if broken."""
+    """Model state, queue depth, outbox figures and version; "degraded" when sends are in trouble; 503 if broken.
+
+    Nobody logs in to read it: counts only, never a tenant's channel ids or a text that came from a platform."""
     svc = services()
-    attention = [{"id": c.id, "kind": c.kind, "reason": c.status_reason}
-                 for c in Channel.select().where((Channel.status != "active") & (Channel.deleted == False))]  # noqa: E712
+    attention = Channel.select().where((Channel.status != "active") & (Channel.deleted == False)).count()  # noqa: E712
+    sends = {**outbox.figures(svc), "channels_needing_attention": attention}
     models = svc.models.status
     status = {"ready": "ok", "loading": "loading", "not_loaded": "ok", "disabled": "ok"}.get(models, "error")
-    if status == "ok" and attention:
+    if status == "ok" and (sends["channels_paused"] or sends["channels_needing_attention"] or sends["failed_last_hour"]):
         status = "degraded"
     body = {
         "status": status,
@@ -26,7 +28,7 @@ def healthz():
         "model": {"status": models, "name": svc.settings.model, "error": svc.models.error},
         "queue": {"pending_events": InboundEvent.select().where(InboundEvent.status.in_(("pending", "processing"))).count(),
                   "queued_tasks": tasks.huey.pending_count() if not tasks.huey.immediate else 0},
-        "channels_needing_attention": attention,
+        "outbox": sends,
     }
     return jsonify(body), 503 if status == "error" else 200
 

@@ -1,6 +1,9 @@
 """HTTP surface: health, webhooks, widget, JSON API, admin page."""
 from flask import current_app, request
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
+
+MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer
 
 
 def services():
@@ -14,8 +17,13 @@ def public_base() -> str:
 
 
 class RowId(IntegerConverter):
-    """`<int:...>` in our routes: a whole number SQLite can hold, so a larger one is a 404, not an OverflowError."""
+    """`<int:...>` in our routes: an id larger than SQLite can hold names no row, so it is a 404, not an OverflowError.
 
-    def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**63 - 1)
-        super().__init__(map, *args, **kwargs)
+    NotFound, not ValidationError: "no rule matched" would make werkzeug answer 405 where a sibling rule has
+    another method."""
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > MAX_ROW_ID:
+            raise NotFound()
+        return number

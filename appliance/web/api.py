@@ -150,6 +150,8 @@ def _credentials(kind: str, given, current: dict | None = None) -> dict:
             merged.pop(key, None)
         elif isinstance(value, str):
             merged[key] = value
+        else:
+            raise AppError(422, "invalid_credentials", f"Credential '{key}' must be a string (or null to remove it).")
     missing = [f for f in CREDENTIAL_FIELDS[kind] if not merged.get(f)]
     if missing:
         raise AppError(422, "missing_credentials", f"A {kind} channel needs these credentials: {', '.join(missing)}.")
@@ -367,9 +369,10 @@ def _template(body: dict) -> dict | None:
     params = body.get("params", [])
     if not isinstance(name, str) or not name.strip() or not isinstance(params, (list, dict)):
         raise AppError(422, "invalid_template", "Give 'template' as a name and 'params' as a list (or an object for Zalo ZNS).")
-    language = body.get("language") or "en_US"
-    return {"name": name.strip(), "language": str(language), "params": params,
-            **({"phone": str(body["phone"])} if body.get("phone") else {})}
+    language, phone = body.get("language") or "en_US", body.get("phone")
+    if not isinstance(language, str) or (phone is not None and not isinstance(phone, str)):
+        raise AppError(422, "invalid_template", "Give the template's 'language' and 'phone' as strings.")
+    return {"name": name.strip(), "language": language, "params": params, **({"phone": phone} if phone else {})}
 
 
 @blueprint.post("/conversations/<int:conversation_id>/messages")

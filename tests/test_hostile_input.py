@@ -43,14 +43,19 @@ NAMES = ["page", "whatsapp_business_account", "messages", "text", "image", "inte
          "user_seen_message", "user_reacted_message", "oa_send_text", "kicked", "member", "sent", "read"]
 LONE_SURROGATES = ["\ud800", "a\udfff", "\udbff\udbff", "\udc00\ud800"]
 HUGE = st.one_of(st.integers(min_value=2**63 - 2, max_value=2**80), st.integers(max_value=-(2**63) + 2, min_value=-(2**80)))
-SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(), HUGE, st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=12), st.sampled_from(NAMES), st.sampled_from(LONE_SURROGATES),
-)
-VALUES = st.recursive(SCALARS, lambda kids: st.one_of(
-    st.lists(kids, max_size=4), st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=6), kids, max_size=6),
-), max_leaves=25)
-OBJECTS = st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=6)
+CLEAN_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), HUGE, st.floats(allow_nan=False, allow_infinity=False),
+                          st.text(max_size=12), st.sampled_from(NAMES))
+
+
+def json_values(scalars):
+    return st.recursive(scalars, lambda kids: st.one_of(
+        st.lists(kids, max_size=4), st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=6), kids, max_size=6),
+    ), max_leaves=25)
+
+
+VALUES = json_values(CLEAN_SCALARS | st.sampled_from(LONE_SURROGATES))
+CLEAN = json_values(CLEAN_SCALARS)  # inside platform outlines: a surrogate would stop the body at the reader
+OBJECTS = st.dictionaries(st.sampled_from(KEYS), CLEAN, max_size=6)
 
 
 def skeleton(kind: str):
@@ -58,18 +63,18 @@ def skeleton(kind: str):
     if kind == "whatsapp":
         value = st.fixed_dictionaries({}, optional={"messages": st.lists(OBJECTS, max_size=3),
                                                     "statuses": st.lists(OBJECTS, max_size=3),
-                                                    "contacts": st.lists(OBJECTS, max_size=2) | VALUES})
+                                                    "contacts": st.lists(OBJECTS, max_size=2) | CLEAN})
         return st.builds(lambda v: {"object": "whatsapp_business_account",
                                     "entry": [{"changes": [{"field": "messages", "value": v}]}]}, value)
     if kind == "messenger":
-        item = st.fixed_dictionaries({"sender": VALUES, "timestamp": VALUES}, optional={
-            name: OBJECTS | VALUES for name in ("message", "postback", "delivery", "read", "reaction")})
+        item = st.fixed_dictionaries({"sender": CLEAN, "timestamp": CLEAN}, optional={
+            name: OBJECTS | CLEAN for name in ("message", "postback", "delivery", "read", "reaction")})
         return st.builds(lambda items: {"object": "page", "entry": [{"messaging": items}]}, st.lists(item, max_size=3))
     if kind == "zalo":
-        return st.fixed_dictionaries({"event_name": st.sampled_from(NAMES) | VALUES}, optional={
-            "sender": VALUES, "message": OBJECTS | VALUES, "timestamp": st.text(max_size=13), "follower": VALUES})
-    return st.fixed_dictionaries({"update_id": st.integers(min_value=0) | VALUES}, optional={
-        name: OBJECTS | VALUES for name in ("message", "callback_query", "my_chat_member", "message_reaction")})
+        return st.fixed_dictionaries({"event_name": st.sampled_from(NAMES) | CLEAN}, optional={
+            "sender": CLEAN, "message": OBJECTS | CLEAN, "timestamp": st.text(max_size=13), "follower": CLEAN})
+    return st.fixed_dictionaries({"update_id": st.integers(min_value=0, max_value=2**63 - 1) | CLEAN}, optional={
+        name: OBJECTS | CLEAN for name in ("message", "callback_query", "my_chat_member", "message_reaction")})
 
 
 def encoded(values) -> st.SearchStrategy[bytes]:
@@ -339,7 +344,7 @@ def test_signed_hostile_webhooks_answer_4xx_or_200_and_never_fail_later(kind, cl
     channel_id = connect(client, tenant, fakes[kind])
 
     @HTTP
-    @given(bodies(kind))
+    @given(st.booleans().flatmap(lambda outline: encoded(skeleton(kind)) if outline else bodies()))  # half outlines
     def check(raw):
         response = client.post(f"/webhooks/{kind}/{channel_id}", data=raw, headers=signed_headers(kind, raw))
         assert response.status_code == 200 or 400 <= response.status_code < 500, response.get_data(as_text=True)

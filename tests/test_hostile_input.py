@@ -11,7 +11,7 @@ from appliance import jsonbody
 from appliance.channels import Inbound, messenger, telegram, web, whatsapp, zalo
 from appliance.channels.platform import PayloadError
 from appliance.errors import AppError
-from appliance.records import Channel, Conversation, Customer, InboundEvent, Message
+from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, utcnow
 from tests.conftest import post_json
 from tests.fakes import (  # noqa: F401  (fixtures)
     CREDENTIALS, connect, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, fakes, sample, signed_headers,
@@ -287,7 +287,7 @@ def test_channel_fields_of_the_wrong_type_are_422(body, code, client, tenant):
 
 
 def _conversation(tenant, channel) -> Conversation:
-    customer = Customer.create(tenant=tenant.id, channel=channel.id, external_id="s1", name="Lan")
+    customer = Customer.create(tenant=tenant.id, channel=channel.id, external_id="s1", name="Lan", last_inbound_at=utcnow())
     return Conversation.create(tenant=tenant.id, channel=channel.id, customer=customer)
 
 
@@ -389,3 +389,37 @@ def test_zalo_signature_uses_the_top_level_timestamp_not_a_nested_one(client, te
     raw = json.dumps({"meta": {"timestamp": "1"}, "list": [{"timestamp": 2}], **body}).encode()
     response = client.post(f"/webhooks/zalo/{channel_id}", data=raw, headers=signed_headers("zalo", raw))
     assert response.status_code == 200 and response.get_json()["received"] == 1
+
+
+# --- the whole JSON API, generated from openapi.json ---------------------------------------------------
+
+def test_api_answers_generated_requests_without_a_5xx(app, client, tenant, other_tenant, admin_headers, web_channel):
+    import schemathesis
+    from schemathesis.generation.modes import GenerationMode
+
+    conversation = _conversation(tenant, web_channel)
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    fixed = {("PATCH", "/channels/{channel_id}"): {"channel_id": web_channel.id},  # real rows: bodies get read
+             ("POST", "/conversations/{conversation_id}/messages"): {"conversation_id": conversation.id}}
+    # random assistant settings go to another tenant, so this tenant's /assistant/test keeps the local model
+    tokens = {"/tenants": admin_headers, "/assistant": other_tenant.headers}
+    # a valid /assistant/test runs the model (seconds each): its checks are reached by the invalid cases alone
+    slow = {("POST", "/assistant/test")}
+    failures = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        key = (operation.method.upper(), operation.path)
+        for mode in [GenerationMode.NEGATIVE] if key in slow else [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]:
+            strategy = operation.as_strategy(mode, path_parameters=fixed.get(key))
+
+            @hsettings(derandomize=True, max_examples=12, deadline=None, database=None,
+                       suppress_health_check=list(HealthCheck))
+            @given(case=strategy)
+            def check(case):
+                response = case.call(headers=tokens.get(operation.path, tenant.headers))
+                if response.status_code >= 500:
+                    failures.append((operation.method.upper(), operation.path, mode.value, case.body,
+                                     response.status_code, response.text[:200]))
+
+            check()
+    assert failures == []

@@ -329,7 +329,7 @@ def test_openapi_describes_request_bodies_and_path_parameters(client):
     assert schema["required"] == ["kind"] and schema["properties"]["kind"]["enum"] == list(CREDENTIALS) + ["web"]
     message = spec["paths"]["/conversations/{conversation_id}/messages"]["post"]
     assert message["parameters"][0] == {"name": "conversation_id", "in": "path", "required": True,
-                                        "schema": {"type": "integer", "minimum": 0}}
+                                        "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}}
     assert "multipart/form-data" in spec["paths"]["/knowledge/documents"]["post"]["requestBody"]["content"]
     with_body = {(path, method) for path, ops in spec["paths"].items() for method, op in ops.items() if "requestBody" in op}
     assert with_body == {("/tenants", "post"), ("/channels", "post"), ("/channels/{channel_id}", "patch"),

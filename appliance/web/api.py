@@ -16,7 +16,7 @@ from appliance.channels import CREDENTIAL_FIELDS, telegram
 from appliance.channels.platform import SendError, TokenExpired
 from appliance.errors import AppError
 from appliance.records import Channel, Conversation, Message, Tenant
-from appliance.web import public_base, services
+from appliance.web import MAX_ROW_ID, public_base, services
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -410,7 +410,7 @@ def post_conversation_message(conversation_id: int):
 # --- description ---------------------------------------------------------------------------
 
 _ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")  # <name> or <converter(args):name>
-_PATH_TYPES = {"int": {"type": "integer", "minimum": 0}}
+_PATH_TYPES = {"int": {"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID}}
 
 
 def _operation(rule, view) -> dict:

@@ -136,10 +136,11 @@ def _security_headers(response):
 
 def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
-    from appliance.web import admin, api, health, knowledge, webhooks, widget
+    from appliance.web import RowId, admin, api, health, knowledge, webhooks, widget
 
     services = services or create_services(settings)
     app = Flask(__name__, static_folder=None)
+    app.url_map.converters["int"] = RowId  # before the blueprints add their rules
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.upload_max_bytes)
     app.config.update(SECRET_KEY=services.vault.derive("admin-session-cookie"), SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="appliance_session",

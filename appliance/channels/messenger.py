@@ -7,7 +7,7 @@ from typing import Mapping
 from appliance.channels import Inbound, Outbound
 from appliance.channels.platform import (
     Blocked, Http, build, OutsideWindow, PayloadError, Permanent, RateLimited, TokenExpired, Transient,
-    check_hub_signature, clip, graph_error, hub_challenge, items, load_json, text_of,
+    check_hub_signature, clip, graph_error, hub_challenge, items, load_json, obj, text_of, whole_number,
 )
 
 KIND = "messenger"
@@ -28,6 +28,7 @@ ERRORS = {
     1200: Transient,
 }
 MEDIA = ("image", "video", "audio", "file")
+MAX_WATERMARK = 253_402_300_799_999  # 9999-12-31 in ms since the epoch: the latest time a datetime can hold
 
 
 def verify_handshake(args: Mapping[str, str], credentials: dict) -> str | None:
@@ -82,12 +83,19 @@ def _delivery(item: dict, base: dict) -> Inbound:
     delivery = item["delivery"]
     mids = [text_of(m) for m in delivery.get("mids") or []]
     return Inbound(kind="status", status={"message_id": None, "message_ids": mids, "status": "delivered",
-                                          "watermark": delivery.get("watermark")}, **base)
+                                          "watermark": _watermark(delivery)}, **base)
 
 
 def _read(item: dict, base: dict) -> Inbound:
-    return Inbound(kind="status", status={"message_id": None, "status": "read",
-                                          "watermark": item["read"].get("watermark")}, **base)
+    return Inbound(kind="status", status={"message_id": None, "status": "read", "watermark": _watermark(item["read"])},
+                   **base)
+
+
+def _watermark(status: dict) -> int | None:
+    """The watermark (ms since the epoch) or None; another value makes the event `unknown` here, at parse time,
+    so the outbox only ever sees a time it can compare."""
+    value = status.get("watermark")
+    return None if value is None else whole_number(value, MAX_WATERMARK)
 
 
 def _reaction(item: dict, base: dict) -> Inbound:
@@ -107,7 +115,7 @@ def parse(raw: bytes) -> list[Inbound]:
     events: list[Inbound] = []
     for entry in items(body, "entry"):
         for item in items(entry, "messaging"):
-            sender = text_of((item.get("sender") or {}).get("id"))
+            sender = text_of(obj(item.get("sender")).get("id"))
             name = next((n for n in ITEM_TYPES if isinstance(item.get(n), dict)), None)
             stamp = text_of(item.get("timestamp"))
             extra = (item.get(name) or {}).get("watermark", "") if name in ("delivery", "read") else ""

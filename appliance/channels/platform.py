@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Mapping
 
 import requests
+
+from appliance import jsonbody
 
 
 class PayloadError(ValueError):
@@ -143,12 +144,16 @@ def by_http_status(status: int) -> type[SendError]:
     return Permanent
 
 
-def load_json(raw: bytes) -> dict:
-    """The webhook body as a JSON object, or PayloadError."""
+# The webhook view applies the max_body_bytes setting before parsing; this only bounds other callers (tests, CLI).
+PARSE_MAX_BYTES = 1 << 30
+
+
+def load_json(raw: bytes, max_bytes: int = PARSE_MAX_BYTES) -> dict:
+    """The webhook body as a JSON object (read by the one safe JSON reader), or PayloadError."""
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise PayloadError("the body is not UTF-8 JSON") from None
+        body = jsonbody.loads(raw, max_bytes)
+    except jsonbody.JsonBodyError as exc:
+        raise PayloadError(exc.message[0].lower() + exc.message[1:].rstrip(".")) from None  # the view adds "."
     if not isinstance(body, dict):
         raise PayloadError("the body is not a JSON object")
     return body
@@ -175,6 +180,18 @@ def build(builder: Callable[[dict, dict], Any], item: dict, base: dict):
         return builder(item, base)
     except SHAPE_ERRORS:
         return Inbound(kind="unknown", **base)
+
+
+def obj(value: Any) -> dict:
+    """A platform field that should be an object: itself, or {} when missing or of another type."""
+    return value if isinstance(value, dict) else {}
+
+
+def whole_number(value: Any, limit: int) -> int:
+    """A platform number field that must be a whole number in 0..limit; ValueError for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise ValueError(f"expected a whole number from 0 to {limit}")
+    return value
 
 
 def text_of(value: Any) -> str:

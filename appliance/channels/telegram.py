@@ -7,12 +7,13 @@ from typing import Callable, Mapping
 from appliance.channels import Inbound, Outbound
 from appliance.channels.platform import (
     Blocked, Http, build, PayloadError, Permanent, RateLimited, SendError, SignatureError, TokenExpired, Transient,
-    by_http_status, clip, load_json, text_of,
+    by_http_status, clip, load_json, text_of, whole_number,
 )
 
 KIND = "telegram"
 FREE_WINDOW = None  # a bot may write to a chat that started it at any time
 HARD_WINDOW = None
+MAX_UPDATE_ID = 2**63 - 1
 MEDIA = ("photo", "document", "audio", "video", "voice", "sticker", "animation", "video_note")
 
 ERRORS: dict[int, type[SendError]] = {
@@ -93,9 +94,11 @@ UPDATES: dict[str, Callable[[dict, dict], Inbound]] = {
 def parse(raw: bytes) -> list[Inbound]:
     """One update -> [Inbound]; deduplicated on update_id."""
     update = load_json(raw)
-    if "update_id" not in update:
-        raise PayloadError("a Telegram update needs an update_id")
-    base = {"platform_id": text_of(update["update_id"]), "raw": update}
+    try:  # the deduplication key: a whole number, as Telegram sends it
+        update_id = whole_number(update.get("update_id"), MAX_UPDATE_ID)
+    except ValueError:
+        raise PayloadError("a Telegram update needs a whole-number update_id") from None
+    base = {"platform_id": str(update_id), "raw": update}
     name = next((n for n in UPDATES if isinstance(update.get(n), dict)), None)
     return [build(UPDATES[name], update, base) if name else Inbound(kind="unknown", **base)]
 

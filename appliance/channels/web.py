@@ -7,11 +7,13 @@ import re
 import threading
 from collections import defaultdict
 
+from appliance import jsonbody
 from appliance.channels import Inbound
 from appliance.errors import AppError
 
 MAX_SESSION = 128
 SESSION_PATTERN = re.compile(r"[A-Za-z0-9_-]+")  # ASCII only: isalnum() would let other scripts' digits in
+MAX_BODY_BYTES = 1 << 20  # the view's request limit (max_body_bytes) applies first; this bounds other callers
 
 
 class Streams:
@@ -82,14 +84,14 @@ def check_session(session: object) -> str:
     return session
 
 
-def parse_message(raw: bytes, max_chars: int) -> Inbound:
-    """A widget POST body -> one Inbound text event, or a 400/422 saying what is wrong."""
+def parse_message(raw: bytes, max_chars: int, max_bytes: int = MAX_BODY_BYTES) -> Inbound:
+    """A widget POST body -> one Inbound text event, or a 400/413/422 saying what is wrong."""
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise AppError(400, "invalid_encoding", "Send the message as UTF-8 encoded JSON.") from None
-    except ValueError:
-        raise AppError(400, "invalid_json", 'Send a JSON body like {"session": "...", "text": "..."}.') from None
+        body = jsonbody.loads(raw, max_bytes)
+    except jsonbody.JsonBodyError as exc:
+        if exc.code == "invalid_json":
+            raise AppError(400, "invalid_json", 'Send a JSON body like {"session": "...", "text": "..."}.') from None
+        raise AppError(exc.status, exc.code, exc.message) from None
     if not isinstance(body, dict):
         raise AppError(400, "invalid_json", 'Send a JSON object like {"session": "...", "text": "..."}.')
     session, text = check_session(body.get("session")), body.get("text")

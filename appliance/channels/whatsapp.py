@@ -7,7 +7,7 @@ from typing import Callable, Mapping
 from appliance.channels import Inbound, Outbound
 from appliance.channels.platform import (
     Http, OutsideWindow, build, PayloadError, Permanent, RateLimited, TokenExpired, Transient,
-    check_hub_signature, clip, graph_error, hub_challenge, items, load_json, text_of,
+    check_hub_signature, clip, graph_error, hub_challenge, items, load_json, obj, text_of,
 )
 
 KIND = "whatsapp"
@@ -92,8 +92,8 @@ MESSAGE_TYPES: dict[str, Callable[[dict, dict], Inbound]] = {
 
 
 def _status(status: dict) -> Inbound:
-    errors = status.get("errors") or []
-    error = errors[0] if errors and isinstance(errors[0], dict) else None
+    errors = status.get("errors")
+    error = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else None
     name = text_of(status.get("status"))
     ref = text_of(status.get("biz_opaque_callback_data"))  # our id for the send, given back on its statuses
     return Inbound(kind="status", platform_id=f"{text_of(status.get('id'))}:{name}",
@@ -115,7 +115,7 @@ def parse(raw: bytes) -> list[Inbound]:
             value = change.get("value")
             if change.get("field", "messages") != "messages" or not isinstance(value, dict):
                 continue
-            names = {text_of(c.get("wa_id")): text_of((c.get("profile") or {}).get("name"))
+            names = {text_of(c.get("wa_id")): text_of(obj(c.get("profile")).get("name"))
                      for c in items(value, "contacts")}
             for message in items(value, "messages"):
                 if not message.get("id"):
@@ -123,7 +123,8 @@ def parse(raw: bytes) -> list[Inbound]:
                 sender = text_of(message.get("from"))
                 base = {"platform_id": text_of(message["id"]), "user_id": sender, "user_name": names.get(sender, ""),
                         "timestamp": text_of(message.get("timestamp")), "raw": message}
-                events.append(build(MESSAGE_TYPES.get(message.get("type"), _unknown), message, base))
+                handler = MESSAGE_TYPES.get(message["type"]) if isinstance(message.get("type"), str) else None
+                events.append(build(handler or _unknown, message, base))
             events += [_status(status) for status in items(value, "statuses") if status.get("id")]
     return events
 

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import re
 from datetime import timedelta
 from typing import Callable, Mapping
 
 from appliance.channels import Inbound, Outbound
 from appliance.channels.platform import (
     Http, NotFollower, build, OutsideWindow, PayloadError, Permanent, RateLimited, SendError, SignatureError,
-    TokenExpired, Transient, by_http_status, clip, load_json, text_of,
+    TokenExpired, Transient, by_http_status, clip, load_json, obj, text_of,
 )
 
 KIND = "zalo"
@@ -46,12 +48,40 @@ def check_signature(raw: bytes, headers: Mapping[str, str], credentials: dict) -
     header = headers.get("X-ZEvent-Signature", "").strip()
     if not header:
         raise SignatureError(missing=True)
-    timestamp = text_of(load_json(raw).get("timestamp"))  # malformed body -> PayloadError (400)
-    material = credentials.get("app_id", "").encode() + raw + timestamp.encode() + credentials.get("oa_secret_key", "").encode()
+    timestamp = _top_level_timestamp(raw)  # the body is parsed only once it is known to come from Zalo
+    material = credentials.get("app_id", "").encode() + raw + timestamp + credentials.get("oa_secret_key", "").encode()
     expected = hashlib.sha256(material).hexdigest()
     given = header[4:] if header.startswith("mac=") else header
     if not hmac.compare_digest(given.lower().encode(), expected.encode()):
         raise SignatureError(missing=False)
+
+
+# JSON tokens for a flat scan: a string (its closing quote optional so an unterminated one cannot make the scan
+# quadratic), a structural character, or any other run (numbers, true, false, null, junk).
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"?|[{}\[\]:,]|[^\s{}\[\]:,"]+', re.S)
+
+
+def _top_level_timestamp(raw: bytes) -> bytes:
+    """The body's top-level "timestamp" as UTF-8 text (as text_of gives it), found without parsing the body.
+
+    Anything odd yields "" or a wrong value, which only makes the signature fail: the scan needs to be exact
+    for well-formed bodies, and bounded (linear, no recursion) for every other."""
+    depth, previous, key = 0, b"", None
+    for match in _TOKEN.finditer(raw):
+        token = match.group()
+        if token in (b"{", b"["):
+            depth += 1
+        elif token in (b"}", b"]"):
+            depth -= 1
+        elif depth == 1 and previous == b":" and key == b'"timestamp"':
+            try:
+                return text_of(json.loads(token)).encode()  # one scalar token: small and flat
+            except ValueError:  # not JSON, too many digits, or a lone surrogate (UnicodeEncodeError)
+                return b""
+        elif depth == 1 and previous in (b"{", b","):
+            key = token
+        previous = token
+    return b""
 
 
 # --- parsing -------------------------------------------------------------------------------------------
@@ -115,7 +145,7 @@ def parse(raw: bytes) -> list[Inbound]:
         raise PayloadError("a Zalo event needs an event_name")
     if name.startswith("oa_send_"):
         return []
-    sender = text_of((body.get("sender") or {}).get("id"))
+    sender = text_of(obj(body.get("sender")).get("id"))
     stamp = text_of(body.get("timestamp"))
     msg_id = text_of((body.get("message") or {}).get("msg_id")) if isinstance(body.get("message"), dict) else ""
     base = {"platform_id": msg_id or f"{name}:{sender}:{stamp}", "user_id": sender, "timestamp": stamp, "raw": body}

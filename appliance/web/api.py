@@ -7,6 +7,7 @@ import time
 
 from flask import Blueprint, g, jsonify, request
 
+from appliance import jsonbody
 from appliance.assistant.answer import answer, assistant_config
 from appliance.assistant.llm import ModelError
 from appliance.assistant.prompts import DEFAULT_ASSISTANT
@@ -15,7 +16,7 @@ from appliance.channels import CREDENTIAL_FIELDS, telegram
 from appliance.channels.platform import SendError, TokenExpired
 from appliance.errors import AppError
 from appliance.records import Channel, Conversation, Message, Tenant
-from appliance.web import public_base, services
+from appliance.web import MAX_ROW_ID, public_base, services
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -24,11 +25,34 @@ ANY_ROLE = ("platform-admin", "tenant-admin", "agent")
 
 
 def json_body() -> dict:
-    """The request's JSON object, or a 400 saying what to send."""
-    body = request.get_json(silent=True)
+    """The request's JSON object (read by the one safe JSON reader), or a 400 saying what to send."""
+    if not request.is_json:
+        raise AppError(400, "invalid_json", "Send a JSON object with Content-Type: application/json.")
+    try:
+        body = jsonbody.loads(request.get_data(), services().settings.max_body_bytes)
+    except jsonbody.JsonBodyError as exc:
+        raise AppError(exc.status, exc.code, exc.message) from None
     if not isinstance(body, dict):
         raise AppError(400, "invalid_json", "Send a JSON object with Content-Type: application/json.")
     return body
+
+
+# --- request schemas for openapi.json (the views check every field themselves; these describe them) ------
+
+TEXT = {"type": "string", "minLength": 1}
+
+
+def accepts(body: dict | None = None, required: tuple[str, ...] = (), content: str = "application/json",
+            query: dict | None = None):
+    """Describe a view's request for openapi.json: its body's fields (an object) and its query parameters."""
+    schema = None if body is None else {"type": "object", "properties": body,
+                                        **({"required": list(required)} if required else {})}
+
+    def mark(view):
+        view.openapi_request = {"query": query or {}, "content": content, "body": schema}
+        return view
+
+    return mark
 
 
 def _text(body: dict, name: str, limit: int, required: bool = True) -> str | None:
@@ -45,6 +69,7 @@ def _text(body: dict, name: str, limit: int, required: bool = True) -> str | Non
 # --- tenants (platform admin) ---------------------------------------------------------------
 
 @blueprint.post("/tenants")
+@accepts({"name": TEXT}, required=("name",))
 @api_auth("platform-admin")
 def post_tenant():
     """Create a tenant and its first API token."""
@@ -66,14 +91,19 @@ def channel_json(channel: Channel) -> dict:
             "status": channel.status, "status_reason": channel.status_reason}
 
 
+CHANNEL_FIELDS = {"name": TEXT, "api_base": {"type": "string", "format": "uri"},
+                  "credentials": {"type": "object", "additionalProperties": {"type": "string"}}}
+
+
 @blueprint.post("/channels")
+@accepts({"kind": {"type": "string", "enum": list(CREDENTIAL_FIELDS)}, **CHANNEL_FIELDS}, required=("kind",))
 @api_auth(*ADMINS)
 def post_channel():
     """Connect a channel; credentials are checked for completeness, encrypted, and never returned."""
     tenant_id = tenant_id_required()
     body = json_body()
     kind = body.get("kind")
-    if kind not in CREDENTIAL_FIELDS:
+    if not isinstance(kind, str) or kind not in CREDENTIAL_FIELDS:
         raise AppError(422, "invalid_kind", f"'kind' must be one of {', '.join(CREDENTIAL_FIELDS)}.")
     name = _text(body, "name", 200, required=False) or kind
     credentials = _credentials(kind, body.get("credentials") or {})
@@ -82,6 +112,7 @@ def post_channel():
 
 
 @blueprint.patch("/channels/<channel_id>")
+@accepts(CHANNEL_FIELDS)
 @api_auth(*ADMINS)
 def patch_channel(channel_id: str):
     """Change a channel in place: its name, api_base or some credentials; the id and webhook URL stay.
@@ -119,6 +150,8 @@ def _credentials(kind: str, given, current: dict | None = None) -> dict:
             merged.pop(key, None)
         elif isinstance(value, str):
             merged[key] = value
+        else:
+            raise AppError(422, "invalid_credentials", f"Credential '{key}' must be a string (or null to remove it).")
     missing = [f for f in CREDENTIAL_FIELDS[kind] if not merged.get(f)]
     if missing:
         raise AppError(422, "missing_credentials", f"A {kind} channel needs these credentials: {', '.join(missing)}.")
@@ -224,7 +257,20 @@ def get_assistant():
     return _assistant_json(Tenant.get_by_id(tenant_id_required()))
 
 
+def _assistant_schema() -> dict:
+    """ASSISTANT_FIELDS and CHOICES as JSON schema properties."""
+    types = {bool: "boolean", str: "string", int: "integer", dict: "object"}
+    fields = {name: {"type": types[kind]} for name, kind in ASSISTANT_FIELDS.items()}
+    for name, choices in CHOICES.items():
+        fields[name]["enum"] = list(choices)
+    fields["history_length"].update(minimum=0, maximum=200)
+    fields["cloud"]["properties"] = {"base_url": {"type": "string", "format": "uri"}, "model": TEXT,
+                                     "timeout": {"type": "number"}, "api_key": {"type": "string"}}
+    return fields
+
+
 @blueprint.put("/assistant")
+@accepts(_assistant_schema())
 @api_auth(*ADMINS)
 def put_assistant():
     """Change the assistant; the cloud api_key is write-only and encrypted."""
@@ -257,6 +303,7 @@ def put_assistant():
 
 
 @blueprint.post("/assistant/test")
+@accepts({"text": TEXT}, required=("text",))
 @api_auth(*ANY_ROLE)
 def test_assistant():
     """Ask the tenant's assistant one question, outside any conversation."""
@@ -284,6 +331,7 @@ def conversation_json(c: Conversation, with_messages: bool = False) -> dict:
 
 
 @blueprint.get("/conversations")
+@accepts(query={"status": {"type": "string"}, "channel": {"type": "string"}, "q": {"type": "string"}})
 @api_auth(*ANY_ROLE)
 def list_conversations():
     query = Conversation.select().where(Conversation.tenant == tenant_id_required())
@@ -321,12 +369,18 @@ def _template(body: dict) -> dict | None:
     params = body.get("params", [])
     if not isinstance(name, str) or not name.strip() or not isinstance(params, (list, dict)):
         raise AppError(422, "invalid_template", "Give 'template' as a name and 'params' as a list (or an object for Zalo ZNS).")
-    language = body.get("language") or "en_US"
-    return {"name": name.strip(), "language": str(language), "params": params,
-            **({"phone": str(body["phone"])} if body.get("phone") else {})}
+    language, phone = body.get("language") or "en_US", body.get("phone")
+    if not isinstance(language, str) or (phone is not None and not isinstance(phone, str)):
+        raise AppError(422, "invalid_template", "Give the template's 'language' and 'phone' as strings.")
+    return {"name": name.strip(), "language": language, "params": params, **({"phone": phone} if phone else {})}
 
 
 @blueprint.post("/conversations/<int:conversation_id>/messages")
+@accepts({"text": TEXT, "buttons": {"type": "array", "maxItems": 13, "items": {
+    "type": "object", "required": ["id", "title"],
+    "properties": {"id": TEXT, "title": TEXT, "description": {"type": "string"}}}},
+    "template": TEXT, "params": {"anyOf": [{"type": "array"}, {"type": "object"}]}, "language": {"type": "string"},
+    "phone": {"type": "string"}})
 @api_auth(*ANY_ROLE)
 def post_conversation_message(conversation_id: int):
     """Send a message (text, optional buttons) or a template to the customer; 409 outside_window for text."""
@@ -355,23 +409,42 @@ def post_conversation_message(conversation_id: int):
 
 # --- description ---------------------------------------------------------------------------
 
+_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")  # <name> or <converter(args):name>
+_PATH_TYPES = {"int": {"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID}}
+
+
+def _operation(rule, view) -> dict:
+    """One OpenAPI operation: summary, security, path and query parameters, request body."""
+    described = getattr(view, "openapi_request", {})
+    parameters = [{"name": name, "in": "path", "required": True, "schema": _PATH_TYPES.get(kind, {"type": "string"})}
+                  for kind, name in _ARGUMENT.findall(rule.rule)]
+    parameters += [{"name": name, "in": "query", "required": False, "schema": schema}
+                   for name, schema in described.get("query", {}).items()]
+    operation = {
+        "summary": (view.__doc__ or rule.endpoint).strip().splitlines()[0],
+        "security": [] if rule.endpoint == "api.openapi" else [{"bearer": []}],
+        "responses": {"200": {"description": "OK"}, "default": {"$ref": "#/components/responses/Error"}},
+    }
+    if parameters:
+        operation["parameters"] = parameters
+    if described.get("body") is not None:
+        operation["requestBody"] = {"required": True, "content": {described["content"]: {"schema": described["body"]}}}
+    return operation
+
+
 @blueprint.get("/openapi.json")
 def openapi():
-    """OpenAPI 3 description, generated from the registered routes."""
+    """OpenAPI 3 description, generated from the registered routes and their `accepts` schemas."""
     from flask import current_app
 
     paths: dict = {}
     for rule in current_app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/"):
             continue
-        path = rule.rule[len("/api/v1"):].replace("<int:", "{").replace("<", "{").replace(">", "}")
+        path = _ARGUMENT.sub(lambda m: "{" + m.group(2) + "}", rule.rule[len("/api/v1"):])
         view = current_app.view_functions[rule.endpoint]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = {
-                "summary": (view.__doc__ or rule.endpoint).strip().splitlines()[0],
-                "security": [] if rule.endpoint == "api.openapi" else [{"bearer": []}],
-                "responses": {"200": {"description": "OK"}, "default": {"$ref": "#/components/responses/Error"}},
-            }
+            paths.setdefault(path, {})[method.lower()] = _operation(rule, view)
     return jsonify({
         "openapi": "3.0.3",
         "info": {"title": "Appliance API", "version": "1"},

@@ -20,13 +20,14 @@ from appliance.auth import api_auth, tenant_id_required
 from appliance.errors import AppError
 from appliance.records import Document
 from appliance.web import services
-from appliance.web.api import ADMINS, ANY_ROLE, _text, json_body
+from appliance.web.api import ADMINS, ANY_ROLE, TEXT, _text, accepts, json_body
 
 blueprint = Blueprint("knowledge", __name__, url_prefix="/api/v1/knowledge")
 MAX_K = 50
 
 
 @blueprint.post("/documents")
+@accepts({"file": {"type": "string", "format": "binary"}}, required=("file",), content="multipart/form-data")
 @api_auth(*ADMINS)
 def post_document():
     """Upload a .txt, .md, .csv or .pdf document; it is processed in the background."""
@@ -70,6 +71,7 @@ def delete_document(document_id: int):
 
 
 @blueprint.post("/search")
+@accepts({"query": TEXT, "k": {"type": "integer", "minimum": 1, "maximum": MAX_K}}, required=("query",))
 @api_auth(*ANY_ROLE)
 def search():
     """The knowledge base's best chunks for a query, with their documents and similarity scores."""

@@ -111,7 +111,7 @@ def post_message(channel_id: str):
         raise too_many(wait, "Too many chat messages came from this address; wait a minute and send again.")
     if request.content_length and request.content_length > svc.settings.max_body_bytes:
         raise AppError(413, "too_large", "The message is larger than this appliance accepts.")
-    inbound = parse_message(request.get_data(cache=False), svc.settings.widget_max_chars)
+    inbound = parse_message(request.get_data(cache=False), svc.settings.widget_max_chars, svc.settings.max_body_bytes)
     wait = _limits().per_session.hit(f"{channel.id}:{inbound.user_id}")
     if wait:
         raise too_many(wait, "You are sending messages very fast; wait a few seconds and send again.")

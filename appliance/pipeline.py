@@ -9,6 +9,7 @@ import threading
 from peewee import fn
 
 from appliance.assistant.answer import answer
+from appliance.assistant.llm import ModelStopped
 from appliance.assistant.prompts import Turn
 from appliance.channels import CONVERSATIONAL, Inbound
 from appliance.db import database
@@ -177,6 +178,9 @@ def process_next(services) -> bool:
         if _pending():
             services.ring()  # an idle worker may take the next one meanwhile (the bell bounds the queued rings)
         handle_claimed(services, event)
+    except ModelStopped:
+        _put_back(event)
+        return False
     except Exception:
         _retry_or_fail(event)
     if _pending():
@@ -233,6 +237,12 @@ def _retry_or_fail(event: InboundEvent) -> None:
                   "; giving up" if final else "; it will be retried")
     InboundEvent.update(status="failed" if final else "pending", error="processing failed; see the log").where(
         InboundEvent.id == event.id).execute()
+
+
+def _put_back(event: InboundEvent) -> None:
+    """SIGTERM interrupted the answer: the event waits for the next start, and this try does not count."""
+    log.info("inbound event %d stays pending: the appliance is stopping", event.id)
+    InboundEvent.update(status="pending", attempts=InboundEvent.attempts - 1).where(InboundEvent.id == event.id).execute()
 
 
 def requeue_unfinished(services) -> int:

@@ -71,6 +71,7 @@ def serve(settings) -> int:
         server.close()
         consumer.stop(graceful=True)  # each running task finishes its one event or send; the rest waits in the rows
         _log_left_over()
+        services.models.close()  # now, not in the interpreter's slow (and crash-prone) finalisers
         database.close()
         log.info("stopped")
     return 0

@@ -16,11 +16,13 @@ from tests.test_core_restart import _health, start_server
 WORKERS = 2  # the consumer fixture's threads
 
 
-def burst(channel: Channel, count: int, users: int | None = None) -> list[int]:
-    """Store `count` distinct questions on `channel` (from `users` customers, default one each) and ring once."""
+def burst(channel: Channel, count: int, users: int | None = None, same: bool = False) -> list[int]:
+    """Store `count` questions on `channel` from `users` customers (default one each): distinct ones need the model
+    each, the `same` one is answered from the answer cache after its first reply (a backlog that drains in seconds)."""
     users = users or count
     events = [Inbound(kind="text", platform_id=f"burst-{i}", user_id=f"user-{i % users}",
-                      text=f"Question {i}: do you have {i} red roses for delivery on day {i % 28 + 1}?")
+                      text="Do you deliver roses on Sunday?" if same else
+                      f"Question {i}: do you have {i} red roses for delivery on day {i % 28 + 1}?")
               for i in range(count)]
     return store_events(channel, events)
 
@@ -91,21 +93,24 @@ def test_an_event_that_keeps_failing_is_marked_failed_after_its_attempts_and_the
 
 def test_stopping_leaves_the_backlog_pending_and_the_next_start_answers_each_event_once(
         consumer, services, tenant, web_channel):
-    ids = burst(web_channel, 24)
+    ids = burst(web_channel, 24, same=True)
     services.enqueue_events(ids)
-    wait_until(lambda: len(replies_of(tenant.id)) >= 1, 60)
+    wait_until(lambda: InboundEvent.select().where(InboundEvent.status == "processing").exists(), 60, 0.01)
 
     started = time.monotonic()
     services.stopping.set()  # what SIGTERM does before stopping the consumer
-    consumer.stop(graceful=True)
+    try:
+        consumer.stop(graceful=True)
+    finally:
+        stopped, _ = time.monotonic(), services.stopping.clear()  # the event is the shared model's too
 
-    assert time.monotonic() - started < 5
+    assert stopped - started < 5
     assert InboundEvent.select().where(InboundEvent.status == "processing").count() == 0
     left = pending_of(tenant.id)
     assert left > 0 and left + len(replies_of(tenant.id)) == len(ids)
+    assert {e.attempts for e in InboundEvent.select().where(InboundEvent.status == "pending")} == {0}  # not a failure
 
-    services.stopping.clear()  # a new start
-    again = start_consumer()
+    again = start_consumer()  # a new start
     try:
         requeue_unfinished(services)
         wait_until(lambda: pending_of(tenant.id) == 0 and len(replies_of(tenant.id)) >= len(ids), 90)
@@ -125,14 +130,15 @@ def test_sigterm_under_a_backlog_stops_within_seconds_leaving_the_rest_pending(t
     port = free_port()
     server = start_server(data, port)
     try:  # the start-up rings for the stored backlog; wait until it is being answered
-        wait_until(lambda: ((_health(port) or {}).get("queue") or {}).get("pending_events", len(ids)) <= len(ids) - 3,
+        wait_until(lambda: ((_health(port) or {}).get("queue") or {}).get("pending_events", len(ids)) < len(ids),
                    90, 0.2)
     finally:
         stopping = time.monotonic()
         server.send_signal(signal.SIGTERM)
-        output = server.communicate(timeout=60)[0]
+        output, stopped = read_until_exit(server, "INFO appliance.worker: stopped")
     assert server.returncode == 0, output
-    assert time.monotonic() - stopping < 5, output
+    assert stopped - stopping < 5, output  # the running answers were abandoned, not the backlog drained
+    assert time.monotonic() - stopping < 15, output  # the interpreter's own teardown (torch, llama.cpp) follows
     assert "stay pending for the next start" in output
     open_database(data / "appliance.db")
     try:
@@ -141,3 +147,14 @@ def test_sigterm_under_a_backlog_stops_within_seconds_leaving_the_rest_pending(t
         assert statuses.count("done") == len(replies_of(tenant.id))
     finally:
         database.close()
+
+
+def read_until_exit(server, line: str) -> tuple[str, float]:
+    """The server's output until it exits, and when `line` was printed."""
+    seen, lines = None, []
+    for text in server.stdout:
+        lines.append(text)
+        if seen is None and line in text:
+            seen = time.monotonic()
+    server.wait(60)
+    return "".join(lines), seen or float("inf")

@@ -36,7 +36,7 @@ class Services:
     _draining: threading.local = field(default_factory=threading.local, repr=False)
 
     def __post_init__(self):
-        self.stopping = self.models.stopping  # one event: on SIGTERM the model also abandons the replies it is making
+        self.stopping = self.models.stopping  # the same event: on SIGTERM the model abandons the replies in progress
         if self.outbox is None:
             from appliance.outbox import OutboxState
 

@@ -63,6 +63,17 @@ def test_a_burst_on_one_tenant_delays_another_tenants_first_reply_by_at_most_the
     assert len(fake_telegram.delivered) >= answered_before  # A's replies went out as they were made
 
 
+def test_tenants_take_turns_and_each_tenants_oldest_event_goes_first(services, tenant, other_tenant, web_channel):
+    first = burst(web_channel, 3, same=True)  # stored before the other tenant's: a FIFO would answer them all first
+    second = burst(Channel.create(tenant=other_tenant.id, kind="web", name="Other chat"), 3, same=True)
+
+    services.enqueue_events(first + second)  # immediate mode: the ring drains the queue in this thread
+
+    answered = [m.reply_to.inbound_event_id for m in Message.select().where(Message.direction == "out")
+                .order_by(Message.id)]
+    assert answered == [first[0], second[0], first[1], second[1], first[2], second[2]]
+
+
 def test_a_conversations_messages_are_answered_one_at_a_time_in_order(consumer, services, tenant, web_channel):
     ids = burst(web_channel, 4, users=1)  # one customer, four messages, two idle workers
     services.enqueue_events(ids)

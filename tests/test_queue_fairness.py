@@ -63,6 +63,19 @@ def test_a_burst_on_one_tenant_delays_another_tenants_first_reply_by_at_most_the
     assert len(fake_telegram.delivered) >= answered_before  # A's replies went out as they were made
 
 
+def test_a_burst_queues_at_most_one_task_per_worker(services, settings, web_channel):
+    tasks.use_queue_file(settings.data / "queue.db")  # durable queue, no consumer: the rings stay queued
+    try:
+        for event_id in burst(web_channel, 40):
+            services.enqueue_event(event_id)  # what the widget does for each message
+        assert tasks.huey.pending_count() == settings.worker_threads
+        assert pending_of(web_channel.tenant_id) == 40
+    finally:
+        tasks.huey.flush()
+        tasks.huey.storage.close()
+        tasks.use_queue_file(None)
+
+
 def test_tenants_take_turns_and_each_tenants_oldest_event_goes_first(services, tenant, other_tenant, web_channel):
     first = burst(web_channel, 3, same=True)  # stored before the other tenant's: a FIFO would answer them all first
     second = burst(Channel.create(tenant=other_tenant.id, kind="web", name="Other chat"), 3, same=True)

@@ -32,37 +32,60 @@ class Services:
     event_handlers: dict[str, Callable] = field(default_factory=lambda: _default_handlers())  # status, follow...
     outbox: object = None  # outbox.OutboxState: circuit breakers, rate caps, the HTTP session
     stopping: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM: long tasks stop early
+    served: dict = field(default_factory=dict)  # tenant id -> serial of its last claimed event (round-robin)
     _bell: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _bell_rung: bool = False
+    _rings: int = 0  # `process_next` tasks queued and not yet started
+    _draining: threading.local = field(default_factory=threading.local, repr=False)
 
     def __post_init__(self):
+        self.stopping = self.models.stopping  # the same event: on SIGTERM the model abandons the replies in progress
         if self.outbox is None:
             from appliance.outbox import OutboxState
 
             self.outbox = OutboxState(self.settings.get("outbox_timeout", 10.0))
 
     def enqueue_event(self, event_id: int) -> None:
-        """Ring the doorbell for a stored inbound event."""
-        tasks.process_event(event_id)
+        """Ring the doorbell for a stored inbound event (the widget's)."""
+        self.ring()
 
     def enqueue_events(self, event_ids: list[int]) -> None:
-        """The webhooks' doorbell: one queued sweep answers every stored event, so ring only if none is waiting."""
-        if not event_ids:
+        """Ring the doorbell for stored inbound events (a webhook's)."""
+        if event_ids:
+            self.ring()
+
+    def ring(self, always: bool = False) -> None:
+        """Queue one `process_next` task, unless one per worker is queued already: each answers the fairest pending
+        event and rings again, so a newcomer never waits behind a queue of a backlog's tasks."""
+        if tasks.huey.immediate:
+            self._drain()
             return
         with self._bell:
-            if self._bell_rung:
+            if self._rings >= self.settings.worker_threads and not always:
                 return
-            self._bell_rung = True
+            self._rings += 1
         try:
-            tasks.process_pending()
+            tasks.process_next()
         except Exception:
-            self.bell_answered()  # the ring did not get through: let the next webhook try again
+            self.bell_answered()  # the ring did not get through: let the next one try again
             raise
 
     def bell_answered(self) -> None:
-        """A sweep started: events stored from now on need a new ring."""
+        """A `process_next` task started: one queued ring fewer."""
         with self._bell:
-            self._bell_rung = False
+            self._rings = max(self._rings - 1, 0)  # tasks left in the queue file by a previous run were not counted
+
+    def _drain(self) -> None:
+        """Immediate mode (tests, one-shot commands): answer everything now, in this thread, without recursing."""
+        from appliance.pipeline import process_next
+
+        if getattr(self._draining, "active", False):
+            return  # rung from inside the loop below: it carries on by itself
+        self._draining.active = True
+        try:
+            while process_next(self):
+                pass
+        finally:
+            self._draining.active = False
 
     def schedule_delivery(self, message_id: int, delay: float) -> None:
         """Ring the outbox's bell for a row now or in `delay` seconds (a retry)."""

@@ -1,11 +1,15 @@
 """Inbound event -> customer + conversation -> assistant -> reply in the outbox. Idempotent end to end."""
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
 
+from peewee import fn
+
 from appliance.assistant.answer import answer
+from appliance.assistant.llm import ModelStopped
 from appliance.assistant.prompts import Turn
 from appliance.channels import CONVERSATIONAL, Inbound
 from appliance.db import database
@@ -49,14 +53,19 @@ def store_events(channel: Channel, events: list[Inbound]) -> list[int]:
 def _claim(event_id: int):
     """Mark the event as being processed; None if it is gone or finished already."""
     with database.atomic("IMMEDIATE"):
-        event = (InboundEvent.select(InboundEvent, Channel, Tenant)  # with its channel and tenant: one query
-                 .join(Channel).switch(InboundEvent).join(Tenant)
-                 .where(InboundEvent.id == event_id).first())
+        event = _with_channel(event_id)
         if event is None or event.status in ("done", "skipped", "failed"):
             return None
         event.status, event.attempts = "processing", event.attempts + 1
         InboundEvent.update(status=event.status, attempts=event.attempts).where(InboundEvent.id == event_id).execute()
         return event
+
+
+def _with_channel(event_id: int):
+    """The event with its channel and tenant: one query."""
+    return (InboundEvent.select(InboundEvent, Channel, Tenant)
+            .join(Channel).switch(InboundEvent).join(Tenant)
+            .where(InboundEvent.id == event_id).first())
 
 
 def _finish(event_id: int, status: str, error: str | None = None) -> None:
@@ -104,6 +113,12 @@ def handle_event(services, event_id: int) -> Message | None:
     event = _claim(event_id)
     if event is None:
         return None
+    return handle_claimed(services, event)
+
+
+def handle_claimed(services, event: InboundEvent) -> Message | None:
+    """Process an event this worker has marked `processing` (loaded with its channel and tenant)."""
+    event_id = event.id
     inbound = Inbound.from_json(event.payload)
     if inbound.kind not in CONVERSATIONAL:
         handler = services.event_handlers.get(inbound.kind)
@@ -146,51 +161,98 @@ def handle_event(services, event_id: int) -> Message | None:
     return out
 
 
-def process_pending(services) -> int:
-    """Answer every pending event of the platform channels, oldest first; returns how many were handled."""
-    services.bell_answered()
-    handled, failed = 0, set()
+# --- the queue: one task answers one event, chosen fairly (huey only rings; these rows are the ledger) -------
+
+_USER = fn.json_extract(InboundEvent.payload, "$.user_id")  # the conversation key, with the channel
+_SCAN = 200  # pending rows read per page while looking for one whose conversation is free
+
+
+def process_next(services) -> bool:
+    """Claim the fairest pending event and handle it; False when none could be taken (or the appliance is stopping)."""
+    if services.stopping.is_set():
+        return False  # SIGTERM: what is left stays pending for the next start
+    event = _claim_next(services.served)
+    if event is None:
+        return False
+    try:
+        if _pending():
+            services.ring()  # an idle worker may take the next one meanwhile (the bell bounds the queued rings)
+        handle_claimed(services, event)
+    except ModelStopped:
+        _put_back(event)
+        return False
+    except Exception:
+        _retry_or_fail(event)
+    if _pending():
+        services.ring()  # this conversation's next message may be waiting for this one
+    return True
+
+
+def _pending() -> bool:
+    return InboundEvent.select().where(InboundEvent.status == "pending").exists()
+
+
+def _claim_next(served: dict):
+    """Mark the fairest free pending event `processing`: the tenant served least recently first, then its oldest
+    event whose conversation has nothing in progress (one at a time per conversation keeps its order)."""
+    with database.atomic("IMMEDIATE"):  # one claimer at a time: two workers never take the same conversation
+        busy = set(InboundEvent.select(InboundEvent.channel, _USER)
+                   .where(InboundEvent.status == "processing").tuples())
+        oldest = dict(InboundEvent.select(InboundEvent.tenant, fn.MIN(InboundEvent.id))
+                      .where(InboundEvent.status == "pending").group_by(InboundEvent.tenant).tuples())
+        for tenant_id in sorted(oldest, key=lambda t: (served.get(t, 0), oldest[t])):
+            event_id = _oldest_free(tenant_id, busy)
+            if event_id is None:
+                continue
+            InboundEvent.update(status="processing", attempts=InboundEvent.attempts + 1).where(
+                InboundEvent.id == event_id).execute()
+            served[tenant_id] = next(_TURNS)
+            return _with_channel(event_id)
+    return None
+
+
+_TURNS = itertools.count(1)  # serial of each claim: a tenant's last one says how recently it was served
+
+
+def _oldest_free(tenant_id: str, busy: set) -> int | None:
+    """The tenant's oldest pending event whose conversation (channel, user) has nothing in progress."""
+    after = 0
     while True:
-        ids = [row.id for row in InboundEvent.select(InboundEvent.id).join(Channel)
-               .where((InboundEvent.status == "pending") & (Channel.kind != "web") & InboundEvent.id.not_in(failed))
-               .order_by(InboundEvent.id).limit(100)]
-        if not ids:
-            break
-        for event_id in ids:
-            taken = InboundEvent.update(status="processing").where(
-                (InboundEvent.id == event_id) & (InboundEvent.status == "pending")).execute()
-            if not taken:
-                continue  # another sweep has it
-            try:
-                handle_event(services, event_id)
-                handled += 1
-            except Exception:
-                attempts = InboundEvent.get_by_id(event_id).attempts
-                final = attempts >= MAX_EVENT_ATTEMPTS
-                log.exception("inbound event %d failed (attempt %d)%s", event_id, attempts,
-                              "; giving up" if final else "; it will be retried")
-                InboundEvent.update(status="failed" if final else "pending", error="processing failed; see the log").where(
-                    InboundEvent.id == event_id).execute()
-                failed.add(event_id)
-    if failed:
-        raise RuntimeError(f"{len(failed)} inbound events failed")
-    return handled
+        rows = list(InboundEvent.select(InboundEvent.id, InboundEvent.channel, _USER)
+                    .where((InboundEvent.tenant == tenant_id) & (InboundEvent.status == "pending")
+                           & (InboundEvent.id > after))
+                    .order_by(InboundEvent.id).limit(_SCAN).tuples())
+        for event_id, channel_id, user in rows:
+            if (channel_id, user) not in busy:
+                return event_id
+        if len(rows) < _SCAN:
+            return None
+        after = rows[-1][0]
+
+
+def _retry_or_fail(event: InboundEvent) -> None:
+    """A crashed event goes back to pending until it has used its attempts; then it is failed (the others go on)."""
+    final = event.attempts >= MAX_EVENT_ATTEMPTS
+    log.exception("inbound event %d failed (attempt %d)%s", event.id, event.attempts,
+                  "; giving up" if final else "; it will be retried")
+    InboundEvent.update(status="failed" if final else "pending", error="processing failed; see the log").where(
+        InboundEvent.id == event.id).execute()
+
+
+def _put_back(event: InboundEvent) -> None:
+    """SIGTERM interrupted the answer: the event waits for the next start, and this try does not count."""
+    log.info("inbound event %d stays pending: the appliance is stopping", event.id)
+    InboundEvent.update(status="pending", attempts=InboundEvent.attempts - 1).where(InboundEvent.id == event.id).execute()
 
 
 def requeue_unfinished(services) -> int:
-    """Queue again every event stored but not finished (a crash or kill between commit and reply)."""
-    rows = list(InboundEvent.select(InboundEvent.id, Channel.kind).join(Channel)
-                .where(InboundEvent.status.in_(("pending", "processing"))).order_by(InboundEvent.id).tuples())
-    platform = [event_id for event_id, kind in rows if kind != "web"]
-    if platform:  # platform events go back to the webhooks' sweep, which takes each one exactly once
-        InboundEvent.update(status="pending").where(InboundEvent.id.in_(platform)).execute()
-        services.enqueue_events(platform)
-    for event_id, kind in rows:
-        if kind == "web":
-            services.enqueue_event(event_id)
-    if rows:
-        log.info("re-queued %d unfinished inbound events", len(rows))
-    return len(rows)
+    """At start-up: events a crash left `processing` go back to pending, and the bell rings for all pending ones."""
+    count = InboundEvent.select().where(InboundEvent.status.in_(("pending", "processing"))).count()
+    InboundEvent.update(status="pending").where(InboundEvent.status == "processing").execute()
+    if count:
+        log.info("%d unfinished inbound events are pending", count)
+        services.ring()
+    return count
 
 
 # --- events that are not answered: statuses, follows, reactions (Services.event_handlers) ----------------

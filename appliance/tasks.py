@@ -69,12 +69,13 @@ def use_queue_file(path: Path | None) -> None:
     huey.immediate = False
 
 
-@huey.task(retries=2, retry_delay=2)
-def process_event(event_id: int) -> None:
-    """Run the pipeline for one stored inbound event."""
-    from appliance.pipeline import handle_event
+@huey.task(retries=2, retry_delay=1)
+def process_next() -> None:
+    """The doorbell: answer the fairest pending inbound event (one), ringing again while more wait."""
+    from appliance.pipeline import process_next as answer_one
 
-    handle_event(_services, event_id)
+    _services.bell_answered()
+    answer_one(_services)
 
 
 @huey.task(retries=0)
@@ -85,14 +86,6 @@ def deliver_message(message_id: int) -> None:
     deliver(_services, message_id)
 
 
-@huey.task(retries=2, retry_delay=2)
-def process_pending() -> None:
-    """The webhooks' doorbell: run the pipeline for every stored platform event nobody has taken yet."""
-    from appliance.pipeline import process_pending as sweep
-
-    sweep(_services)
-
-
 @huey.periodic_task(crontab(minute="*"))
 def kick_outbox() -> None:
     """Safety net: queue outbound rows whose delivery task was lost."""
@@ -100,6 +93,15 @@ def kick_outbox() -> None:
 
     if _services is not None:
         kick_overdue(_services)
+
+
+@huey.periodic_task(crontab(minute="*"))
+def kick_inbound() -> None:
+    """Safety net: ring for pending inbound events even if the bell counts rings that were lost."""
+    from appliance.records import InboundEvent
+
+    if _services is not None and InboundEvent.select().where(InboundEvent.status == "pending").exists():
+        _services.ring(always=True)
 
 
 # --- knowledge base ------------------------------------------------------------------------

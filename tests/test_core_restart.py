@@ -39,13 +39,13 @@ def test_queued_and_lost_tasks_are_answered_exactly_once_after_restart(tmp_path)
         tenant, token = create_tenant("Restart Shop")
         channel = Channel.create(tenant=tenant, kind="web", name="chat")
         client = create_app(settings, services).test_client()
-        # both messages are stored and queued; no worker runs in this process
+        # both messages are stored and rung (one queued task each, up to one per worker); no worker runs here
         assert client.post(f"/widget/{channel.id}/messages", json={"session": "a1", "text": "Are you open today?"}).status_code == 202
         assert client.post(f"/widget/{channel.id}/messages", json={"session": "b2", "text": "Do you deliver?"}).status_code == 202
         assert tasks.huey.pending_count() == 2
         # message a1: huey deletes a task before running it, then kill -9: the task is gone, the row is pending
         assert tasks.huey.dequeue() is not None
-        # message b2: the process died mid-answer: the row says processing, its (retried) task is still queued
+        # message b2: the process died mid-answer: the row says processing, a ring is still queued
         InboundEvent.update(status="processing").where(InboundEvent.platform_id.startswith("b2:")).execute()
         assert tasks.huey.pending_count() == 1
     finally:

@@ -21,6 +21,12 @@ class ModelTimeout(ModelError):
     """The local model did not finish its reply in time (setting llm_timeout)."""
 
 
+class ModelStopped(BaseException):
+    """The appliance is stopping: the reply was abandoned and its event stays pending for the next start.
+
+    A BaseException (like asyncio's CancelledError) so no `except Exception` turns it into a fallback reply."""
+
+
 @dataclass
 class Generation:
     """What one model call produced, with its cost."""
@@ -61,13 +67,15 @@ def list_models(models_dir: Path) -> list[Path]:
 class LocalModel:
     """A GGUF model in process. llama.cpp is not thread-safe: every call holds the lock."""
 
-    def __init__(self, path: Path, n_ctx: int, n_threads: int, max_tokens: int):
+    def __init__(self, path: Path, n_ctx: int, n_threads: int, max_tokens: int,
+                 stopping: threading.Event | None = None):
         from llama_cpp import Llama
 
         self.path = Path(path)
         self.name = self.path.name
         self.max_tokens = max_tokens
         self._lock = threading.Lock()
+        self._stopping = stopping or threading.Event()  # set on SIGTERM: waiting and generating end at once
         try:
             self._llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=n_threads,
                               n_threads_batch=n_threads, verbose=False)
@@ -90,21 +98,20 @@ class LocalModel:
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout
         pieces: list[str] = []
-        if not self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
-            raise ModelTimeout(f"The local model was busy for {timeout:g} s (setting llm_timeout).")
+        self._acquire(deadline, timeout)
         try:
             if isinstance(prompt, str):
                 prompt_tokens = len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
                 stream = self._llm.create_completion(prompt, max_tokens=max_tokens, stop=stop, stream=True,
                                                      temperature=0.2, repeat_penalty=1.1)
                 for chunk in stream:
-                    self._check(deadline, timeout, stream)
+                    self._check(deadline, timeout, stream, self._stopping)
                     self._emit(chunk["choices"][0].get("text") or "", pieces, on_token)
             else:
                 stream = self._llm.create_chat_completion(prompt, max_tokens=max_tokens, stop=stop or None,
                                                           stream=True, temperature=0.2)
                 for chunk in stream:
-                    self._check(deadline, timeout, stream)
+                    self._check(deadline, timeout, stream, self._stopping)
                     self._emit(chunk["choices"][0].get("delta", {}).get("content") or "", pieces, on_token)
                 prompt_tokens = self._llm.n_tokens - self.count_tokens("".join(pieces))
         finally:
@@ -115,8 +122,19 @@ class LocalModel:
                           completion_tokens=completion_tokens,
                           latency_ms=int((time.monotonic() - started) * 1000))
 
+    def _acquire(self, deadline: float | None, timeout: float | None) -> None:
+        """Take the model lock, giving up when the appliance stops (a SIGTERM never waits for a queue of replies)."""
+        while not self._lock.acquire(timeout=0.1):
+            if self._stopping.is_set():
+                raise ModelStopped()
+            if deadline is not None and time.monotonic() > deadline:
+                raise ModelTimeout(f"The local model was busy for {timeout:g} s (setting llm_timeout).")
+
     @staticmethod
-    def _check(deadline: float | None, timeout: float | None, stream) -> None:
+    def _check(deadline: float | None, timeout: float | None, stream, stopping: threading.Event) -> None:
+        if stopping.is_set():
+            stream.close()
+            raise ModelStopped()
         if deadline is not None and time.monotonic() > deadline:
             stream.close()
             raise ModelTimeout(f"The local model took longer than {timeout:g} s (setting llm_timeout).")
@@ -148,6 +166,7 @@ class Models:
         self._embedder = None
         self._embedder_lock = threading.Lock()
         self.embedder_error: str | None = None
+        self.stopping = threading.Event()  # Services shares it: set on SIGTERM, replies being made are abandoned
 
     def load_in_background(self) -> threading.Thread:
         """Start loading; /healthz says "loading" until done."""
@@ -186,7 +205,7 @@ class Models:
                 if not path.is_file():
                     raise ModelError(f"No model file {name} in {models_dir}; `appliance models list` shows what is there.")
                 self._cache[name] = LocalModel(path, self.settings.llm_context, self.settings.llm_threads,
-                                               self.settings.llm_max_tokens)
+                                               self.settings.llm_max_tokens, self.stopping)
             return self._cache[name]
 
     def embedder(self):

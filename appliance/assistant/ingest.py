@@ -337,9 +337,9 @@ def process(services, document_id: int, on_progress: Callable[[float], None] | N
         _process(services, document_id, on_progress)
     except Stopped as exc:
         log.info("ingestion of document %s stopped: %s", document_id, exc)
-        # a shutdown leaves the document queued for the next start; a deleted one has no row left to update
-        Document.update(status="queued", progress=0.0).where(
-            (Document.id == document_id) & (Document.status == "processing")).execute()
+        if services.stopping.is_set():  # shutting down: queued again for the next start (a deleted one is gone)
+            Document.update(status="queued", progress=0.0).where(
+                (Document.id == document_id) & (Document.status == "processing")).execute()
     except AppError as exc:
         Document.update(status="failed", error=exc.message).where(Document.id == document_id).execute()
     except Exception as exc:
@@ -361,7 +361,7 @@ def _process(services, document_id: int, on_progress) -> None:
         raise AppError(422, "file_missing", f"The uploaded copy of {document.name} is gone; upload it again.") from None
     kind = check_file(document.name, data, settings.upload_max_bytes)
     limits = Limits(settings.ingest_max_pages, settings.ingest_max_chars,
-                    _checker(services, document_id, document.name, settings.ingest_max_seconds))
+                    _checker(services, document, settings.ingest_max_seconds))
     pieces = extract(kind, data, document.name, limits)
     _progress(document_id, 0.05, on_progress)
     embedder = services.models.embedder()
@@ -401,19 +401,21 @@ def _process(services, document_id: int, on_progress) -> None:
     log.info("document %s of %s ready: %d chunks", document_id, document.tenant_id, len(ids))
 
 
-def _checker(services, document_id: int, name: str, seconds: float) -> Callable[[], None]:
+def _checker(services, document: Document, seconds: float) -> Callable[[], None]:
     """The check run between pages, pieces and batches: shutting down, deleted, or over the time budget."""
     deadline = time.monotonic() + seconds
-    stopping = getattr(services, "stopping", None)
+    # the content hash too: SQLite may give a deleted document's id to the next upload
+    mine = (Document.id == document.id) & (Document.content_hash == document.content_hash) & (
+        Document.status == "processing")
 
     def check() -> None:
-        if stopping is not None and stopping.is_set():
+        if services.stopping.is_set():
             raise Stopped("the appliance is shutting down; it continues on the next start")
-        if not Document.select().where((Document.id == document_id) & (Document.status == "processing")).exists():
+        if not Document.select().where(mine).exists():
             raise Stopped("the document was deleted")
         if time.monotonic() > deadline:
-            raise AppError(422, "took_too_long", f"{name} took longer than {seconds:g} s to process (setting "
-                           "ingest_max_seconds); split it into smaller documents.")
+            raise AppError(422, "took_too_long", f"{document.name} took longer than {seconds:g} s to process "
+                           "(setting ingest_max_seconds); split it into smaller documents.")
     return check
 
 

@@ -22,9 +22,10 @@ from peewee import fn
 
 from appliance.channels import Inbound, Outbound
 from appliance.channels.platform import (
-    Http, OutsideWindow, Permanent, RateLimited, SendError, TokenExpired,
+    Http, OutsideWindow, Permanent, RateLimited, SendError, TokenExpired, Transient, UnsafeDestination,
 )
 from appliance.db import database
+from appliance.outbound import UnsafeUrl, Unresolvable, check_url
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, utcnow
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,15 @@ def platform(kind: str):
 
 
 def api_base(settings, channel: Channel) -> str:
-    """The channel's own api_base, else the platform's setting."""
-    return channel.api_base or settings[f"{channel.kind}_api_base"]
+    """The platform's setting, or the channel's own api_base checked again now (what its host resolves to may change)."""
+    if not channel.api_base:
+        return settings[f"{channel.kind}_api_base"]
+    try:
+        return check_url(channel.api_base, settings.get("outbound_allow_hosts", ""))
+    except Unresolvable as exc:
+        raise Transient(str(exc), "dns") from None
+    except UnsafeUrl as exc:
+        raise UnsafeDestination(str(exc)) from None
 
 
 def free_window_open(kind: str, last_inbound_at: datetime | None, now: datetime | None = None) -> bool:

@@ -3,12 +3,13 @@ import json
 
 from appliance.records import Channel, Conversation
 from tests.conftest import free_port
-from tests.fakes import CREDENTIALS, connect, fake_telegram, fake_whatsapp  # noqa: F401  (fixtures)
+from tests.fakes import CREDENTIALS, allow_fakes, connect, fake_telegram, fake_whatsapp  # noqa: F401  (fixtures)
 
 HTTPS = "https://shop.example"
 
 
 def connect_telegram(client, tenant, api_base: str, base_url: str = HTTPS, **credentials):
+    allow_fakes(client)
     body = {"kind": "telegram", "name": "bot", "credentials": {**CREDENTIALS["telegram"], **credentials},
             "api_base": api_base}
     return client.post("/api/v1/channels", json=body, headers=tenant.headers, base_url=base_url)

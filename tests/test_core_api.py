@@ -120,6 +120,7 @@ def test_platform_admin_manages_tenants_and_names_one(client, tenant, admin_head
 
 
 def test_assistant_settings_roundtrip_and_validation(client, tenant, settings):
+    settings["outbound_allow_hosts"] = "127.0.0.1"  # the platform admin allows a local endpoint
     response = client.put("/api/v1/assistant", json={"persona": "You are Lan's florist helper.",
                                                      "cloud": {"base_url": "http://127.0.0.1:9", "api_key": "sk-cloud-999"}},
                           headers=tenant.headers)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -9,6 +10,7 @@ from typing import Callable
 import requests
 
 from appliance.assistant.llm import Generation, ModelError
+from appliance.outbound import UnsafeUrl, check_url
 from appliance.records import PlatformSecret, Tenant, utcnow
 
 log = logging.getLogger(__name__)
@@ -62,15 +64,58 @@ def platform_key(vault) -> str | None:
     return vault.decrypt(row.value, f"platform:{PLATFORM_KEY}") if row else None
 
 
+CLOUD_FIELDS = ("base_url", "api_key", "model", "timeout")  # what a tenant may set under "cloud"
+CLOUD_TIMEOUT = (1.0, 600.0)  # seconds a tenant may give as its cloud timeout
+_WARNED: set[tuple[str, str]] = set()  # (tenant, problem) already logged: a bad stored value is logged once
+
+
+def cloud_timeout_ok(value) -> bool:
+    """True for a finite number of seconds within CLOUD_TIMEOUT (not a bool, a string or Infinity)."""
+    return (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+            and CLOUD_TIMEOUT[0] <= value <= CLOUD_TIMEOUT[1])
+
+
+def _warn_once(tenant_id: str, problem: str) -> None:
+    if (tenant_id, problem) not in _WARNED:
+        _WARNED.add((tenant_id, problem))
+        log.warning("tenant %s: the stored cloud %s is not usable; using the default instead", tenant_id, problem)
+
+
+def _stored(tenant_id: str, cloud) -> dict:
+    """The tenant's stored cloud settings with unusable values (stored before they were checked) left out."""
+    if not isinstance(cloud, dict):
+        if cloud:
+            _warn_once(tenant_id, "settings")
+        return {}
+    usable = {}
+    for name, ok in (("base_url", lambda v: isinstance(v, str) and v.strip()),
+                     ("model", lambda v: isinstance(v, str) and 0 < len(v.strip()) <= 200),
+                     ("timeout", cloud_timeout_ok)):
+        value = cloud.get(name)
+        if value is None or value == "":
+            continue
+        if ok(value):
+            usable[name] = value
+        else:
+            _warn_once(tenant_id, name)
+    return usable
+
+
 def endpoint_for(services, tenant: Tenant, config: dict) -> CloudEndpoint | None:
-    """The tenant's own endpoint and key if set, else the platform's; None when neither is configured."""
+    """The tenant's own endpoint and key if set, else the platform's; None when neither is configured.
+
+    The tenant's base_url is checked again here, right before use: what its host resolves to may have changed."""
     settings = services.settings
-    cloud = config.get("cloud") or {}
+    cloud = _stored(tenant.id, config.get("cloud"))
     timing = dict(connect_timeout=settings.cloud_connect_timeout, retries=settings.cloud_retries,
                   max_tokens=settings.cloud_max_tokens)
     if tenant.assistant_secret and cloud.get("base_url"):
+        try:
+            base_url = check_url(cloud["base_url"], settings.get("outbound_allow_hosts", ""), "base_url")
+        except UnsafeUrl as exc:
+            raise CloudError(f"The assistant's cloud base_url is not used: {exc}") from None
         key = services.vault.decrypt(tenant.assistant_secret, f"assistant:{tenant.id}")
-        return CloudEndpoint(cloud["base_url"], key, cloud.get("model") or "default",
+        return CloudEndpoint(base_url, key, cloud.get("model") or "default",
                              timeout=float(cloud.get("timeout") or settings.cloud_timeout), owner="tenant", **timing)
     key = platform_key(services.vault)
     if key and settings.cloud_base_url:
@@ -104,7 +149,7 @@ def chat(endpoint: CloudEndpoint, messages: list[dict], on_token: Callable[[str]
         except requests.RequestException as exc:
             raise CloudError(f"The cloud request to {endpoint.base_url} failed: {type(exc).__name__}.") from None
         if response.status_code in _RETRY_STATUSES:
-            problem = f"the cloud endpoint answered HTTP {response.status_code}{_detail(response)}"
+            problem = f"the cloud endpoint answered HTTP {response.status_code}"
             retry_after = response.headers.get("Retry-After", "")
             wait = min(float(retry_after), 30.0) if retry_after.isdigit() else 0.0
             continue
@@ -115,18 +160,9 @@ def chat(endpoint: CloudEndpoint, messages: list[dict], on_token: Callable[[str]
             raise CloudError(f"The cloud endpoint has no {endpoint.url} or no model {endpoint.model!r} (HTTP 404); "
                              "check the base URL (it usually ends in /v1) and the model name.")
         if response.status_code >= 400:
-            raise CloudError(f"The cloud endpoint rejected the request with HTTP {response.status_code}{_detail(response)}.")
+            raise CloudError(f"The cloud endpoint rejected the request with HTTP {response.status_code}.")
         return _generation(endpoint, response, started, on_token)
     raise CloudError(f"The cloud model gave no answer after {endpoint.retries + 1} attempts: {problem}.")
-
-
-def _detail(response) -> str:
-    try:
-        message = response.json().get("error", {})
-        message = message.get("message") if isinstance(message, dict) else message
-    except (ValueError, AttributeError):
-        message = None
-    return f" ({str(message)[:200]})" if message else ""
 
 
 def _generation(endpoint: CloudEndpoint, response, started: float, on_token) -> Generation:

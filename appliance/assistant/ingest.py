@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -57,6 +58,25 @@ class Draft:
     end: int
 
 
+class Stopped(Exception):
+    """Ingestion stopped early: the document was deleted, or the appliance is shutting down."""
+
+
+@dataclass
+class Limits:
+    """How much one document may take (settings ingest_max_*); `check` runs between pages, pieces and batches."""
+
+    max_pages: int = 100_000
+    max_chars: int = 1_000_000_000
+    check: Callable[[], None] = lambda: None
+
+    def count(self, name: str, chars: int) -> None:
+        """Fail the document once its text is longer than max_chars."""
+        if chars > self.max_chars:
+            raise AppError(422, "document_too_long", f"{name} has more than {self.max_chars:,} characters of text "
+                           "(setting ingest_max_chars); split it into smaller documents.")
+
+
 # --- checking an upload ----------------------------------------------------------------------
 
 def check_file(name: str, data: bytes, limit: int) -> str:
@@ -103,30 +123,32 @@ def decode_text(data: bytes) -> str:
 
 # --- extracting text -----------------------------------------------------------------------
 
-def extract(kind: str, data: bytes, name: str) -> list[Piece]:
+def extract(kind: str, data: bytes, name: str, limits: Limits | None = None) -> list[Piece]:
     """The document's text as pieces: the whole text, markdown sections, PDF pages or CSV rows."""
-    pieces = _EXTRACTORS[kind](data, name)
+    limits = limits or Limits()
+    pieces = _EXTRACTORS[kind](data, name, limits)
+    limits.count(name, sum(len(p.text) for p in pieces))
     pieces = [p for p in pieces if p.text.strip()]
     if not pieces:
         raise AppError(422, "no_text", f"{name} has no text to learn from.")
     return pieces
 
 
-def _text(data: bytes, name: str) -> list[Piece]:
+def _text(data: bytes, name: str, limits: Limits) -> list[Piece]:
     return [Piece(decode_text(data))]
 
 
 _HEADING = re.compile(r"^#{1,6}\s", re.M)
 
 
-def _markdown(data: bytes, name: str) -> list[Piece]:
+def _markdown(data: bytes, name: str, limits: Limits) -> list[Piece]:
     """One piece per section, so a chunk does not mix the answers to two questions."""
     text = decode_text(data)
     starts = sorted({0, *(m.start() for m in _HEADING.finditer(text))})
     return [Piece(text[a:b], base=a) for a, b in zip(starts, starts[1:] + [len(text)])]
 
 
-def _pdf(data: bytes, name: str) -> list[Piece]:
+def _pdf(data: bytes, name: str, limits: Limits) -> list[Piece]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -135,8 +157,8 @@ def _pdf(data: bytes, name: str) -> list[Piece]:
         if reader.is_encrypted and not reader.decrypt(""):
             raise AppError(422, "encrypted_pdf", f"{name} is protected by a password; save an unprotected copy "
                            "(print to PDF) and upload that.")
-        pages = [Piece(page.extract_text() or "", page=number) for number, page in enumerate(reader.pages, 1)]
-    except AppError:
+        pages = _pdf_pages(reader, name, limits)
+    except (AppError, Stopped):
         raise
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise AppError(422, "unreadable_pdf", f"{name} could not be read as a PDF ({exc}); export it again and retry.") from None
@@ -150,7 +172,23 @@ def _pdf(data: bytes, name: str) -> list[Piece]:
     return pages
 
 
-def _csv(data: bytes, name: str) -> list[Piece]:
+def _pdf_pages(reader, name: str, limits: Limits) -> list[Piece]:
+    """Page by page, with the limits checked in between: one page's text can cost seconds in a crafted PDF."""
+    count = len(reader.pages)
+    if count > limits.max_pages:
+        raise AppError(422, "too_many_pages", f"{name} has {count:,} pages; the limit is {limits.max_pages:,} "
+                       "(setting ingest_max_pages). Split the PDF into smaller files and upload those.")
+    pages, chars = [], 0
+    for number, page in enumerate(reader.pages, 1):
+        limits.check()
+        text = page.extract_text() or ""
+        chars += len(text)
+        limits.count(name, chars)
+        pages.append(Piece(text, page=number))
+    return pages
+
+
+def _csv(data: bytes, name: str, limits: Limits) -> list[Piece]:
     """Each row becomes a readable card using the header names: 'Name: Rose bouquet. Price: 25.'"""
     text = decode_text(data)
     try:
@@ -170,17 +208,18 @@ def _csv(data: bytes, name: str) -> list[Piece]:
     return pieces
 
 
-_EXTRACTORS: dict[str, Callable[[bytes, str], list[Piece]]] = {"txt": _text, "md": _markdown, "pdf": _pdf, "csv": _csv}
+_EXTRACTORS: dict[str, Callable[[bytes, str, Limits], list[Piece]]] = {"txt": _text, "md": _markdown, "pdf": _pdf, "csv": _csv}
 
 
 # --- chunking ------------------------------------------------------------------------------
 
 def chunk(pieces: list[Piece], offsets_of: Callable[[str], list[tuple[int, int]]], size: int,
-          overlap: int) -> list[Draft]:
+          overlap: int, check: Callable[[], None] = lambda: None) -> list[Draft]:
     """Windows of `size` embedder tokens sharing `overlap` tokens, ending at a paragraph, line or sentence when one is near."""
     overlap = min(overlap, size // 2)
     drafts = []
     for piece in pieces:
+        check()
         offsets = offsets_of(piece.text)
         for a, b in _windows(piece.text, offsets, size, overlap):
             drafts.append(Draft(piece.text[a:b], piece.page, piece.row, piece.base + a, piece.base + b))
@@ -296,6 +335,11 @@ def process(services, document_id: int, on_progress: Callable[[float], None] | N
         return Document.get_or_none(Document.id == document_id)
     try:
         _process(services, document_id, on_progress)
+    except Stopped as exc:
+        log.info("ingestion of document %s stopped: %s", document_id, exc)
+        if services.stopping.is_set():  # shutting down: queued again for the next start (a deleted one is gone)
+            Document.update(status="queued", progress=0.0).where(
+                (Document.id == document_id) & (Document.status == "processing")).execute()
     except AppError as exc:
         Document.update(status="failed", error=exc.message).where(Document.id == document_id).execute()
     except Exception as exc:
@@ -316,16 +360,19 @@ def _process(services, document_id: int, on_progress) -> None:
     except OSError:
         raise AppError(422, "file_missing", f"The uploaded copy of {document.name} is gone; upload it again.") from None
     kind = check_file(document.name, data, settings.upload_max_bytes)
-    pieces = extract(kind, data, document.name)
+    limits = Limits(settings.ingest_max_pages, settings.ingest_max_chars,
+                    _checker(services, document, settings.ingest_max_seconds))
+    pieces = extract(kind, data, document.name, limits)
     _progress(document_id, 0.05, on_progress)
     embedder = services.models.embedder()
     drafts = chunk(pieces, embedder.token_offsets, min(settings.chunk_tokens, embedder.max_tokens - 2),
-                   settings.chunk_overlap)
+                   settings.chunk_overlap, limits.check)
     _progress(document_id, 0.1, on_progress)
     matrix = np.zeros((len(drafts), embedder.dim), dtype=np.float32)
     order = sorted(range(len(drafts)), key=lambda i: len(drafts[i].text))  # similar lengths batch with less padding
     batch = max(1, settings.embed_batch)
     for start in range(0, len(order), batch):  # one batch per call: a customer's query waits at most one batch
+        limits.check()
         part = order[start:start + batch]
         matrix[part] = embedder.encode([drafts[i].text for i in part], batch_size=batch)
         _progress(document_id, 0.1 + 0.85 * min(1.0, (start + batch) / len(order)), on_progress)
@@ -352,6 +399,24 @@ def _process(services, document_id: int, on_progress) -> None:
     if on_progress:
         on_progress(1.0)
     log.info("document %s of %s ready: %d chunks", document_id, document.tenant_id, len(ids))
+
+
+def _checker(services, document: Document, seconds: float) -> Callable[[], None]:
+    """The check run between pages, pieces and batches: shutting down, deleted, or over the time budget."""
+    deadline = time.monotonic() + seconds
+    # the content hash too: SQLite may give a deleted document's id to the next upload
+    mine = (Document.id == document.id) & (Document.content_hash == document.content_hash) & (
+        Document.status == "processing")
+
+    def check() -> None:
+        if services.stopping.is_set():
+            raise Stopped("the appliance is shutting down; it continues on the next start")
+        if not Document.select().where(mine).exists():
+            raise Stopped("the document was deleted")
+        if time.monotonic() > deadline:
+            raise AppError(422, "took_too_long", f"{document.name} took longer than {seconds:g} s to process "
+                           "(setting ingest_max_seconds); split it into smaller documents.")
+    return check
 
 
 def delete_document(services, document: Document) -> None:

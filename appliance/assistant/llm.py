@@ -59,6 +59,13 @@ def prepare_default_model(models_dir: Path) -> Path:
     return target
 
 
+def is_model_name(name) -> bool:
+    """True for a plain .gguf file name: no folder, no `..`, nothing that could reach outside the models folder."""
+    return (isinstance(name, str) and name.endswith(".gguf") and name == Path(name).name and "/" not in name
+            and "\\" not in name and ".." not in name and not name.startswith(".") and "\x00" not in name
+            and len(name) <= 255)
+
+
 def list_models(models_dir: Path) -> list[Path]:
     """GGUF files in the models folder, by name."""
     return sorted(p for p in Path(models_dir).glob("*.gguf") if p.is_file())
@@ -196,6 +203,9 @@ class Models:
     def get(self, name: str | None = None) -> LocalModel:
         """The named GGUF (default: the `model` setting), loaded once and kept."""
         name = name or self.settings.model
+        if not is_model_name(name):  # a row stored before names were checked must not open any file on disk
+            raise ModelError("The chosen local model is not a .gguf file name in the models folder; pick one from "
+                             "`appliance models list` in the assistant settings.")
         with self._lock:
             if name not in self._cache:
                 models_dir = Path(self.settings.models)

@@ -74,6 +74,12 @@ class OutsideWindow(Permanent):
     reason = "outside_window"
 
 
+class UnsafeDestination(Permanent):
+    """The channel's own api_base is no longer a place the appliance sends credentials to (see outbound.py)."""
+
+    reason = "unsafe_api_base"
+
+
 class TokenExpired(SendError):
     """The channel's token is expired or revoked: the admin must act (or Zalo refreshes it)."""
 
@@ -227,10 +233,26 @@ def check_hub_signature(raw: bytes, headers: Mapping[str, str], app_secret: str)
 
 
 def graph_error(answer: Answer, table: Mapping[int, type[SendError]]) -> SendError:
-    """The error for a Graph API failure body {"error": {"code", "message", "error_subcode"}}."""
+    """The error for a Graph API failure body {"error": {"code", ...}}: its class by code, our own sentence."""
     error = answer.body.get("error") if isinstance(answer.body.get("error"), dict) else {}
-    code = error.get("code")
+    code = number(error.get("code"))
     cls = table.get(code) or by_http_status(answer.status)
-    details = (error.get("error_data") or {}).get("details") if isinstance(error.get("error_data"), dict) else None
-    message = error.get("message") or f"HTTP {answer.status}"
-    return cls(f"{message}{' (' + details + ')' if details else ''}", code, answer.retry_after)
+    return cls(refusal("The platform", code, answer.status), code, answer.retry_after)
+
+
+def number(value: Any) -> int | None:
+    """A platform's error code when it is a number, else None (any text from outside stays outside)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit() and len(value) < 12:
+        return int(value)
+    return None
+
+
+def refusal(who: str, code: int | None, status: int) -> str:
+    """Our sentence for a refused call: the platform's numeric code and HTTP status, never its own words.
+
+    A tenant can point api_base at any server it likes; echoing that server's text would turn errors into a scanner."""
+    return f"{who} refused the request ({'error code ' + str(code) + ', ' if code is not None else ''}HTTP {status})"

@@ -11,7 +11,7 @@ from typing import Callable, Mapping
 from appliance.channels import Inbound, Outbound
 from appliance.channels.platform import (
     Http, NotFollower, build, OutsideWindow, PayloadError, Permanent, RateLimited, SendError, SignatureError,
-    TokenExpired, Transient, by_http_status, clip, load_json, obj, text_of,
+    TokenExpired, Transient, by_http_status, clip, load_json, number, obj, refusal, text_of,
 )
 
 KIND = "zalo"
@@ -181,7 +181,7 @@ def _check(answer, key: str) -> str:
         return text_of((answer.body.get("data") or {}).get(key))
     if isinstance(code, int) and code:
         cls = ERRORS.get(code) or (by_http_status(answer.status) if answer.status != 200 else Transient)
-        raise cls(text_of(answer.body.get("message")) or f"Zalo error {code}", code, answer.retry_after)
+        raise cls(refusal("Zalo", code, answer.status), code, answer.retry_after)
     raise by_http_status(answer.status)(f"HTTP {answer.status}", answer.status, answer.retry_after)
 
 
@@ -203,7 +203,7 @@ def refresh(credentials: dict, oauth_base: str, http: Http) -> dict:
                         "grant_type": "refresh_token"}, {"secret_key": credentials["app_secret"]}, form=True)
     token = answer.body.get("access_token")
     if answer.status != 200 or not token:
-        raise TokenExpired(text_of(answer.body.get("error_description")) or "Zalo refused the refresh token",
-                           answer.body.get("error"))
+        code = number(answer.body.get("error"))
+        raise TokenExpired(refusal("Zalo (token refresh)", code, answer.status), code)
     return {**credentials, "access_token": text_of(token),
             "refresh_token": text_of(answer.body.get("refresh_token") or credentials["refresh_token"])}

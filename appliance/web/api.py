@@ -9,12 +9,15 @@ from flask import Blueprint, g, jsonify, request
 
 from appliance import jsonbody
 from appliance.assistant.answer import answer, assistant_config
-from appliance.assistant.llm import ModelError
+from appliance.assistant.cloud import CLOUD_FIELDS, CLOUD_TIMEOUT, cloud_timeout_ok
+from appliance.assistant.llm import DEFAULT_MODEL, ModelError, is_model_name, list_models
 from appliance.assistant.prompts import DEFAULT_ASSISTANT
 from appliance.auth import api_auth, create_tenant, tenant_id_required
 from appliance.channels import CREDENTIAL_FIELDS, telegram
 from appliance.channels.platform import SendError, TokenExpired
 from appliance.errors import AppError
+from appliance.outbound import UnsafeUrl, check_url
+from appliance.outbox import api_base as channel_api_base
 from appliance.records import Channel, Conversation, Message, Tenant
 from appliance.web import MAX_ROW_ID, public_base, services
 
@@ -127,11 +130,19 @@ def patch_channel(channel_id: str):
         raise AppError(422, "unknown_field", f"'{unknown[0]}' cannot be changed; use name, api_base or credentials.")
     if "name" in body:
         channel.name = _text(body, "name", 200)
+    moved = False
     if "api_base" in body:
-        channel.api_base = _api_base(body)
+        api_base = _api_base(body)
+        moved = api_base is not None and api_base != channel.api_base
+        channel.api_base = api_base
+    if moved and "credentials" not in body:
+        raise AppError(422, "credentials_required", "Changing 'api_base' needs the channel's credentials again in the "
+                       "same request, so stored secrets never go to a new address unasked.")
     credentials = None
     if "credentials" in body:
-        current = services().vault.decrypt(channel.credentials, f"channel:{channel.id}") if channel.credentials else {}
+        current = None
+        if not moved and channel.credentials:  # a new address gets only what was sent with it
+            current = services().vault.decrypt(channel.credentials, f"channel:{channel.id}")
         credentials = _credentials(channel.kind, body["credentials"], current)
         channel.status, channel.status_reason = "active", None
     body = _save_channel(channel, credentials)
@@ -162,10 +173,14 @@ def _credentials(kind: str, given, current: dict | None = None) -> dict:
 
 
 def _api_base(body: dict) -> str | None:
+    """The channel's own platform URL (null: the platform's), https to a public address unless the admin allows it."""
     api_base = body.get("api_base")
-    if api_base is not None and (not isinstance(api_base, str) or not api_base.startswith(("http://", "https://"))):
-        raise AppError(422, "invalid_api_base", "'api_base' must be an http(s) URL.")
-    return api_base
+    if api_base is None:
+        return None
+    try:
+        return check_url(api_base, services().settings.outbound_allow_hosts, "api_base")
+    except UnsafeUrl as exc:
+        raise AppError(422, "invalid_api_base", str(exc)) from None
 
 
 def _save_channel(channel: Channel, credentials: dict | None, force_insert: bool = False) -> dict:
@@ -194,7 +209,7 @@ def _register_telegram(channel: Channel, credentials: dict) -> dict:
                 "or call setWebhook yourself with webhook_url and the channel's secret_token."}
     settings = services().settings
     try:
-        telegram.register_webhook(url, credentials, channel.api_base or settings.telegram_api_base, services().outbox.http)
+        telegram.register_webhook(url, credentials, channel_api_base(settings, channel), services().outbox.http)
     except TokenExpired:
         raise AppError(422, "invalid_credentials",
                        "Telegram refused this bot token; copy it again from @BotFather.") from None
@@ -208,8 +223,7 @@ def _unregister_telegram(channel: Channel) -> None:
     """Best effort: ask Telegram to stop posting to the webhook (else it retries the dead URL for a day)."""
     credentials = services().vault.decrypt(channel.credentials, f"channel:{channel.id}")
     try:
-        telegram.unregister_webhook(credentials, channel.api_base or services().settings.telegram_api_base,
-                                    services().outbox.http)
+        telegram.unregister_webhook(credentials, channel_api_base(services().settings, channel), services().outbox.http)
     except SendError as exc:
         log.info("deleteWebhook for telegram channel %s failed (%s); disconnecting anyway", channel.id, exc.reason)
 
@@ -290,16 +304,60 @@ def put_assistant():
         if name == "history_length" and not 0 <= value <= 200:
             raise AppError(422, "invalid_history_length", "'history_length' must be between 0 and 200.")
         if name == "cloud":
-            value = dict(value)
-            api_key = value.pop("api_key", None)
-            if api_key is not None:
-                tenant.assistant_secret = (services().vault.encrypt(api_key, f"assistant:{tenant.id}")
-                                           if api_key else None)
-            value = {k: v for k, v in value.items() if k in ("base_url", "model", "timeout") and v is not None}
+            value = _cloud_settings(tenant, value)
+        if name == "local_model":
+            value = _local_model(value)
         config[name] = value
     tenant.assistant = config
     tenant.save()
     return _assistant_json(tenant)
+
+
+def _cloud_settings(tenant: Tenant, given: dict) -> dict:
+    """The cloud settings to store, each checked; the api_key goes encrypted onto the tenant, not into the dict."""
+    unknown = sorted(set(given) - set(CLOUD_FIELDS))
+    if unknown:
+        raise AppError(422, "unknown_field", f"'cloud.{unknown[0]}' is not a cloud setting; use {', '.join(CLOUD_FIELDS)}.")
+    cloud: dict = {}
+    if given.get("base_url") not in (None, ""):
+        try:
+            cloud["base_url"] = check_url(given["base_url"], services().settings.outbound_allow_hosts, "base_url")
+        except UnsafeUrl as exc:
+            raise AppError(422, "invalid_base_url", str(exc)) from None
+    model = given.get("model")
+    if model is not None:
+        if not isinstance(model, str) or not model.strip() or len(model) > 200:
+            raise AppError(422, "invalid_model", "'cloud.model' must be a model name of 1-200 characters.")
+        cloud["model"] = model.strip()
+    timeout = given.get("timeout")
+    if timeout is not None:
+        if not cloud_timeout_ok(timeout):
+            raise AppError(422, "invalid_timeout", "'cloud.timeout' must be a number of seconds between "
+                           f"{CLOUD_TIMEOUT[0]:g} and {CLOUD_TIMEOUT[1]:g}.")
+        cloud["timeout"] = float(timeout)
+    api_key = given.get("api_key")
+    if api_key is not None and (not isinstance(api_key, str) or len(api_key) > 4000):
+        raise AppError(422, "invalid_api_key", "'cloud.api_key' must be a string of at most 4000 characters.")
+    stored = (tenant.assistant or {}).get("cloud") or {}
+    if cloud.get("base_url") and cloud["base_url"] != stored.get("base_url") and api_key is None \
+            and tenant.assistant_secret:
+        raise AppError(422, "credentials_required", "Changing 'cloud.base_url' needs 'cloud.api_key' again in the same "
+                       "request, so the stored key never goes to a new address unasked.")
+    if api_key is not None:
+        tenant.assistant_secret = services().vault.encrypt(api_key, f"assistant:{tenant.id}") if api_key else None
+    return cloud
+
+
+def _local_model(name: str) -> str:
+    """A GGUF file name from the models folder (empty: the appliance default); never a path."""
+    if not name:
+        return ""
+    settings = services().settings
+    if not is_model_name(name) or (name not in {p.name for p in list_models(settings.models)}
+                                   and name != DEFAULT_MODEL):
+        raise AppError(422, "invalid_local_model", "'local_model' must be the file name of a .gguf model in the "
+                       "models folder (see `appliance models list`), without any folder in front of it.")
+    return name
 
 
 @blueprint.post("/assistant/test")

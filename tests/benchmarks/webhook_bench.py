@@ -208,7 +208,8 @@ def bench_reply(runs: int, max_tokens: int) -> dict:
     fake = FakePlatform("whatsapp")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        settings = load_settings({"data": data, "models": REPO / "models", "port": 0, "llm_max_tokens": max_tokens},
+        settings = load_settings({"data": data, "models": REPO / "models", "port": 0, "llm_max_tokens": max_tokens,
+                                  "outbound_allow_hosts": "127.0.0.1"},  # the fake platform's api_base
                                  environ={})
         services = create_services(settings)
         tasks.use_queue_file(data / "queue.db")

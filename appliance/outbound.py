@@ -1,0 +1,97 @@
+"""Where a tenant may point the appliance's outgoing requests (a channel's api_base, the cloud base_url).
+
+Stored secrets travel to these URLs, so a tenant-set URL must be https to a host that resolves only to public
+addresses, with no user name, query or fragment; the platform admin can allow more hosts (setting
+outbound_allow_hosts, e.g. a proxy or the fake platforms of the tests). The check runs when the URL is saved and
+again right before each request, since what a name resolves to may change.
+"""
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Callable
+from urllib.parse import urlsplit
+
+MAX_URL = 2000
+
+
+class UnsafeUrl(ValueError):
+    """A URL the appliance will not send secrets to; the message is a sentence saying why."""
+
+
+class Unresolvable(UnsafeUrl):
+    """The URL's host does not resolve (now): refused at save, a temporary failure at send time."""
+
+
+def allowed_hosts(setting: str) -> set[str]:
+    """The outbound_allow_hosts setting as lower-case 'host' and 'host:port' entries."""
+    return {entry.strip().lower() for entry in (setting or "").split(",") if entry.strip()}
+
+
+def check_url(url, allow: str, name: str = "api_base",
+              resolve: Callable[..., list] = socket.getaddrinfo) -> str:
+    """`url` without a trailing slash when it is safe to send secrets to, else UnsafeUrl with a sentence."""
+    if not isinstance(url, str) or not url.strip():
+        raise UnsafeUrl(f"'{name}' must be a URL such as https://api.example.com.")
+    url = url.strip()
+    if len(url) > MAX_URL or any(ch.isspace() or ord(ch) < 32 or ch == "\\" for ch in url):
+        raise UnsafeUrl(f"'{name}' must be a plain URL (at most {MAX_URL} characters, no spaces or backslashes).")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise UnsafeUrl(f"'{name}' is not a valid URL.") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeUrl(f"'{name}' must be an https:// URL with a host name.")
+    if "@" in parts.netloc or parts.query or parts.fragment or "?" in url or "#" in url:
+        raise UnsafeUrl(f"'{name}' may not carry a user name, a query (?) or a fragment (#); give the base URL only.")
+    host = parts.hostname.lower()
+    hosts = allowed_hosts(allow)
+    if hosts & _names(host, port):
+        return url.rstrip("/")
+    if parts.scheme != "https":
+        raise UnsafeUrl(f"'{name}' must use https:// (the platform admin can allow other hosts with the "
+                        "outbound_allow_hosts setting).")
+    for address in _addresses(host, port or 443, resolve, name):
+        if not is_public(address):
+            raise UnsafeUrl(f"'{name}' points at {host}, which is a local or private address; only public "
+                            "addresses are allowed unless the platform admin lists the host in outbound_allow_hosts.")
+    return url.rstrip("/")
+
+
+def _names(host: str, port: int | None) -> set[str]:
+    """How an allow-list entry may name this host: host, [host], host:port, [host]:port."""
+    names = {host, f"[{host}]"}
+    if port is not None:
+        names |= {f"{host}:{port}", f"[{host}]:{port}"}
+    return names
+
+
+def _addresses(host: str, port: int, resolve, name: str) -> list[str]:
+    try:
+        infos = resolve(host, port, 0, socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, OSError):
+        raise Unresolvable(f"The host of '{name}' ({host}) cannot be resolved; check the address.") from None
+    addresses = [info[4][0] for info in infos]
+    if not addresses:
+        raise Unresolvable(f"The host of '{name}' ({host}) cannot be resolved; check the address.")
+    return addresses
+
+
+def is_public(address: str) -> bool:
+    """True for a globally routable unicast address (IPv4 or IPv6, an IPv4 inside IPv6 judged as IPv4)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            return is_public(str(embedded))
+        if ip in _NAT64:
+            return is_public(str(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)))
+    return ip.is_global and not (ip.is_multicast or ip.is_unspecified or ip.is_reserved or ip.is_loopback
+                                 or ip.is_link_local or ip.is_private)
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")

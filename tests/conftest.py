@@ -60,6 +60,7 @@ def services(settings, shared_models):
     """Opened data folder with the shared model; tasks run immediately (in the caller's thread)."""
     settings.data.mkdir(parents=True, exist_ok=True)
     open_database(settings.data / "appliance.db")
+    shared_models.stopping.clear()  # the models are shared by every test: one test's "stop" must not reach the next
     svc = Services(settings=settings, vault=Vault.open(settings.data), models=shared_models)
     tasks.bind(svc)
     tasks.use_queue_file(None)

@@ -235,12 +235,12 @@ def check_hub_signature(raw: bytes, headers: Mapping[str, str], app_secret: str)
 def graph_error(answer: Answer, table: Mapping[int, type[SendError]]) -> SendError:
     """The error for a Graph API failure body {"error": {"code", ...}}: its class by code, our own sentence."""
     error = answer.body.get("error") if isinstance(answer.body.get("error"), dict) else {}
-    code = number(error.get("code"))
+    code = error_code(error.get("code"))
     cls = table.get(code) or by_http_status(answer.status)
     return cls(refusal("The platform", code, answer.status), code, answer.retry_after)
 
 
-def number(value: Any) -> int | None:
+def error_code(value: Any) -> int | None:
     """A platform's error code when it is a number, else None (any text from outside stays outside)."""
     if isinstance(value, bool):
         return None

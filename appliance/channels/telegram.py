@@ -7,7 +7,7 @@ from typing import Callable, Mapping
 from appliance.channels import Inbound, Outbound
 from appliance.channels.platform import (
     Blocked, Http, build, PayloadError, Permanent, RateLimited, SendError, SignatureError, TokenExpired, Transient,
-    by_http_status, clip, load_json, number, refusal, text_of, whole_number,
+    by_http_status, clip, load_json, error_code, refusal, text_of, whole_number,
 )
 
 KIND = "telegram"
@@ -119,7 +119,7 @@ def _call(http: Http, base: str, token: str, method: str, body: dict) -> dict:
     answer = http.post(f"{base.rstrip('/')}/bot{token}/{method}", body)
     if answer.status == 200 and answer.body.get("ok"):
         return answer.body.get("result") or {}
-    code = number(answer.body.get("error_code")) or answer.status
+    code = error_code(answer.body.get("error_code")) or answer.status
     retry_after = (answer.body.get("parameters") or {}).get("retry_after") or answer.retry_after
     cls = ERRORS.get(code) or by_http_status(answer.status)
     raise cls(refusal("Telegram", code, answer.status), code, retry_after)

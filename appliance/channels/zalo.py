@@ -11,7 +11,7 @@ from typing import Callable, Mapping
 from appliance.channels import Inbound, Outbound
 from appliance.channels.platform import (
     Http, NotFollower, build, OutsideWindow, PayloadError, Permanent, RateLimited, SendError, SignatureError,
-    TokenExpired, Transient, by_http_status, clip, load_json, number, obj, refusal, text_of,
+    TokenExpired, Transient, by_http_status, clip, load_json, error_code, obj, refusal, text_of,
 )
 
 KIND = "zalo"
@@ -203,7 +203,7 @@ def refresh(credentials: dict, oauth_base: str, http: Http) -> dict:
                         "grant_type": "refresh_token"}, {"secret_key": credentials["app_secret"]}, form=True)
     token = answer.body.get("access_token")
     if answer.status != 200 or not token:
-        code = number(answer.body.get("error"))
+        code = error_code(answer.body.get("error"))
         raise TokenExpired(refusal("Zalo (token refresh)", code, answer.status), code)
     return {**credentials, "access_token": text_of(token),
             "refresh_token": text_of(answer.body.get("refresh_token") or credentials["refresh_token"])}

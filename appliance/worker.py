@@ -23,6 +23,16 @@ def _limit_threads(settings) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def server_options(settings) -> dict:
+    """waitress's options: address, threads, and the reverse proxy whose forwarded headers are believed (if any)."""
+    options = {"host": settings.host, "port": settings.port, "threads": settings.http_threads, "channel_timeout": 120,
+               "ident": "appliance", "clear_untrusted_proxy_headers": True}
+    if settings.trusted_proxy:  # waitress then sets REMOTE_ADDR and the scheme from the proxy's headers
+        options.update(trusted_proxy=settings.trusted_proxy, trusted_proxy_count=1,
+                       trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"})
+    return options
+
+
 def serve(settings) -> int:
     """Bind first, answer /healthz at once, load the models in the background; stop cleanly on SIGTERM/Ctrl-C."""
     import waitress
@@ -38,8 +48,7 @@ def serve(settings) -> int:
     services = create_services(settings)
     tasks.use_queue_file(settings.data / "queue.db")
     app = create_app(settings, services)
-    server = waitress.create_server(app, host=settings.host, port=settings.port, threads=settings.http_threads,
-                                    channel_timeout=120, ident="appliance")
+    server = waitress.create_server(app, **server_options(settings))
     consumer = tasks.huey.create_consumer(workers=settings.worker_threads, **CONSUMER_OPTIONS)
     consumer.start()  # installs its signal handlers; ours below replace them
 

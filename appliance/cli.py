@@ -56,7 +56,13 @@ def _open(args):
 def cmd_serve(args) -> int:
     from appliance.worker import serve
 
-    return serve(_settings(args))
+    code = serve(_settings(args))
+    # Everything is closed and logged by now: skip the interpreter's teardown (torch's and llama.cpp's finalisers
+    # take seconds on a busy 2-core box), so a SIGTERM ends the process well inside a service manager's timeout.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def cmd_tenant_create(args) -> int:

@@ -128,7 +128,9 @@ def test_stopping_leaves_the_backlog_pending_and_the_next_start_answers_each_eve
     finally:
         stopped, _ = time.monotonic(), services.stopping.clear()  # the event is the shared model's too
 
-    assert stopped - started < 5
+    # a backlog of 24 would take minutes to drain; the bound leaves room for one prompt evaluation that llama.cpp
+    # cannot interrupt on a busy machine (the benchmark measures the real figure)
+    assert stopped - started < 10
     assert InboundEvent.select().where(InboundEvent.status == "processing").count() == 0
     left = pending_of(tenant.id)
     assert left > 0 and left + len(replies_of(tenant.id)) == len(ids)
@@ -161,8 +163,8 @@ def test_sigterm_under_a_backlog_stops_within_seconds_leaving_the_rest_pending(t
         server.send_signal(signal.SIGTERM)
         output, stopped = read_until_exit(server, "INFO appliance.worker: stopped")
     assert server.returncode == 0, output
-    assert stopped - stopping < 5, output  # the running answers were abandoned, not the backlog drained
-    assert time.monotonic() - stopping < 15, output  # the interpreter's own teardown (torch, llama.cpp) follows
+    assert stopped - stopping < 10, output  # the running answers were abandoned, not the backlog drained (200 answers)
+    assert time.monotonic() - stopping < 10, output  # serve skips the interpreter's slow teardown
     assert "stay pending for the next start" in output
     open_database(data / "appliance.db")
     try:

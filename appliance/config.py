@@ -43,6 +43,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", 8080, int, "TCP port of the web server.", 0, 65535),
     Setting("public_url", "", str, "Public base URL (https://...) used to show webhook URLs; empty means http://host:port."),
     Setting("trusted_proxy", "", str, "Address of a reverse proxy in front of the appliance (e.g. 127.0.0.1): its X-Forwarded-For and X-Forwarded-Proto then name the client's address (rate limits) and https (Secure cookies). Empty: no proxy is trusted and those headers are dropped."),
+    Setting("http_connections", 500, int, "Most open HTTP connections (idle keep-alive ones included); past it new ones wait. Kept under 1000 (the server's select() limit).", 50, 1000),
     Setting("http_threads", 24, int, "Web server threads; each open widget event stream holds one.", 4, 512),
     Setting("worker_threads", 2, int, "Background worker threads running queued tasks.", 1, 32),
     Setting("load_models", True, _bool, "Load the local language model and embedder at start (false only for tests and tools)."),

@@ -25,8 +25,9 @@ def _limit_threads(settings) -> None:
 
 def server_options(settings) -> dict:
     """waitress's options: address, threads, and the reverse proxy whose forwarded headers are believed (if any)."""
-    options = {"host": settings.host, "port": settings.port, "threads": settings.http_threads, "channel_timeout": 120,
-               "ident": "appliance", "clear_untrusted_proxy_headers": True}
+    options = {"host": settings.host, "port": settings.port, "threads": settings.http_threads, "channel_timeout": 30,
+               "ident": "appliance", "clear_untrusted_proxy_headers": True,
+               "connection_limit": settings.http_connections}
     if settings.trusted_proxy:  # waitress then sets REMOTE_ADDR and the scheme from the proxy's headers
         options.update(trusted_proxy=settings.trusted_proxy, trusted_proxy_count=1,
                        trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"})

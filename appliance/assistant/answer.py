@@ -207,18 +207,27 @@ def _rewriters(services, config: dict) -> list[str]:
     mode = config.get("rewrite") or "auto"
     if mode == "never":
         return []
-    order = ["cloud"] if _cloud_first(config) else []
-    if mode == "always":
-        order.append("local")
-    else:
+    cloud_first = _cloud_first(config)
+    order = ["cloud"] if cloud_first else []
+    local_fits, local_broken = mode == "always", False
+    if not local_fits:
         try:
-            if _local_model(services, config).profile == "chat":
-                order.append("local")
+            local_fits = _local_model(services, config).profile == "chat"
         except ModelError as exc:
             log.warning("no local model to reword answers: %s", exc)
-    if not _cloud_first(config) and config.get("cloud_policy") == "on_failure" and "local" in order:
+            local_broken = True
+    if local_fits:
+        order.append("local")
+    if not cloud_first and config.get("cloud_policy") == "on_failure" and (local_fits or local_broken):
         order.append("cloud")
     return order
+
+
+def _instruct_locally(services, config: dict) -> bool:
+    try:
+        return _local_model(services, config).profile == "chat"
+    except ModelError:
+        return True  # let the attempt fail with its own error
 
 
 def _rewrite(services, tenant, config, history, question, extract, language, where) -> Generation:
@@ -242,6 +251,8 @@ def _generate(services, tenant, config, history, question, on_token) -> Reply:
     policy = config.get("cloud_policy") or "never"
     cloud_first = _cloud_first(config)
     order = ["cloud", "local"] if cloud_first else ["local"]
+    if cloud_first and not _instruct_locally(services, config):
+        order.remove("local")  # a base model does not answer free-form, not even when the cloud is down
     if not cloud_first and (policy == "on_failure" or config.get("fallback") == "cloud"):
         order.append("cloud")
     problems = []

@@ -3,6 +3,7 @@ language and the absence of markup, with the real embedder and model; a scripted
 loopback plays the cloud model that rewrites."""
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -11,6 +12,7 @@ from appliance.assistant import faithful, prompts
 from appliance.assistant.answer import answer
 from appliance.assistant.compose import format_price, sentences
 from appliance.assistant.ingest import process, store_upload
+from appliance.db import database, migrate, schema_version
 from appliance.records import AnswerCache, Conversation, Document, Message, Tenant, Usage
 from conftest import post_json
 from test_cloud import Scripted
@@ -174,6 +176,15 @@ def test_an_unfaithful_rewrite_is_replaced_by_the_extract(services, shop, cloud_
     assert why in reply.rejected
 
 
+def test_a_rejected_rewrite_keeps_phone_numbers_and_text_out_of_info_logs(services, shop, cloud_says, caplog):
+    caplog.set_level(logging.INFO)
+    cloud_says(shop.id, "Ốp lưng iPhone 15 Spigen costs 690,000 VND, 12 in stock, 6 months. Call 0987 654 321.")
+    reply = ask(services, shop.id, PRICE_QUESTION_EN)
+    assert "0987654321" in reply.rejected
+    info = " ".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert "rewrite for" in info and "0987" not in info and "Spigen" not in info
+
+
 def test_a_rewrite_that_flips_a_not_is_rejected(services, shop, cloud_says):
     cloud_says(shop.id, "We accept cash, bank transfer, MoMo and credit cards.")
     reply = ask(services, shop.id, "Thanh toán bằng cách nào?")
@@ -321,6 +332,7 @@ def test_a_tables_fields_are_guessed_from_its_header_and_can_be_changed(client, 
     assert got["fields"] == {"code": "Mã SP", "name": "Tên sản phẩm", "price": "Giá", "stock": "Tồn kho",
                              "colour": "Màu sắc", "warranty": "Bảo hành"}
     url = f"/api/v1/knowledge/documents/{table.id}"
+    assert ask(services, shop.id, PRICE_QUESTION_VI).text == ROW_VI  # cached until the mapping changes
     response = client.patch(url, json={"fields": {"colour": None, "warranty": ""}}, headers=shop.headers)
     assert response.status_code == 200 and "colour" not in response.get_json()["fields"]
     assert response.get_json()["columns"] == ["Mã SP", "Tên sản phẩm", "Giá", "Tồn kho", "Màu sắc", "Bảo hành"]
@@ -343,3 +355,15 @@ def test_only_tables_have_fields(client, shop):
     faq = Document.get((Document.tenant == shop.id) & (Document.kind == "md"))
     response = client.patch(f"/api/v1/knowledge/documents/{faq.id}", json={"fields": {}}, headers=shop.headers)
     assert response.status_code == 422 and response.get_json()["error"]["code"] == "not_a_table"
+
+
+def test_migration_7_adds_its_columns_to_an_older_database(services):
+    added = [("document", "fields"), ("chunk", "cells"), ("message", "path"), ("message", "rejected"),
+             ("answercache", "path"), ("answercache", "rejected")]
+    latest = schema_version(database)
+    for table, column in added:
+        database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    database.execute_sql("PRAGMA user_version = 6")
+    migrate(database)
+    assert schema_version(database) == latest
+    assert all(column in {c.name for c in database.get_columns(table)} for table, column in added)

@@ -193,7 +193,8 @@ def _grounded(services, tenant, config, history, question, context, language, kb
         if why is None:
             reply.text, reply.path = candidate, "model" if where == "local" else "cloud"
         else:
-            log.info("rewrite of %s rejected: %s", tenant.id, why)
+            log.info("a rewrite for %s was rejected", tenant.id)
+            log.debug("rewrite rejected: %s", why)  # the reason quotes numbers (perhaps phone numbers)
             problems.append(why)
         break
     reply.rejected = "; ".join(problems) or None

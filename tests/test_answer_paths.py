@@ -10,7 +10,7 @@ import pytest
 
 from appliance.assistant import faithful, prompts
 from appliance.assistant.answer import answer
-from appliance.assistant.compose import format_price, sentences
+from appliance.assistant.compose import format_price, local_prices, sentences
 from appliance.assistant.ingest import process, store_upload
 from appliance.db import database, migrate, schema_version
 from appliance.records import AnswerCache, Conversation, Document, Message, Tenant, Usage
@@ -324,6 +324,14 @@ def test_the_customers_language_includes_unaccented_vietnamese(text, expected):
 ])
 def test_prices_are_formatted_for_the_customers_language(raw, column, vi, en):
     assert (format_price(raw, column, "vi"), format_price(raw, column, "en")) == (vi, en)
+
+
+@pytest.mark.parametrize("language, said", [
+    ("en", "Free delivery from 500,000 VND; the fee is 30,000 VND."),
+    ("vi", "Free delivery from 500.000đ; the fee is 30.000 đồng."),
+])
+def test_dong_amounts_in_a_passage_follow_the_customers_language(language, said):
+    assert local_prices("Free delivery from 500.000đ; the fee is 30.000 đồng.", language) == said
 
 
 def test_a_tables_fields_are_guessed_from_its_header_and_can_be_changed(client, services, shop):

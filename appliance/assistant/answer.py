@@ -176,7 +176,9 @@ def _grounded(services, tenant, config, history, question, context, language, kb
     extract = compose.compose(services, context, question, language)
     if extract is None:
         return _no_context(services, tenant, config, history, question, language, on_token)
-    reply = Reply(text=extract.text, sources=sources_of(context), model="extract", path="extract")
+    used = extract.hits[0]
+    reply = Reply(text=extract.text, sources=sources_of([used] + [h for h in context if h is not used]),
+                  model="extract", path="extract")
     problems = []
     for where in _rewriters(services, config):
         try:

@@ -119,6 +119,16 @@ def format_price(raw: str, column: str, language: str) -> str:
     return text if language != "vi" else _vietnamese_separators(text)
 
 
+_VND_IN_TEXT = re.compile(r"(?<![\w.,])(\d{1,3}(?:[.,]\d{3})+|\d+(?:k)?)\s?(đồng|vnđ|vnd|đ|₫)(?!\w)", re.I)
+
+
+def local_prices(text: str, language: str) -> str:
+    """Dong amounts in a passage written the customer's way (500.000đ becomes 500,000 VND for English)."""
+    if language == "vi":
+        return text
+    return _VND_IN_TEXT.sub(lambda m: format_price(m.group(0), "VND", language), text)
+
+
 def _vietnamese_separators(text: str) -> str:
     return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
 
@@ -146,7 +156,7 @@ def compose(services, hits: list[dict], question: str, language: str) -> Extract
             fields = document.fields if known else guess_fields(list(chunk.cells))
             text = row_answer(chunk.cells, fields, language)
         else:
-            text = passage_answer(services, hit["text"], question)
+            text = local_prices(passage_answer(services, hit["text"], question), language)
         text = clean(text)
         if text:
             return Extract(text=text, hits=[hit])

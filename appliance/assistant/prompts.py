@@ -122,18 +122,6 @@ def facts_lines(extract: str) -> list[str]:
     """The extract as the only context line of a rewrite prompt."""
     return [_one_line(extract)]
 
-def context_lines(hits: list[dict]) -> list[str]:
-    """Retrieved chunks as prompt lines, each on one line and naming its document."""
-    return [f"- ({h['document']}{_where(h)}) {_one_line(h['text'])}" for h in hits]
-
-
-def _where(hit: dict) -> str:
-    if hit.get("page"):
-        return f", page {hit['page']}"
-    if hit.get("row"):
-        return f", row {hit['row']}"
-    return ""
-
 
 DONT_KNOW = {
     "en": "Sorry, I don't know the answer to that. Could you ask in another way, or contact the shop directly?",

@@ -211,7 +211,7 @@ def _deliver_web(services, channel: Channel, message: Message) -> None:
     message.status, message.updated_at = "sent", utcnow()
     Message.update(status=message.status, updated_at=message.updated_at).where(Message.id == message.id).execute()
     session = message.conversation.customer.external_id
-    services.streams.publish(channel.id, session, "message", message.as_json())
+    services.streams.publish(channel.id, session, "message", message.as_json(for_customer=True))
 
 
 def _claim(message: Message) -> bool:

@@ -153,7 +153,8 @@ def handle_claimed(services, event: InboundEvent) -> Message | None:
         out = Message.create(tenant=tenant.id, conversation=conversation, direction="out", sender="bot",
                              text=reply.text, reply_to=message.id, status="pending", model=reply.model,
                              tokens_prompt=reply.prompt_tokens, tokens_completion=reply.completion_tokens,
-                             latency_ms=reply.latency_ms, sources=reply.sources)
+                             latency_ms=reply.latency_ms, sources=reply.sources, path=reply.path,
+                             rejected=reply.rejected)
         if reply.action == "handoff":
             Conversation.update(status="handoff").where(Conversation.id == conversation.id).execute()
         _finish(event_id, "done")

@@ -181,11 +181,16 @@ class Message(BaseModel):
     tokens_completion = IntegerField(default=0)
     latency_ms = IntegerField(default=0)
     sources = JSONField(null=True)
+    path = CharField(null=True)  # how a bot reply was made: extract, model, cloud, fallback, smalltalk, handoff
+    rejected = TextField(null=True)  # why a model's rewrite was not sent (the extract went instead)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
-    def as_json(self) -> dict:
-        return {
+    STAFF_ONLY = ("error", "model", "tokens", "sources", "path", "rejected")  # never in the customer's widget
+
+    def as_json(self, for_customer: bool = False) -> dict:
+        """The API shape of a message; `for_customer` leaves out what only staff see (sources, model, path)."""
+        data = {
             "id": self.id,
             "direction": self.direction,
             "sender": self.sender,
@@ -197,8 +202,11 @@ class Message(BaseModel):
             "model": self.model,
             "tokens": {"prompt": self.tokens_prompt, "completion": self.tokens_completion},
             "sources": self.sources or [],
+            "path": self.path,
+            "rejected": self.rejected,
             "created_at": self.created_at.isoformat() + "Z",
         }
+        return {k: v for k, v in data.items() if k not in self.STAFF_ONLY} if for_customer else data
 
 
 class Document(BaseModel):
@@ -214,6 +222,7 @@ class Document(BaseModel):
     progress = FloatField(default=0.0)
     chunks = IntegerField(default=0)
     error = TextField(null=True)
+    fields = JSONField(null=True)  # a table's columns by meaning: {"name": "Tên sản phẩm", "price": "Giá", ...}
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -230,6 +239,7 @@ class Chunk(BaseModel):
     start = IntegerField(default=0)
     end = IntegerField(default=0)
     deleted = BooleanField(default=False)
+    cells = JSONField(null=True)  # a table row's raw cells by column name, so answers never re-parse the text
 
 
 class Usage(BaseModel):
@@ -271,6 +281,8 @@ class AnswerCache(BaseModel):
     text = TextField()
     sources = JSONField(default=list)
     model = CharField(default="")
+    path = CharField(default="")  # extract, model or cloud: a cached reply keeps how it was made
+    rejected = TextField(null=True)
     hits = IntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
 
@@ -298,3 +310,18 @@ def _add_user_session_version(db) -> None:
     # a database created at version 3 or later already has the column (migration 1 creates today's tables)
     if "session_version" not in {column.name for column in db.get_columns("user")}:
         db.execute_sql('ALTER TABLE "user" ADD COLUMN "session_version" INTEGER NOT NULL DEFAULT 0')
+
+
+# --- answers composed from their sources (schema version 7) ----------------------------------------
+
+_COLUMNS_7 = (("document", "fields", "TEXT"), ("chunk", "cells", "TEXT"), ("message", "path", "VARCHAR(255)"),
+              ("message", "rejected", "TEXT"), ("answercache", "path", "VARCHAR(255) NOT NULL DEFAULT ''"),
+              ("answercache", "rejected", "TEXT"))
+
+
+@migration(7)
+def _add_answer_paths(db) -> None:
+    # a database created at version 7 or later already has the columns (migration 1 and 2 create today's tables)
+    for table, column, kind in _COLUMNS_7:
+        if column not in {c.name for c in db.get_columns(table)}:
+            db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}')

@@ -128,9 +128,9 @@ def test_the_platform_key_serves_tenants_without_their_own(services, tenant, lla
     assert cloud.endpoint_for(services, Tenant.get_by_id(tenant.id), {}) is None
     cloud.set_platform_key(services.vault, API_KEY)
     assert API_KEY not in PlatformSecret.get().value
-    configure(tenant.id, model="cloud")
+    configure(tenant.id, model="cloud", allow_free_form=True)
     reply = answer(services, Tenant.get_by_id(tenant.id), [], "Hello, who are you?")
-    assert reply.model == "loopback-gemma"
+    assert reply.model == "loopback-gemma" and reply.path == "cloud"
     assert cloud.endpoint_for(services, Tenant.get_by_id(tenant.id), {}).owner == "platform"
     cloud.set_platform_key(services.vault, None)
     assert cloud.platform_key(services.vault) is None
@@ -147,8 +147,9 @@ def test_the_cloud_being_down_is_a_clear_error_and_the_assistant_still_answers(s
     reply = answer(services, Tenant.get_by_id(tenant.id), [], OFF_TOPIC)  # no context, cloud down: don't know
     assert reply.text == DONT_KNOW["en"] and reply.model == "fallback"
     _tenant_cloud(services, tenant.id, down, model="cloud", fallback="dont_know")
-    reply = answer(services, Tenant.get_by_id(tenant.id), [], "How much is the olive tree?")  # cloud first, then local
-    assert reply.model == services.models.local().name and reply.sources
+    reply = answer(services, Tenant.get_by_id(tenant.id), [], "How much is the olive tree?")  # cloud down: the extract
+    assert reply.path == "extract" and "$89.00" in reply.text and reply.sources
+    assert "cannot be reached" in reply.rejected
 
 
 def _tenant_cloud(services, tenant_id: str, base_url: str, **assistant) -> None:

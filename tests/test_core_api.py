@@ -134,18 +134,29 @@ def test_assistant_settings_roundtrip_and_validation(client, tenant, settings):
                  422, "invalid_history_length")
 
 
-def test_assistant_test_endpoint_answers_with_token_counts(client, tenant):
+def test_assistant_test_endpoint_answers_with_token_counts(client, tenant, services):
+    from knowledge_helpers import shop_files
+    from test_knowledge_answers import configure, ingest_files
+
+    ingest_files(services, tenant.id, shop_files())
+    configure(tenant.id, rewrite="always")  # the local model rewords the composed answer: tokens are spent
     response = post_json(client, "/api/v1/assistant/test", {"text": "When do you open?"}, tenant.headers)
     assert response.status_code == 200
     body = response.get_json()
     assert body["reply"] and body["model"] == "gemma-3-270m-q4_k_m.gguf"
     assert body["tokens"]["prompt"] > 10 and body["tokens"]["completion"] > 0 and body["latency_ms"] >= 0
-    assert isinstance(body["sources"], list)
+    assert body["sources"][0]["document"] == "faq.md" and (body["path"] == "model") == (body["rejected"] is None)
     assert_error(post_json(client, "/api/v1/assistant/test", {"text": ""}, tenant.headers), 422, "invalid_text")
 
 
 def test_metrics_count_messages_and_tokens(client, web_channel, services):
-    [event_id] = store_events(web_channel, [Inbound(kind="text", platform_id="m:1", user_id="m", text="hi")])
+    from knowledge_helpers import shop_files
+    from test_knowledge_answers import configure, ingest_files
+
+    ingest_files(services, web_channel.tenant_id, shop_files())
+    configure(web_channel.tenant_id, rewrite="always")  # the local model rewords the answer: tokens are spent
+    [event_id] = store_events(web_channel, [Inbound(kind="text", platform_id="m:1", user_id="m",
+                                                    text="When do you open?")])
     handle_event(services, event_id)
     response = client.get("/metrics")
     assert response.status_code == 200 and response.content_type.startswith("text/plain")

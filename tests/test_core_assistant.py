@@ -4,7 +4,17 @@ from appliance.assistant.prompts import Turn
 from appliance.db import database
 from appliance.pipeline import history_of, store_events, handle_event
 from appliance.channels import Inbound
-from appliance.records import Message, Usage
+from appliance.records import Message, Tenant, Usage
+from knowledge_helpers import shop_files
+from test_knowledge_answers import ingest_files
+
+
+def rewording_shop(services, tenant_id: str) -> None:
+    """The sample shop, with the local model asked to reword every answer (so it sees the history)."""
+    ingest_files(services, tenant_id, shop_files())
+    tenant = Tenant.get_by_id(tenant_id)
+    tenant.assistant = {**(tenant.assistant or {}), "rewrite": "always"}
+    tenant.save()
 
 
 def words(text):
@@ -36,21 +46,23 @@ def test_persona_language_and_instructions_shape_the_system_text():
     assert text == "You are the helper of Pho 24. Your tone is warm. Always answer in Vietnamese. Never promise discounts."
 
 
-def test_second_message_sees_the_first_as_history_and_usage_is_recorded(services, web_channel):
-    for n, text in enumerate(["My name is Minh.", "What is my name?"]):
+def test_second_message_sees_the_first_as_history_and_usage_is_recorded(services, tenant, web_channel):
+    rewording_shop(services, tenant.id)
+    for n, text in enumerate(["What are your opening hours?", "What are your opening hours today?"]):
         [event_id] = store_events(web_channel, [Inbound(kind="text", platform_id=f"s:{n}", user_id="s", text=text)])
         handle_event(services, event_id)
-    second = Message.select().where(Message.text == "What is my name?").get()
+    second = Message.select().where(Message.text == "What are your opening hours today?").get()
     history = history_of(second, 10)
-    assert [t.text for t in history][0] == "My name is Minh." and history[1].role == "assistant"
+    assert [t.text for t in history][0] == "What are your opening hours?" and history[1].role == "assistant"
     replies = list(Message.select().where(Message.direction == "out"))
     assert len(replies) == 2 and replies[1].tokens_prompt > replies[0].tokens_prompt
     assert Usage.select().count() == 2 and sum(u.completion_tokens for u in Usage.select()) > 0
 
 
 def test_history_length_zero_sends_no_history(client, tenant, services, web_channel):
+    rewording_shop(services, tenant.id)
     client.put("/api/v1/assistant", json={"history_length": 0}, headers=tenant.headers)
-    for n, text in enumerate(["My name is Minh.", "What is my name?"]):
+    for n, text in enumerate(["What are your opening hours?", "What are your opening hours today?"]):
         [event_id] = store_events(web_channel, [Inbound(kind="text", platform_id=f"s:{n}", user_id="s", text=text)])
         handle_event(services, event_id)
     first, second = Message.select().where(Message.direction == "out").order_by(Message.id)

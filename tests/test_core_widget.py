@@ -62,7 +62,7 @@ def test_message_is_stored_and_answered_once(client, web_channel):
     assert InboundEvent.select().count() == 1 and InboundEvent.get().status == "done"
     replies = list(Message.select().where(Message.direction == "out"))
     assert len(replies) == 1 and replies[0].status == "sent" and replies[0].text
-    assert replies[0].tokens_prompt > 0 and replies[0].tokens_completion > 0
+    assert replies[0].path == "fallback"  # a shop without documents never gets free text from the tiny model
 
 
 def test_embed_script_and_demo_page(client, web_channel, settings):

@@ -334,7 +334,8 @@ def test_openapi_describes_request_bodies_and_path_parameters(client):
     with_body = {(path, method) for path, ops in spec["paths"].items() for method, op in ops.items() if "requestBody" in op}
     assert with_body == {("/tenants", "post"), ("/channels", "post"), ("/channels/{channel_id}", "patch"),
                          ("/assistant", "put"), ("/assistant/test", "post"), ("/conversations/{conversation_id}/messages", "post"),
-                         ("/knowledge/documents", "post"), ("/knowledge/search", "post")}
+                         ("/knowledge/documents", "post"), ("/knowledge/documents/{document_id}", "patch"),
+                         ("/knowledge/search", "post")}
 
 
 # --- the webhooks, signed, through the real app --------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Grounded answers: sources, token counts, the answer cache, and the fallbacks (no context, local model error)."""
+"""Grounded answers: sources, token counts, the answer cache, and the fallbacks (no context, local model error).
+The local model only rewords a composed answer when the tenant asks for it (`rewrite: always`, the default model is a
+base model); tests of the model's mechanics ask for it."""
 from __future__ import annotations
 
 import pytest
@@ -9,7 +11,7 @@ from appliance.assistant.ingest import process, store_upload
 from appliance.assistant.llm import ModelError
 from appliance.assistant.prompts import Turn
 from appliance.records import AnswerCache, Conversation, Message, Tenant, Usage
-from conftest import post_json
+from conftest import free_port, post_json
 from knowledge_helpers import SHOP, shop_files
 
 OFF_TOPIC = "Who won the football world cup in 1998?"
@@ -40,7 +42,8 @@ def usage_rows(tenant_id: str) -> int:
 
 def test_a_grounded_reply_carries_its_sources_and_costs(services, shop):
     tokens = []
-    reply = answer(services, Tenant.get_by_id(shop.id), [], "What are your opening hours?", on_token=tokens.append)
+    tenant = configure(shop.id, rewrite="always")
+    reply = answer(services, tenant, [], "What are your opening hours?", on_token=tokens.append)
     assert reply.action == "reply" and reply.text and not reply.cached
     assert reply.model == services.models.local().name
     assert reply.prompt_tokens > 50 and reply.completion_tokens > 0
@@ -51,7 +54,7 @@ def test_a_grounded_reply_carries_its_sources_and_costs(services, shop):
     assert usage.provider == "local" and usage.prompt_tokens == reply.prompt_tokens
 
 
-def test_the_prompt_holds_persona_then_chunks_then_history_then_question(services, shop):
+def test_the_rewrite_prompt_holds_persona_then_the_extract_then_history_then_question(services, shop):
     model = services.models.local()
     seen = {}
     original = model.generate
@@ -62,15 +65,17 @@ def test_the_prompt_holds_persona_then_chunks_then_history_then_question(service
 
     model.generate = spy
     try:
-        answer(services, Tenant.get_by_id(shop.id), [Turn("customer", "Hi there"), Turn("assistant", "Hello!")],
-               "How much is the monstera?")
+        answer(services, configure(shop.id, rewrite="always"),
+               [Turn("customer", "Hi there"), Turn("assistant", "Hello!")], "How much is the monstera?")
     finally:
         del model.generate
     prompt = seen["prompt"]
     persona, chunk, history, question = (prompt.index("friendly assistant of Lan's Flower Shop"),
-                                         prompt.index("(products.csv, row 1)"), prompt.index("Customer: Hi there"),
+                                         prompt.index("Monstera Deliciosa costs $34.00."),
+                                         prompt.index("Customer: Hi there"),
                                          prompt.index("Customer: How much is the monstera?"))
     assert persona < chunk < history < question
+    assert "products.csv" not in prompt and "sku:" not in prompt  # no markup for the model to copy
     assert model.count_tokens(prompt) <= model.n_ctx - model.max_tokens
 
 
@@ -80,12 +85,12 @@ def test_a_pdf_source_names_its_page(services, shop):
 
 
 def test_the_same_question_is_answered_from_the_cache_until_the_knowledge_changes(services, shop):
-    tenant = Tenant.get_by_id(shop.id)
+    tenant = configure(shop.id, rewrite="always")
     first = answer(services, tenant, [], "What are your opening hours?")
     spent = usage_rows(shop.id)
     streamed = []
     again = answer(services, tenant, [], "  what are your OPENING hours ", on_token=streamed.append)
-    assert again.cached and again.text == first.text and again.sources == first.sources
+    assert again.cached and again.text == first.text and again.sources == first.sources and again.path == first.path
     assert again.prompt_tokens == again.completion_tokens == 0 and streamed == [first.text]
     assert usage_rows(shop.id) == spent  # no model was called
     assert AnswerCache.get(AnswerCache.tenant == shop.id).hits == 1
@@ -111,7 +116,7 @@ def test_nothing_relevant_means_a_polite_dont_know_in_the_customers_language(ser
     tokens = []
     reply = answer(services, configure(shop.id, language=configured), [], question, on_token=tokens.append)
     assert reply.text == prompts.DONT_KNOW[language] and tokens == [reply.text]
-    assert reply.action == "reply" and reply.model == "fallback" and reply.sources == []
+    assert reply.action == "reply" and reply.model == "fallback" and reply.sources == [] and reply.path == "fallback"
     assert usage_rows(shop.id) == 0 and AnswerCache.select().count() == 0
 
 
@@ -129,7 +134,8 @@ def test_a_widget_reply_carries_its_sources(client, services, shop, web_channel)
                          {"session": "s-sources-1", "text": "How much is the olive tree?"})
     assert response.status_code == 202
     reply = Message.get((Message.tenant == shop.id) & (Message.direction == "out"))
-    assert reply.text and reply.tokens_prompt > 0 and reply.tokens_completion > 0
+    assert reply.path == "extract" and reply.text == "Olive Tree costs $89.00. Availability: In stock. " \
+        "Mediterranean tree for patios; frost tolerant to -7 C."
     assert reply.sources and reply.sources[0]["document"] == "products.csv" and reply.sources[0]["row"] == 6
     conversation = client.get(f"/api/v1/conversations/{reply.conversation_id}", headers=shop.headers).get_json()
     bot = [m for m in conversation["messages"] if m["direction"] == "out"][0]
@@ -139,33 +145,42 @@ def test_a_widget_reply_carries_its_sources(client, services, shop, web_channel)
 def test_the_assistant_test_endpoint_returns_sources(client, shop):
     response = post_json(client, "/api/v1/assistant/test", {"text": "Which payment methods do you accept?"}, shop.headers)
     body = response.get_json()
-    assert response.status_code == 200 and body["reply"]
+    assert response.status_code == 200 and body["path"] == "extract" and body["rejected"] is None
+    assert body["reply"].startswith("We accept cash, Visa, Mastercard")
     assert body["sources"][0]["document"] == "faq.md"
-    assert body["tokens"]["prompt"] > 0 and body["tokens"]["completion"] > 0
+    assert body["tokens"] == {"prompt": 0, "completion": 0}  # composed from the source, no model asked
 
 
-def test_a_tenant_without_documents_still_answers_from_its_persona(services, tenant):
+def test_a_tenant_without_documents_answers_with_its_fallback(services, tenant):
     reply = answer(services, Tenant.get_by_id(tenant.id), [], "Hello, who are you?")
-    assert reply.model == services.models.local().name and reply.completion_tokens > 0 and reply.sources == []
+    assert (reply.path, reply.text, reply.completion_tokens) == ("fallback", prompts.DONT_KNOW["en"], 0)
 
 
-def test_a_local_model_error_follows_the_fallback(client, services, shop):
-    configure(shop.id, local_model="missing-model.gguf")
-    tenant = Tenant.get_by_id(shop.id)
-    with pytest.raises(ModelError, match="missing-model.gguf"):
-        answer(services, tenant, [], "What are your opening hours?")
-    response = post_json(client, "/api/v1/assistant/test", {"text": "What are your opening hours?"}, shop.headers)
+def test_a_local_model_error_leaves_the_composed_answer(services, shop):
+    tenant = configure(shop.id, rewrite="always", local_model="missing-model.gguf")
+    reply = answer(services, tenant, [], "What are your opening hours?")
+    assert reply.path == "extract" and reply.text.startswith("We are open Monday to Saturday from 9am to 7pm")
+    assert "missing-model.gguf" in reply.rejected
+
+
+def test_a_free_form_model_error_follows_the_fallback(client, services, tenant):
+    down = f"http://127.0.0.1:{free_port()}/v1"
+    services.settings["cloud_retries"] = 0
+    stored = configure(tenant.id, model="cloud", allow_free_form=True, cloud={"base_url": down, "model": "m"})
+    stored.assistant_secret = services.vault.encrypt("sk-test", f"assistant:{tenant.id}")
+    stored.save()
+    with pytest.raises(ModelError, match="cannot be reached"):
+        answer(services, Tenant.get_by_id(tenant.id), [], "Tell me about your shop")
+    response = post_json(client, "/api/v1/assistant/test", {"text": "Tell me about your shop"}, tenant.headers)
     assert response.status_code == 503 and response.get_json()["error"]["code"] == "model_unavailable"
-    tenant = configure(shop.id, fallback="handoff")
-    reply = answer(services, tenant, [], "What are your opening hours?")
-    assert reply.action == "handoff" and reply.text == prompts.HANDOFF["en"]
+    reply = answer(services, configure(tenant.id, fallback="handoff"), [], "Tell me about your shop")
+    assert reply.action == "handoff" and reply.text == prompts.HANDOFF["en"] and reply.path == "handoff"
 
 
-def test_a_local_timeout_is_a_model_error(services, shop):
+def test_a_local_timeout_leaves_the_composed_answer(services, shop):
     services.settings["llm_timeout"] = 0.000001
-    tenant = configure(shop.id, fallback="handoff")
-    reply = answer(services, tenant, [], "What are your opening hours?")
-    assert reply.action == "handoff"
+    reply = answer(services, configure(shop.id, rewrite="always"), [], "What are your opening hours?")
+    assert reply.path == "extract" and "setting llm_timeout" in reply.rejected
 
 
 @pytest.mark.parametrize("text, configured, expected", [

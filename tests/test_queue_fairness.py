@@ -8,7 +8,7 @@ from appliance.auth import create_tenant
 from appliance.db import database, open_database
 from appliance.channels import Inbound
 from appliance.pipeline import MAX_EVENT_ATTEMPTS, requeue_unfinished, store_events
-from appliance.records import Channel, Conversation, InboundEvent, Message
+from appliance.records import Channel, Conversation, InboundEvent, Message, Tenant
 from tests.conftest import free_port, make_settings, wait_until
 from tests.fakes import connect, consumer, fake_telegram  # noqa: F401  (fixtures)
 from tests.test_core_restart import _health, start_server
@@ -25,6 +25,21 @@ def burst(channel: Channel, count: int, users: int | None = None, same: bool = F
                       f"Question {i}: do you have {i} red roses for delivery on day {i % 28 + 1}?")
               for i in range(count)]
     return store_events(channel, events)
+
+
+ROSES_FAQ = b"""## Do you deliver roses?
+Yes, we deliver red roses every day, Sunday included; a dozen red roses costs 25 dollars.
+"""
+
+
+def rewording(services, tenant_id: str) -> None:
+    """Give the tenant a document its questions are about, and have the local model reword every answer (answers
+    are composed from the documents; the model is what makes a reply take time, as on a real shop)."""
+    from appliance.assistant.ingest import process, store_upload
+
+    document, _ = store_upload(services.settings, tenant_id, "roses.md", ROSES_FAQ)
+    assert process(services, document.id).status == "ready"
+    Tenant.update(assistant={"rewrite": "always"}).where(Tenant.id == tenant_id).execute()
 
 
 def replies_of(tenant_id: str) -> list[Message]:
@@ -48,6 +63,7 @@ def start_consumer():
 def test_a_burst_on_one_tenant_delays_another_tenants_first_reply_by_at_most_the_running_answers(
         consumer, client, services, tenant, other_tenant, fake_telegram):
     busy = Channel.get_by_id(connect(client, tenant, fake_telegram))
+    rewording(services, tenant.id)
     services.enqueue_events(burst(busy, 60))
     wait_until(lambda: len(replies_of(tenant.id)) >= 2, 60)  # the backlog is being worked on
     widget = Channel.create(tenant=other_tenant.id, kind="web", name="Other chat")
@@ -117,6 +133,7 @@ def test_an_event_that_keeps_failing_is_marked_failed_after_its_attempts_and_the
 
 def test_stopping_leaves_the_backlog_pending_and_the_next_start_answers_each_event_once(
         consumer, services, tenant, web_channel):
+    rewording(services, tenant.id)
     ids = burst(web_channel, 24, same=True)
     services.enqueue_events(ids)
     wait_until(lambda: InboundEvent.select().where(InboundEvent.status == "processing").exists(), 60, 0.01)
@@ -149,8 +166,9 @@ def test_stopping_leaves_the_backlog_pending_and_the_next_start_answers_each_eve
 
 def test_sigterm_under_a_backlog_stops_within_seconds_leaving_the_rest_pending(tmp_path):
     data = tmp_path / "data"
-    create_services(make_settings(data, load_models=False))
+    services = create_services(make_settings(data, load_models=False))
     tenant, _ = create_tenant("Burst Shop")
+    rewording(services, tenant.id)
     ids = burst(Channel.create(tenant=tenant, kind="web", name="chat"), 200)
     database.close()
     port = free_port()

@@ -1,4 +1,5 @@
-"""One reply of the assistant: cache, retrieval, prompt (persona + chunks + history), local or cloud model, fallbacks."""
+"""One reply of the assistant: small talk and hand-off, the cache, retrieval, an answer composed from the sources
+(which a model may reword when the rewrite passes the faithfulness check), the tenant's fallback."""
 from __future__ import annotations
 
 import logging
@@ -6,18 +7,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from appliance.assistant import cache, cloud, index, prompts
+from appliance.assistant import cache, cloud, compose, faithful, index, prompts, smalltalk
 from appliance.assistant.llm import Generation, ModelError
 from appliance.records import Chunk, Document, Tenant, Usage
 
 log = logging.getLogger(__name__)
 
-GROUNDED = " Answer only from the information given; if it does not say, say that you don't know."
+PATHS = ("extract", "model", "cloud", "fallback", "smalltalk", "handoff")
 
 
 @dataclass
 class Reply:
-    """The assistant's answer with where it came from and what it cost."""
+    """The assistant's answer with where it came from, how it was made and what it cost."""
 
     text: str
     sources: list = field(default_factory=list)
@@ -27,6 +28,8 @@ class Reply:
     latency_ms: int = 0
     action: str = "reply"  # reply | handoff
     cached: bool = False
+    path: str = "fallback"  # one of PATHS
+    rejected: str | None = None  # why a model's rewrite was not sent
 
 
 def assistant_config(tenant: Tenant) -> dict:
@@ -38,21 +41,28 @@ def assistant_config(tenant: Tenant) -> dict:
 
 def answer(services, tenant: Tenant, history: list[prompts.Turn], question: str,
            on_token: Callable[[str], None] | None = None) -> Reply:
-    """The tenant's reply to `question`: from the cache, else grounded in its knowledge base, else its fallback."""
+    """The tenant's reply to `question`: small talk, hand-off, the cache, an answer from its sources, or its fallback."""
     started = time.monotonic()
     config = assistant_config(tenant)
+    language = prompts.language_of(question, config.get("language"))
+    intent = smalltalk.intent(question)
+    if intent == "handoff":
+        return _timed(_say(_handoff_text(language), on_token, action="handoff", path="handoff"), started)
+    if intent:
+        return _timed(_say(smalltalk.reply(intent, language, config), on_token, path="smalltalk"), started)
     limit = config.get("history_length")
     limit = services.settings.history_length if limit is None else int(limit)
     history = history[-limit:] if limit else []
     use_cache = not history  # a reply that leans on the conversation is not the reply to the bare question
     kb_version = cache.knowledge_version(tenant.id)
+    config = {**config, "default_model": services.settings.model}  # which model rewrites is part of the cache key
     if use_cache:
         hit = cache.lookup(tenant, question, config, kb_version)
         if hit is not None:
             if on_token:
                 on_token(hit.text)
-            return Reply(text=hit.text, sources=hit.sources or [], model=hit.model, cached=True,
-                         latency_ms=int((time.monotonic() - started) * 1000))
+            return _timed(Reply(text=hit.text, sources=hit.sources or [], model=hit.model, cached=True,
+                                path=hit.path or "extract", rejected=hit.rejected), started)
     context: list[dict] = []
     if has_knowledge(tenant.id):
         try:
@@ -61,18 +71,25 @@ def answer(services, tenant: Tenant, history: list[prompts.Turn], question: str,
             log.error("knowledge search of %s failed: %s", tenant.id, exc)
             hits = []
         context = [h for h in hits if h["score"] >= services.settings.rag_min_similarity]
-        if not context:
-            reply = _no_context(services, tenant, config, history, question, on_token)
-            return _finish(reply, started, tenant, question, config, kb_version, use_cache)
-    reply = _generate(services, tenant, config, history, question, context, on_token)
+    if context:
+        reply = _grounded(services, tenant, config, history, question, context, language, kb_version, on_token)
+    elif free_form_allowed(services, config):
+        reply = _generate(services, tenant, config, history, question, on_token)
+    else:
+        reply = _no_context(services, tenant, config, history, question, language, on_token)
     return _finish(reply, started, tenant, question, config, kb_version, use_cache)
+
+
+def _timed(reply: Reply, started: float) -> Reply:
+    reply.latency_ms = int((time.monotonic() - started) * 1000)
+    return reply
 
 
 def _finish(reply: Reply, started: float, tenant: Tenant, question: str, config: dict, kb_version: int,
             use_cache: bool) -> Reply:
-    reply.latency_ms = int((time.monotonic() - started) * 1000)
-    if use_cache and reply.action == "reply" and reply.text and reply.model != "fallback":
-        cache.store(tenant, question, config, kb_version, reply.text, reply.sources, reply.model)
+    _timed(reply, started)
+    if use_cache and reply.action == "reply" and reply.text and reply.path in ("extract", "model", "cloud"):
+        cache.store(tenant, question, config, kb_version, reply)
     return reply
 
 
@@ -108,80 +125,192 @@ def sources_of(hits: list[dict]) -> list[dict]:
     return sources
 
 
-def _no_context(services, tenant, config, history, question, on_token) -> Reply:
-    """Nothing in the knowledge base is about this: say so, hand over to a person, or ask the cloud model."""
+def _no_context(services, tenant, config, history, question, language, on_token) -> Reply:
+    """Nothing in the knowledge base is about this: the tenant's fallback (don't know, hand-off, or its cloud model)."""
     fallback = config.get("fallback") or "dont_know"
     if fallback == "cloud":
         try:
-            return _cloud(services, tenant, config, history, question, [], on_token)
+            return _cloud(services, tenant, config, _persona(config, tenant), [], history, question, on_token)
         except ModelError as exc:
             log.warning("cloud fallback of %s failed: %s", tenant.id, exc)
     if fallback == "handoff":
-        return _say(prompts.handoff(question, config.get("language")), on_token, action="handoff")
-    return _say(prompts.dont_know(question, config.get("language")), on_token)
+        return _say(_handoff_text(language), on_token, action="handoff", path="handoff")
+    own = ((config.get("smalltalk") or {}).get(language) or {}).get("fallback")
+    return _say(own or prompts.DONT_KNOW.get(language, prompts.DONT_KNOW["en"]), on_token)
 
 
-def _say(text: str, on_token, action: str = "reply") -> Reply:
+def _handoff_text(language: str) -> str:
+    return prompts.HANDOFF.get(language, prompts.HANDOFF["en"])
+
+
+def _say(text: str, on_token, action: str = "reply", path: str = "fallback") -> Reply:
     if on_token:
         on_token(text)
-    return Reply(text=text, model="fallback", action=action)
+    return Reply(text=text, model="fallback", action=action, path=path)
 
 
-def _generate(services, tenant, config, history, question, context, on_token) -> Reply:
+def _local_model(services, config):
+    return services.models.get(config["local_model"]) if config.get("local_model") else services.models.local()
+
+
+def _cloud_first(config: dict) -> bool:
+    return config.get("model") == "cloud" or config.get("cloud_policy") == "always"
+
+
+def free_form_allowed(services, config: dict) -> bool:
+    """A tenant's free-form answers (no source) need `allow_free_form` and an instruct model (cloud or chat GGUF)."""
+    if not config.get("allow_free_form"):
+        return False
+    if _cloud_first(config):
+        return True
+    try:
+        return _local_model(services, config).profile == "chat"
+    except ModelError:
+        return False
+
+
+# --- grounded answers: the extract, perhaps reworded --------------------------------------------------
+
+def _grounded(services, tenant, config, history, question, context, language, kb_version, on_token) -> Reply:
+    """The answer composed from the sources; a model's rewrite replaces it only when it passes the check."""
+    extract = compose.compose(services, context, question, language)
+    if extract is None:
+        return _no_context(services, tenant, config, history, question, language, on_token)
+    used = extract.hits[0]
+    reply = Reply(text=extract.text, sources=sources_of([used] + [h for h in context if h is not used]),
+                  model="extract", path="extract")
+    problems = []
+    for where in _rewriters(services, config):
+        try:
+            generation = _rewrite(services, tenant, config, history, question, extract.text, language, where)
+        except ModelError as exc:
+            log.warning("%s rewrite of %s failed: %s", where, tenant.id, exc)
+            problems.append(f"the {where} model failed: {exc}")
+            continue
+        reply.model, reply.prompt_tokens = generation.model, generation.prompt_tokens
+        reply.completion_tokens = generation.completion_tokens
+        candidate = compose.clean(generation.text)
+        grounding = " ".join(h["text"] for h in context) + " " + question
+        why = faithful.problems(candidate, extract.text, grounding, compose.product_names(tenant.id, kb_version))
+        if why is None:
+            reply.text, reply.path = candidate, "model" if where == "local" else "cloud"
+        else:
+            log.info("a rewrite for %s was rejected", tenant.id)
+            log.debug("rewrite rejected: %s", why)  # the reason quotes numbers (perhaps phone numbers)
+            problems.append(why)
+        break
+    reply.rejected = "; ".join(problems) or None
+    if on_token:
+        on_token(reply.text)
+    return reply
+
+
+def _rewriters(services, config: dict) -> list[str]:
+    """Which models may reword the extract, in order: by the `rewrite` setting and the cloud policy."""
+    mode = config.get("rewrite") or "auto"
+    if mode == "never":
+        return []
+    cloud_first = _cloud_first(config)
+    order = ["cloud"] if cloud_first else []
+    local_fits, local_broken = mode == "always", False
+    if not local_fits:
+        try:
+            local_fits = _local_model(services, config).profile == "chat"
+        except ModelError as exc:
+            log.warning("no local model to reword answers: %s", exc)
+            local_broken = True
+    if local_fits:
+        order.append("local")
+    if not cloud_first and config.get("cloud_policy") == "on_failure" and (local_fits or local_broken):
+        order.append("cloud")
+    return order
+
+
+def _instruct_locally(services, config: dict) -> bool:
+    try:
+        return _local_model(services, config).profile == "chat"
+    except ModelError:
+        return True  # let the attempt fail with its own error
+
+
+def _rewrite(services, tenant, config, history, question, extract, language, where) -> Generation:
+    system = f"{_persona(config, tenant)} {prompts.rewrite_instruction(language)}"
+    lines = prompts.facts_lines(extract)
+    if where == "cloud":
+        return _cloud_generation(services, tenant, config, system, lines, history, question, None)
+    generation = _local_generation(services, config, system, lines, history, question, None)
+    record_usage(tenant, generation)
+    return generation
+
+
+# --- free-form answers (instruct models only) -----------------------------------------------------------
+
+def _persona(config: dict, tenant: Tenant) -> str:
+    return prompts.system_text(config, tenant.name)
+
+
+def _generate(services, tenant, config, history, question, on_token) -> Reply:
     """Local or cloud by the tenant's policy; the other one when the first fails and the policy allows it."""
     policy = config.get("cloud_policy") or "never"
-    cloud_first = config.get("model") == "cloud" or policy == "always"
+    cloud_first = _cloud_first(config)
     order = ["cloud", "local"] if cloud_first else ["local"]
+    if cloud_first and not _instruct_locally(services, config):
+        order.remove("local")  # a base model does not answer free-form, not even when the cloud is down
     if not cloud_first and (policy == "on_failure" or config.get("fallback") == "cloud"):
         order.append("cloud")
     problems = []
+    system = _persona(config, tenant)
     for where in order:
         try:
             if where == "cloud":
-                return _cloud(services, tenant, config, history, question, context, on_token)
-            return _local(services, tenant, config, history, question, context, on_token)
+                return _cloud(services, tenant, config, system, [], history, question, on_token)
+            return _local(services, tenant, config, system, [], history, question, on_token)
         except ModelError as exc:
             log.warning("%s model of %s failed: %s", where, tenant.id, exc)
             problems.append(str(exc))
     if config.get("fallback") == "handoff":
-        return _say(prompts.handoff(question, config.get("language")), on_token, action="handoff")
+        return _say(_handoff_text(prompts.language_of(question, config.get("language"))), on_token,
+                    action="handoff", path="handoff")
     raise ModelError(" ".join(problems))
 
 
-def _system(config: dict, tenant: Tenant, context: list[dict]) -> str:
-    return prompts.system_text(config, tenant.name) + (GROUNDED if context else "")
-
-
-def _local(services, tenant, config, history, question, context, on_token) -> Reply:
-    model = services.models.get(config["local_model"]) if config.get("local_model") else services.models.local()
+def _local_generation(services, config, system, lines, history, question, on_token) -> Generation:
+    model = _local_model(services, config)
     budget = model.n_ctx - model.max_tokens - 8
-    prompt = prompts.build(model.profile, _system(config, tenant, context), prompts.context_lines(context), history,
-                           question, model.count_tokens, budget)
+    prompt = prompts.build(model.profile, system, lines, history, question, model.count_tokens, budget)
     stop = prompts.COMPLETION_STOP if model.profile == "completion" else []
     try:
-        generation = model.generate(prompt, stop=stop, on_token=on_token, timeout=services.settings.llm_timeout)
+        return model.generate(prompt, stop=stop, on_token=on_token, timeout=services.settings.llm_timeout)
     except ModelError:
         raise
     except Exception as exc:  # llama.cpp failures (decode errors, context overflow) are a failed local answer
         raise ModelError(f"The local model failed ({type(exc).__name__}: {exc}).") from exc
-    return _reply(tenant, generation, context)
 
 
-def _cloud(services, tenant, config, history, question, context, on_token) -> Reply:
+def _cloud_generation(services, tenant, config, system, lines, history, question, on_token) -> Generation:
     endpoint = cloud.endpoint_for(services, tenant, config)
     if endpoint is None:
         raise cloud.CloudError("No cloud model is configured: set the assistant's cloud base_url and api_key, "
                                "or the platform's cloud_base_url and `appliance cloud-key`.")
-    messages = prompts.chat_messages(_system(config, tenant, context), prompts.context_lines(context), history, question)
-    return _reply(tenant, cloud.chat(endpoint, messages, on_token), context)
-
-
-def _reply(tenant: Tenant, generation: Generation, context: list[dict]) -> Reply:
+    generation = cloud.chat(endpoint, prompts.chat_messages(system, lines, history, question), on_token)
     record_usage(tenant, generation)
-    text = generation.text or prompts.DONT_KNOW["en"]
-    return Reply(text=text, sources=sources_of(context), model=generation.model,
-                 prompt_tokens=generation.prompt_tokens, completion_tokens=generation.completion_tokens,
-                 latency_ms=generation.latency_ms)
+    return generation
+
+
+def _local(services, tenant, config, system, lines, history, question, on_token) -> Reply:
+    generation = _local_generation(services, config, system, lines, history, question, on_token)
+    record_usage(tenant, generation)
+    return _reply(generation, "model")
+
+
+def _cloud(services, tenant, config, system, lines, history, question, on_token) -> Reply:
+    return _reply(_cloud_generation(services, tenant, config, system, lines, history, question, on_token), "cloud")
+
+
+def _reply(generation: Generation, path: str) -> Reply:
+    text = compose.clean(generation.text) or prompts.DONT_KNOW["en"]
+    return Reply(text=text, model=generation.model, prompt_tokens=generation.prompt_tokens,
+                 completion_tokens=generation.completion_tokens, latency_ms=generation.latency_ms, path=path)
 
 
 def record_usage(tenant: Tenant, generation: Generation) -> None:

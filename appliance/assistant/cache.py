@@ -23,7 +23,10 @@ def normalise(question: str) -> str:
 
 
 def key(question: str, config: dict) -> str:
-    """The cache key: the normalised question and every assistant setting that shapes the reply."""
+    """The cache key: the normalised question and every assistant setting that shapes the reply.
+
+    That includes the settings that choose the path (rewrite, cloud policy, allow_free_form, smalltalk), so a
+    changed choice is never answered by a reply made the other way."""
     shaping = {k: v for k, v in sorted(config.items()) if k not in ("enabled", "history_length")}
     raw = json.dumps([normalise(question), shaping], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(raw.encode()).hexdigest()
@@ -38,11 +41,12 @@ def lookup(tenant: Tenant, question: str, config: dict, kb_version: int) -> Answ
     return row
 
 
-def store(tenant: Tenant, question: str, config: dict, kb_version: int, text: str, sources: list, model: str) -> None:
-    """Keep a model's reply for the knowledge-base version it was made from (a newer version makes it stale)."""
+def store(tenant: Tenant, question: str, config: dict, kb_version: int, reply) -> None:
+    """Keep a reply (and how it was made) for the knowledge-base version it was made from (a newer one makes it stale)."""
     try:
         AnswerCache.create(tenant=tenant.id, key=key(question, config), kb_version=kb_version, question=question[:500],
-                           text=text, sources=sources, model=model)
+                           text=reply.text, sources=reply.sources, model=reply.model, path=reply.path,
+                           rejected=reply.rejected)
     except IntegrityError:
         pass  # another worker answered the same question at the same time
 

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from appliance.assistant import cache, index
+from appliance.assistant.compose import guess_fields
 from appliance.assistant.index import pack
 from appliance.db import database
 from appliance.errors import AppError
@@ -45,6 +46,7 @@ class Piece:
     page: int | None = None
     row: int | None = None
     base: int = 0  # character offset of the piece in its page or document
+    cells: dict | None = None  # a table row's cells by column name
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Draft:
     row: int | None
     start: int
     end: int
+    cells: dict | None = None
 
 
 class Stopped(Exception):
@@ -204,7 +207,8 @@ def _csv(data: bytes, name: str, limits: Limits) -> list[Piece]:
     for number, row in enumerate(rows[1:], 1):
         fields = [f"{header[i] if i < len(header) else f'Column {i + 1}'}: {cell.strip()}"
                   for i, cell in enumerate(row) if cell.strip()]
-        pieces.append(Piece(". ".join(f.rstrip(".") for f in fields) + ".", row=number))
+        cells = {header[i] if i < len(header) else f"Column {i + 1}": cell.strip() for i, cell in enumerate(row)}
+        pieces.append(Piece(". ".join(f.rstrip(".") for f in fields) + ".", row=number, cells=cells))
     return pieces
 
 
@@ -222,7 +226,7 @@ def chunk(pieces: list[Piece], offsets_of: Callable[[str], list[tuple[int, int]]
         check()
         offsets = offsets_of(piece.text)
         for a, b in _windows(piece.text, offsets, size, overlap):
-            drafts.append(Draft(piece.text[a:b], piece.page, piece.row, piece.base + a, piece.base + b))
+            drafts.append(Draft(piece.text[a:b], piece.page, piece.row, piece.base + a, piece.base + b, piece.cells))
     return drafts
 
 
@@ -384,15 +388,15 @@ def _process(services, document_id: int, on_progress) -> None:
         ids = []
         for ordinal, (draft, blob) in enumerate(zip(drafts, pack(matrix))):
             row = Chunk.create(tenant=document.tenant_id, document=document_id, ordinal=ordinal, text=draft.text,
-                               page=draft.page, row=draft.row, start=draft.start, end=draft.end)
+                               page=draft.page, row=draft.row, start=draft.start, end=draft.end, cells=draft.cells)
             ChunkVector.create(chunk=row.id, tenant=document.tenant_id, vector=blob)
             ids.append(row.id)
     tenant_index = index.for_tenant(settings, document.tenant_id, embedder.dim)
     lazy = services.models.embedder
     tenant_index.replace(old, ids, matrix, lazy)
     with database.atomic("IMMEDIATE"):
-        gone = not Document.update(status="ready", progress=1.0, chunks=len(ids), error=None).where(
-            Document.id == document_id).execute()
+        gone = not Document.update(status="ready", progress=1.0, chunks=len(ids), error=None,
+                                   fields=_fields(document, pieces)).where(Document.id == document_id).execute()
     if gone:
         tenant_index.delete(ids, lazy)
     cache.knowledge_changed(document.tenant_id)
@@ -417,6 +421,16 @@ def _checker(services, document: Document, seconds: float) -> Callable[[], None]
             raise AppError(422, "took_too_long", f"{document.name} took longer than {seconds:g} s to process "
                            "(setting ingest_max_seconds); split it into smaller documents.")
     return check
+
+
+def _fields(document: Document, pieces: list[Piece]) -> dict | None:
+    """A table's field mapping: the owner's when it still fits the header, else guessed from the header."""
+    columns = list(pieces[0].cells) if pieces and pieces[0].cells else []
+    if not columns:
+        return None
+    if document.fields is not None and set(document.fields.values()) <= set(columns):
+        return document.fields
+    return guess_fields(columns)
 
 
 def delete_document(services, document: Document) -> None:
@@ -445,4 +459,5 @@ def document_json(document: Document) -> dict:
     """The API shape of a document."""
     return {"id": document.id, "name": document.name, "kind": document.kind, "size": document.size,
             "status": document.status, "progress": document.progress, "chunks": document.chunks,
-            "error": document.error, "created_at": document.created_at.isoformat() + "Z"}
+            "error": document.error, "fields": document.fields,
+            "created_at": document.created_at.isoformat() + "Z"}

@@ -1,6 +1,7 @@
 """Prompts per model profile. Stable parts first (persona, instructions), so llama.cpp reuses the cached prefix."""
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
@@ -16,6 +17,18 @@ DEFAULT_ASSISTANT = {
     "cloud_policy": "never",  # never | on_failure | always
     "fallback": "dont_know",  # dont_know | handoff | cloud: when the knowledge base has nothing relevant
     "history_length": None,  # None = the history_length setting
+    "rewrite": "auto",  # auto | always | never: let a model reword the extract (auto: instruct or cloud models only)
+    "allow_free_form": False,  # answer questions without a source from the persona (instruct models only)
+    "smalltalk": {},  # {"vi": {"greeting": ..., "thanks": ..., "goodbye": ...}, "en": {...}} over SMALLTALK
+}
+
+SMALLTALK = {
+    "en": {"greeting": "Hello! How can I help you today?",
+           "thanks": "You're welcome! Is there anything else I can help you with?",
+           "goodbye": "Goodbye, and thank you for visiting us!"},
+    "vi": {"greeting": "Xin chào! Tôi có thể giúp gì cho bạn?",
+           "thanks": "Không có gì ạ! Bạn cần hỗ trợ thêm gì không?",
+           "goodbye": "Tạm biệt, cảm ơn bạn đã ghé thăm!"},
 }
 
 
@@ -93,17 +106,21 @@ def build(profile: str, system: str, context: list[str], history: list[Turn], qu
 
 # --- knowledge context and the fallback sentences ------------------------------------------------
 
-def context_lines(hits: list[dict]) -> list[str]:
-    """Retrieved chunks as prompt lines, each on one line and naming its document."""
-    return [f"- ({h['document']}{_where(h)}) {_one_line(h['text'])}" for h in hits]
+LANGUAGE_NAMES = {"en": "English", "vi": "Vietnamese", "fr": "French", "es": "Spanish", "de": "German",
+                  "pt": "Portuguese", "id": "Indonesian", "th": "Thai", "zh": "Chinese", "ja": "Japanese",
+                  "ko": "Korean"}
 
 
-def _where(hit: dict) -> str:
-    if hit.get("page"):
-        return f", page {hit['page']}"
-    if hit.get("row"):
-        return f", row {hit['row']}"
-    return ""
+def rewrite_instruction(language: str) -> str:
+    """What a model is asked when it may reword an extract (the reply is checked against the sources after)."""
+    name = LANGUAGE_NAMES.get(language, "English")
+    return (f"Rewrite the facts below as a short, friendly reply to the customer in {name}. Use only these facts; "
+            "keep every name, number and price exactly as given; add nothing.")
+
+
+def facts_lines(extract: str) -> list[str]:
+    """The extract as the only context line of a rewrite prompt."""
+    return [_one_line(extract)]
 
 
 DONT_KNOW = {
@@ -148,6 +165,21 @@ _STOPWORDS = {
 }
 
 
+# Vietnamese typed without accents ("gia bao nhieu") shares no letter with English: these words give it away.
+_UNACCENTED_VIETNAMESE = {
+    "gia", "bao", "nhieu", "khong", "ko", "cua", "minh", "toi", "hang", "san", "pham", "mau", "nao", "gi", "duoc",
+    "la", "va", "cho", "mua", "doi", "tra", "gio", "dau", "nhe", "nha", "oi", "voi", "nay", "thi", "roi", "chua",
+    "co", "em", "anh", "chi", "sao", "vay", "shop", "ship", "giao", "con", "hanh", "chao", "cam", "biet", "nhan",
+    "vien", "muon", "hoi", "tien", "lau", "ngay", "thang", "bi", "loi", "kho", "hom", "mai", "dia", "xin",
+}
+
+
+def fold(text: str) -> str:
+    """Lower case without accents (đ as d), so "Giá" and "gia" compare equal."""
+    text = unicodedata.normalize("NFD", text.casefold().replace("đ", "d"))
+    return "".join(c for c in text if unicodedata.category(c) != "Mn")
+
+
 def language_of(text: str, configured: str = "auto") -> str:
     """The customer's language as a short code: the configured one, else guessed from the text (default en)."""
     configured = (configured or "auto").strip().lower()
@@ -166,6 +198,7 @@ def language_of(text: str, configured: str = "auto") -> str:
         return "vi"
     words = set("".join(c if c.isalpha() else " " for c in lowered).split())
     scores = {lang: len(words & stop) for lang, stop in _STOPWORDS.items()}
+    scores["vi"] = len(set(fold(" ".join(words)).split()) & _UNACCENTED_VIETNAMESE) - 1  # one shared word ("co", "la") is not enough
     best = max(scores, key=lambda lang: (scores[lang], lang == "en"))
     return best if scores[best] else "en"
 

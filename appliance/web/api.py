@@ -253,9 +253,12 @@ def delete_channel(channel_id: str):
 ASSISTANT_FIELDS = {
     "enabled": bool, "persona": str, "tone": str, "language": str, "instructions": str, "model": str,
     "local_model": str, "cloud": dict, "cloud_policy": str, "fallback": str, "history_length": int,
+    "rewrite": str, "allow_free_form": bool, "smalltalk": dict,
 }
 CHOICES = {"model": ("local", "cloud"), "cloud_policy": ("never", "on_failure", "always"),
-           "fallback": ("dont_know", "handoff", "cloud")}
+           "fallback": ("dont_know", "handoff", "cloud"), "rewrite": ("auto", "always", "never")}
+SMALLTALK_LANGUAGES = ("vi", "en")
+SMALLTALK_KINDS = ("greeting", "thanks", "goodbye", "fallback")
 
 
 def _assistant_json(tenant: Tenant) -> dict:
@@ -280,7 +283,40 @@ def _assistant_schema() -> dict:
     fields["history_length"].update(minimum=0, maximum=200)
     fields["cloud"]["properties"] = {"base_url": {"type": "string", "format": "uri"}, "model": TEXT,
                                      "timeout": {"type": "number"}, "api_key": {"type": "string"}}
+    replies = {"type": "object", "properties": {kind: {"type": "string", "maxLength": 500} for kind in SMALLTALK_KINDS},
+               "additionalProperties": False}
+    fields["smalltalk"].update(properties={lang: replies for lang in SMALLTALK_LANGUAGES}, additionalProperties=False)
     return fields
+
+
+def _smalltalk(value: dict) -> dict:
+    """The tenant's own small-talk replies, {"vi": {"greeting": ...}, "en": {...}}, checked."""
+    checked = {}
+    for language, replies in value.items():
+        if language not in SMALLTALK_LANGUAGES or not isinstance(replies, dict):
+            raise AppError(422, "invalid_smalltalk", "'smalltalk' takes {\"vi\": {...}, \"en\": {...}} with "
+                           f"replies for {', '.join(SMALLTALK_KINDS)}.")
+        for kind, text in replies.items():
+            if kind not in SMALLTALK_KINDS or not isinstance(text, str) or len(text) > 500:
+                raise AppError(422, "invalid_smalltalk", f"'smalltalk.{language}.{kind}' must be one of "
+                               f"{', '.join(SMALLTALK_KINDS)} with a text of at most 500 characters.")
+        checked[language] = {kind: text.strip() for kind, text in replies.items() if text.strip()}
+    return checked
+
+
+def _check_free_form(config: dict) -> None:
+    """Free-form answers only from an instruct model: the cloud, or a local GGUF with a chat template."""
+    if not config.get("allow_free_form") or config.get("model") == "cloud" or config.get("cloud_policy") == "always":
+        return
+    try:
+        model = (services().models.get(config["local_model"]) if config.get("local_model")
+                 else services().models.local())
+    except ModelError as exc:
+        raise AppError(422, "invalid_allow_free_form", f"Free-form answers need a working instruct model ({exc}).") from None
+    if model.profile != "chat":
+        raise AppError(422, "invalid_allow_free_form", f"{model.name} is a base (completion) model: it would invent "
+                       "answers. Use an instruct model (one with a chat template) or the cloud model to allow "
+                       "free-form answers.")
 
 
 @blueprint.put("/assistant")
@@ -307,7 +343,10 @@ def put_assistant():
             value = _cloud_settings(tenant, value)
         if name == "local_model":
             value = _local_model(value)
+        if name == "smalltalk":
+            value = _smalltalk(value)
         config[name] = value
+    _check_free_form({**DEFAULT_ASSISTANT, **config})
     tenant.assistant = config
     tenant.save()
     return _assistant_json(tenant)
@@ -372,7 +411,8 @@ def test_assistant():
         reply = answer(services(), tenant, [], text)
     except ModelError as exc:
         raise AppError(503, "model_unavailable", str(exc)) from None
-    return {"reply": reply.text, "sources": reply.sources, "model": reply.model,
+    return {"reply": reply.text, "sources": reply.sources, "model": reply.model, "path": reply.path,
+            "rejected": reply.rejected,
             "tokens": {"prompt": reply.prompt_tokens, "completion": reply.completion_tokens},
             "latency_ms": int((time.monotonic() - started) * 1000)}
 

@@ -5,6 +5,7 @@
 | POST   | /knowledge/documents              | multipart `file` -> 202 queued (200 if known)  |
 | GET    | /knowledge/documents              | the tenant's documents with status, progress   |
 | GET    | /knowledge/documents/<id>         | one document                                   |
+| PATCH  | /knowledge/documents/<id>         | {"fields": {...}}: a table's columns by meaning |
 | DELETE | /knowledge/documents/<id>         | remove it, its chunks and vectors              |
 | POST   | /knowledge/search                 | {"query", "k"} -> hits with text, document, score |
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from appliance import tasks
-from appliance.assistant import ingest
+from appliance.assistant import cache, compose, ingest
 from appliance.assistant.answer import retrieve
 from appliance.assistant.llm import ModelError
 from appliance.auth import api_auth, tenant_id_required
@@ -59,6 +60,25 @@ def list_documents():
 def get_document(document_id: int):
     """One document: status (queued, processing, ready, failed), progress 0..1, chunks and error."""
     return ingest.document_json(Document.get_for_tenant(tenant_id_required(), document_id, "document"))
+
+
+@blueprint.patch("/documents/<int:document_id>")
+@accepts({"fields": {"type": "object", "properties": {role: {"type": ["string", "null"]} for role in compose.ROLES}}},
+         required=("fields",))
+@api_auth(*ADMINS)
+def patch_document(document_id: int):
+    """Say which column of a table is the product name, price, stock, colour, warranty, code or description."""
+    document = Document.get_for_tenant(tenant_id_required(), document_id, "document")
+    body = json_body()
+    if "fields" not in body:
+        raise AppError(422, "fields_required", "Send {\"fields\": {\"name\": \"<column>\", \"price\": \"<column>\"}}.")
+    columns = compose.columns_of(document)
+    if document.kind != "csv" or not columns:
+        raise AppError(422, "not_a_table", f"{document.name} is not a processed table (.csv); only tables have fields.")
+    document.fields = compose.check_fields(body["fields"], columns, document.fields)
+    document.save()
+    cache.knowledge_changed(document.tenant_id)  # cached answers were composed with the old mapping
+    return {**ingest.document_json(document), "columns": columns}
 
 
 @blueprint.delete("/documents/<int:document_id>")

@@ -176,7 +176,7 @@ def events(channel_id: str):
 def _stream(box: queue.Queue, backlog: list[Message], seconds: float) -> Iterator[str]:
     yield ": connected\n\n"
     for message in backlog:
-        yield sse("message", message.as_json(), message.id)
+        yield sse("message", message.as_json(for_customer=True), message.id)
     ends = time.monotonic() + seconds
     while (left := ends - time.monotonic()) > 0:
         try:

@@ -190,6 +190,26 @@ def bench_acks(requests_total: int, clients: int, rounds: int) -> dict:
 
 # --- webhook to reply ----------------------------------------------------------------------------------
 
+BENCH_FAQ = """## Opening hours
+We open every day, Sunday included, from 8am; we close at 9pm.
+
+## Roses
+A dozen red roses costs 25 dollars.
+
+## Delivery
+We deliver to every district, District 3 included.
+
+## Payment
+You can pay by card or in cash.
+
+## Tulips
+We sell tulips in spring.
+
+## Where is the shop?
+The shop is at 12 Hai Ba Trung street.
+"""
+
+
 def bench_reply(runs: int, max_tokens: int) -> dict:
     import logging
 
@@ -198,6 +218,7 @@ def bench_reply(runs: int, max_tokens: int) -> dict:
 
     from appliance import tasks
     from appliance.app import create_app, create_services
+    from appliance.assistant import ingest
     from appliance.auth import create_tenant
     from appliance.config import load_settings
     from appliance.records import Channel, Message
@@ -209,8 +230,8 @@ def bench_reply(runs: int, max_tokens: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         settings = load_settings({"data": data, "models": REPO / "models", "port": 0, "llm_max_tokens": max_tokens,
-                                  "outbound_allow_hosts": "127.0.0.1"},  # the fake platform's api_base
-                                 environ={})
+                                  "outbound_allow_hosts": "127.0.0.1",  # the fake platform's api_base
+                                  "rag_min_similarity": 0.0}, environ={})
         services = create_services(settings)
         tasks.use_queue_file(data / "queue.db")
         services.models.load()
@@ -227,6 +248,12 @@ def bench_reply(runs: int, max_tokens: int) -> dict:
 
         model.generate = spy
         tenant, _ = create_tenant("Lan's Flower Shop")
+        # Answers are composed from the shop's documents; the local model rewords them only when asked (the
+        # default model is a base model), which is the generation measured here.
+        document, _ = ingest.store_upload(settings, tenant.id, "faq.md", BENCH_FAQ.encode())
+        ingest.process(services, document.id)
+        tenant.assistant = {"rewrite": "always"}
+        tenant.save()
         channel = Channel(tenant=tenant, kind="whatsapp", name="bench", api_base=fake.base_url)
         channel.credentials = services.vault.encrypt(CREDENTIALS["whatsapp"], f"channel:{channel.id}")
         channel.save(force_insert=True)

@@ -36,7 +36,7 @@
       ".apl-panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;background:#fff;border-radius:12px;box-shadow:0 8px 24px rgba(0,0,0,.25);display:none;flex-direction:column;font:14px system-ui,sans-serif;z-index:2147483000;overflow:hidden}" +
       ".apl-panel.open{display:flex}.apl-head{background:#1f6feb;color:#fff;padding:12px 14px;font-weight:600}" +
       ".apl-log{flex:1;overflow-y:auto;padding:10px;background:#f6f8fa}.apl-msg{margin:6px 0;padding:8px 10px;border-radius:10px;max-width:85%;white-space:pre-wrap;word-wrap:break-word}" +
-      ".apl-me{background:#1f6feb;color:#fff;margin-left:auto}.apl-bot{background:#fff;border:1px solid #d0d7de}.apl-src{font-size:11px;color:#57606a;margin-top:4px}" +
+      ".apl-me{background:#1f6feb;color:#fff;margin-left:auto}.apl-bot{background:#fff;border:1px solid #d0d7de}" +
       ".apl-form{display:flex;border-top:1px solid #d0d7de}.apl-form input{flex:1;border:0;padding:12px;font:inherit;outline:none}.apl-form button{border:0;background:#fff;color:#1f6feb;font-weight:600;padding:0 14px;cursor:pointer}" +
       ".apl-err{color:#cf222e;font-size:12px;padding:4px 10px}";
     var style = document.createElement("style");
@@ -101,10 +101,6 @@
         delete live[d.reply_to];
         m.textContent = d.text;
         m.setAttribute("data-message-id", d.id);
-        if (d.sources && d.sources.length) {
-          var s = el("div", "apl-src", "Sources: " + d.sources.map(function (x) { return x.document + (x.page ? " p." + x.page : x.row ? " row " + x.row : ""); }).join(", "));
-          m.appendChild(s);
-        }
         shown[d.id] = m;
       });
     }

@@ -216,7 +216,7 @@ def cmd_init(args) -> int:
         tenant, token = create_tenant("Demo shop")
         channel = Channel.create(tenant=tenant, kind="web", name="Demo shop chat")
         store_setting(settings.data, "demo_channel", channel.id)  # the demo page shows this channel and no other
-        queued = _queue_demo_documents(settings, tenant.id)
+        queued = queue_demo_documents(settings, tenant.id)
         password = secrets.token_urlsafe(12)
         create_user("admin@localhost", password, "platform-admin", None)
         notes = settings.data / "first-login.txt"
@@ -237,7 +237,7 @@ def cmd_init(args) -> int:
 DEMO_SHOP = Path(__file__).resolve().parent / "demo"  # made-up shop documents, shipped as package data
 
 
-def _queue_demo_documents(settings, tenant_id: str) -> int:
+def queue_demo_documents(settings, tenant_id: str) -> int:
     """Store the demo shop's documents as queued uploads; `serve`'s worker learns them at start (no torch here)."""
     from appliance.assistant.ingest import store_upload
 

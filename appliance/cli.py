@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import sys
+from pathlib import Path
 
 from appliance.config import SETTINGS, ConfigError, load_settings, store_setting
 
@@ -221,13 +222,15 @@ def cmd_init(args) -> int:
         tenant, token = create_tenant("Demo shop")
         channel = Channel.create(tenant=tenant, kind="web", name="Demo shop chat")
         store_setting(settings.data, "demo_channel", channel.id)  # the demo page shows this channel and no other
+        queued = queue_demo_documents(settings, tenant.id)
         password = secrets.token_urlsafe(12)
         create_user("admin@localhost", password, "platform-admin", None)
         notes = settings.data / "first-login.txt"
         notes.write_text(f"admin login: admin@localhost\npassword: {password}\ndemo tenant: {tenant.id}\n"
                          f"demo tenant API token: {token}\n", encoding="utf-8")
         notes.chmod(0o600)
-        print(f"Created the demo tenant {tenant.id} with a web chat channel.")
+        print(f"Created the demo tenant {tenant.id} with a web chat channel and {queued} demo shop documents "
+              "(learnt when the appliance starts).")
     elif not settings.demo_channel:
         print("The demo page / is off: set the demo_channel setting to a web channel id to show that bubble there.")
     if (settings.data / "first-login.txt").exists():
@@ -237,10 +240,21 @@ def cmd_init(args) -> int:
     return 0
 
 
+DEMO_SHOP = Path(__file__).resolve().parent / "demo"  # made-up shop documents, shipped as package data
+
+
+def queue_demo_documents(settings, tenant_id: str) -> int:
+    """Store the demo shop's documents as queued uploads; `serve`'s worker learns them at start (no torch here)."""
+    from appliance.assistant.ingest import store_upload
+
+    paths = sorted(p for p in DEMO_SHOP.iterdir() if p.suffix in (".csv", ".md", ".txt"))
+    for path in paths:
+        store_upload(settings, tenant_id, path.name, path.read_bytes())
+    return len(paths)
+
+
 def cmd_ingest(args) -> int:
     """Add documents to a tenant's knowledge base here and now, with a progress bar per file."""
-    from pathlib import Path
-
     from appliance.assistant import ingest
     from appliance.errors import AppError
     from appliance.records import Tenant

@@ -150,6 +150,8 @@ class TenantIndex:
             self.rebuilt = bool(self.path.exists() or self.meta_path.exists())
             self._sync(embedder, set())
             self._save()
+            if self.rebuilt:
+                _rebuild_lexical(self.tenant_id)
             return
         self._index = index
         have = set(int(i) for i in index.get_ids_list())

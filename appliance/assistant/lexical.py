@@ -46,7 +46,8 @@ class Query:
 
     match: str  # FTS5 expression of quoted tokens and phrases; empty means nothing to search
     codes: list[tuple[str, ...]] = field(default_factory=list)  # product codes and model numbers, as token phrases
-    distinctive: set[str] = field(default_factory=set)  # brand-like (iPhone, MoMo) and rare words
+    names: set[str] = field(default_factory=set)  # written like brands in the question (iPhone, MoMo)
+    rare: set[str] = field(default_factory=set)  # in few of the tenant's chunks: strong where a chunk writes it as a name
 
 
 def prepare(tenant_id: str, question: str, total: int) -> Query:
@@ -67,9 +68,8 @@ def prepare(tenant_id: str, question: str, total: int) -> Query:
     phrases = [" ".join(code) for code in codes if len(code) > 1]
     match = " OR ".join(f'"{text}"' for text in kept + phrases)
     rare_limit = max(2, total // 100)
-    distinctive = {w for w in _names(question)} | {
-        w for w in words if len(w) >= 5 and w not in STOP_WORDS and not w.isdigit() and 0 < frequency[w] <= rare_limit}
-    return Query(match=match, codes=codes, distinctive=distinctive)
+    rare = {w for w in words if len(w) >= 4 and w not in STOP_WORDS and not w.isdigit() and 0 < frequency[w] <= rare_limit}
+    return Query(match=match, codes=codes, names=_names(question), rare=rare)
 
 
 def _codes(question: str) -> list[tuple[str, ...]]:
@@ -110,13 +110,30 @@ def strength(strong: list[str]) -> int:
 
 
 def strong_terms(query: Query, chunk_text: str) -> list[str]:
-    """The product codes, brand-like and rare words of the question that this chunk contains."""
+    """The product codes and brand-like words of the question that this chunk contains, and its rare words
+    where the chunk writes them as a name ("momo" finds "pay by MoMo"; "hours" does not make "48 hours" strong)."""
     words = terms(chunk_text)
     joined = f" {' '.join(words)} "
     found = [" ".join(code) for code in query.codes if f" {' '.join(code)} " in joined]
     present = set(words)
-    found += sorted(w for w in query.distinctive if w in present and w not in found)
+    found += sorted(w for w in query.names if w in present and w not in found)
+    found += sorted(w for w in _written_as_names(chunk_text, query.rare - query.names) if w not in found)
     return found
+
+
+def _written_as_names(text: str, wanted: set[str]) -> set[str]:
+    """Which of these folded words the text writes capitalised other than at the start of a sentence or line."""
+    named = set()
+    if not wanted:
+        return named
+    for match in _TOKEN.finditer(text):
+        word = match.group()
+        if not any(c.isupper() for c in word) or fold(word) not in wanted:
+            continue
+        before = text[:match.start()].rstrip(" \t\"'(*#-•")
+        if before and before[-1] not in ".!?\n":
+            named.add(fold(word))
+    return named
 
 
 def fuse(*rankings: list[int]) -> dict[int, float]:

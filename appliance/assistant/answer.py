@@ -91,10 +91,14 @@ def retrieve(services, tenant_id: str, query: str, k: int) -> list[dict]:
     `retrieval` setting `vector`), `strong` (product codes, brand-like or rare words of the question it contains)
     and `relevant`: cosine >= rag_min_similarity, or (hybrid) a strong keyword match. Hybrid order: hits with the
     strongest match first (a question naming SKU-4471 is about that row), then by fused score."""
-    settings = services.settings
     embedder = services.models.embedder()
-    vector = embedder.encode([query])[0]
-    tenant_index = index.for_tenant(settings, tenant_id, embedder.dim)
+    return search_chunks(services, tenant_id, query, embedder.encode([query])[0], k)
+
+
+def search_chunks(services, tenant_id: str, query: str, vector, k: int) -> list[dict]:
+    """`retrieve` for a question already embedded as `vector` (the benchmark times this part)."""
+    settings = services.settings
+    tenant_index = index.for_tenant(settings, tenant_id, len(vector))
     if settings.retrieval == "vector":
         found = tenant_index.search(vector, k, services.models.embedder)
         hits = _hits(tenant_id, [chunk_id for chunk_id, _ in found], settings.rag_min_similarity)
@@ -105,13 +109,23 @@ def retrieve(services, tenant_id: str, query: str, k: int) -> list[dict]:
     keyword = lexical.search(tenant_id, prepared, pool)
     fused = lexical.fuse([chunk_id for chunk_id, _ in found], keyword)
     ranks = {chunk_id: rank for rank, chunk_id in enumerate(keyword, 1)}
-    hits = _hits(tenant_id, list(fused), settings.rag_min_similarity)
+    strong = {chunk_id: lexical.strong_terms(prepared, text) for chunk_id, text in _texts(tenant_id, keyword)}
+    best = sorted(fused, key=lambda chunk_id: (-lexical.strength(strong.get(chunk_id, [])), -fused[chunk_id]))[:k]
+    hits = _hits(tenant_id, best, settings.rag_min_similarity)
     for hit in hits:
-        hit["strong"] = lexical.strong_terms(prepared, hit["text"]) if hit["chunk_id"] in ranks else []
-    hits = sorted(hits, key=lambda h: (-lexical.strength(h["strong"]), -fused[h["chunk_id"]]))[:k]
+        hit["strong"] = strong.get(hit["chunk_id"], [])
+    hits.sort(key=lambda h: best.index(h["chunk_id"]))
     scores = dict(found)
     scores.update(_cosines(tenant_id, vector, [h["chunk_id"] for h in hits if h["chunk_id"] not in scores]))
     return _scored(hits, scores, ranks, fused, prepared, settings.rag_min_similarity)
+
+
+def _texts(tenant_id: str, ids: list[int]) -> list[tuple[int, str]]:
+    """(chunk id, text) of the tenant's live chunks among these ids."""
+    if not ids:
+        return []
+    return list(Chunk.select(Chunk.id, Chunk.text).where(Chunk.id.in_(ids) & (Chunk.tenant == tenant_id)
+                                                         & (Chunk.deleted == False)).tuples())  # noqa: E712
 
 
 def _cosines(tenant_id: str, vector, ids: list[int]) -> dict[int, float]:

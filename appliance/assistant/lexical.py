@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 RRF_K = 60  # the usual reciprocal rank fusion constant: rank 1 is worth 1/61, rank 10 1/70
 MAX_TERMS = 32  # a 10k-character question searches its first distinct words, not all of them
-POSTINGS_BUDGET = 20_000  # most chunk matches one query may make FTS5 score; the commonest words are dropped first
+POSTINGS_BUDGET = 6_000  # most chunk matches one query may make FTS5 score; the commonest words are dropped first
 _TOKEN = re.compile(r"[^\W_]+")  # what FTS5's unicode61 tokenizer keeps: letters and digits
 _RAW_WORD = re.compile(r"[^\W_]+(?:[-./][^\W_]+)*")  # "SKU-4471", "A52s", "v2.1" stay one word
 STOP_WORDS = frozenset(

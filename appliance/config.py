@@ -72,7 +72,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("zalo_api_base", "https://openapi.zalo.me", str, "Zalo OA API base URL."),
     Setting("telegram_api_base", "https://api.telegram.org", str, "Telegram Bot API base URL."),
     Setting("rag_top_k", 3, int, "Knowledge chunks put into the assistant's prompt (more is slower on small machines).", 1, 50),
-    Setting("rag_min_similarity", 0.3, float, "Cosine similarity (0..1) a knowledge chunk needs to count as relevant; below it the fallback applies.", 0, 1),
+    Setting("rag_min_similarity", 0.3, float, "Cosine similarity (0..1) a knowledge chunk needs to count as relevant (with hybrid retrieval, a chunk holding a product code, model name or brand of the question counts too); below it the fallback applies.", 0, 1),
     Setting("retrieval", "hybrid", str, "How knowledge is searched: hybrid (vector index fused with accent-folded keyword search, so product codes and brand names are found) or vector (the vector index only, for comparison).", choices=("hybrid", "vector")),
     Setting("chunk_tokens", 160, int, "Size of a knowledge chunk in embedder tokens (the embedder reads at most 256).", 16, 256),
     Setting("chunk_overlap", 32, int, "Tokens shared by neighbouring chunks of a document, so no sentence is cut off.", 0, 128),

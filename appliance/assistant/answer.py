@@ -88,7 +88,7 @@ def retrieve(services, tenant_id: str, query: str, k: int) -> list[dict]:
 
     Every hit has `score` (cosine similarity to the question, also for chunks only the keyword search found),
     `lexical` (its BM25 rank, 1 = best, or None), `fused` (reciprocal rank fusion of both rankings; None with the
-    `retrieval` setting `vector`), `strong` (product codes, brand-like or rare words of the question it contains)
+    `retrieval` setting `vector`), `strong` (the product codes, model names and brands of the question it contains)
     and `relevant`: cosine >= rag_min_similarity, or (hybrid) a strong keyword match. Hybrid order: hits with the
     strongest match first (a question naming SKU-4471 is about that row), then by fused score."""
     embedder = services.models.embedder()
@@ -101,8 +101,8 @@ def search_chunks(services, tenant_id: str, query: str, vector, k: int) -> list[
     tenant_index = index.for_tenant(settings, tenant_id, len(vector))
     if settings.retrieval == "vector":
         found = tenant_index.search(vector, k, services.models.embedder)
-        hits = _hits(tenant_id, [chunk_id for chunk_id, _ in found], settings.rag_min_similarity)
-        return _scored(hits, dict(found), {}, {}, None, settings.rag_min_similarity)
+        hits = _hits(tenant_id, [chunk_id for chunk_id, _ in found])
+        return _scored(hits, dict(found), {}, {}, settings.rag_min_similarity)
     pool = max(2 * k, 20)  # fusion needs more than k of each ranking to rerank
     found = tenant_index.search(vector, pool, services.models.embedder)
     prepared = lexical.prepare(tenant_id, query, tenant_index.live)
@@ -111,13 +111,13 @@ def search_chunks(services, tenant_id: str, query: str, vector, k: int) -> list[
     ranks = {chunk_id: rank for rank, chunk_id in enumerate(keyword, 1)}
     strong = {chunk_id: lexical.strong_terms(prepared, text) for chunk_id, text in _texts(tenant_id, keyword)}
     best = sorted(fused, key=lambda chunk_id: (-lexical.strength(strong.get(chunk_id, [])), -fused[chunk_id]))[:k]
-    hits = _hits(tenant_id, best, settings.rag_min_similarity)
+    hits = _hits(tenant_id, best)
     for hit in hits:
         hit["strong"] = strong.get(hit["chunk_id"], [])
     hits.sort(key=lambda h: best.index(h["chunk_id"]))
     scores = dict(found)
     scores.update(_cosines(tenant_id, vector, [h["chunk_id"] for h in hits if h["chunk_id"] not in scores]))
-    return _scored(hits, scores, ranks, fused, prepared, settings.rag_min_similarity)
+    return _scored(hits, scores, ranks, fused, settings.rag_min_similarity)
 
 
 def _texts(tenant_id: str, ids: list[int]) -> list[tuple[int, str]]:
@@ -141,7 +141,7 @@ def _cosines(tenant_id: str, vector, ids: list[int]) -> dict[int, float]:
     return scores
 
 
-def _hits(tenant_id: str, ids: list[int], threshold: float) -> list[dict]:
+def _hits(tenant_id: str, ids: list[int]) -> list[dict]:
     """The hit dictionaries of the tenant's live chunks among these ids."""
     if not ids:
         return []
@@ -152,11 +152,11 @@ def _hits(tenant_id: str, ids: list[int], threshold: float) -> list[dict]:
 
 
 def _scored(hits: list[dict], scores: dict[int, float], ranks: dict[int, int], fused: dict[int, float],
-            prepared, threshold: float) -> list[dict]:
+            threshold: float) -> list[dict]:
     """The hits with their cosine, BM25 rank, fused score and relevance; vector-only hits by cosine."""
     for hit in hits:
         chunk_id = hit["chunk_id"]
-        hit["score"] = round(scores[chunk_id], 4)
+        hit["score"] = round(scores.get(chunk_id, 0.0), 4)  # 0.0: a chunk whose vector row is missing
         hit["lexical"] = ranks.get(chunk_id)
         hit["fused"] = round(fused[chunk_id], 6) if chunk_id in fused else None
         hit["relevant"] = hit["score"] >= threshold or bool(hit["strong"])

@@ -44,7 +44,7 @@ def terms(text: str) -> list[str]:
 class Query:
     """A question prepared for lexical search: the words searched and the ones that make a match strong."""
 
-    match: str  # FTS5 expression of quoted tokens and phrases; empty means nothing to search
+    match: str  # FTS5 expression of quoted words joined by OR; empty means nothing to search
     codes: list[tuple[str, ...]] = field(default_factory=list)  # product codes and model numbers, as token phrases
     names: set[str] = field(default_factory=set)  # written like brands in the question (iPhone, MoMo)
     rare: set[str] = field(default_factory=set)  # in few of the tenant's chunks: strong where a chunk writes it as a name
@@ -61,12 +61,13 @@ def prepare(tenant_id: str, question: str, total: int) -> Query:
     for word in sorted((w for w in words if frequency[w]), key=frequency.get):
         if total >= 50 and frequency[word] > total / 2:
             break  # in most chunks: no BM25 weight (negative idf), only time spent
-        if kept and postings + frequency[word] > POSTINGS_BUDGET:
+        if postings + frequency[word] > (POSTINGS_BUDGET if kept else 4 * POSTINGS_BUDGET):
             break  # the commonest of the remaining words add little and cost the most
         kept.append(word)
         postings += frequency[word]
-    phrases = [" ".join(code) for code in codes if len(code) > 1]
-    match = " OR ".join(f'"{text}"' for text in kept + phrases)
+    # Codes are not searched as phrases: "sku 4471" would read the postings of "sku" (every row); their rarest
+    # word finds the row, and strong_terms checks the whole code on the few chunks found.
+    match = " OR ".join(f'"{word}"' for word in kept)
     rare_limit = max(2, total // 100)
     rare = {w for w in words if len(w) >= 4 and w not in STOP_WORDS and not w.isdigit() and 0 < frequency[w] <= rare_limit}
     return Query(match=match, codes=codes, names=_names(question), rare=rare)

@@ -75,7 +75,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("telegram_api_base", "https://api.telegram.org", str, "Telegram Bot API base URL."),
     Setting("outbound_allow_hosts", "", str, "Comma-separated host or host:port entries a tenant may use as a channel api_base or cloud base_url even over http or on a private address (e.g. an in-house proxy); all other tenant-set URLs must be https to public addresses."),
     Setting("rag_top_k", 3, int, "Knowledge chunks put into the assistant's prompt (more is slower on small machines).", 1, 50),
-    Setting("rag_min_similarity", 0.3, float, "Cosine similarity (0..1) a knowledge chunk needs to count as relevant; below it the fallback applies.", 0, 1),
+    Setting("rag_min_similarity", 0.3, float, "Cosine similarity (0..1) a knowledge chunk needs to count as relevant (with hybrid retrieval, a chunk holding a product code, model name or brand of the question counts too); below it the fallback applies.", 0, 1),
+    Setting("retrieval", "hybrid", str, "How knowledge is searched: hybrid (vector index fused with accent-folded keyword search, so product codes and brand names are found) or vector (the vector index only, for comparison).", choices=("hybrid", "vector")),
     Setting("chunk_tokens", 160, int, "Size of a knowledge chunk in embedder tokens (the embedder reads at most 256).", 16, 256),
     Setting("chunk_overlap", 32, int, "Tokens shared by neighbouring chunks of a document, so no sentence is cut off.", 0, 128),
     Setting("embed_batch", 32, int, "Chunks embedded per batch while ingesting.", 1, 1024),
@@ -134,9 +135,14 @@ def _convert(setting: Setting, raw: Any, source: str) -> Any:
             f"Setting {setting.name} from {source} is {value!r}; it must be between {setting.minimum:g} and {setting.maximum:g}. "
             f"{setting.help}"
         )
-    if setting.choices and str(value).upper() not in setting.choices:
-        raise ConfigError(f"Setting {setting.name} from {source} is {value!r}; use one of {', '.join(setting.choices)}.")
+    if setting.choices:
+        value = next((c for c in setting.choices if c.upper() == str(value).upper()), None) or _bad_choice(
+            setting, source, value)
     return value
+
+
+def _bad_choice(setting: Setting, source: str, value: Any):
+    raise ConfigError(f"Setting {setting.name} from {source} is {value!r}; use one of {', '.join(setting.choices)}.")
 
 
 STORED_FILE = "settings.json"

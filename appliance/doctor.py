@@ -46,25 +46,37 @@ def check_disk(settings) -> str | None:
 
 
 def check_indexes(settings, fix: bool = False) -> list[str]:
-    """Every tenant with knowledge has a sound index file; with `fix`, rebuild the broken ones from the chunk rows."""
-    from appliance.assistant import index
-    from appliance.records import Chunk, Tenant
+    """Every tenant with knowledge has a sound vector index file and a keyword index in step with its chunks;
+    with `fix`, rebuild the broken ones from the chunk rows."""
+    from appliance.assistant import index, lexical
+    from appliance.db import database
+    from appliance.records import Chunk, ChunkTerms, Tenant
 
     problems = []
     tenants = Tenant.select(Tenant.id).where(Tenant.id.in_(Chunk.select(Chunk.tenant).distinct()))
     for tenant in tenants:
         tenant_index = index.for_tenant(settings, tenant.id)
         problem = tenant_index.problem()
+        if problem is not None:
+            if fix:
+                try:
+                    count = tenant_index.rebuild(embedder=None)
+                    print(f"  rebuilt the index of {tenant.id} from its chunk rows ({count} vectors)")
+                    problem = None
+                except index.IndexError_ as exc:
+                    problem = str(exc)
+            if problem:
+                problems.append(f"{problem} It is rebuilt at the next start, or now with `appliance doctor --fix`.")
+    for tenant_id in sorted({t.id for t in tenants} | set(ChunkTerms.tenants())):
+        problem = lexical.problem(tenant_id)
         if problem is None:
             continue
         if fix:
-            try:
-                count = tenant_index.rebuild(embedder=None)
-                print(f"  rebuilt the index of {tenant.id} from its chunk rows ({count} vectors)")
-                continue
-            except index.IndexError_ as exc:
-                problem = str(exc)
-        problems.append(f"{problem} It is rebuilt at the next start, or now with `appliance doctor --fix`.")
+            with database.atomic("IMMEDIATE"):
+                count = lexical.rebuild(tenant_id)
+            print(f"  rebuilt the keyword index of {tenant_id} from its chunk rows ({count} chunks)")
+            continue
+        problems.append(f"{problem} Rebuild it with `appliance doctor --fix`.")
     return problems
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from datetime import datetime, timezone
 
@@ -310,6 +311,101 @@ def _add_user_session_version(db) -> None:
     # a database created at version 3 or later already has the column (migration 1 creates today's tables)
     if "session_version" not in {column.name for column in db.get_columns("user")}:
         db.execute_sql('ALTER TABLE "user" ADD COLUMN "session_version" INTEGER NOT NULL DEFAULT 0')
+
+
+# --- lexical (BM25) index of the chunks, one FTS5 table per tenant (schema version 6) ----------------
+
+class ChunkTerms:
+    """The tenant's chunks as accent-folded text in an FTS5 table `fts_<tenant>` (rowid = chunk id).
+
+    A table per tenant, not one table with a tenant column: BM25's document frequencies, the `rare word` test and
+    the query time then depend on the tenant's own chunks only, and a forgotten filter cannot leak another shop's
+    text. Tenant ids are checked before they become part of a table name."""
+
+    TOKENIZE = "unicode61 remove_diacritics 2"
+
+    @classmethod
+    def table(cls, tenant_id: str) -> str:
+        """The quoted table name of a tenant (a ValueError for an id that could not be one)."""
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", tenant_id or ""):
+            raise ValueError(f"bad tenant id {tenant_id!r}")
+        return f'"fts_{tenant_id}"'
+
+    @classmethod
+    def exists(cls, tenant_id: str) -> bool:
+        """True when the tenant's table is there."""
+        name = cls.table(tenant_id)[1:-1]
+        return database.execute_sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                    (name,)).fetchone() is not None
+
+    @classmethod
+    def create(cls, tenant_id: str) -> None:
+        """Create the tenant's table and its vocabulary view if missing."""
+        table = cls.table(tenant_id)
+        database.execute_sql(f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(body, tokenize = '{cls.TOKENIZE}')")
+        database.execute_sql(f'CREATE VIRTUAL TABLE IF NOT EXISTS "{table[1:-1]}_vocab" USING fts5vocab({table}, row)')
+
+    @classmethod
+    def drop(cls, tenant_id: str) -> None:
+        """Remove the tenant's table."""
+        table = cls.table(tenant_id)
+        database.execute_sql(f'DROP TABLE IF EXISTS "{table[1:-1]}_vocab"')
+        database.execute_sql(f"DROP TABLE IF EXISTS {table}")
+
+    @classmethod
+    def tenants(cls) -> list[str]:
+        """Tenant ids that have a table."""
+        rows = database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'fts\\_%' "
+                                    "ESCAPE '\\' AND name NOT LIKE '%\\_vocab' ESCAPE '\\' AND sql LIKE '%fts5(%'")
+        return [name[4:] for (name,) in rows]
+
+    @classmethod
+    def put(cls, tenant_id: str, rows: list[tuple[int, str]]) -> None:
+        """Add (chunk id, folded text) rows, replacing rows with the same id."""
+        if rows:
+            cls.create(tenant_id)
+            table = cls.table(tenant_id)
+            ids = [chunk_id for chunk_id, _ in rows]
+            cls.remove(tenant_id, ids)
+            database.cursor().executemany(f"INSERT INTO {table}(rowid, body) VALUES (?, ?)", rows)
+
+    @classmethod
+    def remove(cls, tenant_id: str, ids: list[int]) -> None:
+        """Drop these chunk ids."""
+        if ids and cls.exists(tenant_id):
+            table = cls.table(tenant_id)
+            for start in range(0, len(ids), 500):
+                part = ids[start:start + 500]
+                database.execute_sql(f"DELETE FROM {table} WHERE rowid IN ({','.join('?' * len(part))})", part)
+
+    @classmethod
+    def ids(cls, tenant_id: str) -> set[int]:
+        """Every chunk id in the tenant's table."""
+        if not cls.exists(tenant_id):
+            return set()
+        return {row[0] for row in database.execute_sql(f"SELECT rowid FROM {cls.table(tenant_id)}")}
+
+    @classmethod
+    def doc_freq(cls, tenant_id: str, term: str) -> int:
+        """In how many of the tenant's chunks the (folded) term occurs."""
+        row = database.execute_sql(f'SELECT doc FROM "{cls.table(tenant_id)[1:-1]}_vocab" WHERE term = ?',
+                                   (term,)).fetchone()
+        return row[0] if row else 0
+
+    @classmethod
+    def search(cls, tenant_id: str, match: str, limit: int) -> list[tuple[int, float]]:
+        """(chunk id, bm25) best first for an FTS5 match expression built by appliance.assistant.lexical."""
+        return [(int(rowid), float(score)) for rowid, score in database.execute_sql(
+            f"SELECT rowid, bm25({cls.table(tenant_id)}) FROM {cls.table(tenant_id)} WHERE {cls.table(tenant_id)} "
+            "MATCH ? ORDER BY rank LIMIT ?", (match, limit))]
+
+
+@migration(6)
+def _create_chunk_terms(db) -> None:
+    from appliance.assistant import lexical
+
+    for (tenant_id,) in db.execute_sql("SELECT DISTINCT tenant_id FROM chunk WHERE deleted = 0").fetchall():
+        lexical.rebuild(tenant_id)
 
 
 # --- answers composed from their sources (schema version 7) ----------------------------------------

@@ -7,9 +7,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from appliance.assistant import cache, cloud, compose, faithful, index, prompts, smalltalk
+import numpy as np
+
+from appliance.assistant import cache, cloud, compose, faithful, index, lexical, prompts, smalltalk
 from appliance.assistant.llm import Generation, ModelError
-from appliance.records import Chunk, Document, Tenant, Usage
+from appliance.records import Chunk, ChunkVector, Document, Tenant, Usage
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ def answer(services, tenant: Tenant, history: list[prompts.Turn], question: str,
         except (ModelError, index.IndexError_) as exc:
             log.error("knowledge search of %s failed: %s", tenant.id, exc)
             hits = []
-        context = [h for h in hits if h["score"] >= services.settings.rag_min_similarity]
+        context = [h for h in hits if h["relevant"]]  # close in meaning, or a strong keyword match (a code, a brand)
     if context:
         reply = _grounded(services, tenant, config, history, question, context, language, kb_version, on_token)
     elif free_form_allowed(services, config):
@@ -99,18 +101,83 @@ def has_knowledge(tenant_id: str) -> bool:
 
 
 def retrieve(services, tenant_id: str, query: str, k: int) -> list[dict]:
-    """The tenant's k best chunks for `query`, best first, each with its document, page/row and cosine score."""
+    """The tenant's k best chunks for `query`, best first, each with its document, page/row and scores.
+
+    Every hit has `score` (cosine similarity to the question, also for chunks only the keyword search found),
+    `lexical` (its BM25 rank, 1 = best, or None), `fused` (reciprocal rank fusion of both rankings; None with the
+    `retrieval` setting `vector`), `strong` (the product codes, model names and brands of the question it contains)
+    and `relevant`: cosine >= rag_min_similarity, or (hybrid) a strong keyword match. Hybrid order: hits with the
+    strongest match first (a question naming SKU-4471 is about that row), then by fused score."""
     embedder = services.models.embedder()
-    vector = embedder.encode([query])[0]
-    found = index.for_tenant(services.settings, tenant_id, embedder.dim).search(vector, k, services.models.embedder)
-    if not found:
-        return []
+    return search_chunks(services, tenant_id, query, embedder.encode([query])[0], k)
+
+
+def search_chunks(services, tenant_id: str, query: str, vector, k: int) -> list[dict]:
+    """`retrieve` for a question already embedded as `vector` (the benchmark times this part)."""
+    settings = services.settings
+    tenant_index = index.for_tenant(settings, tenant_id, len(vector))
+    if settings.retrieval == "vector":
+        found = tenant_index.search(vector, k, services.models.embedder)
+        hits = _hits(tenant_id, [chunk_id for chunk_id, _ in found])
+        return _scored(hits, dict(found), {}, {}, settings.rag_min_similarity)
+    pool = max(2 * k, 20)  # fusion needs more than k of each ranking to rerank
+    found = tenant_index.search(vector, pool, services.models.embedder)
+    prepared = lexical.prepare(tenant_id, query, tenant_index.live)
+    keyword = lexical.search(tenant_id, prepared, pool)
+    fused = lexical.fuse([chunk_id for chunk_id, _ in found], keyword)
+    ranks = {chunk_id: rank for rank, chunk_id in enumerate(keyword, 1)}
+    strong = {chunk_id: lexical.strong_terms(prepared, text) for chunk_id, text in _texts(tenant_id, keyword)}
+    best = sorted(fused, key=lambda chunk_id: (-lexical.strength(strong.get(chunk_id, [])), -fused[chunk_id]))[:k]
+    hits = _hits(tenant_id, best)
+    for hit in hits:
+        hit["strong"] = strong.get(hit["chunk_id"], [])
+    hits.sort(key=lambda h: best.index(h["chunk_id"]))
     scores = dict(found)
+    scores.update(_cosines(tenant_id, vector, [h["chunk_id"] for h in hits if h["chunk_id"] not in scores]))
+    return _scored(hits, scores, ranks, fused, settings.rag_min_similarity)
+
+
+def _texts(tenant_id: str, ids: list[int]) -> list[tuple[int, str]]:
+    """(chunk id, text) of the tenant's live chunks among these ids."""
+    if not ids:
+        return []
+    return list(Chunk.select(Chunk.id, Chunk.text).where(Chunk.id.in_(ids) & (Chunk.tenant == tenant_id)
+                                                         & (Chunk.deleted == False)).tuples())  # noqa: E712
+
+
+def _cosines(tenant_id: str, vector, ids: list[int]) -> dict[int, float]:
+    """Cosine similarity of the question to chunks from their stored vectors (hits the vector search missed)."""
+    if not ids:
+        return {}
+    query = np.asarray(vector, dtype=np.float32)
+    query = query / (np.linalg.norm(query) or 1.0)
+    scores = {}
+    for row in ChunkVector.select().where(ChunkVector.chunk.in_(ids) & (ChunkVector.tenant == tenant_id)):
+        stored = index.unpack(row.vector)
+        scores[row.chunk_id] = float(stored @ query / (np.linalg.norm(stored) or 1.0))
+    return scores
+
+
+def _hits(tenant_id: str, ids: list[int]) -> list[dict]:
+    """The hit dictionaries of the tenant's live chunks among these ids."""
+    if not ids:
+        return []
     rows = (Chunk.select(Chunk, Document).join(Document)
-            .where(Chunk.id.in_(list(scores)) & (Chunk.tenant == tenant_id) & (Chunk.deleted == False)))  # noqa: E712
-    hits = [{"chunk_id": c.id, "text": c.text, "score": round(scores[c.id], 4), "document_id": c.document_id,
-             "document": c.document.name, "page": c.page, "row": c.row, "start": c.start, "end": c.end} for c in rows]
-    return sorted(hits, key=lambda h: -h["score"])
+            .where(Chunk.id.in_(ids) & (Chunk.tenant == tenant_id) & (Chunk.deleted == False)))  # noqa: E712
+    return [{"chunk_id": c.id, "text": c.text, "document_id": c.document_id, "document": c.document.name,
+             "page": c.page, "row": c.row, "start": c.start, "end": c.end, "strong": []} for c in rows]
+
+
+def _scored(hits: list[dict], scores: dict[int, float], ranks: dict[int, int], fused: dict[int, float],
+            threshold: float) -> list[dict]:
+    """The hits with their cosine, BM25 rank, fused score and relevance; vector-only hits by cosine."""
+    for hit in hits:
+        chunk_id = hit["chunk_id"]
+        hit["score"] = round(scores.get(chunk_id, 0.0), 4)  # 0.0: a chunk whose vector row is missing
+        hit["lexical"] = ranks.get(chunk_id)
+        hit["fused"] = round(fused[chunk_id], 6) if chunk_id in fused else None
+        hit["relevant"] = hit["score"] >= threshold or bool(hit["strong"])
+    return hits if fused else sorted(hits, key=lambda h: -h["score"])
 
 
 def sources_of(hits: list[dict]) -> list[dict]:

@@ -14,6 +14,8 @@ from typing import Callable
 
 import numpy as np
 
+from appliance.assistant import lexical
+from appliance.db import database
 from appliance.records import Chunk, ChunkVector
 
 log = logging.getLogger(__name__)
@@ -148,6 +150,8 @@ class TenantIndex:
             self.rebuilt = bool(self.path.exists() or self.meta_path.exists())
             self._sync(embedder, set())
             self._save()
+            if self.rebuilt:
+                _rebuild_lexical(self.tenant_id)
             return
         self._index = index
         have = set(int(i) for i in index.get_ids_list())
@@ -289,6 +293,7 @@ class TenantIndex:
                 self._sync(embedder, set())
                 self._save()
                 self.rebuilt = True
+            _rebuild_lexical(self.tenant_id)
             return self._index.get_current_count()
 
     # --- reading -------------------------------------------------------------------------
@@ -313,6 +318,12 @@ class TenantIndex:
     def count(self) -> int:
         """Vectors in the index, deleted ones included."""
         return 0 if self._index is None else self._index.get_current_count()
+
+
+def _rebuild_lexical(tenant_id: str) -> None:
+    """A rebuild from the chunk rows covers the keyword index too: both are then in step with the same rows."""
+    with database.atomic("IMMEDIATE"):
+        lexical.rebuild(tenant_id)
 
 
 def _sha256(path: Path) -> str:

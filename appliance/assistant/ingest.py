@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from appliance.assistant import cache, index
+from appliance.assistant import cache, index, lexical
 from appliance.assistant.compose import guess_fields
 from appliance.assistant.index import pack
 from appliance.db import database
@@ -391,6 +391,8 @@ def _process(services, document_id: int, on_progress) -> None:
                                page=draft.page, row=draft.row, start=draft.start, end=draft.end, cells=draft.cells)
             ChunkVector.create(chunk=row.id, tenant=document.tenant_id, vector=blob)
             ids.append(row.id)
+        lexical.remove(document.tenant_id, old)  # the keyword index changes in the same transaction as the rows
+        lexical.add(document.tenant_id, [(chunk_id, draft.text) for chunk_id, draft in zip(ids, drafts)])
     tenant_index = index.for_tenant(settings, document.tenant_id, embedder.dim)
     lazy = services.models.embedder
     tenant_index.replace(old, ids, matrix, lazy)
@@ -398,6 +400,8 @@ def _process(services, document_id: int, on_progress) -> None:
         gone = not Document.update(status="ready", progress=1.0, chunks=len(ids), error=None,
                                    fields=_fields(document, pieces)).where(Document.id == document_id).execute()
     if gone:
+        with database.atomic("IMMEDIATE"):
+            lexical.remove(document.tenant_id, ids)
         tenant_index.delete(ids, lazy)
     cache.knowledge_changed(document.tenant_id)
     if on_progress:
@@ -440,6 +444,7 @@ def delete_document(services, document: Document) -> None:
     with database.atomic("IMMEDIATE"):
         ChunkVector.delete().where(ChunkVector.chunk.in_(ids)).execute() if ids else None
         Chunk.delete().where(Chunk.document == document.id).execute()
+        lexical.remove(tenant_id, ids)
         document.delete_instance()
     if ids:
         index.for_tenant(services.settings, tenant_id).delete(ids, services.models.embedder)

@@ -7,7 +7,7 @@
 | GET    | /knowledge/documents/<id>         | one document                                   |
 | PATCH  | /knowledge/documents/<id>         | {"fields": {...}}: a table's columns by meaning |
 | DELETE | /knowledge/documents/<id>         | remove it, its chunks and vectors              |
-| POST   | /knowledge/search                 | {"query", "k"} -> hits with text, document, score |
+| POST   | /knowledge/search                 | {"query", "k"} -> hits with text, document, scores |
 """
 from __future__ import annotations
 
@@ -107,6 +107,7 @@ def search():
         raise AppError(503, "embedder_unavailable", str(exc)) from None
     threshold = services().settings.rag_min_similarity
     return {"query": query, "min_similarity": threshold,
-            "hits": [{"text": h["text"], "score": h["score"], "relevant": h["score"] >= threshold,
+            "hits": [{"text": h["text"], "score": h["score"], "relevant": h["relevant"], "lexical": h["lexical"],
+                      "fused": h["fused"], "strong": h["strong"],
                       "chunk_id": h["chunk_id"], "page": h["page"], "row": h["row"],
                       "document": {"id": h["document_id"], "name": h["document"]}} for h in hits]}

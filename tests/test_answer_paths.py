@@ -86,6 +86,8 @@ def cloud_says(services):
     """Point a tenant's cloud model at a loopback server that answers `text`; the server is returned."""
     servers = []
 
+    services.settings["outbound_allow_hosts"] = "127.0.0.1"  # the platform admin allows the loopback fake
+
     def make(tenant_id: str, text: str, **assistant) -> Scripted:
         body = {"model": "scripted-cloud", "choices": [{"message": {"role": "assistant", "content": text}}],
                 "usage": {"prompt_tokens": 40, "completion_tokens": 20}}

@@ -165,7 +165,7 @@ def test_a_local_model_error_leaves_the_composed_answer(services, shop):
 
 def test_a_free_form_model_error_follows_the_fallback(client, services, tenant):
     down = f"http://127.0.0.1:{free_port()}/v1"
-    services.settings["cloud_retries"] = 0
+    services.settings.update(cloud_retries=0, outbound_allow_hosts="127.0.0.1")  # a loopback port nobody listens on
     stored = configure(tenant.id, model="cloud", allow_free_form=True, cloud={"base_url": down, "model": "m"})
     stored.assistant_secret = services.vault.encrypt("sk-test", f"assistant:{tenant.id}")
     stored.save()

@@ -141,9 +141,9 @@ def wait_until(predicate, seconds: float = 60.0, every: float = 0.05):
     raise AssertionError("condition not reached in time")
 
 
-def run_benchmark(script: str) -> str:
-    """Run a benchmark script in --quick mode; its output (it must exit 0)."""
-    result = subprocess.run([sys.executable, f"tests/benchmarks/{script}", "--quick"], cwd=REPO,
+def run_benchmark(script: str, *args: str) -> str:
+    """Run a benchmark script in --quick mode (plus `args`); its output (it must exit 0)."""
+    result = subprocess.run([sys.executable, f"tests/benchmarks/{script}", "--quick", *args], cwd=REPO,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout

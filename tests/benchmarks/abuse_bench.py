@@ -396,7 +396,10 @@ def part_kill(tmp: Path, cycles: int) -> None:
     ids = prepare(data)
     wa, tg = SlowPlatform("whatsapp", 0.25), SlowPlatform("telegram", 0.25)
     port = free_port()
-    server = Server(data, port, {"APPLIANCE_WHATSAPP_API_BASE": wa.base_url, "APPLIANCE_TELEGRAM_API_BASE": tg.base_url})
+    # Meta's status webhooks reach the restarted appliance within a second here, so a shorter grace than the default
+    # (120 s) before a send left "sending" by the crash is made again keeps the run short; the rule is the same
+    server = Server(data, port, {"APPLIANCE_WHATSAPP_API_BASE": wa.base_url, "APPLIANCE_TELEGRAM_API_BASE": tg.base_url,
+                                 "APPLIANCE_OUTBOX_CRASH_GRACE_SECONDS": "15"})
     wa.appliance_url, wa.channel_id = server.url, ids["wa"]
     customers = {"whatsapp": [], "telegram": []}
     update = 1000

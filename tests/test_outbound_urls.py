@@ -7,9 +7,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from appliance.assistant.ingest import process, store_upload
 from appliance.assistant.llm import list_models
 from appliance.outbound import UnsafeUrl, check_url
-from appliance.records import Tenant
+from appliance.records import Message, Tenant
 from tests.conftest import post_json
 from tests.fakes import (  # noqa: F401  (fixtures)
     CREDENTIALS, allow_fakes, connect, fake_telegram, fake_whatsapp, fake_zalo, fakes, fake_messenger,
@@ -140,6 +141,27 @@ def test_changing_the_cloud_base_url_needs_the_api_key_again(client, tenant, set
     assert with_key.status_code == 200 and with_key.get_json()["cloud"]["base_url"] == PUBLIC
 
 
+# --- a shop whose answers a model may reword (the model is used only then, see "How answers are made") ----
+
+OPENING = "We open at 9 am and close at 6 pm, Monday to Saturday."
+FAQ = f"# Questions\n\n## When do you open?\n{OPENING}\n"
+QUESTIONS = ["When do you open?", "What are your opening hours?"]
+
+
+def upload_faq(services, tenant_id: str) -> None:
+    """Give the tenant a one-question FAQ, indexed and ready."""
+    document, _ = store_upload(services.settings, tenant_id, "faq.md", FAQ.encode())
+    assert process(services, document.id).status == "ready"
+
+
+def with_cloud(client, services, tenant, server, documents: bool = True, **assistant) -> None:
+    """The tenant's FAQ and its own cloud model at `server` (the host must be allowed when this runs)."""
+    if documents:
+        upload_faq(services, tenant.id)
+    body = {"model": "cloud", "cloud": {"base_url": server.base, "api_key": "sk-1"}, **assistant}
+    assert client.put("/api/v1/assistant", json=body, headers=tenant.headers).status_code == 200
+
+
 # --- checked again when sending --------------------------------------------------------------------------
 
 def test_an_api_base_no_longer_allowed_is_refused_at_send_time(client, tenant, fake_whatsapp, services):
@@ -154,14 +176,16 @@ def test_an_api_base_no_longer_allowed_is_refused_at_send_time(client, tenant, f
 
 
 def test_a_cloud_base_url_no_longer_allowed_is_not_called(client, tenant, services):
-    server = ScriptedServer(200, {"choices": [{"message": {"content": "hi"}}]})
+    server = ScriptedServer(200, {"choices": [{"message": {"content": OPENING}}], "model": "scripted"})
     services.settings["outbound_allow_hosts"] = "127.0.0.1"
-    client.put("/api/v1/assistant", json={"model": "cloud", "cloud": {"base_url": server.base, "api_key": "sk-1"}},
-               headers=tenant.headers)
+    with_cloud(client, services, tenant, server)
+    allowed = post_json(client, "/api/v1/assistant/test", {"text": QUESTIONS[0]}, tenant.headers).get_json()
+    assert (allowed["path"], allowed["model"], server.requests) == ("cloud", "scripted", 1)  # the cloud rewrites
     services.settings["outbound_allow_hosts"] = ""
-    response = post_json(client, "/api/v1/assistant/test", {"text": "When do you open?"}, tenant.headers)
-    assert response.status_code == 200 and response.get_json()["model"] == services.models.local().name
-    assert server.requests == 0
+    response = post_json(client, "/api/v1/assistant/test", {"text": QUESTIONS[1]}, tenant.headers)
+    body = response.get_json()
+    assert response.status_code == 200 and (body["path"], body["reply"]) == ("extract", OPENING)
+    assert "base_url is not used" in body["rejected"] and server.requests == 1
     server.close()
 
 
@@ -235,13 +259,31 @@ def test_a_telegram_webhook_refusal_text_is_not_echoed(client, tenant):
     server.close()
 
 
-def test_a_cloud_error_text_never_reaches_the_api(client, tenant, services):
+def test_a_cloud_error_text_never_reaches_the_api(client, tenant, services, web_channel):
     server = ScriptedServer(400, {"error": {"message": SECRET_TEXT}})
     services.settings["outbound_allow_hosts"] = "127.0.0.1"
-    client.put("/api/v1/assistant", json={"model": "cloud", "cloud": {"base_url": server.base, "api_key": "sk-1"}},
-               headers=tenant.headers)
-    configure(tenant.id, local_model="missing-model.gguf")  # the local model cannot answer either
-    response = post_json(client, "/api/v1/assistant/test", {"text": "When do you open?"}, tenant.headers)
+    with_cloud(client, services, tenant, server)
+    response = post_json(client, "/api/v1/assistant/test", {"text": QUESTIONS[0]}, tenant.headers)
+    body = response.get_json()
+    assert response.status_code == 200 and (body["path"], server.requests) == ("extract", 1)
+    assert "HTTP 400" in body["rejected"] and SECRET_TEXT not in response.get_data(as_text=True)
+    sent = post_json(client, f"/widget/{web_channel.id}/messages", {"session": "s-cloud", "text": QUESTIONS[1]})
+    assert sent.status_code == 202 and server.requests == 2
+    reply = Message.get((Message.tenant == tenant.id) & (Message.direction == "out"))
+    seen = [client.get(f"/api/v1/conversations/{reply.conversation_id}", headers=tenant.headers).get_data(as_text=True),
+            client.get("/healthz").get_data(as_text=True)]
+    [bot] = [m for m in json.loads(seen[0])["messages"] if m["direction"] == "out"]
+    assert bot["path"] == "extract" and "HTTP 400" in bot["rejected"]
+    assert all(SECRET_TEXT not in page for page in seen)
+    server.close()
+
+
+def test_a_cloud_error_text_never_reaches_a_free_form_failure(client, tenant, services):
+    server = ScriptedServer(400, {"error": {"message": SECRET_TEXT}})
+    services.settings["outbound_allow_hosts"] = "127.0.0.1"
+    # no source, free form allowed: only the cloud answers (the default local model is a base model, it does not)
+    with_cloud(client, services, tenant, server, documents=False, allow_free_form=True)
+    response = post_json(client, "/api/v1/assistant/test", {"text": "Tell me about yourselves."}, tenant.headers)
     assert response.status_code == 503 and server.requests == 1
     assert "HTTP 400" in response.get_json()["error"]["message"] and SECRET_TEXT not in response.get_data(as_text=True)
     server.close()
@@ -264,10 +306,13 @@ def test_local_model_takes_a_listed_name(client, tenant, services):
 
 
 @pytest.mark.parametrize("stored", ["/etc/hostname", "../../../../etc/hostname.gguf", "models/../x.gguf"])
-def test_a_stored_path_as_local_model_is_never_opened(client, tenant, stored):
-    configure(tenant.id, local_model=stored)  # a row saved before names were checked
-    response = post_json(client, "/api/v1/assistant/test", {"text": "When do you open?"}, tenant.headers)
-    assert response.status_code == 503 and "not a .gguf file name" in response.get_json()["error"]["message"]
+def test_a_stored_path_as_local_model_is_never_opened(client, tenant, services, stored):
+    upload_faq(services, tenant.id)
+    configure(tenant.id, local_model=stored, rewrite="always")  # a row saved before names were checked
+    response = post_json(client, "/api/v1/assistant/test", {"text": QUESTIONS[0]}, tenant.headers)
+    body = response.get_json()
+    assert response.status_code == 200 and (body["path"], body["reply"]) == ("extract", OPENING)
+    assert "not a .gguf file name" in body["rejected"]
 
 
 # --- cloud settings: checked when stored, harmless when stored badly before -------------------------------
@@ -310,15 +355,15 @@ def test_good_cloud_settings_are_stored(client, tenant):
 @pytest.mark.parametrize("bad", [{"timeout": "abc"}, {"timeout": -1}, {"timeout": float("inf")},
                                  {"timeout": [1]}, {"model": 5}])
 def test_badly_stored_cloud_values_fall_back_to_the_defaults(client, tenant, services, bad, caplog):
-    server = ScriptedServer(200, {"choices": [{"message": {"content": "We open at 9."}}], "model": "scripted"})
+    server = ScriptedServer(200, {"choices": [{"message": {"content": OPENING}}], "model": "scripted"})
     services.settings["outbound_allow_hosts"] = "127.0.0.1"
-    client.put("/api/v1/assistant", json={"model": "cloud", "cloud": {"base_url": server.base, "api_key": "sk-1"}},
-               headers=tenant.headers)
+    with_cloud(client, services, tenant, server)
     tenant_row = Tenant.get_by_id(tenant.id)
     configure(tenant.id, cloud={**tenant_row.assistant["cloud"], **bad})  # stored before values were checked
-    for _ in range(2):
-        response = post_json(client, "/api/v1/assistant/test", {"text": f"When do you open? {_}"}, tenant.headers)
-        assert response.status_code == 200 and response.get_json()["model"] == "scripted"
+    for question in QUESTIONS:  # two questions: the second is not answered from the cache
+        response = post_json(client, "/api/v1/assistant/test", {"text": question}, tenant.headers)
+        body = response.get_json()
+        assert response.status_code == 200 and (body["path"], body["model"]) == ("cloud", "scripted")
     assert server.requests == 2
     assert len([r for r in caplog.records if "not usable" in r.getMessage()]) == 1
     server.close()

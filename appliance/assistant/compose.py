@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from appliance.assistant import glossary
 from appliance.assistant.faithful import canonical_number
 from appliance.assistant.prompts import fold, language_of
 from appliance.errors import AppError
@@ -143,46 +144,95 @@ class Extract:
     hits: list = field(default_factory=list)
 
 
-def compose(services, hits: list[dict], question: str, language: str) -> Extract | None:
-    """The answer to `question` from the best hit that shares a word with it (hits relevant, best first), in
-    `language` (vi or en); None when no hit is really about the question."""
+def compose(services, hits: list[dict], question: str, language: str, threshold: float = 1.0) -> Extract | None:
+    """The answer to `question` in `language` (vi or en) from the hit that says it best; None when no hit is really
+    about the question. A hit counts when it is `relevant` or one of its sections or sentences is as close to the
+    question as `threshold` (a long chunk about many things scores low as a whole); those naming the question's
+    codes and brands first, then the closest."""
+    extra = glossary.expand(question)
+    queries = [question, f"{question} {extra}"] if extra else [question]
+    candidates = []
     for hit in hits:
         chunk = Chunk.get_or_none(Chunk.id == hit["chunk_id"])
         if chunk is None or not about(question, " ".join(chunk.cells.values()) if chunk.cells else hit["text"]):
             continue
+        if chunk.cells:
+            unit, score = None, hit["score"]
+        else:
+            unit, score = _best_section(services, hit["text"], queries)
+            score = max(score, hit["score"])
+        if hit["relevant"] or score >= threshold:
+            candidates.append((len(hit.get("strong") or []), score, hit, chunk, unit))
+    for _, _, hit, chunk, unit in sorted(candidates, key=lambda c: (-c[0], -c[1])):
         if chunk.cells:
             document = Document.get_or_none(Document.id == hit["document_id"])
             known = document is not None and document.fields is not None
             fields = document.fields if known else guess_fields(list(chunk.cells))
             text = row_answer(chunk.cells, fields, language)
         else:
-            text = local_prices(passage_answer(services, hit["text"], question), language)
+            text = local_prices(passage_answer(services, unit, queries), language)
         text = clean(text)
         if text:
             return Extract(text=text, hits=[hit])
     return None
 
 
+_HEADING_SPLIT = re.compile(r"(?m)^(?=\s{0,3}#{1,6}\s)")
+
+
+def _best_section(services, text: str, queries: list[str]) -> tuple[str, float]:
+    """The chunk's Markdown section (heading and body) holding the sentence closest to the question, and how close."""
+    sections = [s for s in _HEADING_SPLIT.split(text) if s.strip()] or [text]
+    units = [(i, unit) for i, section in enumerate(sections) for unit in sentences(section) or [section]]
+    scores = _similarities(services, queries, [unit for _, unit in units])
+    best = int(np.argmax(scores))
+    return sections[units[best][0]], float(scores[best])
+
+
 # Words too common to show that a passage is about the question (accents folded).
 _COMMON = {
     "vi": set("co khong ko la cua toi ban minh em anh chi shop cho va voi nao gi the nhu thi duoc bao nhieu trong "
               "cac nhung mot nay do o tai de vay a oi nhe nha ha hay hoac bi rat nhat lam di den tu ra vao khi neu "
-              "ai sao dau con roi chua ve hang".split()),
+              "ai sao dau con roi chua ve hang cua".split()),
     "en": set("the a an is are you your what how do does can i and when much of to for in on at it my me we have has "
-              "there any this that with be or about which who will would please tell many was were our us".split()),
+              "there any this that with be or about which who will would please tell many was were our us shop store".split()),
 }
 
 
 def about(question: str, text: str) -> bool:
-    """Whether a passage shares a meaningful word with the question. The embedder finds similar-sounding
-    Vietnamese everywhere, so a same-language passage must share one; across languages only the embedder can tell."""
+    """Whether a passage shares a meaningful word with the question (or the glossary's words for what it names).
+    The embedder finds similar-sounding Vietnamese everywhere, so a same-language passage must share one; across
+    languages only the embedder can tell."""
     language = _script_language(question)
     if language != _script_language(text):
         return True
+    extra = glossary.expand(question)
+    if language == "vi":
+        return _shares_vietnamese(question, text) or _shares_vietnamese(extra, text)
     common = _COMMON.get(language, set())
-    words = {w for w in _tokens(question) if w not in common and (len(w) > 1 or w.isdigit())}
+    words = {w for w in _tokens(f"{question} {extra}") if w not in common and (len(w) > 1 or w.isdigit())}
     found = set(_tokens(text))
     return any(w in found or any(_same_stem(w, t) for t in found) for w in words)
+
+
+_SYLLABLE = re.compile(r"[^\W_]+")
+
+
+def _shares_vietnamese(question: str, text: str) -> bool:
+    """Vietnamese words are mostly two syllables and one syllable means many things ("nhánh" in "chi nhánh" is not
+    "Nhanh"): a shared pair of syllables, or one long syllable, code or brand, with tone marks compared unless the
+    customer typed none."""
+    plain = question == fold(question)
+    asked = _SYLLABLE.findall(fold(question) if plain else question.lower())
+    written = _SYLLABLE.findall(fold(text) if plain else text.lower())
+    common = _COMMON["vi"]
+    pairs = set(zip(written, written[1:]))
+    for first, second in zip(asked, asked[1:]):
+        if (first, second) in pairs and not (fold(first) in common and fold(second) in common):
+            return True
+    present = set(written)
+    return any(w in present and fold(w) not in common and (len(w) >= 4 or any(c.isdigit() for c in w))
+               for w in asked)
 
 
 def _same_stem(a: str, b: str) -> bool:
@@ -239,7 +289,7 @@ _HEADING_LINE = re.compile(r"^\s{0,3}#{1,6}\s.*$", re.M)
 _LONG = 500  # characters: a longer body answers with its sentences closest to the question
 
 
-def passage_answer(services, text: str, question: str) -> str:
+def passage_answer(services, text: str, question) -> str:
     """A Q/A pair's answer, a Markdown section's body, or the 1-3 sentences closest to the question."""
     pairs = [(m.group("q"), m.group("a")) for m in _QA.finditer(text)]
     if pairs:
@@ -275,7 +325,7 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def closest_sentences(services, text: str, question: str, most: int = 3) -> list[str]:
+def closest_sentences(services, text: str, question, most: int = 3) -> list[str]:
     """Up to `most` sentences of `text` nearest to the question by the embedder, in their order in the text."""
     found = sentences(text)
     if len(found) <= 1:
@@ -286,9 +336,11 @@ def closest_sentences(services, text: str, question: str, most: int = 3) -> list
     return [found[i] for i in sorted(ranked)]
 
 
-def _similarities(services, question: str, texts: list[str]) -> np.ndarray:
-    vectors = services.models.embedder().encode([question, *texts])
-    return vectors[1:] @ vectors[0]
+def _similarities(services, question, texts: list[str]) -> np.ndarray:
+    """Cosine of each text to the question (a list of its wordings: the best of them)."""
+    queries = [question] if isinstance(question, str) else list(question)
+    vectors = services.models.embedder().encode([*queries, *texts])
+    return (vectors[len(queries):] @ vectors[:len(queries)].T).max(axis=1)
 
 
 # --- no markup for customers -----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from appliance.records import Chunk, Document
 
 # --- a table's columns by meaning ------------------------------------------------------------------
 
-ROLES = ("code", "name", "price", "stock", "colour", "warranty", "description")
+ROLES = ("code", "name", "price", "stock", "colour", "size", "warranty", "description")
 # Header words (lower case, accents folded) per role; roles are tried in this order, so "Mã sản phẩm" is a code.
 _HEADER_WORDS = {
     "code": ("ma", "sku", "code", "id", "ma sp", "barcode"),
@@ -25,6 +25,7 @@ _HEADER_WORDS = {
     "stock": ("ton kho", "con hang", "stock", "so luong", "qty", "quantity", "inventory", "kho", "tinh trang",
               "availability"),
     "colour": ("mau", "mau sac", "colour", "color", "colours", "colors"),
+    "size": ("size", "kich thuoc", "kich co", "dung tich", "capacity", "dimensions", "volume"),
     "warranty": ("bao hanh", "warranty", "guarantee"),
     "description": ("mo ta", "description", "ghi chu", "details", "note", "notes", "dac diem"),
 }
@@ -161,7 +162,7 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
         else:
             unit, score = _best_section(services, hit["text"], queries)
             score = max(score, hit["score"])
-        if hit["relevant"] or score >= threshold:
+        if hit["relevant"] or score >= threshold + _SENTENCE_MARGIN:
             candidates.append((len(hit.get("strong") or []), score, hit, chunk, unit))
     for _, _, hit, chunk, unit in sorted(candidates, key=lambda c: (-c[0], -c[1])):
         if chunk.cells:
@@ -176,6 +177,8 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
             return Extract(text=text, hits=[hit])
     return None
 
+
+_SENTENCE_MARGIN = 0.1  # one sentence is closer to a question than a whole chunk is: it must be that much closer
 
 _HEADING_SPLIT = re.compile(r"(?m)^(?=\s{0,3}#{1,6}\s)")
 
@@ -195,7 +198,7 @@ _COMMON = {
               "cac nhung mot nay do o tai de vay a oi nhe nha ha hay hoac bi rat nhat lam di den tu ra vao khi neu "
               "ai sao dau con roi chua ve hang cua".split()),
     "en": set("the a an is are you your what how do does can i and when much of to for in on at it my me we have has "
-              "there any this that with be or about which who will would please tell many was were our us shop store".split()),
+              "there any this that with be or about which who will would please tell many was were our us shop store from".split()),
 }
 
 
@@ -248,10 +251,10 @@ def _script_language(text: str) -> str:
 _ROW_WORDS = {
     "en": {"costs": "{name} costs {price}.", "price": "Price: {price}.", "in_stock": "{n} in stock.",
            "out": "Currently out of stock.", "stock": "Availability: {stock}.", "colour": "Colours: {colour}.",
-           "warranty": "Warranty: {warranty}."},
+           "size": "Size: {size}.", "warranty": "Warranty: {warranty}."},
     "vi": {"costs": "{name} có giá {price}.", "price": "Giá: {price}.", "in_stock": "Còn {n} sản phẩm.",
            "out": "Hiện đã hết hàng.", "stock": "Tình trạng: {stock}.", "colour": "Màu: {colour}.",
-           "warranty": "Bảo hành: {warranty}."},
+           "size": "Kích thước: {size}.", "warranty": "Bảo hành: {warranty}."},
 }
 
 
@@ -272,7 +275,7 @@ def row_answer(cells: dict, fields: dict, language: str) -> str:
             parts.append(words["stock"].format(stock=stock))
         else:
             parts.append(words["in_stock"].format(n=int(count)) if count > 0 else words["out"])
-    for role in ("colour", "warranty"):
+    for role in ("colour", "size", "warranty"):
         if value.get(role):
             parts.append(words[role].format(**{role: value[role]}))
     if value.get("description"):

@@ -27,7 +27,7 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("thanh toán", "trả tiền", "pay", "payment", "payment methods"),
     ("tiền mặt", "cash"), ("chuyển khoản", "bank transfer", "transfer"),
     ("thẻ tín dụng", "quẹt thẻ", "card", "cards"), ("trả góp", "installment", "instalment", "instalments"),
-    ("giảm giá", "khuyến mãi", "ưu đãi", "discount", "sale", "promotion", "voucher"),
+    ("giảm giá", "khuyến mãi", "discount", "promotion"),
     ("còn hàng", "hết hàng", "tồn kho", "in stock", "out of stock", "available", "availability"),
     ("màu", "màu sắc", "colour", "color", "colours", "colors"),
     ("kích thước", "kích cỡ", "dung tích", "size", "big", "how big", "dimensions", "capacity"),

@@ -111,16 +111,16 @@ def retrieve(services, tenant_id: str, query: str, k: int) -> list[dict]:
     strongest match first (a question naming SKU-4471 is about that row), then by fused score. Hybrid search also
     looks for the question with the glossary's other words for what it names (the other language, synonyms)."""
     embedder = services.models.embedder()
-    extra = glossary.expand(query) if services.settings.retrieval == "hybrid" else ""
-    if not extra:
+    wordings = glossary.wordings(query, prompts.language_of(query))
+    if services.settings.retrieval != "hybrid" or len(wordings) == 1:
         return search_chunks(services, tenant_id, query, embedder.encode([query])[0], k)
-    vectors = embedder.encode([query, f"{query} {extra}"])
-    return search_chunks(services, tenant_id, query, vectors[0], k, expanded=(extra, vectors[1]))
+    vectors = embedder.encode(wordings)
+    return search_chunks(services, tenant_id, query, vectors[0], k, also=vectors[1])
 
 
-def search_chunks(services, tenant_id: str, query: str, vector, k: int, expanded=None) -> list[dict]:
-    """`retrieve` for a question already embedded as `vector` (the benchmark times this part); `expanded` is the
-    glossary's (extra words, vector of the question with them), searched as well."""
+def search_chunks(services, tenant_id: str, query: str, vector, k: int, also=None) -> list[dict]:
+    """`retrieve` for a question already embedded as `vector` (the benchmark times this part); `also` is the vector
+    of the question read with the glossary's words, searched as well, and then the keyword search has them too."""
     settings = services.settings
     tenant_index = index.for_tenant(settings, tenant_id, len(vector))
     if settings.retrieval == "vector":
@@ -131,11 +131,11 @@ def search_chunks(services, tenant_id: str, query: str, vector, k: int, expanded
     found = tenant_index.search(vector, pool, services.models.embedder)
     vectors = [vector]
     prepared = lexical.prepare(tenant_id, query, tenant_index.live)
-    if expanded:
-        extra, other = expanded
-        vectors.append(other)
-        found = _best_of(found, tenant_index.search(other, pool, services.models.embedder))
-        # the extra words are searched, but only the customer's own words make a match strong
+    if also is not None:
+        vectors.append(also)
+        found = _best_of(found, tenant_index.search(also, pool, services.models.embedder))
+        # the glossary's words are searched, but only the customer's own words make a match strong
+        extra = glossary.expand(query, across=True)
         prepared.match = lexical.prepare(tenant_id, f"{query} {extra}", tenant_index.live).match
     keyword = lexical.search(tenant_id, prepared, pool)
     fused = lexical.fuse([chunk_id for chunk_id, _ in found], keyword)

@@ -150,8 +150,7 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
     about the question. A hit counts when it is `relevant` or one of its sections or sentences is as close to the
     question as `threshold` (a long chunk about many things scores low as a whole); those naming the question's
     codes and brands first, then the closest."""
-    extra = glossary.expand(question)
-    queries = [question, f"{question} {extra}"] if extra else [question]
+    queries = glossary.wordings(question, _script_language(question))
     candidates = []
     for hit in hits:
         chunk = Chunk.get_or_none(Chunk.id == hit["chunk_id"])
@@ -335,7 +334,9 @@ def closest_sentences(services, text: str, question, most: int = 3) -> list[str]
         return found
     scores = _similarities(services, question, found)
     best = float(scores.max())
-    ranked = [i for i in np.argsort(-scores)[:most] if scores[i] >= best - 0.1]
+    ranked = {int(i) for i in np.argsort(-scores)[:most] if scores[i] >= best - 0.1}
+    # a title line ("Tool warranty.") says what follows: the sentence after it is the answer
+    ranked |= {i + 1 for i in ranked if i + 1 < len(found) and len(found[i].split()) <= 3}
     return [found[i] for i in sorted(ranked)]
 
 

@@ -52,15 +52,50 @@ def _words(text: str) -> str:
     return f" {' '.join(re.sub(r'[^0-9a-z]+', ' ', fold(text)).split())} "
 
 
-_FOLDED = [tuple(dict.fromkeys(_words(term).strip() for term in group)) for group in GROUPS]
+def _vietnamese(term: str) -> bool:
+    return _words(term).strip() != term.lower()  # tone marks or đ: every Vietnamese term here has one
 
 
-def expand(question: str) -> str:
-    """The other words (either language) for what the question names, or "" when it names nothing listed."""
+_FOLDED = [[_words(term).strip() for term in group] for group in GROUPS]
+
+
+def expand(question: str, across: bool = False) -> str:
+    """The other words for what the question names, or "" when it names nothing listed; with `across`, no Vietnamese
+    synonyms of Vietnamese words (in a keyword search one syllable of them matches unrelated words)."""
     asked = _words(question)
     extra: list[str] = []
     for group, folded in zip(GROUPS, _FOLDED):
-        if any(f" {term} " in asked for term in folded):
-            extra += [term for term, plain in zip(group, [_words(t).strip() for t in group])
-                      if f" {plain} " not in asked and term not in extra]
+        matched = [term for term, plain in zip(group, folded) if f" {plain} " in asked]
+        if not matched:
+            continue
+        from_vietnamese = any(_vietnamese(term) for term in matched)
+        extra += [term for term, plain in zip(group, folded)
+                  if f" {plain} " not in asked and term not in extra
+                  and not (across and from_vietnamese and _vietnamese(term))]
     return " ".join(extra)
+
+
+def wordings(question: str, language: str) -> list[str]:
+    """The question as the embedder should read it: itself, and with the glossary's words (a Vietnamese question
+    by its English words alone, since the embedder reads English)."""
+    extra = expand(question)
+    if not extra:
+        return [question]
+    gist = expand(question, across=True) if language == "vi" and _covered(question) else ""
+    return [question, gist or f"{question} {extra}"]
+
+
+# Vietnamese words that carry no subject (a question of only these and glossary terms is all translated).
+_FILLER = set("toi ban minh em anh chi shop cua hang cho co khong ko la gi the nao duoc bao nhieu may luc trong "
+              "thi va voi o tai de vay a oi nhe nha ha hay hoac bi rat lam di den tu ra vao khi neu ai sao dau con "
+              "roi chua ve muon can hoi xin nhu nay do mot cac nhung".split())
+
+
+def _covered(question: str) -> bool:
+    """Whether the glossary's terms cover every word of a Vietnamese question that names something (else the
+    English words alone would lose its subject: "kéo cắt cành giá" is not just "price")."""
+    asked = _words(question)
+    for folded in _FOLDED:
+        for term in sorted(folded, key=len, reverse=True):
+            asked = asked.replace(f" {term} ", "  ")
+    return all(word in _FILLER for word in asked.split())

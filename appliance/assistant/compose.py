@@ -148,8 +148,8 @@ class Extract:
 def compose(services, hits: list[dict], question: str, language: str, threshold: float = 1.0) -> Extract | None:
     """The answer to `question` in `language` (vi or en) from the hit that says it best; None when no hit is really
     about the question. A hit counts when it is `relevant` or one of its sections or sentences is as close to the
-    question as `threshold` (a long chunk about many things scores low as a whole); those naming the question's
-    codes and brands first, then the closest."""
+    question as `threshold` plus a margin (a long chunk about many things scores low as a whole); they are tried in
+    retrieval order unless one is clearly closer to the question."""
     queries = glossary.wordings(question, _script_language(question))
     candidates = []
     for hit in hits:
@@ -162,8 +162,8 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
             unit, score = _best_section(services, hit["text"], queries)
             score = max(score, hit["score"])
         if hit["relevant"] or score >= threshold + _SENTENCE_MARGIN:
-            candidates.append((len(hit.get("strong") or []), score, hit, chunk, unit))
-    for _, _, hit, chunk, unit in sorted(candidates, key=lambda c: (-c[0], -c[1])):
+            candidates.append((score, hit, chunk, unit))
+    for _, hit, chunk, unit in _in_order(candidates):
         if chunk.cells:
             document = Document.get_or_none(Document.id == hit["document_id"])
             known = document is not None and document.fields is not None
@@ -177,6 +177,18 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
     return None
 
 
+def _in_order(candidates: list[tuple]) -> list[tuple]:
+    """Candidates in retrieval order (strong matches first, then fused rank), except that one clearly closer to
+    the question than the first (by its best section or sentence) goes first."""
+    if len(candidates) < 2:
+        return candidates
+    closest = max(candidates, key=lambda c: c[0])
+    if closest[0] >= candidates[0][0] + _CLEARLY_CLOSER and not candidates[0][1].get("strong"):
+        return [closest] + [c for c in candidates if c is not closest]
+    return candidates
+
+
+_CLEARLY_CLOSER = 0.1  # cosine: less than this is the embedder's noise, retrieval's order knows as much
 _SENTENCE_MARGIN = 0.1  # one sentence is closer to a question than a whole chunk is: it must be that much closer
 
 _HEADING_SPLIT = re.compile(r"(?m)^(?=\s{0,3}#{1,6}\s)")

@@ -82,7 +82,7 @@ def test_serve_learns_the_queued_demo_documents_at_start_and_answers_from_them(t
 @pytest.fixture
 def demo_shop(services, settings):
     """The demo tenant as `init` makes it, its queued documents learnt by the ingest task (immediate mode)."""
-    tenant, _ = create_tenant("Demo shop")
+    tenant, token = create_tenant("Demo shop")
     channel = Channel.create(tenant=tenant, kind="web", name="Demo shop chat")
     settings["demo_channel"] = channel.id
     assert queue_demo_documents(settings, tenant.id) == 3
@@ -90,7 +90,7 @@ def demo_shop(services, settings):
         assert document.status == "queued"
         tasks.ingest_document(document.id)
     assert {d.status for d in Document.select().where(Document.tenant == tenant.id)} == {"ready"}
-    return channel
+    return channel, token
 
 
 @pytest.mark.skipif(not shutil.which("chromedriver"), reason="test.sh installs chromium and chromium-driver")
@@ -110,6 +110,12 @@ def test_demo_page_answers_its_own_shops_opening_hours(browser, live_server, dem
     browser.save_screenshot(str(tmp_path / "demo.png"))
     stored = Message.get_by_id(int(reply.get_attribute("data-message-id")))
     assert stored.direction == "out" and reply.text.startswith(stored.text)
-    assert "faq.md" in reply.find_element(By.CSS_SELECTOR, ".apl-src").text  # cited, under the reply
+    _, token = demo_shop
+    # cited for staff (the widget shows customers no file names): the stored reply's sources, through the API
+    seen = requests.get(f"{live_server}/api/v1/conversations/{stored.conversation_id}",
+                        headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert seen.status_code == 200, seen.text
+    replies = [m for m in seen.json()["messages"] if m["id"] == stored.id]
+    assert replies[0]["sources"][0]["document"] == "faq.md", replies
     assert not PROMPT_MARKUP.search(stored.text), stored.text  # and no markup in the reply itself
     assert "8:00" in stored.text and "21:30" in stored.text, stored.text  # the demo FAQ: every day from 8:00 to 21:30

@@ -212,7 +212,8 @@ def test_migration_6_fills_the_keyword_index_of_an_older_database(client, servic
 
 
 def test_a_tenant_never_finds_another_tenants_chunks_by_keyword(client, shop, other_tenant):
-    theirs = upload(client, other_tenant, "bikes.txt", b"Bike Hub repairs bicycles. A puncture repair costs 12 dollars.")
+    # no word the glossary gives these queries either ("gia" also searches "price", "cost", "costs")
+    theirs = upload(client, other_tenant, "bikes.txt", b"Bike Hub repairs bicycles. A puncture repair is 12 dollars.")
     for query in ("SKU-4471", "iPhone 15 Pro Max", "gia dan man hinh", "Đà Nẵng", "Hoi An", "momo", "doi hang"):
         hits = search(client, other_tenant, query, 10)
         assert {h["document"]["id"] for h in hits} == {theirs}

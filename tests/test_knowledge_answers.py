@@ -135,7 +135,7 @@ def test_a_widget_reply_carries_its_sources(client, services, shop, web_channel)
     assert response.status_code == 202
     reply = Message.get((Message.tenant == shop.id) & (Message.direction == "out"))
     assert reply.path == "extract" and reply.text == "Olive Tree costs $89.00. Availability: In stock. " \
-        "Mediterranean tree for patios; frost tolerant to -7 C."
+        "Size: Pot diameter 30 cm; height 150 cm. Mediterranean tree for patios; frost tolerant to -7 C."
     assert reply.sources and reply.sources[0]["document"] == "products.csv" and reply.sources[0]["row"] == 6
     conversation = client.get(f"/api/v1/conversations/{reply.conversation_id}", headers=shop.headers).get_json()
     bot = [m for m in conversation["messages"] if m["direction"] == "out"][0]

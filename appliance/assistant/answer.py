@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from appliance.assistant import cache, cloud, compose, faithful, index, lexical, prompts, smalltalk
+from appliance.assistant import cache, cloud, compose, faithful, glossary, index, lexical, prompts, smalltalk
 from appliance.assistant.llm import Generation, ModelError
 from appliance.records import Chunk, ChunkVector, Document, Tenant, Usage
 
@@ -72,7 +72,8 @@ def answer(services, tenant: Tenant, history: list[prompts.Turn], question: str,
         except (ModelError, index.IndexError_) as exc:
             log.error("knowledge search of %s failed: %s", tenant.id, exc)
             hits = []
-        context = [h for h in hits if h["relevant"]]  # close in meaning, or a strong keyword match (a code, a brand)
+        # close in meaning, or a strong keyword match (a code, a brand); compose also weighs the others' sentences
+        context = hits
     if context:
         reply = _grounded(services, tenant, config, history, question, context, language, kb_version, on_token)
     elif free_form_allowed(services, config):
@@ -107,13 +108,19 @@ def retrieve(services, tenant_id: str, query: str, k: int) -> list[dict]:
     `lexical` (its BM25 rank, 1 = best, or None), `fused` (reciprocal rank fusion of both rankings; None with the
     `retrieval` setting `vector`), `strong` (the product codes, model names and brands of the question it contains)
     and `relevant`: cosine >= rag_min_similarity, or (hybrid) a strong keyword match. Hybrid order: hits with the
-    strongest match first (a question naming SKU-4471 is about that row), then by fused score."""
+    strongest match first (a question naming SKU-4471 is about that row), then by fused score. Hybrid search also
+    looks for the question with the glossary's other words for what it names (the other language, synonyms)."""
     embedder = services.models.embedder()
-    return search_chunks(services, tenant_id, query, embedder.encode([query])[0], k)
+    wordings = glossary.wordings(query, prompts.language_of(query))
+    if services.settings.retrieval != "hybrid" or len(wordings) == 1:
+        return search_chunks(services, tenant_id, query, embedder.encode([query])[0], k)
+    vectors = embedder.encode(wordings)
+    return search_chunks(services, tenant_id, query, vectors[0], k, also=vectors[1])
 
 
-def search_chunks(services, tenant_id: str, query: str, vector, k: int) -> list[dict]:
-    """`retrieve` for a question already embedded as `vector` (the benchmark times this part)."""
+def search_chunks(services, tenant_id: str, query: str, vector, k: int, also=None) -> list[dict]:
+    """`retrieve` for a question already embedded as `vector` (the benchmark times this part); `also` is the vector
+    of the question read with the glossary's words, searched as well, and then the keyword search has them too."""
     settings = services.settings
     tenant_index = index.for_tenant(settings, tenant_id, len(vector))
     if settings.retrieval == "vector":
@@ -122,7 +129,14 @@ def search_chunks(services, tenant_id: str, query: str, vector, k: int) -> list[
         return _scored(hits, dict(found), {}, {}, settings.rag_min_similarity)
     pool = max(2 * k, 20)  # fusion needs more than k of each ranking to rerank
     found = tenant_index.search(vector, pool, services.models.embedder)
+    vectors = [vector]
     prepared = lexical.prepare(tenant_id, query, tenant_index.live)
+    if also is not None:
+        vectors.append(also)
+        found = _best_of(found, tenant_index.search(also, pool, services.models.embedder))
+        # the glossary's words are searched, but only the customer's own words make a match strong
+        extra = glossary.expand(query, across=True)
+        prepared.match = lexical.prepare(tenant_id, f"{query} {extra}", tenant_index.live).match
     keyword = lexical.search(tenant_id, prepared, pool)
     fused = lexical.fuse([chunk_id for chunk_id, _ in found], keyword)
     ranks = {chunk_id: rank for rank, chunk_id in enumerate(keyword, 1)}
@@ -133,8 +147,20 @@ def search_chunks(services, tenant_id: str, query: str, vector, k: int) -> list[
         hit["strong"] = strong.get(hit["chunk_id"], [])
     hits.sort(key=lambda h: best.index(h["chunk_id"]))
     scores = dict(found)
-    scores.update(_cosines(tenant_id, vector, [h["chunk_id"] for h in hits if h["chunk_id"] not in scores]))
+    missing = [h["chunk_id"] for h in hits if h["chunk_id"] not in scores]
+    for each in vectors:
+        for chunk_id, score in _cosines(tenant_id, each, missing).items():
+            scores[chunk_id] = max(score, scores.get(chunk_id, -1.0))
     return _scored(hits, scores, ranks, fused, settings.rag_min_similarity)
+
+
+def _best_of(*rankings: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Vector rankings merged: each chunk with its best cosine, best first."""
+    best: dict[int, float] = {}
+    for ranking in rankings:
+        for chunk_id, score in ranking:
+            best[chunk_id] = max(score, best.get(chunk_id, -1.0))
+    return sorted(best.items(), key=lambda item: -item[1])
 
 
 def _texts(tenant_id: str, ids: list[int]) -> list[tuple[int, str]]:
@@ -240,11 +266,14 @@ def free_form_allowed(services, config: dict) -> bool:
 
 def _grounded(services, tenant, config, history, question, context, language, kb_version, on_token) -> Reply:
     """The answer composed from the sources; a model's rewrite replaces it only when it passes the check."""
-    extract = compose.compose(services, context, question, language)
+    extract = compose.compose(services, context, question, language, services.settings.rag_min_similarity)
     if extract is None:
+        if free_form_allowed(services, config):
+            return _generate(services, tenant, config, history, question, on_token)
         return _no_context(services, tenant, config, history, question, language, on_token)
     used = extract.hits[0]
-    reply = Reply(text=extract.text, sources=sources_of([used] + [h for h in context if h is not used]),
+    others = [h for h in context if h is not used and h["relevant"]]
+    reply = Reply(text=extract.text, sources=sources_of([used] + others),
                   model="extract", path="extract")
     problems = []
     for where in _rewriters(services, config):
@@ -257,7 +286,7 @@ def _grounded(services, tenant, config, history, question, context, language, kb
         reply.model, reply.prompt_tokens = generation.model, generation.prompt_tokens
         reply.completion_tokens = generation.completion_tokens
         candidate = compose.clean(generation.text)
-        grounding = " ".join(h["text"] for h in context) + " " + question
+        grounding = " ".join(h["text"] for h in [used] + others) + " " + question
         why = faithful.problems(candidate, extract.text, grounding, compose.product_names(tenant.id, kb_version))
         if why is None:
             reply.text, reply.path = candidate, "model" if where == "local" else "cloud"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from appliance.assistant import glossary
 from appliance.assistant.faithful import canonical_number
 from appliance.assistant.prompts import fold, language_of
 from appliance.errors import AppError
@@ -15,7 +16,7 @@ from appliance.records import Chunk, Document
 
 # --- a table's columns by meaning ------------------------------------------------------------------
 
-ROLES = ("code", "name", "price", "stock", "colour", "warranty", "description")
+ROLES = ("code", "name", "price", "stock", "colour", "size", "warranty", "description")
 # Header words (lower case, accents folded) per role; roles are tried in this order, so "Mã sản phẩm" is a code.
 _HEADER_WORDS = {
     "code": ("ma", "sku", "code", "id", "ma sp", "barcode"),
@@ -24,6 +25,7 @@ _HEADER_WORDS = {
     "stock": ("ton kho", "con hang", "stock", "so luong", "qty", "quantity", "inventory", "kho", "tinh trang",
               "availability"),
     "colour": ("mau", "mau sac", "colour", "color", "colours", "colors"),
+    "size": ("size", "kich thuoc", "kich co", "dung tich", "capacity", "dimensions", "volume"),
     "warranty": ("bao hanh", "warranty", "guarantee"),
     "description": ("mo ta", "description", "ghi chu", "details", "note", "notes", "dac diem"),
 }
@@ -143,46 +145,108 @@ class Extract:
     hits: list = field(default_factory=list)
 
 
-def compose(services, hits: list[dict], question: str, language: str) -> Extract | None:
-    """The answer to `question` from the best hit that shares a word with it (hits relevant, best first), in
-    `language` (vi or en); None when no hit is really about the question."""
+def compose(services, hits: list[dict], question: str, language: str, threshold: float = 1.0) -> Extract | None:
+    """The answer to `question` in `language` (vi or en) from the hit that says it best; None when no hit is really
+    about the question. A hit counts when it is `relevant` or one of its sections or sentences is as close to the
+    question as `threshold` plus a margin (a long chunk about many things scores low as a whole); they are tried in
+    retrieval order unless one is clearly closer to the question."""
+    queries = glossary.wordings(question, _script_language(question))
+    candidates = []
     for hit in hits:
         chunk = Chunk.get_or_none(Chunk.id == hit["chunk_id"])
         if chunk is None or not about(question, " ".join(chunk.cells.values()) if chunk.cells else hit["text"]):
             continue
+        if chunk.cells:
+            unit, score = None, hit["score"]
+        else:
+            unit, score = _best_section(services, hit["text"], queries)
+            score = max(score, hit["score"])
+        if hit["relevant"] or score >= threshold + _SENTENCE_MARGIN:
+            candidates.append((score, hit, chunk, unit))
+    for _, hit, chunk, unit in _in_order(candidates):
         if chunk.cells:
             document = Document.get_or_none(Document.id == hit["document_id"])
             known = document is not None and document.fields is not None
             fields = document.fields if known else guess_fields(list(chunk.cells))
             text = row_answer(chunk.cells, fields, language)
         else:
-            text = local_prices(passage_answer(services, hit["text"], question), language)
+            text = local_prices(passage_answer(services, unit, queries), language)
         text = clean(text)
         if text:
             return Extract(text=text, hits=[hit])
     return None
 
 
+def _in_order(candidates: list[tuple]) -> list[tuple]:
+    """Candidates in retrieval order (strong matches first, then fused rank), except that one clearly closer to
+    the question than the first (by its best section or sentence) goes first."""
+    if len(candidates) < 2:
+        return candidates
+    closest = max(candidates, key=lambda c: c[0])
+    if closest[0] >= candidates[0][0] + _CLEARLY_CLOSER and not candidates[0][1].get("strong"):
+        return [closest] + [c for c in candidates if c is not closest]
+    return candidates
+
+
+_CLEARLY_CLOSER = 0.1  # cosine: less than this is the embedder's noise, retrieval's order knows as much
+_SENTENCE_MARGIN = 0.1  # one sentence is closer to a question than a whole chunk is: it must be that much closer
+
+_HEADING_SPLIT = re.compile(r"(?m)^(?=\s{0,3}#{1,6}\s)")
+
+
+def _best_section(services, text: str, queries: list[str]) -> tuple[str, float]:
+    """The chunk's Markdown section (heading and body) holding the sentence closest to the question, and how close."""
+    sections = [s for s in _HEADING_SPLIT.split(text) if s.strip()] or [text]
+    units = [(i, unit) for i, section in enumerate(sections) for unit in sentences(section) or [section]]
+    scores = _similarities(services, queries, [unit for _, unit in units])
+    best = int(np.argmax(scores))
+    return sections[units[best][0]], float(scores[best])
+
+
 # Words too common to show that a passage is about the question (accents folded).
 _COMMON = {
     "vi": set("co khong ko la cua toi ban minh em anh chi shop cho va voi nao gi the nhu thi duoc bao nhieu trong "
               "cac nhung mot nay do o tai de vay a oi nhe nha ha hay hoac bi rat nhat lam di den tu ra vao khi neu "
-              "ai sao dau con roi chua ve hang".split()),
+              "ai sao dau con roi chua ve hang cua".split()),
     "en": set("the a an is are you your what how do does can i and when much of to for in on at it my me we have has "
-              "there any this that with be or about which who will would please tell many was were our us".split()),
+              "there any this that with be or about which who will would please tell many was were our us shop store from".split()),
 }
 
 
 def about(question: str, text: str) -> bool:
-    """Whether a passage shares a meaningful word with the question. The embedder finds similar-sounding
-    Vietnamese everywhere, so a same-language passage must share one; across languages only the embedder can tell."""
+    """Whether a passage shares a meaningful word with the question (or the glossary's words for what it names).
+    The embedder finds similar-sounding Vietnamese everywhere, so a same-language passage must share one; across
+    languages only the embedder can tell."""
     language = _script_language(question)
     if language != _script_language(text):
         return True
+    extra = glossary.expand(question)
+    if language == "vi":
+        return _shares_vietnamese(question, text) or _shares_vietnamese(extra, text)
     common = _COMMON.get(language, set())
-    words = {w for w in _tokens(question) if w not in common and (len(w) > 1 or w.isdigit())}
+    words = {w for w in _tokens(f"{question} {extra}") if w not in common and (len(w) > 1 or w.isdigit())}
     found = set(_tokens(text))
     return any(w in found or any(_same_stem(w, t) for t in found) for w in words)
+
+
+_SYLLABLE = re.compile(r"[^\W_]+")
+
+
+def _shares_vietnamese(question: str, text: str) -> bool:
+    """Vietnamese words are mostly two syllables and one syllable means many things ("nhánh" in "chi nhánh" is not
+    "Nhanh"): a shared pair of syllables, or one long syllable, code or brand, with tone marks compared unless the
+    customer typed none."""
+    plain = question == fold(question)
+    asked = _SYLLABLE.findall(fold(question) if plain else question.lower())
+    written = _SYLLABLE.findall(fold(text) if plain else text.lower())
+    common = _COMMON["vi"]
+    pairs = set(zip(written, written[1:]))
+    for first, second in zip(asked, asked[1:]):
+        if (first, second) in pairs and not (fold(first) in common and fold(second) in common):
+            return True
+    present = set(written)
+    return any(w in present and fold(w) not in common and (len(w) >= 4 or any(c.isdigit() for c in w))
+               for w in asked)
 
 
 def _same_stem(a: str, b: str) -> bool:
@@ -198,10 +262,10 @@ def _script_language(text: str) -> str:
 _ROW_WORDS = {
     "en": {"costs": "{name} costs {price}.", "price": "Price: {price}.", "in_stock": "{n} in stock.",
            "out": "Currently out of stock.", "stock": "Availability: {stock}.", "colour": "Colours: {colour}.",
-           "warranty": "Warranty: {warranty}."},
+           "size": "Size: {size}.", "warranty": "Warranty: {warranty}."},
     "vi": {"costs": "{name} có giá {price}.", "price": "Giá: {price}.", "in_stock": "Còn {n} sản phẩm.",
            "out": "Hiện đã hết hàng.", "stock": "Tình trạng: {stock}.", "colour": "Màu: {colour}.",
-           "warranty": "Bảo hành: {warranty}."},
+           "size": "Kích thước: {size}.", "warranty": "Bảo hành: {warranty}."},
 }
 
 
@@ -222,7 +286,7 @@ def row_answer(cells: dict, fields: dict, language: str) -> str:
             parts.append(words["stock"].format(stock=stock))
         else:
             parts.append(words["in_stock"].format(n=int(count)) if count > 0 else words["out"])
-    for role in ("colour", "warranty"):
+    for role in ("colour", "size", "warranty"):
         if value.get(role):
             parts.append(words[role].format(**{role: value[role]}))
     if value.get("description"):
@@ -239,7 +303,7 @@ _HEADING_LINE = re.compile(r"^\s{0,3}#{1,6}\s.*$", re.M)
 _LONG = 500  # characters: a longer body answers with its sentences closest to the question
 
 
-def passage_answer(services, text: str, question: str) -> str:
+def passage_answer(services, text: str, question) -> str:
     """A Q/A pair's answer, a Markdown section's body, or the 1-3 sentences closest to the question."""
     pairs = [(m.group("q"), m.group("a")) for m in _QA.finditer(text)]
     if pairs:
@@ -275,20 +339,24 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def closest_sentences(services, text: str, question: str, most: int = 3) -> list[str]:
+def closest_sentences(services, text: str, question, most: int = 3) -> list[str]:
     """Up to `most` sentences of `text` nearest to the question by the embedder, in their order in the text."""
     found = sentences(text)
     if len(found) <= 1:
         return found
     scores = _similarities(services, question, found)
     best = float(scores.max())
-    ranked = [i for i in np.argsort(-scores)[:most] if scores[i] >= best - 0.1]
+    ranked = {int(i) for i in np.argsort(-scores)[:most] if scores[i] >= best - 0.1}
+    # a title line ("Tool warranty.") says what follows: the sentence after it is the answer
+    ranked |= {i + 1 for i in ranked if i + 1 < len(found) and len(found[i].split()) <= 3}
     return [found[i] for i in sorted(ranked)]
 
 
-def _similarities(services, question: str, texts: list[str]) -> np.ndarray:
-    vectors = services.models.embedder().encode([question, *texts])
-    return vectors[1:] @ vectors[0]
+def _similarities(services, question, texts: list[str]) -> np.ndarray:
+    """Cosine of each text to the question (a list of its wordings: the best of them)."""
+    queries = [question] if isinstance(question, str) else list(question)
+    vectors = services.models.embedder().encode([*queries, *texts])
+    return (vectors[len(queries):] @ vectors[:len(queries)].T).max(axis=1)
 
 
 # --- no markup for customers -----------------------------------------------------------------------

@@ -1,0 +1,101 @@
+"""A small Vietnamese/English glossary of what customers ask a shop about, so a question in one language finds
+sources written in the other (the embedder, all-MiniLM-L6-v2, reads English only) and a question finds a passage
+that says the same thing in other words ("phone number" and "call us")."""
+from __future__ import annotations
+
+import re
+
+from appliance.assistant.prompts import fold
+
+# Each group is one meaning: its Vietnamese and English ways of saying it. Only words that name what a question is
+# about (not "shop", "have", "sell"), so an expansion does not make every passage look relevant.
+GROUPS: tuple[tuple[str, ...], ...] = (
+    ("giá", "bao nhiêu tiền", "price", "cost", "costs", "how much"),
+    ("mở cửa", "giờ mở cửa", "đóng cửa", "open", "opening hours", "close"),
+    ("chủ nhật", "sunday"), ("thứ bảy", "saturday"), ("cuối tuần", "weekend"), ("ngày lễ", "tết", "holiday"),
+    ("số điện thoại", "sđt", "điện thoại", "hotline", "gọi", "liên hệ", "phone", "call", "contact", "hotline"),
+    ("email", "e-mail", "thư điện tử", "email"),
+    ("địa chỉ", "ở đâu", "address", "where", "located"),
+    ("giao hàng", "vận chuyển", "ship", "shipping", "delivery", "deliver", "courier"),
+    ("phí", "phí giao hàng", "fee", "charge", "cost"),
+    ("nội thành", "trong thành phố", "khu vực", "inside the city", "local", "locally"),
+    ("tỉnh", "tỉnh thành", "toàn quốc", "province", "provinces", "nationwide", "another city"),
+    ("đổi", "đổi hàng", "đổi trả", "exchange", "swap"),
+    ("trả hàng", "trả lại", "hoàn trả", "return", "returns", "send back"),
+    ("hoàn tiền", "refund", "money back"),
+    ("bảo hành", "warranty", "guarantee"),
+    ("thanh toán", "trả tiền", "pay", "payment", "payment methods"),
+    ("tiền mặt", "cash"), ("chuyển khoản", "bank transfer", "transfer"),
+    ("thẻ tín dụng", "quẹt thẻ", "card", "cards"), ("trả góp", "installment", "instalment", "instalments"),
+    ("giảm giá", "khuyến mãi", "discount", "promotion"),
+    ("còn hàng", "hết hàng", "tồn kho", "in stock", "out of stock", "available", "availability"),
+    ("màu", "màu sắc", "colour", "color", "colours", "colors"),
+    ("kích thước", "kích cỡ", "dung tích", "size", "big", "how big", "dimensions", "capacity"),
+    ("hủy", "hủy đơn", "cancel", "cancellation"),
+    ("đơn hàng", "order", "orders"),
+    ("vỡ", "hỏng", "bị lỗi", "broken", "damaged", "faulty", "defective"),
+    ("kiểm tra", "check", "inspect"),
+    ("miễn phí", "free", "free of charge"),
+    ("ngày", "days"), ("tháng", "months"), ("năm", "years"), ("giờ", "hours"),
+    ("bao lâu", "how long"),
+    ("dụng cụ", "tools", "tool"), ("sản phẩm", "product", "products", "item", "items"),
+    ("ốp lưng", "ốp", "case", "cases", "phone case"), ("kính cường lực", "dán kính", "screen protector",
+                                                       "tempered glass"),
+    ("sạc", "củ sạc", "charger", "chargers"), ("cáp", "cáp sạc", "cable", "cables"),
+    ("sạc dự phòng", "pin dự phòng", "power bank"), ("tai nghe", "headphones", "earphones", "earbuds"),
+    ("thẻ nhớ", "memory card", "sd card"), ("loa", "speaker", "speakers"),
+    ("đồng hồ", "watch", "smartwatch"), ("dữ liệu", "thông tin cá nhân", "personal data", "data", "privacy"),
+)
+
+
+def _words(text: str) -> str:
+    return f" {' '.join(re.sub(r'[^0-9a-z]+', ' ', fold(text)).split())} "
+
+
+def _vietnamese(term: str) -> bool:
+    return _words(term).strip() != term.lower()  # tone marks or đ: every Vietnamese term here has one
+
+
+_FOLDED = [[_words(term).strip() for term in group] for group in GROUPS]
+
+
+def expand(question: str, across: bool = False) -> str:
+    """The other words for what the question names, or "" when it names nothing listed; with `across`, no Vietnamese
+    synonyms of Vietnamese words (in a keyword search one syllable of them matches unrelated words)."""
+    asked = _words(question)
+    extra: list[str] = []
+    for group, folded in zip(GROUPS, _FOLDED):
+        matched = [term for term, plain in zip(group, folded) if f" {plain} " in asked]
+        if not matched:
+            continue
+        from_vietnamese = any(_vietnamese(term) for term in matched)
+        extra += [term for term, plain in zip(group, folded)
+                  if f" {plain} " not in asked and term not in extra
+                  and not (across and from_vietnamese and _vietnamese(term))]
+    return " ".join(extra)
+
+
+def wordings(question: str, language: str) -> list[str]:
+    """The question as the embedder should read it: itself, and with the glossary's words (a Vietnamese question
+    by its English words alone, since the embedder reads English)."""
+    extra = expand(question)
+    if not extra:
+        return [question]
+    gist = expand(question, across=True) if language == "vi" and _covered(question) else ""
+    return [question, gist or f"{question} {extra}"]
+
+
+# Vietnamese words that carry no subject (a question of only these and glossary terms is all translated).
+_FILLER = set("toi ban minh em anh chi shop cua hang cho co khong ko la gi the nao duoc bao nhieu may luc trong "
+              "thi va voi o tai de vay a oi nhe nha ha hay hoac bi rat lam di den tu ra vao khi neu ai sao dau con "
+              "roi chua ve muon can hoi xin nhu nay do mot cac nhung".split())
+
+
+def _covered(question: str) -> bool:
+    """Whether the glossary's terms cover every word of a Vietnamese question that names something (else the
+    English words alone would lose its subject: "kéo cắt cành giá" is not just "price")."""
+    asked = _words(question)
+    for folded in _FOLDED:
+        for term in sorted(folded, key=len, reverse=True):
+            asked = asked.replace(f" {term} ", "  ")
+    return all(word in _FILLER for word in asked.split())

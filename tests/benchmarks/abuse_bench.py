@@ -46,9 +46,17 @@ WA, TG = CREDENTIALS["whatsapp"], CREDENTIALS["telegram"]
 
 # --- the appliance under test ------------------------------------------------------------------------------
 
+FAQ = REPO / "appliance" / "demo" / "faq.md"
+QUESTIONS = ["What are your opening hours?", "Where is the shop?", "Which payment methods do you accept?",
+             "How much is delivery?", "Can I check the goods before paying?", "Do you fit screen protectors?"]
+
+
 def prepare(data: Path) -> dict:
-    """Tenants A (WhatsApp, Telegram, web) and B (web) in a new data folder; their channel ids."""
+    """Tenants A (WhatsApp, Telegram, web) and B (web) in a new data folder, each with the demo FAQ (learnt by the
+    server at start) and every answer reworded by the local model, so each reply costs one model answer."""
+    from appliance.assistant.ingest import store_upload
     from appliance.auth import create_tenant
+    from appliance.config import load_settings
     from appliance.db import database, open_database
     from appliance.records import Channel
     from appliance.vault import Vault
@@ -56,8 +64,13 @@ def prepare(data: Path) -> dict:
     data.mkdir(parents=True, exist_ok=True)
     open_database(data / "appliance.db")
     vault = Vault.open(data)
+    settings = load_settings({"data": data}, environ={})
     a, _ = create_tenant("Shop A")
     b, _ = create_tenant("Shop B")
+    for tenant in (a, b):
+        tenant.assistant = {"rewrite": "always"}
+        tenant.save()
+        store_upload(settings, tenant.id, "faq.md", FAQ.read_bytes())
     ids = {}
     for name, tenant, kind, credentials in (("wa", a, "whatsapp", WA), ("tg", a, "telegram", TG),
                                             ("web_a", a, "web", None), ("web_b", b, "web", None)):
@@ -92,7 +105,7 @@ class Server:
                 raise SystemExit(f"the appliance exited with {self.proc.returncode}; see {self.data / 'serve.log'}")
             try:
                 health = requests.get(self.url + "/healthz", timeout=2).json()
-                if not ready_model or health["model"]["status"] == "ready":
+                if not ready_model or (health["model"]["status"] == "ready" and documents_ready(self.data)):
                     return time.monotonic() - started
             except (requests.RequestException, ValueError):
                 pass
@@ -119,6 +132,11 @@ class Server:
 def db(data: Path) -> sqlite3.Connection:
     """A read-only look at the appliance's rows (WAL: reading never blocks it)."""
     return sqlite3.connect(f"file:{data / 'appliance.db'}?mode=ro", uri=True, timeout=10)
+
+
+def documents_ready(data: Path) -> bool:
+    with db(data) as conn:
+        return conn.execute("SELECT COUNT(*) FROM document WHERE status != 'ready'").fetchone()[0] == 0
 
 
 def replies_for(data: Path, external_id: str) -> int:
@@ -357,16 +375,16 @@ def part_burst(tmp: Path, quick: bool) -> None:
     server = Server(data, free_port(), {"APPLIANCE_WHATSAPP_API_BASE": fake.base_url})
     server.start()
     try:
-        questions = ["What time do you open?", "Do you deliver to District 3?", "Can I pay by card?"]
         idle = statistics.median(widget_reply_seconds(server, data, ids["web_b"], f"idle{i}", question)  # no cache hits
-                                 for i, question in enumerate(questions))
+                                 for i, question in enumerate(QUESTIONS[:3]))
         burst = 200 if quick else 1000
         customers = [f"8490{n:07d}" for n in range(burst // 20)]
         for start in range(0, burst, 10):
             raw = wa_body(messages=[wa_text(customers[(start + i) % len(customers)], f"b{start + i}",
-                                            f"question {start + i}") for i in range(10)])
+                                            f"{QUESTIONS[(start + i) % len(QUESTIONS)]} ({start + i})")
+                                    for i in range(10)])
             assert post(f"{server.url}/webhooks/whatsapp/{ids['wa']}", raw, wa_signed(raw)).status_code == 200
-        delayed = widget_reply_seconds(server, data, ids["web_b"], "newcomer", "Is there parking near the shop?")
+        delayed = widget_reply_seconds(server, data, ids["web_b"], "newcomer", QUESTIONS[4])
         answered_a = event_counts(data, ids["wa"]).get("done", 0)
         print(f"2. tenant B's first widget reply during a {burst}-message burst on tenant A's WhatsApp")
         print(f"  idle reply {idle:.2f} s; during the burst {delayed:.2f} s; A's answers meanwhile {answered_a}")
@@ -410,12 +428,12 @@ def part_kill(tmp: Path, cycles: int) -> None:
             for i in range(3):
                 who = f"8491{cycle:03d}{i:04d}"
                 customers["whatsapp"].append(who)
-                raw = wa_body(messages=[wa_text(who, f"k{cycle}.{i}", "Do you deliver?")])
+                raw = wa_body(messages=[wa_text(who, f"k{cycle}.{i}", f"{QUESTIONS[i]} ({cycle})")])
                 post(f"{server.url}/webhooks/whatsapp/{ids['wa']}", raw, wa_signed(raw))
                 update += 1
                 chat = 7_000_000 + cycle * 100 + i
                 customers["telegram"].append(str(chat))
-                post(f"{server.url}/webhooks/telegram/{ids['tg']}", tg_body(update, chat, "Do you deliver?"),
+                post(f"{server.url}/webhooks/telegram/{ids['tg']}", tg_body(update, chat, f"{QUESTIONS[i + 3]} ({cycle})"),
                      {"X-Telegram-Bot-Api-Secret-Token": TG["secret_token"], "Content-Type": "application/json"})
             deadline = time.monotonic() + 60
             while len(wa.requests) + len(tg.requests) == in_flight and time.monotonic() < deadline:

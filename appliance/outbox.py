@@ -197,6 +197,8 @@ def deliver(services, message_id: int) -> None:
     if channel.kind == "web":
         _deliver_web(services, channel, message)
         return
+    if message.attempts and not message.platform_id and _confirmed_while_queued(channel, message):
+        return
     if not _claim(message):
         return
     try:
@@ -459,6 +461,16 @@ def _confirm(event: InboundEvent, status: dict) -> str:
     if confirmed:
         log.info("message %d: the platform reports a send whose answer was lost as %s", message_id, name)
     return "done"
+
+
+def _confirmed_while_queued(channel: Channel, message: Message) -> bool:
+    """Before a send is made again: a status naming it by its ref may be stored and still waiting its turn behind
+    a backlog of answers; apply it now, so a send that did reach the platform is not made twice."""
+    if not getattr(platform(channel.kind), "CONFIRMS_SENDS", False):
+        return False
+    for event in InboundEvent.waiting_status(channel.id, f"{REF_PREFIX}{message.id}"):
+        _confirm(event, Inbound.from_json(event.payload).status or {})
+    return Message.select().where((Message.id == message.id) & Message.platform_id.is_null(False)).exists()
 
 
 # --- start-up and the safety net -----------------------------------------------------------------------

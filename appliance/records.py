@@ -16,6 +16,7 @@ from peewee import (
     IntegerField,
     Model,
     TextField,
+    fn,
 )
 
 from appliance.db import database, migration
@@ -158,6 +159,13 @@ class InboundEvent(BaseModel):
 
     class Meta:
         indexes = ((("channel", "platform_id"), True),)
+
+    @classmethod
+    def waiting_status(cls, channel_id: str, ref: str) -> list["InboundEvent"]:
+        """Status events of a channel not applied yet that name one of our sends by its ref."""
+        return list(cls.select().where(
+            (cls.channel == channel_id) & (cls.kind == "status") & cls.status.in_(("pending", "processing", "waiting"))
+            & (fn.json_extract(cls.payload, "$.status.ref") == ref)))
 
 
 class Message(BaseModel):

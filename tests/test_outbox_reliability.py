@@ -97,6 +97,31 @@ def test_a_send_cut_short_by_a_crash_is_confirmed_by_the_platform_not_sent_again
     assert fresh(message).status == CONFIRMED[kind] and len(fake.taken) == 1 and len(fake.sends) == 1
 
 
+def test_a_confirmation_still_queued_behind_a_backlog_stops_the_resend(client, tenant, fake_whatsapp, services, settings):
+    from appliance.channels import whatsapp
+    from appliance.pipeline import store_events
+    from appliance.records import Channel
+
+    services.outbox = OutboxState(60.0)
+    channel_id = connect(client, tenant, fake_whatsapp)
+    message = new_reply(conversation_for(channel_id, "whatsapp"))
+    dying = start_send(services, message, fake_whatsapp)
+    new, client = restart(settings, services)
+    sent = fake_whatsapp.sends[0]
+    body = json.loads(sample("whatsapp", "status_delivered.json"))
+    body["entry"][0]["changes"][0]["value"]["statuses"][0].update(
+        id=sent.message_id, biz_opaque_callback_data=sent.body["biz_opaque_callback_data"])
+    # the status webhook was stored (200 to Meta) but waits its turn behind other customers' answers
+    assert store_events(Channel.get_by_id(channel_id), whatsapp.parse(json.dumps(body).encode()))
+    make_due(message)  # the grace period ran out before the worker reached that status
+    outbox.deliver(new, message.id)
+    row = fresh(message)
+    assert row.status == "delivered" and row.platform_id == sent.message_id
+    fake_whatsapp.release()
+    dying.join(10)
+    assert len(fake_whatsapp.taken) == 1 and len(fake_whatsapp.sends) == 1
+
+
 def test_without_a_confirmation_in_the_grace_period_the_reply_is_sent_again_once(client, tenant, fake_whatsapp, services, settings):
     services.outbox = OutboxState(60.0)
     channel_id = connect(client, tenant, fake_whatsapp)

@@ -78,7 +78,10 @@ def test_search_hits_carry_text_document_and_score(client, shop):
     assert len(hits) == 5
     assert hits[0]["document"]["name"] == "products.csv" and "Monstera" in hits[0]["text"]
     assert hits[0]["row"] == 1 and hits[0]["relevant"] is True
-    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    from appliance.assistant import lexical
+
+    order = [(-lexical.strength(h["strong"]), -h["fused"]) for h in hits]  # strong matches first, then fused rank
+    assert order == sorted(order) and "monstera" in hits[0]["strong"]
     assert all(-1.0 <= h["score"] <= 1.0 for h in hits)
 
 

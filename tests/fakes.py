@@ -442,8 +442,13 @@ def connect(client, tenant, fake: FakePlatform, **credentials) -> str:
 @pytest.fixture
 def consumer(services, settings):
     """A real huey consumer (threads) on a queue file, for tests where scheduled retries must run."""
+    yield from real_consumer(settings, workers=2)
+
+
+def real_consumer(settings, workers: int):
+    """Start a huey consumer of `workers` threads on the data folder's queue file; yield it, then stop it."""
     tasks.use_queue_file(settings.data / "queue.db")
-    worker = tasks.huey.create_consumer(workers=2, worker_type="thread", periodic=False, initial_delay=0.01,
+    worker = tasks.huey.create_consumer(workers=workers, worker_type="thread", periodic=False, initial_delay=0.01,
                                         backoff=1.05, max_delay=0.05, scheduler_interval=1)
     worker._set_signal_handlers = lambda: None  # pytest keeps its own signal handlers
     worker.start()

@@ -16,6 +16,7 @@ from appliance.db import database, migrate, schema_version
 from appliance.records import AnswerCache, Conversation, Document, Message, Tenant, Usage
 from conftest import post_json
 from test_cloud import Scripted
+from test_knowledge_answers import configure
 
 PRODUCTS = """Mã SP,Tên sản phẩm,Giá,Tồn kho,Màu sắc,Bảo hành
 OP15,Ốp lưng iPhone 15 Spigen,690000,12,"đen, trong suốt",6 tháng
@@ -67,13 +68,6 @@ def shop(services, tenant):
     for name, text in (("san-pham.csv", PRODUCTS), ("hoi-dap.md", FAQ), ("chinh-sach.txt", POLICY),
                        ("hoa-don.txt", QA)):
         upload(services, tenant.id, name, text)
-    return tenant
-
-
-def configure(tenant_id: str, **values) -> Tenant:
-    tenant = Tenant.get_by_id(tenant_id)
-    tenant.assistant = {**(tenant.assistant or {}), **values}
-    tenant.save()
     return tenant
 
 

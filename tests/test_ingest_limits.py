@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance import tasks
 from tests.conftest import make_settings, wait_until
+from tests.fakes import real_consumer
 
 SHOP_TEXT = b"Opening hours. We open at 9am and close at 6pm from Monday to Saturday.\n"
 
@@ -48,15 +48,7 @@ def document(client, tenant, document_id: int):
 @pytest.fixture
 def one_worker(services, settings):
     """A real huey consumer with one worker thread: a second document waits until the first one lets go of it."""
-    tasks.use_queue_file(settings.data / "queue.db")
-    worker = tasks.huey.create_consumer(workers=1, worker_type="thread", periodic=False, initial_delay=0.01,
-                                        backoff=1.05, max_delay=0.05, scheduler_interval=1)
-    worker._set_signal_handlers = lambda: None  # pytest keeps its own signal handlers
-    worker.start()
-    yield worker
-    worker.stop(graceful=True)
-    tasks.huey.storage.close()
-    tasks.use_queue_file(None)
+    yield from real_consumer(settings, workers=1)
 
 
 # --- limits fail the document with a reason ------------------------------------------------------------

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 from huey import SqliteHuey, crontab
+from huey.storage import SqliteStorage
 from huey.consumer import Consumer, Worker
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,22 @@ class _Consumer(Consumer):
     worker_class = _Worker
 
 
+class _QueueFile(SqliteStorage):
+    """huey's SQLite storage with synchronous=NORMAL: in WAL mode that survives power loss without an fsync per
+    enqueue (huey offers only FULL or OFF). Huey is the doorbell, our rows are the ledger: a ring lost to a power cut
+    is rung again by the start-up re-queue and the minutely sweeps, while an fsync per ring sat on every webhook's
+    path (measured: abuse_bench p99 134 ms -> under 100 ms)."""
+
+    def _create_connection(self):
+        conn = super()._create_connection()
+        conn.execute("pragma synchronous=1")
+        return conn
+
+
 class _Huey(SqliteHuey):
     """SqliteHuey whose consumer wakes on enqueue (same process); the queue file stays the hand-over."""
+
+    storage_class = _QueueFile
 
     def create_consumer(self, **options):
         """A consumer whose workers wake on the doorbell."""
@@ -64,7 +79,7 @@ def use_queue_file(path: Path | None) -> None:
     if path is None:
         huey.immediate = True
         return
-    huey.storage_kwargs = {"filename": str(path), "fsync": True}
+    huey.storage_kwargs = {"filename": str(path)}  # synchronous=NORMAL (see _QueueFile)
     huey._immediate = True  # force the storage to be recreated for the new file
     huey.immediate = False
 

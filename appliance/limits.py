@@ -8,8 +8,6 @@ import math
 import threading
 import time
 from collections import deque
-from contextlib import contextmanager
-from typing import Iterator
 
 from appliance.errors import AppError
 
@@ -67,10 +65,10 @@ class RateLimit:
 
 
 class Slots:
-    """Caps on concurrent holders (open streams): in total and per key; `hold` refuses with a 429 when full."""
+    """Caps on concurrent holders (open streams): in total and per key."""
 
-    def __init__(self, total: int, retry_after: float = 5.0):
-        self.total, self.retry_after = total, retry_after
+    def __init__(self, total: int):
+        self.total = total
         self._lock = threading.Lock()
         self._used = 0
         self._per_key: dict[str, int] = {}
@@ -101,16 +99,6 @@ class Slots:
                     self._per_key[key] = left
                 else:
                     self._per_key.pop(key, None)
-
-    @contextmanager
-    def hold(self, keys: dict[str, int], message: str) -> Iterator[None]:
-        """A slot for the block, or AppError 429 with Retry-After and `message`."""
-        if not self.acquire(keys):
-            raise too_many(self.retry_after, message)
-        try:
-            yield
-        finally:
-            self.release(keys)
 
 
 def too_many(retry_after: float, message: str) -> AppError:

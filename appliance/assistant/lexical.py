@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
+from appliance.assistant.prompts import fold  # the one accent fold: FTS rows, queries and answers agree
 from appliance.records import Chunk, ChunkTerms
 
 log = logging.getLogger(__name__)
@@ -26,13 +26,6 @@ STOP_WORDS = frozenset(
     "through under until very what when where which while will with would your yours shop store please thanks "
     "hello price prices cost many want need know tell show".split()
     + "khong nhung duoc trong nguoi nhieu nhu the nao minh chung toi ban muon biet cho hoi xin chao cam".split())
-
-
-def fold(text: str) -> str:
-    """Lower-case, accents and tone marks removed, đ -> d: the form both chunks and queries are matched in."""
-    text = text.replace("đ", "d").replace("Đ", "d")
-    decomposed = unicodedata.normalize("NFD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def terms(text: str) -> list[str]:

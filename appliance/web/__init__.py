@@ -11,6 +11,11 @@ def services():
     return current_app.extensions["appliance"]
 
 
+def client_address() -> str:
+    """Who is asking, for per-address limits: the peer, or what the trusted proxy named (waitress sets it)."""
+    return request.remote_addr or "unknown"
+
+
 def public_base() -> str:
     """Base URL for links shown to people: the public_url setting, else the address this request came to."""
     return services().settings.public_url.rstrip("/") or request.host_url.rstrip("/")

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from appliance.auth import check_login
 from appliance.limits import RateLimit, too_many
 from appliance.records import Channel, Conversation, Message, Tenant, User
-from appliance.web import public_base, services
+from appliance.web import client_address, public_base, services
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -100,7 +100,7 @@ def login():
     error = None
     if request.method == "POST":
         email = request.form.get("email", "").strip().lower()
-        address = request.remote_addr or ""
+        address = client_address()
         limits = _login_limits()
         wait = limits.wait(email, address)
         if wait:  # refused before the password is checked: a right guess during the pause does not get in

@@ -21,7 +21,7 @@ from appliance.errors import AppError
 from appliance.limits import RateLimit, Slots, too_many
 from appliance.pipeline import store_events
 from appliance.records import Channel, Conversation, Customer, Message
-from appliance.web import public_base, services
+from appliance.web import client_address, public_base, services
 
 blueprint = Blueprint("widget", __name__)
 
@@ -57,10 +57,6 @@ def _make_limits(state) -> None:
 
 def _limits() -> WidgetLimits:
     return current_app.extensions["widget_limits"]
-
-
-def _address() -> str:
-    return request.remote_addr or "unknown"
 
 
 def _channel(channel_id: str) -> Channel:
@@ -110,7 +106,7 @@ def post_message(channel_id: str):
     """Store the customer's message durably, queue the answer, return 202 at once."""
     svc = services()
     channel = _channel(channel_id)
-    wait = _limits().per_address.hit(_address())
+    wait = _limits().per_address.hit(client_address())
     if wait:
         raise too_many(wait, "Too many chat messages came from this address; wait a minute and send again.")
     if request.content_length and request.content_length > svc.settings.max_body_bytes:
@@ -156,7 +152,7 @@ def events(channel_id: str):
     after = _resume_after()
     slots = _limits().streams
     keys = {f"channel:{channel.id}": svc.settings.widget_streams_per_channel,
-            f"address:{_address()}": svc.settings.widget_streams_per_address}
+            f"address:{client_address()}": svc.settings.widget_streams_per_address}
     if not slots.acquire(keys):
         raise too_many(random.uniform(*STREAM_RETRY_SECONDS), "Too many chats are open right now; the chat reconnects by itself in a few seconds.")
     try:

@@ -24,19 +24,26 @@ def browser(tmp_path):
     driver.quit()
 
 
-def test_customer_chats_through_the_bubble(browser, live_server, web_channel, settings, tmp_path):
+def ask_bubble(browser, page: str, text: str, seconds: float):
+    """Open the page, click the bubble, send `text`; the bot's reply element once it is stored."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    settings["demo_channel"] = web_channel.id  # what `appliance init` records for the demo shop
-    browser.get(live_server + "/")
-    wait = WebDriverWait(browser, 60)
+    browser.get(page)
+    wait = WebDriverWait(browser, seconds)
     wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".apl-bubble"))).click()
     box = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".apl-form input")))
-    box.send_keys("Hello! Do you have red roses?")
+    box.send_keys(text)
     browser.find_element(By.CSS_SELECTOR, ".apl-form button").click()
-    reply = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".apl-bot[data-message-id]")))
+    return wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".apl-bot[data-message-id]")))
+
+
+def test_customer_chats_through_the_bubble(browser, live_server, web_channel, settings, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    settings["demo_channel"] = web_channel.id  # what `appliance init` records for the demo shop
+    reply = ask_bubble(browser, live_server + "/", "Hello! Do you have red roses?", 60)
     browser.save_screenshot(str(tmp_path / "widget.png"))
     stored = Message.get_by_id(int(reply.get_attribute("data-message-id")))
     assert stored.direction == "out" and stored.text and reply.text.startswith(stored.text)

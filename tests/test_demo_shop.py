@@ -15,7 +15,7 @@ from appliance.auth import create_tenant
 from appliance.cli import DEMO_SHOP, queue_demo_documents
 from appliance.records import Channel, Document, Message
 from tests.conftest import MODELS_DIR, REPO, free_port, wait_until
-from tests.test_core_browser import browser  # noqa: F401  (fixture)
+from tests.test_core_browser import ask_bubble, browser  # noqa: F401  (fixture)
 from tests.test_core_restart import start_server
 
 DEMO_FILES = {"faq.md", "policy.txt", "products.csv"}
@@ -96,17 +96,7 @@ def demo_shop(services, settings):
 @pytest.mark.skipif(not shutil.which("chromedriver"), reason="test.sh installs chromium and chromium-driver")
 def test_demo_page_answers_its_own_shops_opening_hours(browser, live_server, demo_shop, tmp_path):  # noqa: F811
     """Depends on the composition work of issue 9: the tiny model alone does not state the hours."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    browser.get(live_server + "/")
-    wait = WebDriverWait(browser, 120)
-    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".apl-bubble"))).click()
-    box = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".apl-form input")))
-    box.send_keys("What are your opening hours?")
-    browser.find_element(By.CSS_SELECTOR, ".apl-form button").click()
-    reply = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".apl-bot[data-message-id]")))
+    reply = ask_bubble(browser, live_server + "/", "What are your opening hours?", 120)
     browser.save_screenshot(str(tmp_path / "demo.png"))
     stored = Message.get_by_id(int(reply.get_attribute("data-message-id")))
     assert stored.direction == "out" and reply.text.startswith(stored.text)

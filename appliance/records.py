@@ -14,6 +14,7 @@ from peewee import (
     FloatField,
     ForeignKeyField,
     IntegerField,
+    JOIN,
     Model,
     TextField,
     fn,
@@ -394,11 +395,14 @@ class ChunkTerms:
         return {row[0] for row in database.execute_sql(f"SELECT rowid FROM {cls.table(tenant_id)}")}
 
     @classmethod
-    def doc_freq(cls, tenant_id: str, term: str) -> int:
-        """In how many of the tenant's chunks the (folded) term occurs."""
-        row = database.execute_sql(f'SELECT doc FROM "{cls.table(tenant_id)[1:-1]}_vocab" WHERE term = ?',
-                                   (term,)).fetchone()
-        return row[0] if row else 0
+    def doc_freqs(cls, tenant_id: str, terms: list[str]) -> dict[str, int]:
+        """In how many of the tenant's chunks each (folded) term occurs, in one query (0 for a term in none)."""
+        found = dict.fromkeys(terms, 0)
+        if terms:
+            found.update(database.execute_sql(
+                f'SELECT term, doc FROM "{cls.table(tenant_id)[1:-1]}_vocab" WHERE term IN '
+                f'({",".join("?" * len(terms))})', list(terms)).fetchall())
+        return found
 
     @classmethod
     def search(cls, tenant_id: str, match: str, limit: int) -> list[tuple[int, float]]:
@@ -429,3 +433,48 @@ def _add_answer_paths(db) -> None:
     for table, column, kind in _COLUMNS_7:
         if column not in {c.name for c in db.get_columns(table)}:
             db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}')
+
+
+# --- the vectors of each chunk's sentences, so answers do not embed them again (schema version 12) -----
+
+class ChunkSentences(BaseModel):
+    """The embeddings of the sentences (and Q/A pairs) of a prose chunk that answers compare with a question.
+
+    `keys` are 8-byte hashes of the texts (appliance.assistant.vectors.key), `vectors` their float16 rows in the
+    same order: one row per chunk, read in one query for all the hits of an answer. Table rows have none."""
+
+    chunk = ForeignKeyField(Chunk, primary_key=True, on_delete="CASCADE")
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE", index=True)
+    keys = BlobField()
+    vectors = BlobField()
+
+    @classmethod
+    def of(cls, tenant_id: str, chunk_ids: list[int]) -> dict[int, tuple[bytes, bytes] | None]:
+        """{chunk id: (keys, vectors), or None when not stored yet} of the tenant's live prose chunks among these
+        ids, in one query (table rows are compared with a question as a whole: they have none)."""
+        if not chunk_ids:
+            return {}
+        rows = (Chunk.select(Chunk.id, cls.keys, cls.vectors)
+                .join(cls, on=(cls.chunk == Chunk.id), join_type=JOIN.LEFT_OUTER)
+                .where(Chunk.id.in_(chunk_ids) & (Chunk.tenant == tenant_id) & (Chunk.deleted == False)  # noqa: E712
+                       & Chunk.cells.is_null()))
+        return {chunk_id: None if keys is None else (bytes(keys), bytes(vectors))
+                for chunk_id, keys, vectors in rows.tuples()}
+
+    @classmethod
+    def put(cls, tenant_id: str, rows: list[tuple[int, bytes, bytes]]) -> int:
+        """Store (chunk id, keys, vectors) of the tenant's live chunks, replacing older rows; how many were stored."""
+        ids = [row[0] for row in rows]
+        live = {c for (c,) in Chunk.select(Chunk.id).where(Chunk.id.in_(ids) & (Chunk.tenant == tenant_id)
+                                                            & (Chunk.deleted == False)).tuples()}  # noqa: E712
+        stored = [{"chunk": chunk_id, "tenant": tenant_id, "keys": keys, "vectors": vectors}
+                  for chunk_id, keys, vectors in rows if chunk_id in live]
+        if stored:
+            cls.insert_many(stored).on_conflict_replace().execute()
+        return len(stored)
+
+
+@migration(12)
+def _create_chunk_sentences(db) -> None:
+    # every chunk gets its row from the first answer that uses it (vectors.Memo.load)
+    db.create_tables([ChunkSentences])

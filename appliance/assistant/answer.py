@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from appliance.assistant import cache, cloud, compose, faithful, glossary, index, lexical, prompts, smalltalk
+from appliance.assistant import cache, cloud, compose, faithful, glossary, index, lexical, prompts, smalltalk, vectors
 from appliance.assistant.llm import Generation, ModelError
 from appliance.records import Chunk, ChunkVector, Document, Tenant, Usage
 
@@ -66,16 +66,18 @@ def answer(services, tenant: Tenant, history: list[prompts.Turn], question: str,
             return _timed(Reply(text=hit.text, sources=hit.sources or [], model=hit.model, cached=True,
                                 path=hit.path or "extract", rejected=hit.rejected), started)
     context: list[dict] = []
+    memo = vectors.Memo(services.models.embedder)  # the question is embedded once, for retrieval and composing
     if has_knowledge(tenant.id):
         try:
-            hits = retrieve(services, tenant.id, question, services.settings.rag_top_k)
+            hits = retrieve(services, tenant.id, question, services.settings.rag_top_k, memo)
         except (ModelError, index.IndexError_) as exc:
             log.error("knowledge search of %s failed: %s", tenant.id, exc)
             hits = []
         # close in meaning, or a strong keyword match (a code, a brand); compose also weighs the others' sentences
         context = hits
     if context:
-        reply = _grounded(services, tenant, config, history, question, context, language, kb_version, on_token)
+        reply = _grounded(services, tenant, config, history, question, context, language, kb_version, on_token,
+                          memo)
     elif free_form_allowed(services, config):
         reply = _generate(services, tenant, config, history, question, on_token)
     else:
@@ -101,7 +103,7 @@ def has_knowledge(tenant_id: str) -> bool:
     return Document.select().where((Document.tenant == tenant_id) & (Document.status == "ready")).exists()
 
 
-def retrieve(services, tenant_id: str, query: str, k: int) -> list[dict]:
+def retrieve(services, tenant_id: str, query: str, k: int, memo: vectors.Memo | None = None) -> list[dict]:
     """The tenant's k best chunks for `query`, best first, each with its document, page/row and scores.
 
     Every hit has `score` (cosine similarity to the question, also for chunks only the keyword search found),
@@ -109,8 +111,9 @@ def retrieve(services, tenant_id: str, query: str, k: int) -> list[dict]:
     `retrieval` setting `vector`), `strong` (the product codes, model names and brands of the question it contains)
     and `relevant`: cosine >= rag_min_similarity, or (hybrid) a strong keyword match. Hybrid order: hits with the
     strongest match first (a question naming SKU-4471 is about that row), then by fused score. Hybrid search also
-    looks for the question with the glossary's other words for what it names (the other language, synonyms)."""
-    embedder = services.models.embedder()
+    looks for the question with the glossary's other words for what it names (the other language, synonyms).
+    `memo` keeps the question's vectors for composing the answer."""
+    embedder = memo or services.models.embedder()
     wordings = glossary.wordings(query, prompts.language_of(query))
     if services.settings.retrieval != "hybrid" or len(wordings) == 1:
         return search_chunks(services, tenant_id, query, embedder.encode([query])[0], k)
@@ -140,7 +143,8 @@ def search_chunks(services, tenant_id: str, query: str, vector, k: int, also=Non
     keyword = lexical.search(tenant_id, prepared, pool)
     fused = lexical.fuse([chunk_id for chunk_id, _ in found], keyword)
     ranks = {chunk_id: rank for rank, chunk_id in enumerate(keyword, 1)}
-    strong = {chunk_id: lexical.strong_terms(prepared, text) for chunk_id, text in _texts(tenant_id, keyword)}
+    candidates = keyword if prepared.can_be_strong else []  # else no chunk's text can make a match strong
+    strong = {chunk_id: lexical.strong_terms(prepared, text) for chunk_id, text in _texts(tenant_id, candidates)}
     best = sorted(fused, key=lambda chunk_id: (-lexical.strength(strong.get(chunk_id, [])), -fused[chunk_id]))[:k]
     hits = _hits(tenant_id, best)
     for hit in hits:
@@ -188,10 +192,12 @@ def _hits(tenant_id: str, ids: list[int]) -> list[dict]:
     """The hit dictionaries of the tenant's live chunks among these ids."""
     if not ids:
         return []
-    rows = (Chunk.select(Chunk, Document).join(Document)
-            .where(Chunk.id.in_(ids) & (Chunk.tenant == tenant_id) & (Chunk.deleted == False)))  # noqa: E712
-    return [{"chunk_id": c.id, "text": c.text, "document_id": c.document_id, "document": c.document.name,
-             "page": c.page, "row": c.row, "start": c.start, "end": c.end, "strong": []} for c in rows]
+    rows = (Chunk.select(Chunk.id, Chunk.text, Chunk.document, Document.name, Chunk.page, Chunk.row, Chunk.start,
+                         Chunk.end).join(Document)
+            .where(Chunk.id.in_(ids) & (Chunk.tenant == tenant_id) & (Chunk.deleted == False)).tuples())  # noqa: E712
+    return [{"chunk_id": chunk_id, "text": text, "document_id": document_id, "document": name, "page": page,
+             "row": row, "start": start, "end": end, "strong": []}  # tuples: no model objects built per hit
+            for chunk_id, text, document_id, name, page, row, start, end in rows]
 
 
 def _scored(hits: list[dict], scores: dict[int, float], ranks: dict[int, int], fused: dict[int, float],
@@ -264,9 +270,11 @@ def free_form_allowed(services, config: dict) -> bool:
 
 # --- grounded answers: the extract, perhaps reworded --------------------------------------------------
 
-def _grounded(services, tenant, config, history, question, context, language, kb_version, on_token) -> Reply:
+def _grounded(services, tenant, config, history, question, context, language, kb_version, on_token,
+              memo: vectors.Memo) -> Reply:
     """The answer composed from the sources; a model's rewrite replaces it only when it passes the check."""
-    extract = compose.compose(services, context, question, language, services.settings.rag_min_similarity)
+    memo.load(tenant.id, [(hit["chunk_id"], hit["text"]) for hit in context])  # their sentences, embedded at ingest
+    extract = compose.compose(services, context, question, language, services.settings.rag_min_similarity, memo)
     if extract is None:
         if free_form_allowed(services, config):
             return _generate(services, tenant, config, history, question, on_token)

@@ -145,11 +145,13 @@ class Extract:
     hits: list = field(default_factory=list)
 
 
-def compose(services, hits: list[dict], question: str, language: str, threshold: float = 1.0) -> Extract | None:
+def compose(services, hits: list[dict], question: str, language: str, threshold: float = 1.0,
+            memo=None) -> Extract | None:
     """The answer to `question` in `language` (vi or en) from the hit that says it best; None when no hit is really
     about the question. A hit counts when it is `relevant` or one of its sections or sentences is as close to the
     question as `threshold` plus a margin (a long chunk about many things scores low as a whole); they are tried in
-    retrieval order unless one is clearly closer to the question."""
+    retrieval order unless one is clearly closer to the question. `memo` (appliance.assistant.vectors.Memo) holds
+    the texts already embedded for this answer: the question's wordings and the hits' stored sentences."""
     queries = glossary.wordings(question, _script_language(question))
     candidates = []
     for hit in hits:
@@ -159,7 +161,7 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
         if chunk.cells:
             unit, score = None, hit["score"]
         else:
-            unit, score = _best_section(services, hit["text"], queries)
+            unit, score = _best_section(services, hit["text"], queries, memo)
             score = max(score, hit["score"])
         if hit["relevant"] or score >= threshold + _SENTENCE_MARGIN:
             candidates.append((score, hit, chunk, unit))
@@ -170,7 +172,7 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
             fields = document.fields if known else guess_fields(list(chunk.cells))
             text = row_answer(chunk.cells, fields, language)
         else:
-            text = local_prices(passage_answer(services, unit, queries), language)
+            text = local_prices(passage_answer(services, unit, queries, memo), language)
         text = clean(text)
         if text:
             return Extract(text=text, hits=[hit])
@@ -194,13 +196,27 @@ _SENTENCE_MARGIN = 0.1  # one sentence is closer to a question than a whole chun
 _HEADING_SPLIT = re.compile(r"(?m)^(?=\s{0,3}#{1,6}\s)")
 
 
-def _best_section(services, text: str, queries: list[str]) -> tuple[str, float]:
+def _best_section(services, text: str, queries: list[str], memo=None) -> tuple[str, float]:
     """The chunk's Markdown section (heading and body) holding the sentence closest to the question, and how close."""
     sections = [s for s in _HEADING_SPLIT.split(text) if s.strip()] or [text]
     units = [(i, unit) for i, section in enumerate(sections) for unit in sentences(section) or [section]]
-    scores = _similarities(services, queries, [unit for _, unit in units])
+    scores = _similarities(services, queries, [unit for _, unit in units], memo)
     best = int(np.argmax(scores))
     return sections[units[best][0]], float(scores[best])
+
+
+def scored_texts(text: str) -> list[str]:
+    """Every text of a prose chunk that answering may compare with a question: the sentences of its sections, its
+    Q/A pairs and the sentences of its long bodies (embedded once and stored: appliance.assistant.vectors)."""
+    found: list[str] = []
+    for section in [s for s in _HEADING_SPLIT.split(text) if s.strip()] or [text]:
+        found += sentences(section) or [section]
+        pairs = [(m.group("q"), m.group("a")) for m in _QA.finditer(section)]
+        found += [f"{q} {a}" for q, a in pairs] if len(pairs) > 1 else []
+        for body in [clean(a) for _, a in pairs] or [clean(_HEADING_LINE.sub("", section))]:
+            if len(body) > _LONG or len(sentences(body)) > 3:
+                found += sentences(body)
+    return list(dict.fromkeys(found))
 
 
 # Words too common to show that a passage is about the question (accents folded).
@@ -303,21 +319,21 @@ _HEADING_LINE = re.compile(r"^\s{0,3}#{1,6}\s.*$", re.M)
 _LONG = 500  # characters: a longer body answers with its sentences closest to the question
 
 
-def passage_answer(services, text: str, question) -> str:
+def passage_answer(services, text: str, question, memo=None) -> str:
     """A Q/A pair's answer, a Markdown section's body, or the 1-3 sentences closest to the question."""
     pairs = [(m.group("q"), m.group("a")) for m in _QA.finditer(text)]
     if pairs:
         if len(pairs) == 1:
             body = pairs[0][1]
         else:
-            scores = _similarities(services, question, [f"{q} {a}" for q, a in pairs])
+            scores = _similarities(services, question, [f"{q} {a}" for q, a in pairs], memo)
             body = pairs[int(np.argmax(scores))][1]
     else:
         body = _HEADING_LINE.sub("", text)
     body = clean(body)
     if len(body) <= _LONG and len(sentences(body)) <= 3:
         return body
-    return " ".join(closest_sentences(services, body, question))
+    return " ".join(closest_sentences(services, body, question, memo=memo))
 
 
 # Sentence ends: . ! ? … followed by space and a capital or digit (Vietnamese capitals too), or a line break.
@@ -339,12 +355,12 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def closest_sentences(services, text: str, question, most: int = 3) -> list[str]:
+def closest_sentences(services, text: str, question, most: int = 3, memo=None) -> list[str]:
     """Up to `most` sentences of `text` nearest to the question by the embedder, in their order in the text."""
     found = sentences(text)
     if len(found) <= 1:
         return found
-    scores = _similarities(services, question, found)
+    scores = _similarities(services, question, found, memo)
     best = float(scores.max())
     ranked = {int(i) for i in np.argsort(-scores)[:most] if scores[i] >= best - 0.1}
     # a title line ("Tool warranty.") says what follows: the sentence after it is the answer
@@ -352,10 +368,11 @@ def closest_sentences(services, text: str, question, most: int = 3) -> list[str]
     return [found[i] for i in sorted(ranked)]
 
 
-def _similarities(services, question, texts: list[str]) -> np.ndarray:
-    """Cosine of each text to the question (a list of its wordings: the best of them)."""
+def _similarities(services, question, texts: list[str], memo=None) -> np.ndarray:
+    """Cosine of each text to the question (a list of its wordings: the best of them); through `memo` a text
+    embedded before in this answer (or stored with its chunk) is not embedded again."""
     queries = [question] if isinstance(question, str) else list(question)
-    vectors = services.models.embedder().encode([*queries, *texts])
+    vectors = (memo or services.models.embedder()).encode([*queries, *texts])
     return (vectors[len(queries):] @ vectors[:len(queries)].T).max(axis=1)
 
 

@@ -42,6 +42,11 @@ class Query:
     names: set[str] = field(default_factory=set)  # written like brands in the question (iPhone, MoMo)
     rare: set[str] = field(default_factory=set)  # in few of the tenant's chunks: strong where a chunk writes it as a name
 
+    @property
+    def can_be_strong(self) -> bool:
+        """Whether any chunk can match it strongly (see strong_terms): it has a code, a brand-like or a rare word."""
+        return bool(self.codes or self.names or self.rare)
+
 
 def prepare(tenant_id: str, question: str, total: int) -> Query:
     """The FTS5 expression for a question against this tenant's `total` chunks, and its strong terms."""
@@ -49,7 +54,7 @@ def prepare(tenant_id: str, question: str, total: int) -> Query:
         return Query(match="")
     words = list(dict.fromkeys(terms(question[:20_000])))[:MAX_TERMS]
     codes = _codes(question)
-    frequency = {word: ChunkTerms.doc_freq(tenant_id, word) for word in words}
+    frequency = ChunkTerms.doc_freqs(tenant_id, words)
     kept, postings = [], 0
     for word in sorted((w for w in words if frequency[w]), key=frequency.get):
         if total >= 50 and frequency[word] > total / 2:

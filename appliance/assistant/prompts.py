@@ -177,6 +177,8 @@ _UNACCENTED_VIETNAMESE = {
 def fold(text: str) -> str:
     """Lower case without accents (đ as d), so "Giá" and "gia" compare equal."""
     text = unicodedata.normalize("NFD", text.casefold().replace("đ", "d"))
+    if text.isascii():
+        return text  # no mark to drop: English text skips the character loop (every search folds its hits' text)
     return "".join(c for c in text if unicodedata.category(c) != "Mn")
 
 

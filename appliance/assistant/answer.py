@@ -273,7 +273,7 @@ def free_form_allowed(services, config: dict) -> bool:
 def _grounded(services, tenant, config, history, question, context, language, kb_version, on_token,
               memo: vectors.Memo) -> Reply:
     """The answer composed from the sources; a model's rewrite replaces it only when it passes the check."""
-    memo.load(tenant.id, [(hit["chunk_id"], hit["text"]) for hit in context])  # their sentences, embedded at ingest
+    memo.load(tenant.id, [(hit["chunk_id"], hit["text"]) for hit in context])  # their stored sentence vectors
     extract = compose.compose(services, context, question, language, services.settings.rag_min_similarity, memo)
     if extract is None:
         if free_form_allowed(services, config):

@@ -88,10 +88,16 @@ def create_api_token(role: str, tenant_id: str | None) -> tuple[str, Tenant | No
         return issue_token(role, None, name="created with `appliance token create`"), None
     if not tenant_id:
         raise AppError(422, "tenant_required", f"Tokens for the {role} role belong to a tenant; pass --tenant ID.")
+    tenant = find_tenant(tenant_id)
+    return issue_token(role, tenant, name="created with `appliance token create`"), tenant
+
+
+def find_tenant(tenant_id: str) -> Tenant:
+    """The tenant with this id, or a 404 saying how to make one (the command line names tenants by id)."""
     tenant = Tenant.get_or_none(Tenant.id == tenant_id)
     if tenant is None:
         raise AppError(404, "not_found", f"No tenant with id {tenant_id}; `appliance tenant create NAME` makes one.")
-    return issue_token(role, tenant, name="created with `appliance token create`"), tenant
+    return tenant
 
 
 def create_tenant(name: str) -> tuple[Tenant, str]:

@@ -10,7 +10,8 @@ import re
 import sys
 from pathlib import Path
 
-from appliance.config import SETTINGS, ConfigError, load_settings, store_setting
+from appliance.config import SETTINGS, load_settings, store_setting
+from appliance.errors import AppError
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +94,10 @@ def cmd_token_create(args) -> int:
 
 
 def cmd_user_create(args) -> int:
-    from appliance.auth import create_user
-    from appliance.records import Tenant
+    from appliance.auth import create_user, find_tenant
 
     _open(args)
-    tenant = Tenant.get_or_none(Tenant.id == args.tenant) if args.tenant else None
-    if args.tenant and tenant is None:
-        print(f"No tenant with id {args.tenant}; `appliance tenant create NAME` makes one.", file=sys.stderr)
-        return 2
+    tenant = find_tenant(args.tenant) if args.tenant else None
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -117,14 +114,12 @@ def cmd_chat(args) -> int:
     import threading
 
     from appliance.channels.web import parse_message
+    from appliance.auth import find_tenant
     from appliance.pipeline import handle_event, store_events
-    from appliance.records import Channel, Tenant
+    from appliance.records import Channel
 
     settings, services = _open(args)
-    tenant = Tenant.get_or_none(Tenant.id == args.tenant)
-    if tenant is None:
-        print(f"No tenant with id {args.tenant}.", file=sys.stderr)
-        return 2
+    tenant = find_tenant(args.tenant)
     channel = (Channel.select().where((Channel.tenant == tenant) & (Channel.kind == "web") & (Channel.name == "terminal")
                                       & (Channel.deleted == False)).first()  # noqa: E712
                or Channel.create(tenant=tenant, kind="web", name="terminal"))
@@ -176,8 +171,7 @@ def cmd_models_use(args) -> int:
     settings = _settings(args)
     names = [p.name for p in list_models(settings.models)] + [DEFAULT_MODEL]
     if args.name not in names:
-        print(f"No model {args.name} in {settings.models}; copy the .gguf file there first.", file=sys.stderr)
-        return 2
+        raise AppError(404, "not_found", f"No model {args.name} in {settings.models}; copy the .gguf file there first.")
     store_setting(settings.data, "model", args.name)
     print(f"Default model is now {args.name}; restart the appliance to load it.")
     return 0
@@ -256,13 +250,10 @@ def queue_demo_documents(settings, tenant_id: str) -> int:
 def cmd_ingest(args) -> int:
     """Add documents to a tenant's knowledge base here and now, with a progress bar per file."""
     from appliance.assistant import ingest
-    from appliance.errors import AppError
-    from appliance.records import Tenant
+    from appliance.auth import find_tenant
 
     settings, services = _open(args)
-    if Tenant.get_or_none(Tenant.id == args.tenant) is None:
-        print(f"No tenant with id {args.tenant}; `appliance tenant create NAME` makes one.", file=sys.stderr)
-        return 2
+    find_tenant(args.tenant)
     failed = 0
     for name in args.files:
         path = Path(name)
@@ -332,8 +323,7 @@ def cmd_cloud_key(args) -> int:
     settings, services = _open(args)
     key = None if args.clear else sys.stdin.readline().strip()
     if not args.clear and not key:
-        print("Give the API key on standard input, e.g. `appliance cloud-key < key.txt`.", file=sys.stderr)
-        return 2
+        raise AppError(422, "missing_key", "Give the API key on standard input, e.g. `appliance cloud-key < key.txt`.")
     set_platform_key(services.vault, key)
     print("Platform cloud key cleared." if args.clear else
           f"Platform cloud key stored (encrypted). Endpoint: {settings.cloud_base_url or 'not set: APPLIANCE_CLOUD_BASE_URL'}.")
@@ -410,21 +400,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; configuration and input problems end with a sentence, not a traceback."""
-    from appliance.backup import BackupError
-    from appliance.errors import AppError
-
+    """Run one command; every AppError (settings, input, key file, model, backup...) ends with a sentence on stderr
+    and exit code 1, not a traceback."""
     args = build_parser().parse_args(argv)
     os.umask(0o077)  # everything the appliance writes (database, queue, uploads, indexes, backups) is the owner's only
     configure_logging()
     try:
         return args.func(args) or 0
-    except ConfigError as exc:
-        print(f"appliance: {exc}", file=sys.stderr)
-        return 2
     except AppError as exc:
         print(f"appliance: {exc.message}", file=sys.stderr)
-        return 2
-    except BackupError as exc:
-        print(f"appliance: {exc}", file=sys.stderr)
-        return 2
+        return 1

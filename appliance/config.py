@@ -7,9 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from appliance.errors import AppError
 
-class ConfigError(Exception):
+
+class ConfigError(AppError):
     """A setting has a value the appliance cannot use; the message says how to fix it."""
+
+    status, code = 500, "invalid_setting"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from appliance.channels.platform import (
 from appliance.db import database
 from appliance.outbound import UnsafeUrl, Unresolvable, check_url
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, utcnow
+from appliance.vault import VaultError
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +204,10 @@ def deliver(services, message_id: int) -> None:
         return
     try:
         _attempt(services, channel, message)
+    except VaultError as exc:  # the key file does not open the credentials: retried (and given up by age) until fixed
+        log.warning("message %d: the credentials of %s channel %s cannot be decrypted", message.id, channel.kind,
+                    channel.id)
+        _retry(services, message, exc.code, exc.message, backoff(services.settings, message.attempts + 1))
     except Exception as exc:  # a bug must not leave the row in "sending" for ever
         log.exception("delivery of message %d failed unexpectedly", message.id)
         _retry(services, message, "internal_error", type(exc).__name__, backoff(services.settings, message.attempts))
@@ -330,7 +335,7 @@ def _failed_send(services, channel: Channel, message: Message, exc: SendError, p
     if isinstance(exc, TokenExpired):
         Channel.update(status="needs_attention", status_reason=f"{exc.reason}: {exc}"[:500]).where(
             Channel.id == channel.id).execute()
-        log.warning("%s channel %s needs attention: its token was refused (code %s)", channel.kind, channel.id, exc.code)
+        log.warning("%s channel %s needs attention: its token was refused (code %s)", channel.kind, channel.id, exc.platform_code)
         return _fail(message, exc.reason, str(exc))
     if isinstance(exc, Permanent):
         return _fail(message, exc.reason, str(exc))

@@ -11,11 +11,18 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from appliance.errors import AppError
+
 KEY_FILE = "secret.key"
 
 
-class VaultError(Exception):
-    """The key file is missing, unreadable or does not match the stored secrets."""
+class VaultError(AppError):
+    """The key file is missing, unreadable or does not match the stored secrets.
+
+    One meaning everywhere: the appliance cannot use a secret until its owner restores the key file or reconnects
+    the channel, so a 503 (a platform retries its webhook later) and, in the outbox, a retry with backoff."""
+
+    status, code = 503, "secrets_unreadable"
 
 
 class Vault:
@@ -59,7 +66,8 @@ class Vault:
             raw = base64.b64decode(token)
             return json.loads(self._aead.decrypt(raw[:12], raw[12:], context.encode()))
         except Exception as exc:  # InvalidTag, binascii.Error, ValueError
-            raise VaultError("A stored secret cannot be decrypted: the key file does not match this database.") from exc
+            raise VaultError("A stored secret cannot be decrypted: the key file does not match this database; restore "
+                             "the key file from your backup, or reconnect the channel.") from exc
 
 
 def key_file_problem(data_dir: Path) -> str | None:

@@ -23,21 +23,21 @@ def test_tenant_create_json_and_user_create(tmp_path):
     assert user.returncode == 0 and "owner@pho24.vn" in user.stdout
     again = run(tmp_path, "user", "create", "--tenant", created["tenant_id"], "--email", "owner@pho24.vn",
                 "--role", "agent", "--password-stdin", stdin="another password\n")
-    assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    assert again.returncode == 1 and "already exists" in again.stderr and "Traceback" not in again.stderr
     weak = run(tmp_path, "user", "create", "--tenant", created["tenant_id"], "--email", "a@b.c", "--role", "agent",
                "--password-stdin", stdin="short\n")
-    assert weak.returncode == 2 and "8 characters" in weak.stderr
+    assert weak.returncode == 1 and "8 characters" in weak.stderr
 
 
 def test_wrong_setting_stops_with_a_sentence(tmp_path):
     done = run(tmp_path, "serve", env={"APPLIANCE_PORT": "port-eighty"})
-    assert done.returncode == 2 and "APPLIANCE_PORT" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 1 and "APPLIANCE_PORT" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_models_list_and_use(tmp_path):
     listed = run(tmp_path, "models", "list")
     assert listed.returncode == 0 and "gemma-3-270m-q4_k_m.gguf" in listed.stdout and "[default]" in listed.stdout
-    assert run(tmp_path, "models", "use", "missing.gguf").returncode == 2
+    assert run(tmp_path, "models", "use", "missing.gguf").returncode == 1
     used = run(tmp_path, "models", "use", "gemma-3-270m-q4_k_m.gguf")
     assert used.returncode == 0 and json.loads((tmp_path / "settings.json").read_text())["model"] == "gemma-3-270m-q4_k_m.gguf"
 
@@ -79,7 +79,7 @@ def test_backup_and_restore_roundtrip(tmp_path):
     names = sqlite3.connect(restored / "appliance.db").execute("select id from tenant").fetchall()
     assert names == [(tenant["tenant_id"],)]
     refused = run(restored, "restore", str(archive))
-    assert refused.returncode == 2 and "--force" in refused.stderr
+    assert refused.returncode == 1 and "--force" in refused.stderr
     (tmp_path / "junk.tar.gz").write_bytes(b"not a tarball")
     bad = run(tmp_path / "other", "restore", str(tmp_path / "junk.tar.gz"))
-    assert bad.returncode == 2 and "not an appliance backup" in bad.stderr
+    assert bad.returncode == 1 and "not an appliance backup" in bad.stderr

@@ -13,28 +13,38 @@ from typing import Any, Callable, Mapping
 import requests
 
 from appliance import jsonbody
+from appliance.errors import AppError
 
 
-class PayloadError(ValueError):
-    """A webhook body that is not what the platform sends (answered with 400)."""
+class PayloadError(AppError, ValueError):
+    """A webhook body that is not what the platform sends (answered with 400); `detail` says what is wrong."""
+
+    status, code = 400, "malformed_payload"
+
+    def __init__(self, detail: str):
+        super().__init__(f"The webhook body could not be read: {detail}.")
+        self.detail = detail
 
 
-class SignatureError(Exception):
+class SignatureError(AppError):
     """A webhook that the platform did not sign: missing (401) or wrong (403)."""
 
     def __init__(self, missing: bool):
-        super().__init__("signature missing" if missing else "signature does not match")
-        self.status = 401 if missing else 403
+        super().__init__(401 if missing else 403, "missing_signature" if missing else "invalid_signature",
+                         "The webhook signature is missing or does not match this channel's secret.")
 
 
-class SendError(Exception):
-    """A send the platform refused; `reason` is what the outbox records on the message."""
+class SendError(AppError):
+    """A send the platform refused (502); `reason`, also its code, is what the outbox records on the message.
 
+    `platform_code` is the platform's own error code (a number, or a transport label such as "timeout")."""
+
+    status = 502
     reason = "send_failed"
 
-    def __init__(self, message: str, code: Any = None, retry_after: float | None = None):
-        super().__init__(message)
-        self.code = code
+    def __init__(self, message: str, platform_code: Any = None, retry_after: float | None = None):
+        super().__init__(self.status, self.reason, message)
+        self.platform_code = platform_code
         self.retry_after = retry_after
 
 
@@ -159,7 +169,7 @@ def load_json(raw: bytes, max_bytes: int = PARSE_MAX_BYTES) -> dict:
     try:
         body = jsonbody.loads(raw, max_bytes)
     except jsonbody.JsonBodyError as exc:
-        raise PayloadError(exc.message[0].lower() + exc.message[1:].rstrip(".")) from None  # the view adds "."
+        raise PayloadError(exc.message[0].lower() + exc.message[1:].rstrip(".")) from None  # PayloadError adds "."
     if not isinstance(body, dict):
         raise PayloadError("the body is not a JSON object")
     return body

@@ -16,7 +16,6 @@ from flask import Blueprint, request
 from appliance import tasks
 from appliance.assistant import cache, compose, ingest
 from appliance.assistant.answer import retrieve
-from appliance.assistant.llm import ModelError
 from appliance.auth import api_auth, tenant_id_required
 from appliance.errors import AppError
 from appliance.records import Document
@@ -101,10 +100,7 @@ def search():
     k = body.get("k", services().settings.rag_top_k)
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
         raise AppError(422, "invalid_k", f"'k' must be a whole number from 1 to {MAX_K}.")
-    try:
-        hits = retrieve(services(), tenant_id, query, k)
-    except ModelError as exc:
-        raise AppError(503, "embedder_unavailable", str(exc)) from None
+    hits = retrieve(services(), tenant_id, query, k)  # a ModelError (no embedder) is a 503 model_unavailable
     threshold = services().settings.rag_min_similarity
     return {"query": query, "min_similarity": threshold,
             "hits": [{"text": h["text"], "score": h["score"], "relevant": h["relevant"], "lexical": h["lexical"],

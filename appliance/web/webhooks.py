@@ -20,7 +20,6 @@ from appliance.errors import AppError
 from appliance.outbox import PLATFORMS, platform
 from appliance.pipeline import store_events
 from appliance.records import Channel
-from appliance.vault import VaultError
 from appliance.web import services
 
 log = logging.getLogger(__name__)
@@ -39,11 +38,7 @@ def _channel(kind: str, channel_id: str) -> tuple[Channel, object, dict]:
             channel = Channel(id=row[0], tenant=row[1], kind=kind, credentials=row[2])
     if channel is None or not channel.credentials:
         raise AppError(404, "unknown_channel", "No connected channel at this webhook URL; copy it again from the admin page.")
-    try:
-        credentials = services().vault.decrypt(channel.credentials, f"channel:{channel.id}")
-    except VaultError:
-        raise AppError(503, "credentials_unreadable",
-                       "This channel's credentials cannot be read; check the key file and reconnect the channel.") from None
+    credentials = services().vault.decrypt(channel.credentials, f"channel:{channel.id}")  # VaultError: a 503
     return channel, platform(kind), credentials
 
 
@@ -72,13 +67,9 @@ def receive(kind: str, channel_id: str):
     try:
         module.check_signature(raw, request.headers, credentials)
         events = module.parse(raw)
-    except SignatureError as exc:
-        log.warning("webhook for %s channel %s rejected: %s", kind, channel.id, exc)
-        raise AppError(exc.status, "invalid_signature" if exc.status == 403 else "missing_signature",
-                       "The webhook signature is missing or does not match this channel's secret.") from None
-    except PayloadError as exc:
-        log.warning("webhook for %s channel %s is malformed: %s", kind, channel.id, exc)
-        raise AppError(400, "malformed_payload", f"The webhook body could not be read: {exc}.") from None
+    except (SignatureError, PayloadError) as exc:  # answered by the error handler; logged here with the channel
+        log.warning("webhook for %s channel %s refused (%s): %s", kind, channel.id, exc.code, exc.message)
+        raise
     except SHAPE_ERRORS as exc:  # JSON, but not in the platform's shape: a 400 the sender can see, never a 500
         log.warning("webhook for %s channel %s has an unexpected shape (%s)", kind, channel.id, type(exc).__name__)
         raise AppError(400, "malformed_payload", "The webhook body is not in the platform's format.") from None

@@ -58,6 +58,14 @@ def loads(raw: bytes, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
     return value
 
 
+def loads_object(raw: bytes, max_bytes: int, hint: str = "Send a JSON object.") -> dict:
+    """`loads` for a body that must be a JSON object; `hint` is the sentence for a body that is another JSON value."""
+    value = loads(raw, max_bytes)
+    if not isinstance(value, dict):
+        raise JsonBodyError("invalid_json", hint)
+    return value
+
+
 def _too_deep(max_depth: int) -> JsonBodyError:
     return JsonBodyError("too_deep", f"The JSON is nested more than {max_depth} levels deep.")
 

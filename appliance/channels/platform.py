@@ -167,12 +167,9 @@ PARSE_MAX_BYTES = 1 << 30
 def load_json(raw: bytes, max_bytes: int = PARSE_MAX_BYTES) -> dict:
     """The webhook body as a JSON object (read by the one safe JSON reader), or PayloadError."""
     try:
-        body = jsonbody.loads(raw, max_bytes)
-    except jsonbody.JsonBodyError as exc:
+        return jsonbody.loads_object(raw, max_bytes, "The body is not a JSON object.")
+    except jsonbody.JsonBodyError as exc:  # a webhook's one code for every unreadable body
         raise PayloadError(exc.message[0].lower() + exc.message[1:].rstrip(".")) from None  # PayloadError adds "."
-    if not isinstance(body, dict):
-        raise PayloadError("the body is not a JSON object")
-    return body
 
 
 def items(parent: Any, key: str) -> list[dict]:

@@ -86,14 +86,7 @@ def check_session(session: object) -> str:
 
 def parse_message(raw: bytes, max_chars: int, max_bytes: int = MAX_BODY_BYTES) -> Inbound:
     """A widget POST body -> one Inbound text event, or a 400/413/422 saying what is wrong."""
-    try:
-        body = jsonbody.loads(raw, max_bytes)
-    except jsonbody.JsonBodyError as exc:
-        if exc.code == "invalid_json":
-            raise AppError(400, "invalid_json", 'Send a JSON body like {"session": "...", "text": "..."}.') from None
-        raise AppError(exc.status, exc.code, exc.message) from None
-    if not isinstance(body, dict):
-        raise AppError(400, "invalid_json", 'Send a JSON object like {"session": "...", "text": "..."}.')
+    body = jsonbody.loads_object(raw, max_bytes, 'Send a JSON object like {"session": "...", "text": "..."}.')
     session, text = check_session(body.get("session")), body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise AppError(422, "empty_text", "Type a message before sending.")

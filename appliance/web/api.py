@@ -19,7 +19,7 @@ from appliance.errors import AppError
 from appliance.outbound import check_url
 from appliance.outbox import api_base as channel_api_base
 from appliance.records import Channel, Conversation, Message, Tenant
-from appliance.web import MAX_ROW_ID, public_base, services
+from appliance.web import MAX_ROW_ID, public_base, read_body, services
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -27,14 +27,14 @@ ADMINS = ("platform-admin", "tenant-admin")
 ANY_ROLE = ("platform-admin", "tenant-admin", "agent")
 
 
+JSON_HINT = "Send a JSON object with Content-Type: application/json."
+
+
 def json_body() -> dict:
     """The request's JSON object (read by the one safe JSON reader), or a 400 saying what to send."""
     if not request.is_json:
-        raise AppError(400, "invalid_json", "Send a JSON object with Content-Type: application/json.")
-    body = jsonbody.loads(request.get_data(), services().settings.max_body_bytes)
-    if not isinstance(body, dict):
-        raise AppError(400, "invalid_json", "Send a JSON object with Content-Type: application/json.")
-    return body
+        raise AppError(400, "invalid_json", JSON_HINT)
+    return jsonbody.loads_object(read_body(), services().settings.max_body_bytes, JSON_HINT)
 
 
 # --- request schemas for openapi.json (the views check every field themselves; these describe them) ------

@@ -20,7 +20,7 @@ from appliance.errors import AppError
 from appliance.outbox import PLATFORMS, platform
 from appliance.pipeline import store_events
 from appliance.records import Channel
-from appliance.web import services
+from appliance.web import read_body, services
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhooks", __name__)
@@ -57,12 +57,7 @@ def handshake(kind: str, channel_id: str):
 def receive(kind: str, channel_id: str):
     """Check size and signature on the raw bytes, parse, store in one transaction, ring the bell, 200."""
     svc = services()
-    limit = svc.settings.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise AppError(413, "too_large", f"Webhook bodies can be at most {limit} bytes.")
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
-        raise AppError(413, "too_large", f"Webhook bodies can be at most {limit} bytes.")
+    raw = read_body()
     channel, module, credentials = _channel(kind, channel_id)
     try:
         module.check_signature(raw, request.headers, credentials)

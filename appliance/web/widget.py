@@ -21,7 +21,7 @@ from appliance.errors import AppError
 from appliance.limits import RateLimit, Slots, too_many
 from appliance.pipeline import store_events
 from appliance.records import Channel, Conversation, Customer, Message
-from appliance.web import client_address, public_base, services
+from appliance.web import client_address, public_base, read_body, services
 
 blueprint = Blueprint("widget", __name__)
 
@@ -109,9 +109,7 @@ def post_message(channel_id: str):
     wait = _limits().per_address.hit(client_address())
     if wait:
         raise too_many(wait, "Too many chat messages came from this address; wait a minute and send again.")
-    if request.content_length and request.content_length > svc.settings.max_body_bytes:
-        raise AppError(413, "too_large", "The message is larger than this appliance accepts.")
-    inbound = parse_message(request.get_data(cache=False), svc.settings.widget_max_chars, svc.settings.max_body_bytes)
+    inbound = parse_message(read_body(), svc.settings.widget_max_chars, svc.settings.max_body_bytes)
     wait = _limits().per_session.hit(f"{channel.id}:{inbound.user_id}")
     if wait:
         raise too_many(wait, "You are sending messages very fast; wait a few seconds and send again.")

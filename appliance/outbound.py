@@ -4,11 +4,17 @@ Stored secrets travel to these URLs, so a tenant-set URL must be https to a host
 addresses, with no user name, query or fragment; the platform admin can allow more hosts (setting
 outbound_allow_hosts, e.g. a proxy or the fake platforms of the tests). The check runs when the URL is saved and
 again right before each request, since what a name resolves to may change.
+
+Also the one pacing rule for every outgoing call that is retried (platform sends, the cloud model): a server's
+Retry-After header read once, and one exponential backoff with jitter.
 """
 from __future__ import annotations
 
 import ipaddress
+import random
 import socket
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Callable
 from urllib.parse import urlsplit
 
@@ -104,3 +110,24 @@ def is_public(address: str) -> bool:
 
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header (seconds or an HTTP date) in seconds, or None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return max(0.0, seconds) if seconds == seconds else None  # NaN is no answer
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Seconds before retry `attempt` (1, 2, ...): base * 2^(attempt-1), capped, then a random 50-100% of it so
+    clients that failed together do not come back together."""
+    delay = min(cap, base * (2 ** min(max(0, attempt - 1), 64)))
+    return delay * random.uniform(0.5, 1.0)

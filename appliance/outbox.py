@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import random
 import re
 import threading
 import time
@@ -25,6 +24,7 @@ from appliance.channels.platform import (
     Http, OutsideWindow, Permanent, RateLimited, SendError, TokenExpired, Transient, UnsafeDestination,
 )
 from appliance.db import database
+from appliance import outbound
 from appliance.outbound import UnsafeUrl, Unresolvable, check_url
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, utcnow
 from appliance.vault import VaultError
@@ -179,9 +179,8 @@ class OutboxState:
 
 
 def backoff(settings, attempts: int) -> float:
-    """Exponential backoff with jitter: base * 2^(n-1), capped, then a random 50-100% of it."""
-    delay = min(settings.outbox_backoff_max, settings.outbox_backoff_base * (2 ** max(0, attempts - 1)))
-    return delay * random.uniform(0.5, 1.0)
+    """The outbox's retry delay: outbound.backoff with the outbox_backoff_* settings."""
+    return outbound.backoff(attempts, settings.outbox_backoff_base, settings.outbox_backoff_max)
 
 
 # --- the delivery task ---------------------------------------------------------------------------------

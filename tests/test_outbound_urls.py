@@ -6,7 +6,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from appliance import outbound
 from appliance.assistant.ingest import process, store_upload
 from appliance.assistant.llm import list_models
 from appliance.outbound import UnsafeUrl, check_url
@@ -367,3 +370,31 @@ def test_badly_stored_cloud_values_fall_back_to_the_defaults(client, tenant, ser
     assert server.requests == 2
     assert len([r for r in caplog.records if "not usable" in r.getMessage()]) == 1
     server.close()
+
+
+@pytest.mark.parametrize("header, seconds", [
+    (None, None), ("", None), ("12", 12.0), ("0.3", 0.3), ("-5", 0.0), ("soon", None), ("nan", None),
+    ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # a date in the past: go now
+])
+def test_retry_after_is_read_one_way_for_platforms_and_the_cloud(header, seconds):
+    assert outbound.retry_after_seconds(header) == seconds
+
+
+def test_retry_after_an_http_date_in_the_future_is_the_seconds_until_then():
+    from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
+
+    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=120), usegmt=True)
+    assert 100 < outbound.retry_after_seconds(later) <= 120
+
+
+@given(st.text(max_size=40))
+def test_retry_after_never_raises_and_is_never_negative(header):
+    seconds = outbound.retry_after_seconds(header)
+    assert seconds is None or seconds >= 0
+
+
+@pytest.mark.parametrize("attempt, low, high", [(1, 0.5, 1.0), (2, 1.0, 2.0), (3, 2.0, 4.0), (10, 4.0, 8.0),
+                                                (10_000, 4.0, 8.0)])
+def test_backoff_doubles_up_to_its_cap_with_jitter(attempt, low, high):
+    assert all(low <= outbound.backoff(attempt, 1.0, 8.0) <= high for _ in range(50))

@@ -7,13 +7,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Mapping
 
 import requests
 
 from appliance import jsonbody
 from appliance.errors import AppError
+from appliance.outbound import retry_after_seconds
 
 
 class PayloadError(AppError, ValueError):
@@ -129,22 +129,6 @@ class Http:
             data = {}
         return Answer(response.status_code, data if isinstance(data, dict) else {},
                       retry_after_seconds(response.headers.get("Retry-After")))
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """A Retry-After header (seconds or an HTTP date) in seconds, or None."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        from datetime import datetime, timezone
-
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
-    except (TypeError, ValueError):
-        return None
 
 
 def by_http_status(status: int) -> type[SendError]:

@@ -120,8 +120,7 @@ def cmd_chat(args) -> int:
 
     settings, services = _open(args)
     tenant = find_tenant(args.tenant)
-    channel = (Channel.select().where((Channel.tenant == tenant) & (Channel.kind == "web") & (Channel.name == "terminal")
-                                      & (Channel.deleted == False)).first()  # noqa: E712
+    channel = (Channel.connected(tenant).where((Channel.kind == "web") & (Channel.name == "terminal")).first()
                or Channel.create(tenant=tenant, kind="web", name="terminal"))
     session = "cli" + secrets.token_hex(6)
     box = services.streams.subscribe(channel.id, session)

@@ -254,7 +254,7 @@ def _attempt_send(services, channel: Channel, message: Message, probe: bool) -> 
         return _release(services, message, wait)
     if wait > 0:
         time.sleep(wait)
-    credentials = services.vault.decrypt(channel.credentials, f"channel:{channel.id}")
+    credentials = services.vault.open_credentials(channel.id, channel.credentials)
     customer = message.conversation.customer
     outbound = _outbound(services, channel, message, customer, credentials)
     if outbound is None:
@@ -290,10 +290,10 @@ def _send(services, channel, module, outbound: Outbound, credentials: dict) -> s
             raise
         with services.outbox.refresh_lock:  # refresh tokens are single-use: one refresh per expiry, not per worker
             stored = Channel.get_by_id(channel.id).credentials
-            fresh = services.vault.decrypt(stored, f"channel:{channel.id}") if stored else credentials
+            fresh = services.vault.open_credentials(channel.id, stored) if stored else credentials
             if fresh.get("access_token") == credentials.get("access_token"):
                 fresh = module.refresh(credentials, services.settings.zalo_oauth_base, services.outbox.http)
-                Channel.update(credentials=services.vault.encrypt(fresh, f"channel:{channel.id}")).where(
+                Channel.update(credentials=services.vault.seal_credentials(channel.id, fresh)).where(
                     Channel.id == channel.id).execute()
                 log.info("refreshed the access token of %s channel %s", channel.kind, channel.id)
         credentials.update(fresh)

@@ -104,12 +104,16 @@ class Channel(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
     @classmethod
+    def connected(cls, tenant=None):
+        """Channels that were not disconnected (of one tenant, if given); disconnected ones keep only their history."""
+        query = cls.select().where(cls.deleted == False)  # noqa: E712
+        return query if tenant is None else query.where(cls.tenant == tenant)
+
+    @classmethod
     def live(cls, channel_id: str, kind: str | None = None):
-        """The connected, not deleted channel with this id (and kind), or None."""
-        query = (cls.id == channel_id) & (cls.deleted == False)  # noqa: E712
-        if kind:
-            query &= cls.kind == kind
-        return cls.get_or_none(query)
+        """The connected channel with this id (and kind), or None."""
+        query = cls.connected().where(cls.id == channel_id)
+        return (query.where(cls.kind == kind) if kind else query).first()
 
     @property
     def webhook_path(self) -> str:

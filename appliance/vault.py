@@ -60,6 +60,14 @@ class Vault:
         sealed = self._aead.encrypt(nonce, plain, context.encode())
         return base64.b64encode(nonce + sealed).decode()
 
+    def seal_credentials(self, channel_id: str, credentials: dict) -> str:
+        """A channel's credentials, encrypted and bound to that channel: a copy put on another channel does not open."""
+        return self.encrypt(credentials, f"channel:{channel_id}")
+
+    def open_credentials(self, channel_id: str, sealed: str) -> dict:
+        """What seal_credentials sealed for this channel, or VaultError."""
+        return self.decrypt(sealed, f"channel:{channel_id}")
+
     def decrypt(self, token: str, context: str):
         """Decrypt what `encrypt` produced for the same context."""
         try:

@@ -41,7 +41,7 @@ def test_every_family_is_an_app_error_with_its_status_and_code(error, status, co
 
 def seal_with_another_key(channel_id: str) -> None:
     """The channel's credentials as a different key file would have written them (a key restored from elsewhere)."""
-    foreign = Vault(os.urandom(32)).encrypt(CREDENTIALS["whatsapp"], f"channel:{channel_id}")
+    foreign = Vault(os.urandom(32)).seal_credentials(channel_id, CREDENTIALS["whatsapp"])
     Channel.update(credentials=foreign).where(Channel.id == channel_id).execute()
 
 

@@ -192,7 +192,7 @@ def test_zalo_refreshes_an_expired_token_once_and_keeps_the_new_one(client, tena
     assert fresh(first).status == "sent" and fake_zalo.refreshes == 1
     refresh = next(r for r in fake_zalo.requests if r.path == "/v4/oa/access_token")
     assert refresh.body == {"refresh_token": "zalo-refresh-1", "app_id": CREDENTIALS["zalo"]["app_id"], "grant_type": "refresh_token"}
-    stored = services.vault.decrypt(Channel.get_by_id(channel_id).credentials, f"channel:{channel_id}")
+    stored = services.vault.open_credentials(channel_id, Channel.get_by_id(channel_id).credentials)
     assert stored["access_token"] == "zalo-access-2" and stored["refresh_token"] == "zalo-refresh-2"
     second = queue_reply(services, conversation)
     assert fresh(second).status == "sent" and fake_zalo.refreshes == 1

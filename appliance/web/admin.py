@@ -145,7 +145,7 @@ def dashboard(user: User):
     tenant = next((t for t in tenants if t.id == chosen), tenants[0] if tenants else None)
     channels, conversations = [], []
     if tenant is not None:
-        channels = list(Channel.select().where((Channel.tenant == tenant) & (Channel.deleted == False)))  # noqa: E712
+        channels = list(Channel.connected(tenant))
         conversations = list(Conversation.select().where(Conversation.tenant == tenant)
                              .order_by(Conversation.last_message_at.desc()).limit(50))
     last = {c.id: c.messages.order_by(Message.id.desc()).first() for c in conversations}

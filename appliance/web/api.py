@@ -139,7 +139,7 @@ def patch_channel(channel_id: str):
     if "credentials" in body:
         current = None
         if not moved and channel.credentials:  # a new address gets only what was sent with it
-            current = services().vault.decrypt(channel.credentials, f"channel:{channel.id}")
+            current = services().vault.open_credentials(channel.id, channel.credentials)
         credentials = _credentials(channel.kind, body["credentials"], current)
         channel.status, channel.status_reason = "active", None
     body = _save_channel(channel, credentials)
@@ -183,7 +183,7 @@ def _save_channel(channel: Channel, credentials: dict | None, force_insert: bool
     if credentials is not None:
         if channel.kind == "telegram":
             webhook = _register_telegram(channel, credentials)
-        channel.credentials = services().vault.encrypt(credentials, f"channel:{channel.id}") if credentials else None
+        channel.credentials = services().vault.seal_credentials(channel.id, credentials) if credentials else None
     channel.save(force_insert=force_insert)
     body = channel_json(channel)
     if webhook is not None:
@@ -215,7 +215,7 @@ def _register_telegram(channel: Channel, credentials: dict) -> dict:
 
 def _unregister_telegram(channel: Channel) -> None:
     """Best effort: ask Telegram to stop posting to the webhook (else it retries the dead URL for a day)."""
-    credentials = services().vault.decrypt(channel.credentials, f"channel:{channel.id}")
+    credentials = services().vault.open_credentials(channel.id, channel.credentials)
     try:
         telegram.unregister_webhook(credentials, channel_api_base(services().settings, channel), services().outbox.http)
     except SendError as exc:
@@ -225,7 +225,7 @@ def _unregister_telegram(channel: Channel) -> None:
 @blueprint.get("/channels")
 @api_auth(*ANY_ROLE)
 def list_channels():
-    rows = Channel.select().where((Channel.tenant == tenant_id_required()) & (Channel.deleted == False))  # noqa: E712
+    rows = Channel.connected(tenant_id_required())
     return {"channels": [channel_json(c) for c in rows.order_by(Channel.created_at)]}
 
 

@@ -16,7 +16,7 @@ def healthz():
 
     Nobody logs in to read it: counts only, never a tenant's channel ids or a text that came from a platform."""
     svc = services()
-    attention = Channel.select().where((Channel.status != "active") & (Channel.deleted == False)).count()  # noqa: E712
+    attention = Channel.connected().where(Channel.status != "active").count()
     sends = {**outbox.figures(svc), "channels_needing_attention": attention}
     models = svc.models.status
     status = {"ready": "ok", "loading": "loading", "not_loaded": "ok", "disabled": "ok"}.get(models, "error")

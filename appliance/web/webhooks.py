@@ -38,7 +38,7 @@ def _channel(kind: str, channel_id: str) -> tuple[Channel, object, dict]:
             channel = Channel(id=row[0], tenant=row[1], kind=kind, credentials=row[2])
     if channel is None or not channel.credentials:
         raise AppError(404, "unknown_channel", "No connected channel at this webhook URL; copy it again from the admin page.")
-    credentials = services().vault.decrypt(channel.credentials, f"channel:{channel.id}")  # VaultError: a 503
+    credentials = services().vault.open_credentials(channel.id, channel.credentials)  # VaultError: a 503
     return channel, platform(kind), credentials
 
 

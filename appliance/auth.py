@@ -5,10 +5,10 @@ import base64
 import functools
 import hashlib
 import hmac
-import os
 import secrets
 
 from flask import g, request
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from appliance.errors import AppError
 from appliance.records import ApiToken, Tenant, User, utcnow
@@ -16,21 +16,39 @@ from appliance.records import ApiToken, Tenant, User, utcnow
 TOKEN_PREFIX = "apl_"
 
 
+# werkzeug stores the method and its cost in the hash ("scrypt:32768:8:1$salt$hash"): raising the cost here re-hashes
+# each password at its owner's next login, and older hashes keep working until then.
+PASSWORD_METHOD = "scrypt:32768:8:1"
+_LEGACY_PREFIX = "scrypt$"  # before werkzeug: hashlib.scrypt n=2**14, r=8, p=1, parameters not stored
+
+
 def hash_password(password: str) -> str:
-    """scrypt hash with a random salt, as 'scrypt$salt$hash'."""
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
-    return "scrypt$%s$%s" % (base64.b64encode(salt).decode(), base64.b64encode(digest).decode())
+    """werkzeug's salted hash, with its parameters stored in it."""
+    return generate_password_hash(password, method=PASSWORD_METHOD)
 
 
 def check_password(password: str, stored: str) -> bool:
-    """True if the password matches the stored scrypt hash."""
+    """True if the password matches the stored hash (werkzeug's, or the hand-rolled scrypt of older versions)."""
+    if stored.startswith(_LEGACY_PREFIX):
+        return _check_legacy(password, stored)
+    try:
+        return check_password_hash(stored, password)
+    except ValueError:  # a hash of an unknown method
+        return False
+
+
+def _check_legacy(password: str, stored: str) -> bool:
     try:
         _, salt, digest = stored.split("$")
         again = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=2**14, r=8, p=1)
     except ValueError:
         return False
     return hmac.compare_digest(again, base64.b64decode(digest))
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether a hash was made with other parameters than PASSWORD_METHOD (an older version's or a lower cost)."""
+    return stored.partition("$")[0] != PASSWORD_METHOD
 
 
 @functools.cache
@@ -40,10 +58,15 @@ def _dummy_hash() -> str:
 
 def check_login(email: str, password: str) -> User | None:
     """The user with this e-mail and password, else None; an unknown e-mail costs the same hash check as a known
-    one, so the answer's timing does not tell which e-mails have accounts."""
+    one, so the answer's timing does not tell which e-mails have accounts. A match on an old hash re-hashes it."""
     user = User.get_or_none(User.email == (email or "").strip().lower())
     matches = check_password(password or "", user.password_hash if user else _dummy_hash())
-    return user if user is not None and matches else None
+    if user is None or not matches:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        User.set_password_hash(user.id, user.password_hash)
+    return user
 
 
 def token_digest(token: str) -> str:

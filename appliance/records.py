@@ -75,6 +75,11 @@ class User(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
     @classmethod
+    def set_password_hash(cls, user_id: int, password_hash: str) -> None:
+        """Store a new hash of the user's password (a re-hash at login keeps every session)."""
+        cls.update(password_hash=password_hash).where(cls.id == user_id).execute()
+
+    @classmethod
     def end_sessions(cls, user_id: int) -> None:
         """Log this user out everywhere: every admin cookie issued so far stops working."""
         cls.update(session_version=cls.session_version + 1).where(cls.id == user_id).execute()

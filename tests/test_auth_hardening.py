@@ -99,6 +99,43 @@ def test_unknown_and_known_emails_cost_the_same_password_check(owner):
     assert unknown > known * 0.5, (known, unknown)  # without the dummy hash an unknown e-mail answers ~50x faster
 
 
+# --- password hashes ------------------------------------------------------------------------------------------
+
+def legacy_hash(password: str) -> str:
+    """A hash as versions before werkzeug stored it: hashlib.scrypt n=2**14, r=8, p=1, 'scrypt$salt$digest'."""
+    import base64
+    import hashlib
+    import os
+
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def stored_hash(email: str) -> str:
+    from appliance.records import User
+
+    return User.get(User.email == email).password_hash
+
+
+def test_new_passwords_are_werkzeug_hashes_with_their_parameters_stored(owner):
+    assert stored_hash("owner@lan.vn").startswith("scrypt:32768:8:1$")
+    assert check_login("owner@lan.vn", PASSWORD) is not None and check_login("owner@lan.vn", "wrong") is None
+
+
+def test_an_older_hash_still_signs_in_and_is_rehashed_at_that_login(client, owner):
+    from appliance.records import User
+
+    old = legacy_hash(PASSWORD)
+    User.set_password_hash(owner.id, old)
+    assert login(client, "owner@lan.vn", "wrong-password").status_code == 401
+    assert stored_hash("owner@lan.vn") == old  # a failed login changes nothing
+    assert login(client, "owner@lan.vn", PASSWORD).status_code == 302
+    assert stored_hash("owner@lan.vn").startswith("scrypt:32768:8:1$")
+    assert client.get("/admin/").status_code == 200  # the re-hash does not end the session it started
+    assert check_login("owner@lan.vn", PASSWORD) is not None
+
+
 # --- sessions ----------------------------------------------------------------------------------------------
 
 def copy_of(app, client):

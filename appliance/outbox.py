@@ -17,7 +17,6 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from peewee import fn
 
 from appliance.channels import Inbound, Outbound
 from appliance.channels.platform import (
@@ -389,9 +388,7 @@ def _sent(services, channel: Channel, message: Message, platform_id: str) -> Non
     with database.atomic("IMMEDIATE"):
         Message.update(status="sent", platform_id=platform_id, error=None, next_attempt_at=None,
                        updated_at=utcnow()).where((Message.id == message.id) & (Message.status == "sending")).execute()
-        waiting = list(InboundEvent.select().where(
-            (InboundEvent.channel == channel.id) & (InboundEvent.kind == "status") & (InboundEvent.status == "waiting")
-            & (fn.json_extract(InboundEvent.payload, "$.status.message_id") == platform_id)))
+        waiting = InboundEvent.waiting_for(channel.id, platform_id)
     for event in waiting:  # a status webhook that came before the send answered
         if apply_status(services, event, Inbound.from_json(event.payload)) != "waiting":
             InboundEvent.update(status="done", processed_at=utcnow()).where(InboundEvent.id == event.id).execute()

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import itertools
-import json
 import logging
-import threading
 
 from peewee import fn
 
@@ -13,41 +11,21 @@ from appliance.assistant.llm import ModelStopped
 from appliance.assistant.prompts import Turn
 from appliance.channels import CONVERSATIONAL, Inbound
 from appliance.db import database
-from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, Tenant, utcnow
+from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, Tenant, encode_json, utcnow
 
 log = logging.getLogger(__name__)
 
 
 MAX_EVENT_ATTEMPTS = 3  # an event that crashes the pipeline this often is marked failed, not retried for ever
-_STORE_LOCK = threading.Lock()  # webhook threads queue here instead of in SQLite's sleeping busy handler
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder, not one per dumps()
-
-
-def _insert_sql(rows: int) -> str:
-    table = InboundEvent._meta.table_name
-    columns = ", ".join(InboundEvent._meta.fields[name].column_name
-                        for name in ("tenant", "channel", "platform_id", "kind", "payload", "status", "attempts",
-                                     "received_at"))
-    values = ", ".join(["(?, ?, ?, ?, ?, 'pending', 0, ?)"] * rows)
-    return (f"INSERT INTO {table} ({columns}) VALUES {values} "
-            f"ON CONFLICT ({InboundEvent.channel.column_name}, {InboundEvent.platform_id.column_name}) DO NOTHING")
 
 
 def store_events(channel: Channel, events: list[Inbound]) -> list[int]:
     """Store events in one statement (redeliveries ignored by the unique key); returns the ids of the new ones."""
     if not events:
         return []
-    now = utcnow()
-    params: list = []
-    for event in events:  # one INSERT for the whole webhook: this is the hot path of every platform POST
-        payload = _ENCODE(event.__dict__)  # the dataclass's own field dict: the same JSON as as_json(), no copies
-        params += [channel.tenant_id, channel.id, event.platform_id, event.kind, payload, now]
-    with _STORE_LOCK:  # a single statement is its own transaction: all rows or none
-        cursor = database.execute_sql(_insert_sql(len(events)), params)
-        inserted, last = cursor.rowcount, cursor.lastrowid
-    # One statement, one sqlite3_step (RETURNING would step and swap the GIL once per row): SQLite gives the rows
-    # one statement inserts consecutive rowids (max + 1 onwards; no AUTOINCREMENT gaps), so the new ids are a range.
-    return list(range(last - inserted + 1, last + 1)) if inserted > 0 else []
+    # the dataclass's own field dict: the same JSON as as_json(), no copies
+    return InboundEvent.store_new(channel.tenant_id, channel.id,
+                                  [(event.platform_id, event.kind, encode_json(event.__dict__)) for event in events])
 
 
 def _claim(event_id: int):
@@ -164,7 +142,7 @@ def handle_claimed(services, event: InboundEvent) -> Message | None:
 
 # --- the queue: one task answers one event, chosen fairly (huey only rings; these rows are the ledger) -------
 
-_USER = fn.json_extract(InboundEvent.payload, "$.user_id")  # the conversation key, with the channel
+_USER = InboundEvent.payload.extract_text("$.user_id")  # the conversation key, with the channel (text, unconverted)
 _SCAN = 200  # pending rows read per page while looking for one whose conversation is free
 
 

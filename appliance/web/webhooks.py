@@ -15,7 +15,6 @@ import logging
 from flask import Blueprint, Response, request
 
 from appliance.channels.platform import SHAPE_ERRORS, PayloadError, SignatureError
-from appliance.db import database
 from appliance.errors import AppError
 from appliance.outbox import PLATFORMS, platform
 from appliance.pipeline import store_events
@@ -24,18 +23,11 @@ from appliance.web import read_body, services
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhooks", __name__)
-_CHANNEL_SQL = (f"SELECT {Channel.id.column_name}, {Channel.tenant.column_name}, {Channel.credentials.column_name} "
-                f"FROM {Channel._meta.table_name} WHERE {Channel.id.column_name} = ? AND {Channel.kind.column_name} = ? "
-                f"AND {Channel.deleted.column_name} = 0")
 
 
 def _channel(kind: str, channel_id: str) -> tuple[Channel, object, dict]:
     """The live channel of this kind with its module and decrypted credentials, or a 404."""
-    channel = None
-    if kind in PLATFORMS:  # raw SQL: this runs on every webhook and peewee's query building costs more than the query
-        row = database.execute_sql(_CHANNEL_SQL, (channel_id, kind)).fetchone()
-        if row is not None:
-            channel = Channel(id=row[0], tenant=row[1], kind=kind, credentials=row[2])
+    channel = Channel.webhook_target(channel_id, kind) if kind in PLATFORMS else None
     if channel is None or not channel.credentials:
         raise AppError(404, "unknown_channel", "No connected channel at this webhook URL; copy it again from the admin page.")
     credentials = services().vault.open_credentials(channel.id, channel.credentials)  # VaultError: a 503

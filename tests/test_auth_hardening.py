@@ -331,3 +331,14 @@ def test_migration_3_adds_the_session_version_to_an_older_database(tmp_path):
         assert User.get_by_id(user.id).session_version == 1
     finally:
         database.close()
+
+
+def test_logout_without_the_csrf_token_is_refused_and_the_session_stays(client, owner):
+    assert login(client, "owner@lan.vn", PASSWORD).status_code == 302
+    for form in ({}, {"csrf": "forged"}):
+        refused = client.post("/admin/logout", data=form)
+        assert refused.status_code == 400
+        assert client.get("/admin/").status_code == 200  # still signed in: a cross-site form cannot sign anyone out
+    page = client.get("/admin/").data
+    assert client.post("/admin/logout", data={"csrf": csrf(page)}).status_code == 302
+    assert client.get("/admin/").status_code == 302

@@ -122,3 +122,29 @@ def test_sse_replays_stored_replies_after_last_event_id(live_server, client, web
 def test_sse_needs_a_session(client, web_channel):
     response = client.get(url(web_channel, "events"))
     assert response.status_code == 422 and response.get_json()["error"]["code"] == "missing_session"
+
+
+
+def session_refused_by_post(client, channel, session) -> bool:
+    """Whether the message POST refuses this session (an empty text keeps a valid session's message unstored)."""
+    response = post_json(client, url(channel, "messages"), {"session": session, "text": ""})
+    return response.get_json()["error"]["code"] in ("missing_session", "invalid_session")
+
+
+def session_refused_by_stream(client, channel, session) -> bool:
+    """Whether the event stream refuses this session; a stream that opened is closed again at once."""
+    with client.get(url(channel, "events"), query_string={"session": session}) as response:
+        if response.status_code == 200:
+            return False
+        assert response.get_json()["error"]["code"] in ("missing_session", "invalid_session")
+        return True
+
+
+@pytest.mark.parametrize("session, refused", [
+    ("s1", False), ("a" * 128, False), ("a-b_C9", False), ("a" * 129, True), ("", True), (" ", True), ("a b", True),
+    ("é", True), ("١٢٣", True), ("ｓ１", True), ("s1\n", True), ("../x", True), ("s\x00", True),
+])
+def test_the_event_stream_refuses_exactly_the_sessions_the_message_post_refuses(client, web_channel, session, refused):
+    assert session_refused_by_post(client, web_channel, session) == refused
+    assert session_refused_by_stream(client, web_channel, session) == refused
+    assert InboundEvent.select().count() == 0

@@ -75,7 +75,7 @@ def test_unsigned_or_wrongly_signed_webhooks_are_rejected_and_nothing_stored(kin
             headers["X-Telegram-Bot-Api-Secret-Token"] = "tg-secret-tokeN"
     response = post(client, kind, channel_id, raw, headers)
     assert response.status_code == status
-    assert response.get_json()["error"]["code"] in ("missing_signature", "invalid_signature")
+    assert response.get_json()["error"]["code"] == ("missing_signature" if status == 401 else "invalid_signature")
     assert InboundEvent.select().count() == 0 and Message.select().count() == 0
     assert fakes[kind].requests == []
 
@@ -266,10 +266,10 @@ ODD = [
 
 
 @pytest.mark.parametrize("kind,body", ODD)
-def test_odd_payloads_are_stored_as_unknown_or_refused_never_a_500(kind, body, client, tenant, fakes):
+def test_odd_payloads_are_stored_as_unknown_never_a_500(kind, body, client, tenant, fakes):
     channel_id = connect(client, tenant, fakes[kind])
     raw = json.dumps(body).encode()
     response = post(client, kind, channel_id, raw, signed_headers(kind, raw))
-    assert response.status_code in (200, 400), response.get_json()
+    assert response.status_code == 200, response.get_json()
     assert all(e.kind == "unknown" and e.status == "skipped" for e in InboundEvent.select())
     assert Message.select().count() == 0

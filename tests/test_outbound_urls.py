@@ -13,13 +13,12 @@ from appliance import outbound
 from appliance.assistant.ingest import process, store_upload
 from appliance.assistant.llm import list_models
 from appliance.outbound import UnsafeUrl, check_url
+from appliance.db import database
 from appliance.records import Message, Tenant
-from tests.conftest import post_json
+from tests.conftest import configure, conversation_for, post_json
 from tests.fakes import (  # noqa: F401  (fixtures)
     CREDENTIALS, allow_fakes, connect, fake_telegram, fake_whatsapp, fake_zalo, fakes, fake_messenger,
 )
-from tests.test_knowledge_answers import configure
-from tests.test_outbox import conversation_for
 
 PUBLIC = "https://93.184.215.14/v21.0"  # a public address literal: resolving it needs no network
 SECRET_TEXT = "SECRET-INTERNAL-TEXT"
@@ -362,7 +361,9 @@ def test_badly_stored_cloud_values_fall_back_to_the_defaults(client, tenant, ser
     services.settings["outbound_allow_hosts"] = "127.0.0.1"
     with_cloud(client, services, tenant, server)
     tenant_row = Tenant.get_by_id(tenant.id)
-    configure(tenant.id, cloud={**tenant_row.assistant["cloud"], **bad})  # stored before values were checked
+    stored = {**tenant_row.assistant, "cloud": {**tenant_row.assistant["cloud"], **bad}}
+    # as a version before values were checked stored it (json.dumps: Infinity included, which SQLite's JSON refuses)
+    database.execute_sql("UPDATE tenant SET assistant = ? WHERE id = ?", (json.dumps(stored), tenant.id))
     for question in QUESTIONS:  # two questions: the second is not answered from the cache
         response = post_json(client, "/api/v1/assistant/test", {"text": question}, tenant.headers)
         body = response.get_json()

@@ -83,10 +83,7 @@ def key_file_problem(data_dir: Path) -> str | None:
     path = Path(data_dir) / KEY_FILE
     if not path.exists():
         return f"The key file {path} is missing; stored credentials cannot be read without it."
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        return f"The key file {path} has mode {mode:o}; run `chmod 600 {path}`."
-    return None
+    return _open_to_others(path, "The key file", "", "600")
 
 
 def data_folder_problem(data_dir: Path) -> str | None:
@@ -94,7 +91,12 @@ def data_folder_problem(data_dir: Path) -> str | None:
     path = Path(data_dir)
     if not path.is_dir():
         return f"The data folder {path} does not exist."
+    return _open_to_others(path, "The data folder", ", so other users can look inside", "700")
+
+
+def _open_to_others(path: Path, what: str, consequence: str, private_mode: str) -> str | None:
+    """A sentence naming the chmod to run when group or others have any permission on `path`, else None."""
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        return f"The data folder {path} has mode {mode:o}, so other users can look inside; run `chmod 700 {path}`."
+        return f"{what} {path} has mode {mode:o}{consequence}; run `chmod {private_mode} {path}`."
     return None

@@ -6,7 +6,7 @@ import pytest
 
 from appliance.assistant import glossary, prompts
 from appliance.assistant.compose import about, guess_fields, row_answer
-from test_answer_paths import ask, shop, upload  # noqa: F401  (fixture)
+from tests.conftest import ask, upload_text
 
 ENGLISH_FAQ = """# Frequently asked questions
 
@@ -23,12 +23,12 @@ We deliver in town for 5 dollars; orders over 50 dollars travel free.
 
 @pytest.fixture
 def english_shop(services, tenant):
-    upload(services, tenant.id, "faq.md", ENGLISH_FAQ)
+    upload_text(services, tenant.id, "faq.md", ENGLISH_FAQ)
     return tenant
 
 
-def test_an_english_question_is_answered_from_a_vietnamese_policy(services, shop):  # noqa: F811
-    reply = ask(services, shop.id, "How many days do I have to exchange a product?")
+def test_an_english_question_is_answered_from_a_vietnamese_policy(services, accessory_shop):
+    reply = ask(services, accessory_shop.id, "How many days do I have to exchange a product?")
     assert reply.path == "extract" and "7 ngày" in reply.text, reply.text
     assert reply.sources[0]["document"] == "chinh-sach.txt"
 

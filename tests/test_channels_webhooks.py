@@ -5,11 +5,10 @@ import pytest
 
 from appliance.records import Channel, Conversation, InboundEvent, Message
 from tests.fakes import (  # noqa: F401  (fixtures)
-    CREDENTIALS, connect, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, fakes, sample, signed_headers,
+    CREDENTIALS, USERS, connect, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, fakes, sample, signed_headers,
 )
 
 PLATFORMS = ("whatsapp", "messenger", "zalo", "telegram")
-USERS = {"whatsapp": "84901234567", "messenger": "7021234567890123", "zalo": "2512523625412515", "telegram": "123456789"}
 TEXT_SAMPLE = {"whatsapp": "text.json", "messenger": "text.json", "zalo": "user_send_text.json", "telegram": "text.json"}
 
 

@@ -12,11 +12,10 @@ from appliance.channels import Inbound, messenger, telegram, web, whatsapp, zalo
 from appliance.channels.platform import PayloadError
 from appliance.errors import AppError
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, utcnow
-from tests.conftest import post_json
+from tests.conftest import assert_error, post_json
 from tests.fakes import (  # noqa: F401  (fixtures)
     CREDENTIALS, connect, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, fakes, sample, signed_headers,
 )
-from tests.test_core_api import assert_error
 
 PARSERS = {"whatsapp": whatsapp, "messenger": messenger, "zalo": zalo, "telegram": telegram}
 QUICK = hsettings(derandomize=True, max_examples=150, deadline=None, database=None)

@@ -8,13 +8,11 @@ import pytest
 
 from appliance import outbox
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, utcnow
-from tests.conftest import make_settings, wait_until
+from tests.conftest import conversation_for, fresh, make_due, make_settings, queue_reply, wait_until
 from tests.fakes import (  # noqa: F401  (fixtures)
-    CREDENTIALS, connect, consumer, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, fakes, sample,
+    CREDENTIALS, USERS, connect, consumer, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, fakes, sample,
     signed_headers,
 )
-
-USERS = {"whatsapp": "84901234567", "messenger": "7021234567890123", "zalo": "2512523625412515", "telegram": "123456789"}
 
 
 @pytest.fixture
@@ -22,29 +20,6 @@ def settings(tmp_path):
     """Tiny backoff so retries run in milliseconds; a short send timeout for the timeout cases."""
     return make_settings(tmp_path / "data", outbox_backoff_base=0.01, outbox_backoff_max=0.05, outbox_timeout=0.5,
                          llm_max_tokens=8)
-
-
-def conversation_for(channel_id: str, kind: str, last_inbound_hours: float = 0.1) -> Conversation:
-    channel = Channel.get_by_id(channel_id)
-    customer = Customer.create(tenant=channel.tenant_id, channel=channel, external_id=USERS[kind], name="Lan",
-                               last_inbound_at=utcnow() - timedelta(hours=last_inbound_hours),
-                               custom_fields={"phone": "84901234567"})
-    return Conversation.create(tenant=channel.tenant_id, channel=channel, customer=customer)
-
-
-def queue_reply(services, conversation, text="Hello from the shop", **payload) -> Message:
-    message = Message.create(tenant=conversation.tenant_id, conversation=conversation, direction="out", sender="bot",
-                             text=text, status="pending", payload=payload or None)
-    services.deliver(message)
-    return Message.get_by_id(message.id)
-
-
-def make_due(message: Message) -> None:
-    Message.update(next_attempt_at=utcnow() - timedelta(seconds=1)).where(Message.id == message.id).execute()
-
-
-def fresh(message: Message) -> Message:
-    return Message.get_by_id(message.id)
 
 
 # --- retries ---------------------------------------------------------------------------------------------

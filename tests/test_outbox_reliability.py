@@ -13,11 +13,10 @@ from appliance.app import Services, create_app
 from appliance.outbox import OutboxState
 from appliance.records import Channel, Message, utcnow
 from appliance.vault import Vault
-from tests.conftest import make_settings, wait_until
+from tests.conftest import conversation_for, fresh, make_due, make_settings, queue_reply, wait_until
 from tests.fakes import (  # noqa: F401  (fixtures)
-    connect, consumer, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, fakes, sample, signed_headers,
+    USERS, connect, consumer, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, fakes, sample, signed_headers,
 )
-from tests.test_outbox import USERS, conversation_for, fresh, make_due, queue_reply
 
 RATE_LIMIT = {"status": 429, "headers": {"Retry-After": "0.3"},
               "body": {"error": {"code": 130429, "message": "Rate limit hit"}}}

@@ -9,7 +9,8 @@ from typing import Callable
 
 import numpy as np
 
-from appliance.assistant import cache, cloud, compose, faithful, glossary, index, lexical, prompts, smalltalk
+from appliance.assistant import (cache, cloud, compose, faithful, glossary, index, lexical, prompts, relevance,
+                                  smalltalk)
 from appliance.assistant.llm import Generation, ModelError
 from appliance.records import Chunk, ChunkVector, Document, Tenant, Usage
 
@@ -266,7 +267,8 @@ def free_form_allowed(services, config: dict) -> bool:
 
 def _grounded(services, tenant, config, history, question, context, language, kb_version, on_token) -> Reply:
     """The answer composed from the sources; a model's rewrite replaces it only when it passes the check."""
-    extract = compose.compose(services, context, question, language, services.settings.rag_min_similarity)
+    extract = compose.compose(services, context, question, language, services.settings.rag_min_similarity,
+                              relevance.rarity_for(tenant.id, kb_version))
     if extract is None:
         if free_form_allowed(services, config):
             return _generate(services, tenant, config, history, question, on_token)

@@ -82,10 +82,11 @@ def cloud_says(services):
 
     services.settings["outbound_allow_hosts"] = "127.0.0.1"  # the platform admin allows the loopback fake
 
-    def make(tenant_id: str, text: str, **assistant) -> Scripted:
+    def make(tenant_id: str, text: str, failures: int = 0, **assistant) -> Scripted:
         body = {"model": "scripted-cloud", "choices": [{"message": {"role": "assistant", "content": text}}],
                 "usage": {"prompt_tokens": 40, "completion_tokens": 20}}
-        servers.append(Scripted([(200, {}, body)]))
+        refused = (400, {}, {"error": {"message": "bad request"}})  # not retried: one refusal per question
+        servers.append(Scripted([refused] * failures + [(200, {}, body)]))
         tenant = configure(tenant_id, cloud={"base_url": servers[-1].base, "model": "scripted-cloud"},
                            cloud_policy="always", **assistant)
         tenant.assistant_secret = services.vault.encrypt("sk-test", f"assistant:{tenant.id}")
@@ -152,6 +153,18 @@ def test_a_faithful_cloud_rewrite_is_sent(services, shop, cloud_says):
     assert ".csv" not in sent[0]["content"] and sent[-1] == {"role": "user", "content": PRICE_QUESTION_EN}
     usage = Usage.get(Usage.tenant == shop.id)
     assert (usage.provider, usage.prompt_tokens) == ("cloud", 40)
+
+
+def test_an_extract_sent_because_the_cloud_failed_is_not_cached_as_the_answer(services, shop, cloud_says):
+    server = cloud_says(shop.id, FAITHFUL_EN, failures=1)
+    first = ask(services, shop.id, PRICE_QUESTION_EN)
+    assert (first.path, first.text, first.cached) == ("extract", ROW_EN, False)
+    assert "the cloud model failed" in first.rejected
+    second = ask(services, shop.id, PRICE_QUESTION_EN)  # the cloud is back: the same question gets its rewrite
+    assert (second.path, second.text, second.cached) == ("cloud", FAITHFUL_EN, False)
+    third = ask(services, shop.id, PRICE_QUESTION_EN)
+    assert (third.path, third.text, third.cached) == ("cloud", FAITHFUL_EN, True)
+    assert len(server.requests) == 2
 
 
 @pytest.mark.parametrize("rewrite, why", [

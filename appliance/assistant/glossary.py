@@ -4,8 +4,9 @@ that says the same thing in other words ("phone number" and "call us")."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
-from appliance.assistant.prompts import fold
+from appliance.assistant.prompts import fold, language_of
 
 # Each group is one meaning: its Vietnamese and English ways of saying it. Only words that name what a question is
 # about (not "shop", "have", "sell"), so an expansion does not make every passage look relevant.
@@ -74,10 +75,13 @@ _FOLDED = [[_words(term).strip() for term in group] for group in GROUPS]
 def expand(question: str, across: bool = False) -> str:
     """The other words for what the question names, or "" when it names nothing listed; with `across`, no Vietnamese
     synonyms of Vietnamese words (in a keyword search one syllable of them matches unrelated words)."""
-    asked = _words(question)
+    asked, toned = _words(question), _toned_words(question)
+    english = language_of(question) != "vi"  # "don't" is not "đơn"
+    typed_plain = toned == asked  # Vietnamese typed without tone marks compares folded
     extra: list[str] = []
     for group, folded in zip(GROUPS, _FOLDED):
-        matched = [term for term, plain in zip(group, folded) if f" {plain} " in asked]
+        matched = [term for term, plain in zip(group, folded)
+                   if _says(term, plain, asked, toned, english, typed_plain)]
         if not matched:
             continue
         from_vietnamese = any(_vietnamese(term) for term in matched)
@@ -85,6 +89,23 @@ def expand(question: str, across: bool = False) -> str:
                   if f" {plain} " not in asked and term not in extra
                   and not (across and from_vietnamese and _vietnamese(term))]
     return " ".join(extra)
+
+
+_SYLLABLE = re.compile(r"[^\W_]+")
+
+
+def _toned_words(text: str) -> str:
+    return f" {' '.join(_SYLLABLE.findall(unicodedata.normalize('NFC', text.lower())))} "
+
+
+def _says(term: str, plain: str, asked: str, toned: str, english: bool, typed_plain: bool) -> bool:
+    """Whether the question says the term: English terms folded; Vietnamese terms with their tone marks ("sữa" is
+    not "sửa"), folded when the customer typed none, never in an English question."""
+    if not _vietnamese(term):
+        return f" {plain} " in asked
+    if english:
+        return False
+    return f" {plain} " in asked if typed_plain else f" {_toned_words(term).strip()} " in toned
 
 
 def wordings(question: str, language: str) -> list[str]:

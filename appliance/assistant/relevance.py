@@ -127,7 +127,9 @@ def units(question: str) -> list[_Unit]:
     taken = [False] * len(tokens)
     termed = list(taken)  # syllables of a glossary term
     found: list[_Unit] = []
-    for term_tokens, others in _glossary_terms(plain):
+    for term_tokens, others, vietnamese in _glossary_terms(plain):
+        if vietnamese and language != "vi":
+            continue  # "don't" is not "đơn"
         for start in _positions(key, term_tokens, taken):
             taken[start:start + len(term_tokens)] = [True] * len(term_tokens)
             termed[start:start + len(term_tokens)] = [True] * len(term_tokens)
@@ -161,18 +163,21 @@ def units(question: str) -> list[_Unit]:
 _TERMS: dict[bool, list] = {}
 
 
-def _glossary_terms(plain: bool) -> list[tuple[list[str], tuple[tuple[str, ...], ...]]]:
-    """Every glossary term as tokens (folded for a question typed without tone marks) with its group's terms,
-    longest first ("phí giao hàng" before "giao hàng")."""
+def _glossary_terms(plain: bool) -> list[tuple[list[str], tuple[tuple[str, ...], ...], bool]]:
+    """Every glossary term as tokens (folded for a question typed without tone marks) with its groups' terms and
+    whether it is Vietnamese, longest first ("giờ mở cửa" before "mở cửa")."""
     if plain not in _TERMS:
         others: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+        vietnamese: dict[tuple[str, ...], bool] = {}
         for group in glossary.GROUPS:  # a term in two groups ("cost": price and fee) has the words of both
             forms = [tuple(_SYLLABLE.findall(t.lower())) for t in group]
             for form in forms:
                 key = tuple(fold(w) for w in form) if plain else form
                 others.setdefault(key, [])
                 others[key] += [f for f in forms if f not in others[key]]
-        _TERMS[plain] = sorted(((list(key), tuple(forms)) for key, forms in others.items()), key=lambda t: -len(t[0]))
+                vietnamese[key] = vietnamese.get(key, False) or _toned(" ".join(form))
+        _TERMS[plain] = sorted(((list(key), tuple(forms), vietnamese[key]) for key, forms in others.items()),
+                               key=lambda t: -len(t[0]))
     return _TERMS[plain]
 
 

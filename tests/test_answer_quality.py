@@ -185,3 +185,12 @@ def test_prose_answers_with_neighbouring_sentences_that_say_what_is_asked(servic
     assert wanted in text and unwanted not in text, chosen
     assert 1 <= len(chosen) <= 3 and "RETURNS POLICY" not in text
     assert text in " ".join(POLICY_EN.split()), chosen  # contiguous and in the policy's order
+
+
+def test_a_duration_column_is_guessed_and_stated_and_a_warranty_period_stays_a_warranty():
+    fields = guess_fields(["Mã dịch vụ", "Tên dịch vụ", "Giá", "Thời gian", "Thời gian bảo hành"])
+    assert (fields["duration"], fields["warranty"]) == ("Thời gian", "Thời gian bảo hành")
+    cells = {"Mã dịch vụ": "SP02", "Tên dịch vụ": "Massage đá nóng", "Giá": "450000", "Thời gian": "90 phút",
+             "Thời gian bảo hành": ""}
+    assert row_answer(cells, fields, "vi") == "Massage đá nóng có giá 450.000đ. Thời gian: 90 phút."
+    assert row_answer(cells, fields, "en") == "Massage đá nóng costs 450,000 VND. Takes 90 phút."

@@ -45,6 +45,8 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("trẻ em", "children", "child", "kids"), ("sinh viên", "học sinh", "student", "students"),
     ("chỗ để xe", "gửi xe", "đỗ xe", "đậu xe", "parking", "park"),
     ("tuần", "week", "weeks"), ("phút", "minutes"),
+    ("kiện hàng", "gói hàng", "bưu kiện", "parcel", "package"),
+    ("giao đến", "nhận được", "nhận hàng", "arrive", "arrived", "arrives", "received"),
     ("đơn hàng", "đơn", "đặt hàng", "order", "orders"),
     ("vỡ", "hỏng", "bị lỗi", "broken", "damaged", "faulty", "defective"),
     ("kiểm tra", "check", "inspect"),

@@ -10,7 +10,7 @@ import numpy as np
 
 from appliance.assistant import glossary, relevance
 from appliance.assistant.faithful import canonical_number
-from appliance.assistant.prompts import fold, language_of
+from appliance.assistant.prompts import fold
 from appliance.errors import AppError
 from appliance.records import Chunk, Document
 

@@ -125,6 +125,18 @@ def test_an_english_question_never_matches_vietnamese_glossary_words_by_their_fo
     assert not any(u.alternatives and ("đơn",) in u.alternatives for u in relevance.units("Why don't you open?"))
     assert "repair" not in glossary.expand("Trà sữa ô long giá bao nhiêu?")
     assert "repair" in glossary.expand("Có sửa xe đạp không?")
+    # English words meet the glossary by their stem ("holidays"), Vietnamese syllables never do ("dạy" is not "days")
+    assert any(("ngày", "lễ") in u.alternatives for u in relevance.units("Are you open on holidays?"))
+    assert not any(u.alternatives for u in relevance.units("Xưởng có dạy vẽ không?"))
+
+
+def test_between_passages_covering_as_much_the_one_saying_the_rarer_word_answers(services, tenant):
+    # the shop's name holds "điện thoại", which the glossary gives for "hotline": the Hotline section says more
+    upload(services, tenant.id, "hoi-dap.md", "# Điện Thoại Xanh\n\n## Địa chỉ\nĐiện Thoại Xanh ở 210 Cách Mạng "
+           "Tháng Tám, Quận 3.\n\n## Hotline\nGọi 028 3930 5566 hoặc nhắn Zalo 0977 120 450.\n\n## Giờ làm việc\n"
+           "Mở cửa từ 8:30 đến 21:00 mỗi ngày.\n")
+    reply = ask(services, tenant.id, "Cho mình xin số hotline")
+    assert reply.path == "extract" and "028 3930 5566" in reply.text, reply.text
 
 
 FAQ_VI = """# Tiệm bánh Hoa Mai

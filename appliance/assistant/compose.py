@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from appliance.assistant import glossary, relevance
+from appliance.assistant import glossary, lexical, relevance
 from appliance.assistant.faithful import canonical_number
 from appliance.assistant.prompts import fold
 from appliance.errors import AppError
@@ -166,8 +166,9 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
             unit, score, covered = _best_section(services, hit["text"], queries, asked, rarity)
             score = max(score, hit["score"])
         if _answers(question, hit, covered, score, threshold):
-            candidates.append((covered, score, hit, chunk, unit))
-    for _, _, hit, chunk, unit in _in_order(candidates, question):
+            said, _ = relevance.evidence(question, hit["text"] if unit is None else unit, rarity, asked)
+            candidates.append((covered, score, hit, chunk, unit, said))
+    for _, _, hit, chunk, unit, _ in _in_order(candidates, question):
         if chunk.cells:
             document = Document.get_or_none(Document.id == hit["document_id"])
             known = document is not None and document.fields is not None
@@ -186,23 +187,29 @@ def _answers(question: str, hit: dict, covered: float, score: float, threshold: 
     close to the question as `threshold` plus a margin, or covers nearly all of it. Where the embedder reads both
     (English), a passage it finds clearly close may cover less: the customer's other words ("bought last week")
     often tell the case rather than the subject."""
-    if covered >= relevance.ABOUT:
-        return hit["relevant"] or score >= threshold + _SENTENCE_MARGIN or covered >= _COVERS_ALL
+    across = _script_language(question) != _script_language(hit["text"])
+    if covered >= relevance.ABOUT:  # across languages the cosine is noise (MiniLM reads English): coverage decides
+        return hit["relevant"] or score >= threshold + _SENTENCE_MARGIN or covered >= _COVERS_ALL or across
+    if hit.get("strong") and covered >= _COVERS_SOME:
+        return True  # it holds the product code or brand the question names ("Do you accept JCB cards?")
     english = _script_language(question) == "en" and _script_language(hit["text"]) == "en"
     return english and covered >= _COVERS_SOME and score >= _CLEARLY_CLOSE
 
 
 def _in_order(candidates: list[tuple], question: str) -> list[tuple]:
     """Candidates covering most of the question first; among those covering as much, those in the question's language,
-    then retrieval order (strong matches first, then fused rank), except that one clearly closer to the question by
-    its best section goes first."""
+    then those holding a code or name it asks about, then those saying its rarer words, then retrieval order (strong matches first, then fused rank), except that one
+    clearly closer to the question by its best section goes first."""
     if not candidates:
         return candidates
     most = max(c[0] for c in candidates)
     # as much said in the customer's language beats a translation, and the reply is in that language too
     language = _script_language(question)
+    # then one holding the product code or name asked about, then the one saying the rarer words ("hotline", not
+    # the "điện thoại" of the shop's name)
     best = sorted((c for c in candidates if c[0] >= most - _AS_MUCH),
-                  key=lambda c: _script_language(c[2]["text"]) != language)
+                  key=lambda c: (_script_language(c[2]["text"]) != language, -lexical.strength(c[2].get("strong") or []),
+                                 -round(c[5], 1)))
     rest = sorted((c for c in candidates if c[0] < most - _AS_MUCH), key=lambda c: -c[0])
     alike = [c for c in best if _script_language(c[2]["text"]) == _script_language(best[0][2]["text"])]
     closest = max(alike, key=lambda c: c[1])  # cosines compare within one language only

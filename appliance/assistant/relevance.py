@@ -28,7 +28,7 @@ ABOUT = 0.5  # share of the question's weight a passage must cover to be about i
 _STOP_VI = set("có không ko là của tôi bạn mình em anh chị cho và với nào gì thế như thì được bao nhiêu trong các "
                "những một này đó ở tại để vậy à ạ ơi nhé nha hả hay hoặc bị rất nhất làm đi đến từ ra vào khi nếu ai "
                "sao đâu còn rồi chưa về muốn cần hỏi xin mấy nhiêu lúc đã sẽ đang cũng thể phải nên giúp dạ vâng nhỉ "
-               "chứ cái chiếc loại bán mua shop tiệm quán xưởng salon hiện nay dùng".split())
+               "chứ cái chiếc loại bán mua shop tiệm quán xưởng salon hiện nay dùng số".split())
 _STOP_VI_PHRASES = ("cửa hàng", "cửa tiệm", "có thể", "vui lòng", "cho mình", "cho em", "cho tôi")
 _STOP_EN = set(
     "the a an is are am was were be been being you your yours what how do does did done can could i and when much "
@@ -36,7 +36,7 @@ _STOP_EN = set(
     "who whom will would shall should may might must please tell many from if then than so up out get got give "
     "offer sell sells buy need want know like also just still yet some all one let see make go im ive dont more most "
     "less other same such very only really after before happen happens happened don doesn didn isn aren wasn won "
-    "couldn shouldn wouldn haven hasn "
+    "couldn shouldn wouldn haven hasn by as into onto per via take takes taking took "
     "shop store workshop salon bakery restaurant cafe hi hello thanks thank".split())
 
 # glossary terms that ask for an amount, a period or a time rather than name a subject
@@ -127,10 +127,14 @@ def units(question: str) -> list[_Unit]:
     taken = [False] * len(tokens)
     termed = list(taken)  # syllables of a glossary term
     found: list[_Unit] = []
+    stems = [stem(fold(t)) for t in tokens]  # "holidays" is the glossary's "holiday"
     for term_tokens, others, vietnamese in _glossary_terms(plain):
         if vietnamese and language != "vi":
             continue  # "don't" is not "đơn"
-        for start in _positions(key, term_tokens, taken):
+        where = _positions(key, term_tokens, taken)
+        if not vietnamese and not where and language != "vi":  # "dạy" is not "days"
+            where = _positions(stems, [stem(t) for t in term_tokens], taken)
+        for start in where:
             taken[start:start + len(term_tokens)] = [True] * len(term_tokens)
             termed[start:start + len(term_tokens)] = [True] * len(term_tokens)
             found.append(_Unit(own=tuple(key[start:start + len(term_tokens)]), alternatives=others))
@@ -205,9 +209,17 @@ def _flat(_: str) -> float:
 
 def coverage(question: str, text: str, rarity: Rarity | None = None, asked: list[_Unit] | None = None) -> float:
     """The share (0..1) of what the question names that the passage says, each part weighed by its rarity."""
+    said, total = evidence(question, text, rarity, asked)
+    return said / total if total else 0.0
+
+
+def evidence(question: str, text: str, rarity: Rarity | None = None, asked: list[_Unit] | None = None
+             ) -> tuple[float, float]:
+    """(weight of what the passage says of the question, weight of all the question names): between passages that
+    cover as much, the one saying rarer words ("hotline" rather than the "điện thoại" of the shop's name) says more."""
     asked = units(question) if asked is None else asked
     if not asked:
-        return 0.0
+        return 0.0, 0.0
     rarity = rarity or _flat
     passage = _Text(text)
     toned = question != fold(question)
@@ -219,7 +231,7 @@ def coverage(question: str, text: str, rarity: Rarity | None = None, asked: list
         total += weight
         if matched:
             said += weight
-    return said / total if total else 0.0
+    return said, total
 
 
 def _matched(unit: _Unit, passage: _Text, toned: bool) -> tuple[str, ...] | None:

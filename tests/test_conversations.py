@@ -315,3 +315,30 @@ def test_a_receiver_that_raises_never_breaks_the_write_or_the_other_receivers(ca
     assert events.wanted("conversation.closed") and not Events().wanted("conversation.closed")
     assert set(NAMES) >= {"message.in", "message.out", "message.status", "conversation.handoff",
                           "conversation.assigned", "conversation.resumed", "conversation.closed"}
+
+
+# --- web is a channel like the others --------------------------------------------------------------------------
+
+def test_an_agent_reply_reaches_the_open_widget_stream_without_staff_fields(client, tenant, services, web_channel):
+    post_json(client, f"/widget/{web_channel.id}/messages", {"session": "s-1", "text": "hello"})
+    conversation = Conversation.get()
+    box = services.streams.subscribe(web_channel.id, "s-1")  # what GET /widget/<id>/events reads from
+    sent = client.post(f"/api/v1/conversations/{conversation.id}/messages", json={"text": "Mai here, hi!"},
+                       headers=tenant.headers)
+    assert sent.status_code == 201 and sent.get_json()["status"] == "sent"
+    event, data = box.get(timeout=5)
+    assert (event, data["text"], data["sender"], data["id"]) == ("message", "Mai here, hi!", "agent", sent.get_json()["id"])
+    assert {"model", "sources", "path", "rejected", "error", "tokens"}.isdisjoint(data)
+
+
+def test_an_event_of_a_channel_disconnected_meanwhile_ends_failed_with_its_reason(client, tenant, services,
+                                                                                   fake_whatsapp):
+    channel_id = connect(client, tenant, fake_whatsapp)
+    [event_id] = store_events(Channel.get_by_id(channel_id),
+                              [Inbound(kind="text", platform_id="wamid.late", user_id=WA_USER, text="hello")])
+    assert client.delete(f"/api/v1/channels/{channel_id}", headers=tenant.headers).status_code == 204
+    services.enqueue_events([event_id])
+    event = InboundEvent.get_by_id(event_id)
+    assert (event.status, event.error, event.attempts) == ("failed", "not answered: channel_disconnected", 1)
+    assert Message.get(Message.inbound_event == event_id).error == "not answered: channel_disconnected"
+    assert fake_whatsapp.requests == [] and client.get("/healthz").get_json()["queue"]["failed_events"] == 1

@@ -110,7 +110,7 @@ def handle_claimed(services, event: InboundEvent) -> Message | None:
     response = responders.respond(_context(services, event, conversation, message))
     try:
         out = _act(services, conversation, message, response)
-    except AppError as exc:  # outside the window with no template to send (a backlog older than the window)
+    except AppError as exc:  # the reply may not go: its channel was disconnected meanwhile, or the window closed
         log.info("inbound event %d not answered: %s", event.id, exc.code)
         _give_up(event.id, f"not answered: {exc.code}")
         return None
@@ -134,7 +134,7 @@ def _act(services, conversation: Conversation, message: Message, response) -> Me
         out = conversations.reply(services, conversation, outbound, "bot", inline=True, reply_to=message.id,
                                   **response.meta)
     if response is not None and response.action == "handoff":
-        conversations.handoff(services, conversation, reason="bot")
+        conversations.handoff(services, conversation, reason=response.reason)
     return out
 
 

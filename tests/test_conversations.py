@@ -251,6 +251,13 @@ def test_event_data_is_the_api_shape_scoped_to_its_tenant(client, tenant, servic
     assert event.data == conversations.conversation_json(closed) and event.data["status"] == "closed"
 
 
+def test_a_hand_off_by_a_responder_says_why(client, tenant, services, web_channel, received):
+    post_json(client, f"/widget/{web_channel.id}/messages", {"session": "s-1", "text": "talk to a human please"})
+    *_, handoff = (received.get_nowait() for _ in range(4))  # in, out, status (sent), then the hand-off
+    assert (handoff.name, handoff.data["status"]) == ("conversation.handoff", "handoff")
+    assert handoff.data["reason"] == "the customer asked for a person"
+
+
 def test_a_change_that_changes_nothing_emits_nothing(client, tenant, services, web_channel, received):
     post_json(client, f"/widget/{web_channel.id}/messages", {"session": "s-1", "text": "hello"})
     names(received)

@@ -113,7 +113,10 @@ class Channel(BaseModel):
 
     @property
     def webhook_path(self) -> str:
-        return f"/widget/{self.id}.js" if self.kind == "web" else f"/webhooks/{self.kind}/{self.id}"
+        """Where the platform posts to (the widget: its embed script), from the channel module."""
+        from appliance import channels
+
+        return getattr(channels.module(self.kind), "PATH", "/webhooks/{kind}/{id}").format(kind=self.kind, id=self.id)
 
 
 class Customer(BaseModel):
@@ -132,7 +135,7 @@ class Customer(BaseModel):
 
 
 class Conversation(BaseModel):
-    STATUSES = ("open", "handoff", "closed")
+    STATUSES = ("open", "handoff", "assigned", "closed")  # changed only through appliance/conversations.py
     tenant = ForeignKeyField(Tenant, backref="conversations", on_delete="CASCADE")
     channel = ForeignKeyField(Channel, backref="conversations", on_delete="CASCADE")
     customer = ForeignKeyField(Customer, backref="conversations", on_delete="CASCADE")
@@ -194,28 +197,6 @@ class Message(BaseModel):
     rejected = TextField(null=True)  # why a model's rewrite was not sent (the extract went instead)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
-
-    STAFF_ONLY = ("error", "model", "tokens", "sources", "path", "rejected")  # never in the customer's widget
-
-    def as_json(self, for_customer: bool = False) -> dict:
-        """The API shape of a message; `for_customer` leaves out what only staff see (sources, model, path)."""
-        data = {
-            "id": self.id,
-            "direction": self.direction,
-            "sender": self.sender,
-            "reply_to": self.reply_to_id,
-            "kind": self.kind,
-            "text": self.text,
-            "status": self.status,
-            "error": self.error,
-            "model": self.model,
-            "tokens": {"prompt": self.tokens_prompt, "completion": self.tokens_completion},
-            "sources": self.sources or [],
-            "path": self.path,
-            "rejected": self.rejected,
-            "created_at": self.created_at.isoformat() + "Z",
-        }
-        return {k: v for k, v in data.items() if k not in self.STAFF_ONLY} if for_customer else data
 
 
 class Document(BaseModel):

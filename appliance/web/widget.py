@@ -17,6 +17,7 @@ from typing import Iterator
 from flask import Blueprint, Response, current_app, render_template_string, request
 
 from appliance.channels.web import Streams, check_session, parse_message, sse
+from appliance.conversations import message_json
 from appliance.errors import AppError
 from appliance.limits import RateLimit, Slots, too_many
 from appliance.pipeline import store_events
@@ -176,7 +177,7 @@ def events(channel_id: str):
 def _stream(box: queue.Queue, backlog: list[Message], seconds: float) -> Iterator[str]:
     yield ": connected\n\n"
     for message in backlog:
-        yield sse("message", message.as_json(for_customer=True), message.id)
+        yield sse("message", message_json(message, for_customer=True), message.id)
     ends = time.monotonic() + seconds
     while (left := ends - time.monotonic()) > 0:
         try:

@@ -29,6 +29,7 @@ class Services:
     vault: Vault
     models: Models
     streams: Streams = field(default_factory=Streams)
+    admin_streams: Streams = field(default_factory=Streams)  # (tenant id, "events") -> the admin pages' event streams
     event_handlers: dict[str, Callable] = field(default_factory=lambda: _default_handlers())  # status, follow...
     outbox: object = None  # outbox.OutboxState: circuit breakers, rate caps, the HTTP session
     stopping: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM: long tasks stop early
@@ -159,7 +160,7 @@ def _security_headers(response):
 
 def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
-    from appliance.web import RowId, admin, api, health, knowledge, webhooks, widget
+    from appliance.web import RowId, admin, api, events, health, knowledge, webhooks, widget
 
     services = services or create_services(settings)
     app = Flask(__name__, static_folder=None)
@@ -179,4 +180,5 @@ def create_app(settings, services: Services | None = None) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(knowledge.blueprint)
+    app.register_blueprint(events.blueprint)
     return app

@@ -160,7 +160,7 @@ def _security_headers(response):
 
 def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
-    from appliance.web import RowId, admin, api, events, health, knowledge, webhooks, widget
+    from appliance.web import RowId, admin, api, conversations, events, health, knowledge, webhooks, widget
 
     services = services or create_services(settings)
     app = Flask(__name__, static_folder=None)
@@ -180,5 +180,6 @@ def create_app(settings, services: Services | None = None) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(knowledge.blueprint)
+    app.register_blueprint(conversations.blueprint)
     app.register_blueprint(events.blueprint)
     return app

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from peewee import (
     BlobField,
     BooleanField,
+    Case,
     CharField,
     DateTimeField,
     FloatField,
@@ -197,6 +198,25 @@ class Message(BaseModel):
     updated_at = DateTimeField(default=utcnow)
 
     STAFF_ONLY = ("error", "model", "tokens", "sources", "path", "rejected")  # never in the customer's widget
+
+    @classmethod
+    def unread_counts(cls, conversation_ids: list[int]) -> dict[int, int]:
+        """Per conversation, the customer's messages since the last reply (bot's or staff's); absent when none."""
+        if not conversation_ids:
+            return {}
+        out = cls.alias()
+        last_reply = out.select(fn.COALESCE(fn.MAX(out.id), 0)).where(
+            (out.conversation == cls.conversation) & (out.direction == "out"))
+        return dict(cls.select(cls.conversation, fn.COUNT(cls.id))
+                    .where(cls.conversation.in_(conversation_ids) & (cls.direction == "in") & (cls.id > last_reply))
+                    .group_by(cls.conversation).tuples())
+
+    @classmethod
+    def unread_conversations(cls, tenant_id: str):
+        """A subquery of the tenant's conversation ids whose newest message is the customer's (no reply since)."""
+        newest = {d: fn.MAX(Case(None, [(cls.direction == d, cls.id)])) for d in ("in", "out")}
+        return (cls.select(cls.conversation).where(cls.tenant == tenant_id).group_by(cls.conversation)
+                .having(newest["in"] > fn.COALESCE(newest["out"], 0)))
 
     def as_json(self, for_customer: bool = False) -> dict:
         """The API shape of a message; `for_customer` leaves out what only staff see (sources, model, path)."""

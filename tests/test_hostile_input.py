@@ -16,7 +16,7 @@ from tests.conftest import post_json
 from tests.fakes import (  # noqa: F401  (fixtures)
     CREDENTIALS, connect, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, fakes, sample, signed_headers,
 )
-from tests.test_core_api import assert_error
+from tests.conftest import assert_error
 
 PARSERS = {"whatsapp": whatsapp, "messenger": messenger, "zalo": zalo, "telegram": telegram}
 QUICK = hsettings(derandomize=True, max_examples=150, deadline=None, database=None)

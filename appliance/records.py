@@ -134,7 +134,7 @@ class Customer(BaseModel):
 
 
 class Conversation(BaseModel):
-    STATUSES = ("open", "handoff", "closed")
+    STATUSES = ("open", "handoff", "assigned", "closed")  # changed only through appliance/conversations.py
     tenant = ForeignKeyField(Tenant, backref="conversations", on_delete="CASCADE")
     channel = ForeignKeyField(Channel, backref="conversations", on_delete="CASCADE")
     customer = ForeignKeyField(Customer, backref="conversations", on_delete="CASCADE")
@@ -197,8 +197,6 @@ class Message(BaseModel):
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
-    STAFF_ONLY = ("error", "model", "tokens", "sources", "path", "rejected")  # never in the customer's widget
-
     @classmethod
     def unread_counts(cls, conversation_ids: list[int]) -> dict[int, int]:
         """Per conversation, the customer's messages since the last reply (bot's or staff's); absent when none."""
@@ -217,26 +215,6 @@ class Message(BaseModel):
         newest = {d: fn.MAX(Case(None, [(cls.direction == d, cls.id)])) for d in ("in", "out")}
         return (cls.select(cls.conversation).where(cls.tenant == tenant_id).group_by(cls.conversation)
                 .having(newest["in"] > fn.COALESCE(newest["out"], 0)))
-
-    def as_json(self, for_customer: bool = False) -> dict:
-        """The API shape of a message; `for_customer` leaves out what only staff see (sources, model, path)."""
-        data = {
-            "id": self.id,
-            "direction": self.direction,
-            "sender": self.sender,
-            "reply_to": self.reply_to_id,
-            "kind": self.kind,
-            "text": self.text,
-            "status": self.status,
-            "error": self.error,
-            "model": self.model,
-            "tokens": {"prompt": self.tokens_prompt, "completion": self.tokens_completion},
-            "sources": self.sources or [],
-            "path": self.path,
-            "rejected": self.rejected,
-            "created_at": self.created_at.isoformat() + "Z",
-        }
-        return {k: v for k, v in data.items() if k not in self.STAFF_ONLY} if for_customer else data
 
 
 class Document(BaseModel):

@@ -84,9 +84,12 @@ def use_queue_file(path: Path | None) -> None:
     huey.immediate = False
 
 
-@huey.task(retries=2, retry_delay=1)
+@huey.task(retries=0)
 def process_next() -> None:
-    """The doorbell: answer the fairest pending inbound event (one), ringing again while more wait."""
+    """The doorbell: answer the fairest pending inbound event (one), ringing again while more wait.
+
+    Never retried by huey: the event rows carry the attempts (pipeline.MAX_EVENT_ATTEMPTS), and a failed event
+    stays failed; the minutely sweep rings for pending ones only."""
     from appliance.pipeline import process_next as answer_one
 
     _services.bell_answered()
@@ -126,6 +129,15 @@ def prune_events() -> None:
 
     if _services is not None:
         prune(_services.settings)
+
+
+@huey.periodic_task(crontab(minute="*/5"))
+def close_idle_conversations() -> None:
+    """Close conversations idle longer than the conversation_idle_hours setting."""
+    from appliance.conversations import auto_close
+
+    if _services is not None:
+        auto_close(_services)
 
 
 # --- knowledge base ------------------------------------------------------------------------

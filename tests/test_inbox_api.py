@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from appliance.auth import create_tenant, create_user, issue_token
-from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, utcnow
+from appliance.records import Channel, Conversation, ConversationEvent, Customer, InboundEvent, Message, utcnow
 from tests.conftest import assert_error, post_json, wait_until
 from tests.fakes import CREDENTIALS, connect, fake_whatsapp, signed_headers  # noqa: F401  (fixtures)
 
@@ -117,26 +117,40 @@ def test_handoff_assign_resume_and_close(client, tenant, web_channel, agent):
 
 
 @pytest.mark.parametrize("moves, action, code", [
-    ([], "resume-bot", "not_held"),  # open: the bot has it already
+    (["assign"], "handoff", "wrong_state"),  # a person has it already
     (["close"], "handoff", "conversation_closed"),
+    (["close"], "assign", "conversation_closed"),
     (["close"], "resume-bot", "conversation_closed"),
-    (["close"], "close", "conversation_closed"),
-    (["handoff"], "handoff", "already_handed_off"),
 ])
-def test_wrong_state_changes_are_409_with_a_sentence(moves, action, code, client, tenant, web_channel):
+def test_wrong_state_changes_are_409_with_a_sentence(moves, action, code, client, tenant, web_channel, agent):
+    user, _ = agent
+    conversation = say(client, web_channel, "s1", "Hello")
+    bodies = {"assign": {"user_id": user.id}, "handoff": {}}
+    for move in moves:
+        assert act(client, tenant.headers, conversation.id, move, bodies.get(move)).status_code == 200
+    before = Conversation.get_by_id(conversation.id).status
+    events = ConversationEvent.select().count()
+    assert_error(act(client, tenant.headers, conversation.id, action, bodies.get(action)), 409, code)
+    assert Conversation.get_by_id(conversation.id).status == before and ConversationEvent.select().count() == events
+
+
+@pytest.mark.parametrize("moves, action, status", [([], "resume-bot", "open"), (["handoff"], "handoff", "handoff"),
+                                                   (["close"], "close", "closed")])
+def test_asking_for_the_state_it_is_in_changes_nothing(moves, action, status, client, tenant, web_channel):
     conversation = say(client, web_channel, "s1", "Hello")
     for move in moves:
         assert act(client, tenant.headers, conversation.id, move).status_code == 200
-    before = Conversation.get_by_id(conversation.id).status
-    assert_error(act(client, tenant.headers, conversation.id, action), 409, code)
-    assert Conversation.get_by_id(conversation.id).status == before
+    events = ConversationEvent.select().count()
+    again = act(client, tenant.headers, conversation.id, action)
+    assert again.status_code == 200 and again.get_json()["status"] == status
+    assert ConversationEvent.select().count() == events  # nothing happened, so nothing is told
 
 
 def test_assign_takes_only_a_user_of_the_same_tenant(client, tenant, other_tenant, web_channel):
     conversation = say(client, web_channel, "s1", "Hello")
     outsider = create_user("spy@other.example", "correct horse", "agent", other_tenant.tenant)
     platform = create_user("root@platform.example", "correct horse", "platform-admin", None)
-    for user_id in (outsider.id, platform.id, 10**9):
+    for user_id in (outsider.id, platform.id, 10**9):  # a user of another tenant does not exist for this one
         assert_error(act(client, tenant.headers, conversation.id, "assign", {"user_id": user_id}), 404, "not_found")
     for body, code in [({}, "invalid_user_id"), ({"user_id": "1"}, "invalid_user_id"),
                        ({"user_id": True}, "invalid_user_id"), ({"user_id": 2**63}, "invalid_user_id")]:

@@ -76,8 +76,8 @@ def _filtered(tenant_id: str):
     args = request.args
     query = Conversation.select(Conversation, Customer).join(Customer).where(Conversation.tenant == tenant_id)
     if args.get("status"):
-        if args["status"] not in Conversation.STATUSES:
-            raise AppError(422, "invalid_status", f"'status' must be one of {', '.join(Conversation.STATUSES)}.")
+        if args["status"] not in conversations.STATUSES:
+            raise AppError(422, "invalid_status", f"'status' must be one of {', '.join(conversations.STATUSES)}.")
         query = query.where(Conversation.status == args["status"])
     if args.get("channel"):
         query = query.where(Conversation.channel == args["channel"])
@@ -97,7 +97,7 @@ def _filtered(tenant_id: str):
 
 
 @blueprint.get("")
-@accepts(query={"status": {"type": "string", "enum": list(Conversation.STATUSES)}, "channel": {"type": "string"},
+@accepts(query={"status": {"type": "string", "enum": list(conversations.STATUSES)}, "channel": {"type": "string"},
                 "q": {"type": "string", "maxLength": MAX_QUERY},
                 "assigned": {"type": "string", "pattern": "^(me|none|[0-9]{1,18})$"},
                 "unread": {"type": "string", "enum": ["true", "false"]},
@@ -120,11 +120,9 @@ def list_conversations():
 @api_auth(*ANY_ROLE)
 def get_conversation(conversation_id: int):
     """One conversation with its messages: delivery status and failure reason, and for bot replies sources and path."""
-    conversation = Conversation.get_for_tenant(tenant_id_required(), conversation_id, "conversation")
-    messages = conversation.messages.order_by(Message.id)
-    return {**conversations.conversation_json(conversation),
-            "unread": Message.unread_counts([conversation.id]).get(conversation.id, 0),
-            "messages": [conversations.message_json(m) for m in messages]}
+    conversation = _conversation(conversation_id)
+    return {**conversations.conversation_json(conversation, with_messages=True),
+            "unread": Message.unread_counts([conversation.id]).get(conversation.id, 0)}
 
 
 def _conversation(conversation_id: int) -> Conversation:
@@ -136,8 +134,19 @@ def _acting_user() -> User | None:
     return g.token.user if g.token.user_id is not None else None
 
 
-def _answer(conversation_id: int) -> dict:
-    return conversations.conversation_json(Conversation.get_by_id(conversation_id))
+# Why a change did not happen, by the state the conversation is in (the write path leaves it as it was)
+NOT_NOW = {"open": "the bot has it", "handoff": "it is waiting for a person",
+           "assigned": "a person has it already; assign it to someone else, or resume the bot first",
+           "closed": "it is closed; it starts again when the customer writes"}
+DONE = {"handoff": "handed off", "assigned": "assigned", "open": "given back to the bot", "closed": "closed"}
+
+
+def _moved(conversation: Conversation, wanted: str) -> dict:
+    """The conversation's API shape once the write path has moved it to `wanted` (or found it there already); a 409
+    saying why when it is somewhere else (a wrong transition, or another request got there first)."""
+    if conversation.status != wanted:
+        raise AppError(409, "wrong_state", f"The conversation was not {DONE[wanted]}: {NOT_NOW[conversation.status]}.")
+    return conversations.conversation_json(conversation)
 
 
 @blueprint.post("/<int:conversation_id>/handoff")
@@ -150,8 +159,8 @@ def handoff(conversation_id: int):
     reason = body.get("reason", "")
     if not isinstance(reason, str) or len(reason) > 500:
         raise AppError(422, "invalid_reason", "'reason' must be a text of at most 500 characters.")
-    conversations.handoff(services(), conversation, reason=reason.strip(), by_user=_acting_user())
-    return _answer(conversation_id)
+    return _moved(conversations.handoff(services(), conversation, reason=reason.strip(), by_user=_acting_user()),
+                  "handoff")
 
 
 @blueprint.post("/<int:conversation_id>/assign")
@@ -163,25 +172,19 @@ def assign(conversation_id: int):
     user_id = json_body().get("user_id")
     if not isinstance(user_id, int) or isinstance(user_id, bool) or not 0 < user_id <= MAX_ROW_ID:
         raise AppError(422, "invalid_user_id", "Give 'user_id' as the id of a user of this tenant.")
-    user = User.get_or_none((User.id == user_id) & (User.tenant == conversation.tenant_id))
-    if user is None:
-        raise AppError(422, "unknown_user", f"No user with id {user_id} in this tenant; pick one of the tenant's "
-                                            "agents or admins.")
-    conversations.assign(services(), conversation, user)
-    return _answer(conversation_id)
+    user = User.get_or_none(User.id == user_id)  # the write path refuses (404) a user of another tenant
+    return _moved(conversations.assign(services(), conversation, user, by_user=_acting_user()), "assigned")
 
 
 @blueprint.post("/<int:conversation_id>/resume-bot")
 @api_auth(*ANY_ROLE)
 def resume_bot(conversation_id: int):
     """Give the conversation back to the bot: it answers the customer's next message."""
-    conversations.resume_bot(services(), _conversation(conversation_id), by_user=_acting_user())
-    return _answer(conversation_id)
+    return _moved(conversations.resume_bot(services(), _conversation(conversation_id), by_user=_acting_user()), "open")
 
 
 @blueprint.post("/<int:conversation_id>/close")
 @api_auth(*ANY_ROLE)
 def close(conversation_id: int):
     """Close the conversation; the customer's next message opens a new one."""
-    conversations.close(services(), _conversation(conversation_id), by_user=_acting_user())
-    return _answer(conversation_id)
+    return _moved(conversations.close(services(), _conversation(conversation_id), by_user=_acting_user()), "closed")

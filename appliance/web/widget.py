@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, render_template_string, requ
 
 from appliance.channels.web import check_session, parse_message, sse
 from appliance.config import stream_caps
+from appliance.conversations import message_json
 from appliance.errors import AppError
 from appliance.limits import RateLimit, Slots, too_many
 from appliance.pipeline import store_events
@@ -143,7 +144,7 @@ def events(channel_id: str):
 def _stream(box: queue.Queue, backlog: list[Message], seconds: float) -> Iterator[str]:
     yield ": connected\n\n"
     for message in backlog:
-        yield sse("message", message.as_json(for_customer=True), message.id)
+        yield sse("message", message_json(message, for_customer=True), message.id)
     yield from live(box, seconds, lambda event, data: sse(event, data, data.get("id") if event == "message" else None))
 
 

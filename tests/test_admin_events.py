@@ -4,6 +4,7 @@ Every event the write path emits is stored by one subscriber and reaches the ope
 reconnect with Last-Event-ID (or ?since=) replays what it missed; streams are capped and end after a while.
 """
 import json
+import re
 import queue
 import socket
 import threading
@@ -17,7 +18,7 @@ from appliance.config import Settings
 from appliance.events import NAMES, Event
 from appliance.records import Channel, Conversation, ConversationEvent, Message, utcnow
 from appliance.web.events import prune
-from tests.conftest import assert_error, wait_until
+from tests.conftest import assert_error, run_benchmark, wait_until
 
 
 class Stream:
@@ -296,3 +297,10 @@ def test_admin_and_widget_streams_together_leave_threads_for_webhooks(tmp_path):
         load_settings({"data": tmp_path, "http_threads": 64, "admin_streams": 50}, environ={})  # + 32 widget streams
     fits = load_settings({"data": tmp_path, "http_threads": 64, "admin_streams": 50, "widget_streams": 12}, environ={})
     assert stream_caps(fits) == (12, 50)
+
+
+def test_admin_events_benchmark_runs_and_every_stream_gets_every_message_across_reconnects():
+    out = run_benchmark("admin_events_bench.py", "--streams", "10")
+    counts = re.search(r"(\d+) customer messages x (\d+) open admin streams = (\d+) deliveries \((\d+) stream reconnects", out)
+    assert counts and int(counts[1]) * int(counts[2]) == int(counts[3]) and int(counts[4]) > 0, out
+    assert re.search(r"p95 \d+\.\d+ ms", out), out

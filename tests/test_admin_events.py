@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 import requests
 
+from appliance import conversations
 from appliance.auth import create_tenant, create_user, issue_token
 from appliance.config import Settings
 from appliance.events import NAMES, Event
@@ -118,24 +119,26 @@ def test_customer_message_and_reply_reach_the_stream_live_with_ids(server, tenan
     stream.close()
 
 
-def test_state_changes_reach_the_stream(server, tenant, web_channel, services):
-    from appliance import conversations
-
+@pytest.fixture
+def following(server, tenant, web_channel):
+    """A served app with one answered conversation and an admin stream that is live: (base URL, conversation, stream)."""
     base = server()
     say(base, web_channel, "s1", "Hello")
-    conversation = Conversation.get()
     stream = Stream(base, tenant.token)
     stream.until("ready")
-    for name, url in [("conversation.handoff", "handoff"), ("conversation.resumed", "resume-bot"),
-                      ("conversation.closed", "close")]:
+    yield base, Conversation.get(), stream
+    stream.close()
+
+
+def test_state_changes_reach_the_stream(following, tenant):
+    base, conversation, stream = following
+    for name, url, status in [("conversation.handoff", "handoff", "handoff"),
+                              ("conversation.resumed", "resume-bot", "open"), ("conversation.closed", "close", "closed")]:
         response = requests.post(f"{base}/api/v1/conversations/{conversation.id}/{url}", headers=tenant.headers,
                                  timeout=10)
         assert response.status_code == 200, response.text
         frame = stream.until(name)[-1]
-        assert frame["data"]["conversation_id"] == conversation.id and frame["data"]["data"]["status"] in (
-            {"conversation.handoff": "handoff", "conversation.resumed": "open", "conversation.closed": "closed"}[name],)
-    assert conversations.conversation_json(Conversation.get_by_id(conversation.id))["status"] == "closed"
-    stream.close()
+        assert frame["data"]["conversation_id"] == conversation.id and frame["data"]["data"]["status"] == status
 
 
 def test_last_event_id_and_since_replay_what_was_missed_in_order(server, tenant, web_channel):
@@ -177,20 +180,14 @@ def test_another_tenants_events_never_reach_the_stream(server, tenant, other_ten
         stream.close()
 
 
-def test_every_event_name_is_stored_and_streamed(server, tenant, web_channel, services):
-    from appliance import conversations
-
-    base = server()
-    say(base, web_channel, "s1", "Hello")
-    conversation = Conversation.get()
-    stream = Stream(base, tenant.token)
-    stream.until("ready")
-    shapes = {"message": conversations.message_json(Message.select().order_by(Message.id).first()), "conversation": conversations.conversation_json(conversation)}
+def test_every_event_name_is_stored_and_streamed(following, tenant, services):
+    _, conversation, stream = following
+    shapes = {"message": conversations.message_json(Message.select().order_by(Message.id).first()),
+              "conversation": conversations.conversation_json(conversation)}
     for name in NAMES:  # emitted as the write path does; the one subscriber stores and fans them out
         services.events.emit(Event(name, tenant.id, conversation.id, shapes[name.split(".")[0]]))
     assert [(f["event"], f["data"]["data"]) for f in (stream.next() for _ in NAMES)] == [
         (name, shapes[name.split(".")[0]]) for name in NAMES]
-    stream.close()
 
 
 def test_streams_need_a_token_of_the_tenant(server, tenant):

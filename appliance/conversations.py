@@ -3,7 +3,8 @@
 States: open (the bot answers) -> handoff (waiting for a person; the bot is silent) -> assigned (a person has it;
 the bot is silent) -> closed. `resume_bot` returns a handed-off or assigned conversation to open; a customer who
 writes after `closed` starts a new conversation. Every change emits a named event (appliance/events.py) after its
-transaction committed; the API shapes of conversations and messages live here so the API and the events agree.
+transaction committed (so call these outside any transaction of your own); the API shapes of conversations and
+messages live here so the API and the events agree.
 """
 from __future__ import annotations
 

@@ -196,6 +196,9 @@ def deliver(services, message_id: int) -> None:
     if message is None or message.direction != "out" or message.status != "pending":
         return
     channel = message.conversation.channel
+    module = channels.module(channel.kind)
+    if getattr(module, "LOCAL", False):
+        return _deliver_local(services, channel, module, message)
     if message.attempts and not message.platform_id and _confirmed_while_queued(services, channel, message):
         return
     if not _claim(message):
@@ -205,6 +208,20 @@ def deliver(services, message_id: int) -> None:
     except Exception as exc:  # a bug must not leave the row in "sending" for ever
         log.exception("delivery of message %d failed unexpectedly", message.id)
         _retry(services, message, "internal_error", type(exc).__name__, backoff(services.settings, message.attempts))
+
+
+def _deliver_local(services, channel: Channel, module, message: Message) -> None:
+    """A channel without a network (the widget): one send, no claim, pause, rate cap or retry; sent in one UPDATE."""
+    if channel.deleted:
+        values = {"status": "failed", "error": "channel_deleted: the channel was disconnected"}
+    else:
+        platform_id = module.send(_outbound(services, channel, message, {}), {}, "", None)
+        values = {"status": "sent", "platform_id": platform_id}
+    values["updated_at"] = utcnow()
+    if Message.update(values).where((Message.id == message.id) & (Message.status == "pending")).execute():
+        for name, value in values.items():
+            setattr(message, name, value)
+        conversations.message_status(services, message)
 
 
 def _claim(message: Message) -> bool:
@@ -220,11 +237,8 @@ def _claim(message: Message) -> bool:
 
 def _attempt(services, channel: Channel, message: Message) -> None:
     settings, state = services.settings, services.outbox
-    module = channels.module(channel.kind)
-    if channel.deleted or not (channel.credentials or getattr(module, "LOCAL", False)):
+    if channel.deleted or not channel.credentials:
         return _fail(services, message, "channel_deleted", "the channel was disconnected")
-    if getattr(module, "LOCAL", False):  # no network, so no pause, rate cap or retry
-        return _sent(services, channel, message, module.send(_outbound(services, channel, message, {}), {}, "", None))
     if channel.status != "active":
         return _fail(services, message, "channel_needs_attention", channel.status_reason or "the channel needs attention")
     wait, probe = state.breaker.admit(channel.id, settings.outbox_timeout)

@@ -16,6 +16,7 @@ from appliance.assistant.llm import ModelStopped
 from appliance.assistant.prompts import Turn
 from appliance.channels import CONVERSATIONAL, Inbound
 from appliance.db import database
+from appliance.errors import AppError
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, Tenant, utcnow
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,12 @@ def handle_claimed(services, event: InboundEvent) -> Message | None:
         _finish(event.id, "done")  # answered already, or a person has the conversation
         return existing
     response = responders.respond(_context(services, event, conversation, message))
-    out = _act(services, conversation, message, response)
+    try:
+        out = _act(services, conversation, message, response)
+    except AppError as exc:  # the reply may not go: its channel was disconnected meanwhile, or the window closed
+        log.info("inbound event %d not answered: %s", event.id, exc.code)
+        _give_up(event.id, f"not answered: {exc.code}")
+        return None
     _finish(event.id, "done")
     return out
 
@@ -128,7 +134,7 @@ def _act(services, conversation: Conversation, message: Message, response) -> Me
         out = conversations.reply(services, conversation, outbound, "bot", inline=True, reply_to=message.id,
                                   **response.meta)
     if response is not None and response.action == "handoff":
-        conversations.handoff(services, conversation, reason="bot")
+        conversations.handoff(services, conversation, reason=response.reason)
     return out
 
 
@@ -208,12 +214,17 @@ def _retry_or_fail(event: InboundEvent, exc: Exception) -> None:
     log.exception("inbound event %d failed (attempt %d)%s", event.id, event.attempts,
                   "; giving up" if final else "; it will be retried")
     reason = f"not answered after {event.attempts} attempts ({type(exc).__name__}); see the log"
-    if not final:
+    if final:
+        _give_up(event.id, reason)
+    else:
         InboundEvent.update(status="pending", error=reason).where(InboundEvent.id == event.id).execute()
-        return
+
+
+def _give_up(event_id: int, reason: str) -> None:
+    """The event ends failed with its reason, noted on its message too (the conversation shows it)."""
     with database.atomic("IMMEDIATE"):
-        _finish(event.id, "failed", reason)
-        Message.update(error=reason).where(Message.inbound_event == event.id).execute()
+        _finish(event_id, "failed", reason)
+        Message.update(error=reason).where(Message.inbound_event == event_id).execute()
 
 
 def failed_figures(hours: float = 1.0) -> dict:

@@ -115,7 +115,10 @@ class Channel(BaseModel):
 
     @property
     def webhook_path(self) -> str:
-        return f"/widget/{self.id}.js" if self.kind == "web" else f"/webhooks/{self.kind}/{self.id}"
+        """Where the platform posts to (the widget: its embed script), from the channel module."""
+        from appliance import channels
+
+        return getattr(channels.module(self.kind), "PATH", "/webhooks/{kind}/{id}").format(kind=self.kind, id=self.id)
 
 
 class Customer(BaseModel):

@@ -13,7 +13,6 @@ from typing import Callable
 
 from appliance.assistant import prompts, smalltalk
 from appliance.assistant.answer import answer, assistant_config, fallback_reply
-from appliance.assistant.llm import ModelStopped
 from appliance.assistant.prompts import Turn
 from appliance.channels import Outbound
 from appliance.records import Channel, Conversation, Message, Tenant
@@ -38,11 +37,12 @@ class Context:
 
 @dataclass(frozen=True)
 class Response:
-    """A responder's answer: `text` to send (may be empty with an action), an `action` (handoff), and what
+    """A responder's answer: `text` to send (may be empty with an action), an `action` (handoff) and why, and what
     conversations.reply records with it (model, tokens, sources, path, rejected, latency_ms)."""
 
     text: str = ""
     action: str | None = None
+    reason: str = ""  # why the action: shown to staff with the hand-off
     buttons: list[dict] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
 
@@ -64,7 +64,7 @@ def handoff_responder(context: Context) -> Response | None:
         return None
     config = assistant_config(context.tenant)
     return Response(prompts.HANDOFF.get(_language(context, config), prompts.HANDOFF["en"]), "handoff",
-                    meta={"model": "fallback", "path": "handoff"})
+                    "the customer asked for a person", meta={"model": "fallback", "path": "handoff"})
 
 
 def assistant_responder(context: Context) -> Response | None:
@@ -76,23 +76,24 @@ def assistant_responder(context: Context) -> Response | None:
     config = assistant_config(context.tenant)
     language = _language(context, config)
     if not config.get("enabled", True):
-        return _response(fallback_reply({**config, "fallback": "handoff"}, language, context.on_token))
+        return _response(fallback_reply({**config, "fallback": "handoff"}, language, context.on_token),
+                         "the assistant is disabled")
     try:
         reply = answer(context.services, context.tenant, context.history, context.message.text,
                        on_token=context.on_token)
-    except ModelStopped:
-        raise  # the appliance is stopping: the event waits for the next start instead
-    except Exception:
+    except Exception:  # not ModelStopped (a BaseException): when stopping, the event waits for the next start
         log.exception("the assistant of %s could not answer message %d; the fallback goes instead",
                       context.tenant.id, context.message.id)
         reply = fallback_reply(config, language, context.on_token)
-    return _response(reply)
+    return _response(reply, "the assistant had no answer")
 
 
-def _response(reply) -> Response:
+def _response(reply, why: str) -> Response:
     meta = {"model": reply.model, "tokens": {"prompt": reply.prompt_tokens, "completion": reply.completion_tokens},
             "latency_ms": reply.latency_ms, "sources": reply.sources, "path": reply.path, "rejected": reply.rejected}
-    return Response(reply.text, "handoff" if reply.action == "handoff" else None, meta=meta)
+    if reply.action == "handoff":
+        return Response(reply.text, "handoff", why, meta=meta)
+    return Response(reply.text, meta=meta)
 
 
 CHAIN: tuple[Responder, ...] = (handoff_responder, assistant_responder)

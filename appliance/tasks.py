@@ -142,29 +142,9 @@ def close_idle_conversations() -> None:
 
 # --- knowledge base ------------------------------------------------------------------------
 
-import threading  # noqa: E402  (only the knowledge tasks need it)
-
 @huey.task(retries=0)
 def ingest_document(document_id: int) -> None:
     """Extract, chunk, embed and index one uploaded document (its Document row is the ledger)."""
     from appliance.assistant.ingest import process
 
     process(_services, document_id)
-
-
-_requeued_documents = False
-_requeue_lock = threading.Lock()
-
-
-@huey.on_startup()
-def requeue_documents() -> None:
-    """Once per process, when the consumer starts: queue again documents a restart interrupted."""
-    global _requeued_documents
-    from appliance.assistant.ingest import unfinished
-
-    with _requeue_lock:
-        if _requeued_documents or _services is None:
-            return
-        _requeued_documents = True
-    for document_id in unfinished():
-        ingest_document(document_id)

@@ -1,12 +1,15 @@
 """The channel registry and the one small shape every channel module shares: `Inbound` in, `Outbound` out.
 
-Every channel kind is a module here (`module(kind)`): whatsapp, messenger, zalo, telegram and web. A module offers
-send(outbound, credentials, api_base, http) -> its message id, FREE_WINDOW (None: no messaging window) and, as it
-needs: verify_handshake(args, credentials), check_signature(raw, headers, credentials), parse(raw) -> [Inbound]
-(the platforms' webhooks); LOCAL = True (no network: no credentials, breaker or rate cap); TEMPLATES = False;
-CONFIRMS_SENDS; reply_extra(inbound); prepare(outbound, customer); connect/disconnect(channel, credentials, link)
-(Telegram's setWebhook); Refreshable + refresh (Zalo's token); progress(streams, channel_id, user_id, reply_to)
-(the widget's typing notice and streamed tokens).
+Every channel kind is a module here (`module(kind)`): whatsapp, messenger, zalo, telegram and web. Every module has
+send(outbound, credentials, api_base, http) -> its id for the message, and FREE_WINDOW (None: no messaging window).
+The platforms add verify_handshake(args, credentials), check_signature(raw, headers, credentials) and
+parse(raw) -> [Inbound] for their webhooks. Optional, where a kind needs it (the outbox and the API look for them,
+never at the kind): LOCAL = True (no network: no credentials, breaker or rate cap; the widget), TEMPLATES = False,
+PATH (the URL shown to paste), CONFIRMS_SENDS, reply_extra(inbound) and prepare(outbound, customer, settings) (what
+a send needs: Telegram's callback answer, Zalo's ZNS phone and endpoint), check_credentials(credentials),
+connect(webhook_url, credentials, api_base, http) and disconnect(channel_id, credentials, api_base, http)
+(Telegram's setWebhook/deleteWebhook), Refreshable + renew(services, channel, credentials, http) (Zalo's token
+refresh), progress(streams, channel_id, user_id, reply_to) (the widget's typing notice and streamed tokens).
 """
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ KIND = "web"
 FREE_WINDOW = None  # the page may show a reply at any time
 LOCAL = True  # nothing goes over the network: no credentials, breaker or rate cap
 TEMPLATES = False
+PATH = "/widget/{id}.js"  # what the admin pastes: the embed script (the platforms' is /webhooks/<kind>/<id>)
 
 MAX_SESSION = 128
 SESSION_PATTERN = re.compile(r"[A-Za-z0-9_-]+")  # ASCII only: isalnum() would let other scripts' digits in

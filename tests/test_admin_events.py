@@ -77,6 +77,13 @@ class Stream:
         self.sock.close()
 
 
+def run(server) -> None:
+    try:
+        server.run()
+    except OSError:  # its sockets closed under the loop by the fixture's teardown
+        pass
+
+
 @pytest.fixture
 def server(services, settings):
     """The app under waitress; `start(**settings)` serves it (settings first: the stream caps are read at start)."""
@@ -89,7 +96,7 @@ def server(services, settings):
     def start(**overrides):
         settings.update(overrides)
         server = waitress.create_server(create_app(settings, services), host="127.0.0.1", port=0, threads=12)
-        threading.Thread(target=server.run, daemon=True).start()
+        threading.Thread(target=run, args=(server,), daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.effective_port}"
 

@@ -17,6 +17,7 @@ from flask import Blueprint, current_app
 from appliance.auth import api_auth, tenant_id_required
 from appliance.channels.web import sse
 from appliance.config import stream_caps
+from appliance.events import Event
 from appliance.limits import Slots
 from appliance.records import ConversationEvent, utcnow
 from appliance.web import services
@@ -34,7 +35,7 @@ def event_json(row: ConversationEvent) -> dict:
             "data": row.data}
 
 
-def keep(services, event) -> None:
+def keep(services, event: Event) -> None:
     """Store one conversation event and hand it to its tenant's open admin streams (the subscriber of every name)."""
     row = ConversationEvent.create(tenant=event.tenant_id, conversation=event.conversation_id, name=event.name,
                                    data=event.data)
@@ -60,7 +61,7 @@ class Start:
     reset: bool
 
 
-def _start(tenant_id: str, mark: int | None) -> Start:
+def _start(mark: int | None) -> Start:
     """A mark older than what is kept, or newer than any id given, cannot be resumed exactly: the page reloads."""
     if mark is None:
         return Start(None, False)
@@ -77,7 +78,7 @@ def events():
     """SSE of the tenant's conversation events; Last-Event-ID (or ?since=) replays the ones after it."""
     svc = services()
     tenant_id = tenant_id_required()
-    start = _start(tenant_id, resume_after())
+    start = _start(resume_after())
     keys = {f"tenant:{tenant_id}": svc.settings.admin_streams_per_tenant}
     return hold(current_app.extensions["admin_stream_slots"], keys,
                 "Too many admin pages are following events right now; the page reconnects by itself shortly.",

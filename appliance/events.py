@@ -21,7 +21,8 @@ ANY = "*"
 
 @dataclass(frozen=True)
 class Event:
-    """One change: `data` is JSON-able (message.* -> the message, conversation.* -> the conversation, API shapes)."""
+    """One change: `data` is JSON-able (message.* -> the message, conversation.* -> the conversation, API shapes),
+    shared by every receiver, so a receiver copies it before changing anything."""
 
     name: str
     tenant_id: str

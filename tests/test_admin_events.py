@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from appliance import conversations
+from appliance import conversations, tasks
 from appliance.auth import create_tenant, create_user, issue_token
 from appliance.config import Settings
 from appliance.events import NAMES, Event
@@ -239,7 +239,8 @@ def test_prune_forgets_old_events_then_the_oldest_and_never_reuses_an_id(tenant,
     ids = [row.id for row in ConversationEvent.select().order_by(ConversationEvent.id)]
     assert len(ids) == 9  # per message: in, the reply out, the reply's status
     ConversationEvent.update(created_at=utcnow() - timedelta(days=8)).where(ConversationEvent.id == ids[0]).execute()
-    assert prune(services.settings) == 1  # older than admin_events_keep_days (7)
+    tasks.prune_events()  # the hourly task: events older than admin_events_keep_days (7) go
+    assert [row.id for row in ConversationEvent.select().order_by(ConversationEvent.id)] == ids[1:]
     limited = Settings({**services.settings, "admin_events_keep_rows": 2})
     assert prune(limited) == 6
     assert [row.id for row in ConversationEvent.select().order_by(ConversationEvent.id)] == ids[-2:]

@@ -251,6 +251,21 @@ def test_event_data_is_the_api_shape_scoped_to_its_tenant(client, tenant, servic
     assert event.data == conversations.conversation_json(closed) and event.data["status"] == "closed"
 
 
+def test_a_platform_status_is_a_message_status_event(client, tenant, services, fake_whatsapp, received):
+    customer = Customer_(client, "whatsapp", connect(client, tenant, fake_whatsapp))
+    customer.says("hello")
+    [reply] = customer.replies()
+    assert names(received) == ["message.in", "message.out", "message.status"]  # in, the reply, sent
+    body = json.loads(sample("whatsapp", "status_delivered.json"))
+    body["entry"][0]["changes"][0]["value"]["statuses"][0]["id"] = reply.platform_id
+    raw = json.dumps(body).encode()
+    assert client.post(f"/webhooks/whatsapp/{customer.channel_id}", data=raw,
+                       headers=signed_headers("whatsapp", raw)).status_code == 200
+    event = received.get_nowait()
+    assert (event.name, event.data["id"], event.data["status"]) == ("message.status", reply.id, "delivered")
+    assert received.empty()
+
+
 def test_a_hand_off_by_a_responder_says_why(client, tenant, services, web_channel, received):
     post_json(client, f"/widget/{web_channel.id}/messages", {"session": "s-1", "text": "talk to a human please"})
     *_, handoff = (received.get_nowait() for _ in range(4))  # in, out, status (sent), then the hand-off

@@ -71,7 +71,7 @@ def test_list_pages_with_before_and_limit(client, tenant, web_channel):
         if page["next"] is None:
             break
         query = {"limit": "2", "before": page["next"]}
-    assert pages == [made[:2:-1][:2], made[2:0:-1], made[:1]] == [[made[4], made[3]], [made[2], made[1]], [made[0]]]
+    assert pages == [[made[4], made[3]], [made[2], made[1]], [made[0]]]  # newest first, each once
     assert listed(client, tenant.headers, limit="5")["next"] is None
 
 
@@ -168,7 +168,6 @@ def test_another_tenants_conversation_is_404_everywhere(method, path, body, clie
     response = getattr(client, method)(url, headers=other_tenant.headers, **({"json": body} if body is not None else {}))
     assert_error(response, 404, "not_found")
     assert Conversation.get_by_id(conversation.id).status == "handoff"
-    assert other_tenant.id not in {c["id"] for c in listed(client, other_tenant.headers)["conversations"]}
     assert listed(client, other_tenant.headers)["conversations"] == []
 
 

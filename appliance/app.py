@@ -5,6 +5,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from flask import Flask
 from flask import request as flask_request
@@ -19,6 +20,7 @@ from appliance.errors import register_error_handlers
 from appliance.events import Events
 from appliance.outbox import OutboxState
 from appliance.vault import Vault
+from appliance.web.events import keep as keep_event
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class Services:
     vault: Vault
     models: Models
     streams: Streams = field(default_factory=Streams)
+    admin_streams: Streams = field(default_factory=Streams)  # (tenant id, "events") -> the admin pages' event streams
     events: Events = field(default_factory=Events)
     outbox: OutboxState | None = None  # circuit breakers, rate caps, the HTTP session
     stopping: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM: long tasks stop early
@@ -95,6 +98,7 @@ class Services:
 def subscribe_all(services: Services) -> None:
     """Every receiver of conversation events, registered here and nowhere else (see appliance/events.py)."""
     services.events.subscribe("message.out", WidgetFeed(services.streams))  # replies appear in the chat bubble
+    services.events.subscribe("*", partial(keep_event, services))  # stored for the admin streams, then fanned out
 
 
 def create_services(settings) -> Services:
@@ -142,7 +146,7 @@ def _security_headers(response):
 
 def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
-    from appliance.web import RowId, admin, api, health, knowledge, webhooks, widget
+    from appliance.web import RowId, admin, api, conversations, events, health, knowledge, webhooks, widget
 
     services = services or create_services(settings)
     app = Flask(__name__, static_folder=None)
@@ -162,4 +166,6 @@ def create_app(settings, services: Services | None = None) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(knowledge.blueprint)
+    app.register_blueprint(conversations.blueprint)
+    app.register_blueprint(events.blueprint)
     return app

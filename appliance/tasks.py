@@ -122,6 +122,15 @@ def kick_inbound() -> None:
         _services.ring(always=True)
 
 
+@huey.periodic_task(crontab(minute="17"))
+def prune_events() -> None:
+    """Hourly: forget conversation events older or more than the admin streams keep to resume from."""
+    from appliance.web.events import prune
+
+    if _services is not None:
+        prune(_services.settings)
+
+
 @huey.periodic_task(crontab(minute="*/5"))
 def close_idle_conversations() -> None:
     """Close conversations idle longer than the conversation_idle_hours setting."""

@@ -57,6 +57,7 @@ def serve(settings) -> int:
         log.info("stopping")
         services.stopping.set()
         services.streams.close()
+        services.admin_streams.close()
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
@@ -75,6 +76,7 @@ def serve(settings) -> int:
         pass
     finally:
         services.streams.close()
+        services.admin_streams.close()
         server.close()
         consumer.stop(graceful=True)  # each running task finishes its one event or send; the rest waits in the rows
         _log_left_over()

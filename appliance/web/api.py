@@ -394,29 +394,6 @@ def test_assistant():
 
 # --- conversations -------------------------------------------------------------------------
 
-@blueprint.get("/conversations")
-@accepts(query={"status": {"type": "string"}, "channel": {"type": "string"}, "q": {"type": "string"}})
-@api_auth(*ANY_ROLE)
-def list_conversations():
-    query = Conversation.select().where(Conversation.tenant == tenant_id_required())
-    if request.args.get("status"):
-        query = query.where(Conversation.status == request.args["status"])
-    if request.args.get("channel"):
-        query = query.where(Conversation.channel == request.args["channel"])
-    if request.args.get("q"):
-        hits = Message.select(Message.conversation).where(Message.text.contains(request.args["q"]))
-        query = query.where(Conversation.id.in_(hits))
-    rows = query.order_by(Conversation.last_message_at.desc()).limit(200)
-    return {"conversations": [conversation_json(c) for c in rows]}
-
-
-@blueprint.get("/conversations/<int:conversation_id>")
-@api_auth(*ANY_ROLE)
-def get_conversation(conversation_id: int):
-    conversation = Conversation.get_for_tenant(tenant_id_required(), conversation_id, "conversation")
-    return conversation_json(conversation, with_messages=True)
-
-
 def _buttons(body: dict) -> list[dict]:
     buttons = body.get("buttons") or []
     if not isinstance(buttons, list) or len(buttons) > 13 or not all(

@@ -134,16 +134,20 @@ def cmd_chat(args) -> int:
         worker = threading.Thread(target=lambda: [handle_event(services, i) for i in ids])
         worker.start()
         print("bot> ", end="", flush=True)
+        streamed = False
         while True:
             try:
-                event, data = box.get(timeout=settings.llm_timeout + 30)
+                event, data = box.get(timeout=0.2)
             except queue.Empty:
-                print("(no answer)")
+                if worker.is_alive():
+                    continue
+                print("(no reply: a person has this conversation now)")  # handed off, or the assistant is off
                 break
             if event == "token":
+                streamed = True
                 print(data["text"], end="", flush=True)
             elif event == "message":
-                print(flush=True)
+                print("" if streamed else data["text"], flush=True)  # a reply not written token by token
                 break
         worker.join()
     return 0

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from peewee import (
     BlobField,
     BooleanField,
+    Case,
     CharField,
     DateTimeField,
     FloatField,
@@ -20,7 +21,7 @@ from peewee import (
     TextField,
     fn,
 )
-from playhouse.sqlite_ext import JSONField as PlayhouseJSONField
+from playhouse.sqlite_ext import AutoIncrementField, JSONField as PlayhouseJSONField
 
 from appliance.db import database, migration
 from appliance.errors import AppError
@@ -134,7 +135,10 @@ class Channel(BaseModel):
 
     @property
     def webhook_path(self) -> str:
-        return f"/widget/{self.id}.js" if self.kind == "web" else f"/webhooks/{self.kind}/{self.id}"
+        """Where the platform posts to (the widget: its embed script), from the channel module."""
+        from appliance import channels
+
+        return getattr(channels.module(self.kind), "PATH", "/webhooks/{kind}/{id}").format(kind=self.kind, id=self.id)
 
 
 _WEBHOOK_TARGET_SQL = (
@@ -159,7 +163,7 @@ class Customer(BaseModel):
 
 
 class Conversation(BaseModel):
-    STATUSES = ("open", "handoff", "closed")
+    STATUSES = ("open", "handoff", "assigned", "closed")  # changed only through appliance/conversations.py
     tenant = ForeignKeyField(Tenant, backref="conversations", on_delete="CASCADE")
     channel = ForeignKeyField(Channel, backref="conversations", on_delete="CASCADE")
     customer = ForeignKeyField(Customer, backref="conversations", on_delete="CASCADE")
@@ -260,27 +264,24 @@ class Message(BaseModel):
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
-    STAFF_ONLY = ("error", "model", "tokens", "sources", "path", "rejected")  # never in the customer's widget
+    @classmethod
+    def unread_counts(cls, conversation_ids: list[int]) -> dict[int, int]:
+        """Per conversation, the customer's messages since the last reply (bot's or staff's); absent when none."""
+        if not conversation_ids:
+            return {}
+        out = cls.alias()
+        last_reply = out.select(fn.COALESCE(fn.MAX(out.id), 0)).where(
+            (out.conversation == cls.conversation) & (out.direction == "out"))
+        return dict(cls.select(cls.conversation, fn.COUNT(cls.id))
+                    .where(cls.conversation.in_(conversation_ids) & (cls.direction == "in") & (cls.id > last_reply))
+                    .group_by(cls.conversation).tuples())
 
-    def as_json(self, for_customer: bool = False) -> dict:
-        """The API shape of a message; `for_customer` leaves out what only staff see (sources, model, path)."""
-        data = {
-            "id": self.id,
-            "direction": self.direction,
-            "sender": self.sender,
-            "reply_to": self.reply_to_id,
-            "kind": self.kind,
-            "text": self.text,
-            "status": self.status,
-            "error": self.error,
-            "model": self.model,
-            "tokens": {"prompt": self.tokens_prompt, "completion": self.tokens_completion},
-            "sources": self.sources or [],
-            "path": self.path,
-            "rejected": self.rejected,
-            "created_at": self.created_at.isoformat() + "Z",
-        }
-        return {k: v for k, v in data.items() if k not in self.STAFF_ONLY} if for_customer else data
+    @classmethod
+    def unread_conversations(cls, tenant_id: str):
+        """A subquery of the tenant's conversation ids whose newest message is the customer's (no reply since)."""
+        newest = {d: fn.MAX(Case(None, [(cls.direction == d, cls.id)])) for d in ("in", "out")}
+        return (cls.select(cls.conversation).where(cls.tenant == tenant_id).group_by(cls.conversation)
+                .having(newest["in"] > fn.COALESCE(newest["out"], 0)))
 
 
 class Document(BaseModel):
@@ -494,3 +495,53 @@ def _add_answer_paths(db) -> None:
     for table, column, kind in _COLUMNS_7:
         if column not in {c.name for c in db.get_columns(table)}:
             db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}')
+
+
+# --- the admin event stream's memory: conversation events by tenant (schema version 9) ------------------
+
+class ConversationEvent(BaseModel):
+    """A conversation event as the admin stream sent it; its id is the SSE `id:` a reconnecting page resumes from.
+
+    AUTOINCREMENT, so an id is never given twice even after pruning removed the newest rows' predecessors."""
+
+    id = AutoIncrementField()
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    conversation = ForeignKeyField(Conversation, on_delete="CASCADE")  # erasing a conversation erases its events
+    name = CharField()
+    data = JSONField(default=dict)
+    created_at = DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("tenant", "id"), False),)
+
+    @classmethod
+    def after(cls, tenant_id: str, after_id: int, limit: int) -> list["ConversationEvent"]:
+        """The tenant's events newer than `after_id`, oldest first, at most `limit`."""
+        return list(cls.select().where((cls.tenant == tenant_id) & (cls.id > after_id)).order_by(cls.id).limit(limit))
+
+    @classmethod
+    def latest_id(cls, tenant_id: str) -> int:
+        """The id of the tenant's newest event (0: none kept)."""
+        return cls.select(fn.MAX(cls.id)).where(cls.tenant == tenant_id).scalar() or 0
+
+    @classmethod
+    def bounds(cls) -> tuple[int, int]:
+        """(oldest id kept, last id ever given) over all tenants; (0, 0) before the first event."""
+        oldest = cls.select(fn.MIN(cls.id)).scalar()
+        row = database.execute_sql("SELECT seq FROM sqlite_sequence WHERE name = ?", (cls._meta.table_name,)).fetchone()
+        last = row[0] if row else 0
+        return (oldest or last + 1, last) if last else (0, 0)
+
+    @classmethod
+    def prune(cls, before, keep_rows: int) -> int:
+        """Forget events older than `before` and all but the newest `keep_rows`; how many went."""
+        gone = cls.delete().where(cls.created_at < before).execute()
+        newest = cls.select(cls.id).order_by(cls.id.desc()).offset(keep_rows).limit(1).scalar()
+        if newest is not None:
+            gone += cls.delete().where(cls.id <= newest).execute()
+        return gone
+
+
+@migration(9)
+def _create_conversation_events(db) -> None:
+    db.create_tables([ConversationEvent])

@@ -120,13 +120,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def serve(server) -> None:
+    """Run a waitress server until it is closed (its sockets closed under the loop by a fixture's teardown)."""
+    try:
+        server.run()
+    except OSError:
+        pass
+
+
 @pytest.fixture
 def live_server(app):
     """The app under real waitress on a free loopback port; yields its base URL."""
     import waitress
 
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=serve, args=(server,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
     server.close()
@@ -134,6 +142,15 @@ def live_server(app):
 
 def post_json(client, url, body, headers=None):
     return client.post(url, data=json.dumps(body), headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def assert_error(response, status, code):
+    """The one error shape, with this status and code (a Flask test response or a requests one)."""
+    assert response.status_code == status
+    body = response.get_json() if hasattr(response, "get_json") else response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"].endswith(".") and "Traceback" not in body["error"]["message"]
 
 
 def wait_until(predicate, seconds: float = 60.0, every: float = 0.05):
@@ -153,15 +170,6 @@ def run_benchmark(script: str, *args: str) -> str:
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
-
-
-def assert_error(response, status, code):
-    """The one error shape, with this status and code."""
-    assert response.status_code == status
-    body = response.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"].endswith(".") and "Traceback" not in body["error"]["message"]
 
 
 # --- the admin page and the command line --------------------------------------------------------------------
@@ -269,11 +277,12 @@ def conversation_for(channel_id: str, kind: str, last_inbound_hours: float = 0.1
 
 def queue_reply(services, conversation, text="Hello from the shop", **payload):
     """A bot reply handed to the outbox; the row as it is after the first attempt."""
+    from appliance import outbox
     from appliance.records import Message
 
     message = Message.create(tenant=conversation.tenant_id, conversation=conversation, direction="out", sender="bot",
                              text=text, status="pending", payload=payload or None)
-    services.deliver(message)
+    outbox.hand_over(services, message)
     return Message.get_by_id(message.id)
 
 

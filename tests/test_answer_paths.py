@@ -11,6 +11,7 @@ import pytest
 from appliance.assistant import faithful, prompts
 from appliance.assistant.answer import answer
 from appliance.assistant.compose import format_price, local_prices, sentences
+from appliance.conversations import message_json
 from appliance.db import database, migrate, schema_version
 from appliance.records import AnswerCache, Conversation, Document, Message, Tenant, Usage
 from tests.conftest import ACCESSORY_FILES, OFF_TOPIC, accessory_text, ask, configure, post_json
@@ -38,10 +39,11 @@ def cloud_says(services):
 
     services.settings["outbound_allow_hosts"] = "127.0.0.1"  # the platform admin allows the loopback fake
 
-    def make(tenant_id: str, text: str, **assistant) -> Scripted:
+    def make(tenant_id: str, text: str, failures: int = 0, **assistant) -> Scripted:
         body = {"model": "scripted-cloud", "choices": [{"message": {"role": "assistant", "content": text}}],
                 "usage": {"prompt_tokens": 40, "completion_tokens": 20}}
-        servers.append(Scripted([(200, {}, body)]))
+        refused = (400, {}, {"error": {"message": "bad request"}})  # not retried: one refusal per question
+        servers.append(Scripted([refused] * failures + [(200, {}, body)]))
         tenant = configure(tenant_id, cloud={"base_url": servers[-1].base, "model": "scripted-cloud"},
                            cloud_policy="always", **assistant)
         tenant.assistant_secret = services.vault.encrypt("sk-test", f"assistant:{tenant.id}")
@@ -110,6 +112,18 @@ def test_a_faithful_cloud_rewrite_is_sent(services, accessory_shop, cloud_says):
     assert (usage.provider, usage.prompt_tokens) == ("cloud", 40)
 
 
+def test_an_extract_sent_because_the_cloud_failed_is_not_cached_as_the_answer(services, accessory_shop, cloud_says):
+    server = cloud_says(accessory_shop.id, FAITHFUL_EN, failures=1)
+    first = ask(services, accessory_shop.id, PRICE_QUESTION_EN)
+    assert (first.path, first.text, first.cached) == ("extract", ROW_EN, False)
+    assert "the cloud model failed" in first.rejected
+    second = ask(services, accessory_shop.id, PRICE_QUESTION_EN)  # the cloud is back: the same question gets its rewrite
+    assert (second.path, second.text, second.cached) == ("cloud", FAITHFUL_EN, False)
+    third = ask(services, accessory_shop.id, PRICE_QUESTION_EN)
+    assert (third.path, third.text, third.cached) == ("cloud", FAITHFUL_EN, True)
+    assert len(server.requests) == 2
+
+
 @pytest.mark.parametrize("rewrite, why", [
     ("Ốp lưng iPhone 15 Spigen costs 3,450,000 VND, 12 in stock, black or clear, 6-month warranty.",
      "numbers that are in no source: 3450000"),
@@ -159,7 +173,7 @@ def test_the_reply_message_and_the_test_endpoint_record_the_path(client, service
     staff = client.get(f"/api/v1/conversations/{reply.conversation_id}", headers=accessory_shop.headers).get_json()
     bot = [m for m in staff["messages"] if m["direction"] == "out"][0]
     assert bot["path"] == "extract" and "99000" in bot["rejected"] and bot["sources"][0]["document"] == "san-pham.csv"
-    assert {"sources", "path", "rejected", "model"}.isdisjoint(reply.as_json(for_customer=True))
+    assert {"sources", "path", "rejected", "model"}.isdisjoint(message_json(reply, for_customer=True))
     body = post_json(client, "/api/v1/assistant/test", {"text": PRICE_QUESTION_VI}, accessory_shop.headers).get_json()
     assert body["path"] == "extract" and "99000" in body["rejected"] and body["reply"] == ROW_VI
 

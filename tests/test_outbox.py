@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from appliance import outbox
+from appliance import conversations, outbox
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, utcnow
 from tests.conftest import conversation_for, fresh, make_due, make_settings, queue_reply, wait_until
 from tests.fakes import (  # noqa: F401  (fixtures)
@@ -172,13 +172,13 @@ def test_zalo_refreshes_an_expired_token_once_and_keeps_the_new_one(client, tena
     second = queue_reply(services, conversation)
     assert fresh(second).status == "sent" and fake_zalo.refreshes == 1
     assert fake_zalo.sends[-1].headers["access_token"] == "zalo-access-2"
-    # a worker that read the old token before the refresh uses the stored new one: no second (single-use) refresh
-    from appliance.channels import Outbound, zalo
+    # a worker that read the old token before the refresh gets the stored new one: no second (single-use) refresh
+    from appliance.channels import zalo
 
     stale = {**CREDENTIALS["zalo"]}
-    outbox._send(services, Channel.get_by_id(channel_id), zalo, Outbound(to=USERS["zalo"], text="hi"), stale)
-    assert fake_zalo.refreshes == 1 and stale["access_token"] == "zalo-access-2"
-    assert fake_zalo.delivered[-1].headers["access_token"] == "zalo-access-2"
+    with services.outbox.refresh_lock:
+        renewed = zalo.renew(services, Channel.get_by_id(channel_id), stale, services.outbox.http)
+    assert fake_zalo.refreshes == 1 and renewed["access_token"] == "zalo-access-2"
 
 
 # --- windows and templates -----------------------------------------------------------------------------
@@ -189,7 +189,7 @@ def test_zalo_refreshes_an_expired_token_once_and_keeps_the_new_one(client, tena
 ])
 def test_windows(kind, hours, open_):
     now = utcnow()
-    assert outbox.free_window_open(kind, now - timedelta(hours=hours), now) is open_
+    assert conversations.window_open(kind, now - timedelta(hours=hours), now) is open_
 
 
 def test_whatsapp_131047_takes_the_template_path(client, tenant, fake_whatsapp, services):

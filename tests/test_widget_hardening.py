@@ -12,7 +12,7 @@ import requests
 from appliance.auth import create_tenant
 from appliance.config import load_settings
 from appliance.records import Channel, Message
-from tests.conftest import make_settings, post_json, read_events, run_cli, wait_until
+from tests.conftest import make_settings, post_json, read_events, run_cli, serve, wait_until
 from tests.fakes import connect, fake_whatsapp, sample, signed_headers  # noqa: F401  (fixture)
 
 EVIL = '";fetch("//evil");//</script><script>alert(1)</script>'
@@ -212,7 +212,7 @@ def small_server(services, settings):
     settings.update(widget_streams=THREADS // 2, widget_streams_per_address=50, widget_streams_per_channel=50)
     app = create_app(settings, services)
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=THREADS)
-    threading.Thread(target=server.run, daemon=True).start()
+    threading.Thread(target=serve, args=(server,), daemon=True).start()
     yield f"http://127.0.0.1:{server.effective_port}", app
     services.streams.close()  # what SIGTERM does: every open stream ends now
     server.close()

@@ -8,15 +8,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from appliance.assistant import glossary
+from appliance.assistant import glossary, lexical, relevance
 from appliance.assistant.faithful import canonical_number
-from appliance.assistant.prompts import fold, language_of
+from appliance.assistant.prompts import fold
 from appliance.errors import AppError
 from appliance.records import Chunk, Document
 
 # --- a table's columns by meaning ------------------------------------------------------------------
 
-ROLES = ("code", "name", "price", "stock", "colour", "size", "warranty", "description")
+ROLES = ("code", "name", "price", "stock", "colour", "size", "warranty", "duration", "description")
 # Header words (lower case, accents folded) per role; roles are tried in this order, so "Mã sản phẩm" is a code.
 _HEADER_WORDS = {
     "code": ("ma", "sku", "code", "id", "ma sp", "barcode"),
@@ -26,6 +26,7 @@ _HEADER_WORDS = {
               "availability"),
     "colour": ("mau", "mau sac", "colour", "color", "colours", "colors"),
     "size": ("size", "kich thuoc", "kich co", "dung tich", "capacity", "dimensions", "volume"),
+    "duration": ("thoi gian", "thoi luong", "duration", "time", "minutes", "phut"),
     "warranty": ("bao hanh", "warranty", "guarantee"),
     "description": ("mo ta", "description", "ghi chu", "details", "note", "notes", "dac diem"),
 }
@@ -145,127 +146,140 @@ class Extract:
     hits: list = field(default_factory=list)
 
 
-def compose(services, hits: list[dict], question: str, language: str, threshold: float = 1.0) -> Extract | None:
+def compose(services, hits: list[dict], question: str, language: str, threshold: float = 1.0,
+            rarity: relevance.Rarity | None = None) -> Extract | None:
     """The answer to `question` in `language` (vi or en) from the hit that says it best; None when no hit is really
-    about the question. A hit counts when it is `relevant` or one of its sections or sentences is as close to the
-    question as `threshold` plus a margin (a long chunk about many things scores low as a whole); they are tried in
-    retrieval order unless one is clearly closer to the question."""
+    about the question. A hit counts when its row, or one of its sections, covers what the question names
+    (relevance.coverage, weighed by `rarity`) and it is `relevant`, close to the question as `threshold` plus a
+    margin, or covers nearly all of it; the one covering most goes first, then retrieval order."""
     queries = glossary.wordings(question, _script_language(question))
+    asked = relevance.units(question)
     candidates = []
     for hit in hits:
         chunk = Chunk.get_or_none(Chunk.id == hit["chunk_id"])
-        if chunk is None or not about(question, " ".join(chunk.cells.values()) if chunk.cells else hit["text"]):
+        if chunk is None:
             continue
         if chunk.cells:
             unit, score = None, hit["score"]
+            covered = relevance.coverage(question, hit["text"], rarity, asked)
         else:
-            unit, score = _best_section(services, hit["text"], queries)
+            unit, score, covered = _best_section(services, hit["text"], queries, asked, rarity)
             score = max(score, hit["score"])
-        if hit["relevant"] or score >= threshold + _SENTENCE_MARGIN:
-            candidates.append((score, hit, chunk, unit))
-    for _, hit, chunk, unit in _in_order(candidates):
+        if _answers(question, hit, covered, score, threshold):
+            said, _ = relevance.evidence(question, hit["text"] if unit is None else unit, rarity, asked)
+            candidates.append((covered, score, hit, chunk, unit, said))
+    for _, _, hit, chunk, unit, _ in _in_order(candidates, question):
         if chunk.cells:
             document = Document.get_or_none(Document.id == hit["document_id"])
             known = document is not None and document.fields is not None
             fields = document.fields if known else guess_fields(list(chunk.cells))
             text = row_answer(chunk.cells, fields, language)
         else:
-            text = local_prices(passage_answer(services, unit, queries), language)
+            text = local_prices(passage_answer(services, unit, queries, rarity), language)
         text = clean(text)
         if text:
             return Extract(text=text, hits=[hit])
     return None
 
 
-def _in_order(candidates: list[tuple]) -> list[tuple]:
-    """Candidates in retrieval order (strong matches first, then fused rank), except that one clearly closer to
-    the question than the first (by its best section or sentence) goes first."""
-    if len(candidates) < 2:
+def _answers(question: str, hit: dict, covered: float, score: float, threshold: float) -> bool:
+    """Whether a hit (its best section) answers the question: it covers what the question names and it is relevant,
+    close to the question as `threshold` plus a margin, or covers nearly all of it. Where the embedder reads both
+    (English), a passage it finds clearly close may cover less: the customer's other words ("bought last week")
+    often tell the case rather than the subject."""
+    across = _script_language(question) != _script_language(hit["text"])
+    if covered >= relevance.ABOUT:  # across languages the cosine is noise (MiniLM reads English): coverage decides
+        return hit["relevant"] or score >= threshold + _SENTENCE_MARGIN or covered >= _COVERS_ALL or across
+    if hit.get("strong") and covered >= _COVERS_SOME:
+        return True  # it holds the product code or brand the question names ("Do you accept JCB cards?")
+    english = _script_language(question) == "en" and _script_language(hit["text"]) == "en"
+    return english and covered >= _COVERS_SOME and score >= _CLEARLY_CLOSE
+
+
+def _in_order(candidates: list[tuple], question: str) -> list[tuple]:
+    """Candidates covering most of the question first; among those covering as much, those in the question's language,
+    then those holding a code or name it asks about, then those saying its rarer words, then retrieval order (strong matches first, then fused rank), except that one
+    clearly closer to the question by its best section goes first."""
+    if not candidates:
         return candidates
-    closest = max(candidates, key=lambda c: c[0])
-    if closest[0] >= candidates[0][0] + _CLEARLY_CLOSER and not candidates[0][1].get("strong"):
-        return [closest] + [c for c in candidates if c is not closest]
-    return candidates
+    most = max(c[0] for c in candidates)
+    # as much said in the customer's language beats a translation, and the reply is in that language too
+    language = _script_language(question)
+    # then one holding the product code or name asked about, then the one saying the rarer words ("hotline", not
+    # the "điện thoại" of the shop's name)
+    best = sorted((c for c in candidates if c[0] >= most - _AS_MUCH),
+                  key=lambda c: (_script_language(c[2]["text"]) != language, -lexical.strength(c[2].get("strong") or []),
+                                 -round(c[5], 1)))
+    rest = sorted((c for c in candidates if c[0] < most - _AS_MUCH), key=lambda c: -c[0])
+    alike = [c for c in best if _script_language(c[2]["text"]) == _script_language(best[0][2]["text"])]
+    closest = max(alike, key=lambda c: c[1])  # cosines compare within one language only
+    if closest[1] >= best[0][1] + _CLEARLY_CLOSER and not best[0][2].get("strong"):
+        best = [closest] + [c for c in best if c is not closest]
+    return best + rest
 
 
 _CLEARLY_CLOSER = 0.1  # cosine: less than this is the embedder's noise, retrieval's order knows as much
 _SENTENCE_MARGIN = 0.1  # one sentence is closer to a question than a whole chunk is: it must be that much closer
+_COVERS_SOME = 0.34  # ...and this much, when the embedder finds it as close as _CLEARLY_CLOSE (English)
+_CLEARLY_CLOSE = 0.5
+_COVERS_ALL = 0.75  # a passage saying this much of what the question names is about it whatever the embedder says
+_AS_MUCH = 0.1  # coverage: passages this close cover the question equally well
 
 _HEADING_SPLIT = re.compile(r"(?m)^(?=\s{0,3}#{1,6}\s)")
 
 
-def _best_section(services, text: str, queries: list[str]) -> tuple[str, float]:
-    """The chunk's Markdown section (heading and body) holding the sentence closest to the question, and how close."""
+def _best_section(services, text: str, queries: list[str], asked=None, rarity=None) -> tuple[str, float, float]:
+    """The chunk's Markdown section (heading and body) covering most of the question, the closest one by its
+    closest sentence among those covering as much; with its cosine and its coverage."""
     sections = [s for s in _HEADING_SPLIT.split(text) if s.strip()] or [text]
-    units = [(i, unit) for i, section in enumerate(sections) for unit in sentences(section) or [section]]
+    covered = [_section_coverage(queries[0], section, asked, rarity) for section in sections]
+    most = max(covered)
+    if most < _COVERS_SOME:
+        return sections[int(np.argmax(covered))], 0.0, most  # says too little of the question: no need to embed it
+    near = [n for n in range(len(sections)) if covered[n] >= most - _AS_MUCH]
+    units = [(n, unit) for n in near for unit in sentences(sections[n]) or [sections[n]]]
     scores = _similarities(services, queries, [unit for _, unit in units])
-    best = int(np.argmax(scores))
-    return sections[units[best][0]], float(scores[best])
+    closest = {n: max(float(scores[k]) for k, (i, _) in enumerate(units) if i == n) for n in near}
+    best = max(near, key=lambda n: closest[n])
+    return sections[best], closest[best], covered[best]
 
 
-# Words too common to show that a passage is about the question (accents folded).
-_COMMON = {
-    "vi": set("co khong ko la cua toi ban minh em anh chi shop cho va voi nao gi the nhu thi duoc bao nhieu trong "
-              "cac nhung mot nay do o tai de vay a oi nhe nha ha hay hoac bi rat nhat lam di den tu ra vao khi neu "
-              "ai sao dau con roi chua ve hang cua".split()),
-    "en": set("the a an is are you your what how do does can i and when much of to for in on at it my me we have has "
-              "there any this that with be or about which who will would please tell many was were our us shop store from".split()),
-}
+def _section_coverage(question: str, section: str, asked, rarity, most: int = 3) -> float:
+    """How much of the question a section says in at most `most` neighbouring sentences (an answer is that long;
+    a page that names the words in different paragraphs says none of them together)."""
+    found = _titled(sentences(section)) or [section]
+    return max(relevance.coverage(question, " ".join(found[i:i + most]), rarity, asked)
+               for i in range(max(1, len(found) - most + 1)))
+
+
+def _titled(found: list[str]) -> list[str]:
+    """Sentences with a title line ("Tool warranty.", up to 3 words) joined to the sentence it introduces."""
+    out: list[str] = []
+    for sentence in found:
+        if out and len(out[-1].split()) <= 3 and not out[-1].endswith("?") and not _is_title(out[-1]):
+            out[-1] = f"{out[-1]} {sentence}"
+        else:
+            out.append(sentence)
+    return out
 
 
 def about(question: str, text: str) -> bool:
-    """Whether a passage shares a meaningful word with the question (or the glossary's words for what it names).
-    The embedder finds similar-sounding Vietnamese everywhere, so a same-language passage must share one; across
-    languages only the embedder can tell."""
-    language = _script_language(question)
-    if language != _script_language(text):
-        return True
-    extra = glossary.expand(question)
-    if language == "vi":
-        return _shares_vietnamese(question, text) or _shares_vietnamese(extra, text)
-    common = _COMMON.get(language, set())
-    words = {w for w in _tokens(f"{question} {extra}") if w not in common and (len(w) > 1 or w.isdigit())}
-    found = set(_tokens(text))
-    return any(w in found or any(_same_stem(w, t) for t in found) for w in words)
-
-
-_SYLLABLE = re.compile(r"[^\W_]+")
-
-
-def _shares_vietnamese(question: str, text: str) -> bool:
-    """Vietnamese words are mostly two syllables and one syllable means many things ("nhánh" in "chi nhánh" is not
-    "Nhanh"): a shared pair of syllables, or one long syllable, code or brand, with tone marks compared unless the
-    customer typed none."""
-    plain = question == fold(question)
-    asked = _SYLLABLE.findall(fold(question) if plain else question.lower())
-    written = _SYLLABLE.findall(fold(text) if plain else text.lower())
-    common = _COMMON["vi"]
-    pairs = set(zip(written, written[1:]))
-    for first, second in zip(asked, asked[1:]):
-        if (first, second) in pairs and not (fold(first) in common and fold(second) in common):
-            return True
-    present = set(written)
-    return any(w in present and fold(w) not in common and (len(w) >= 4 or any(c.isdigit() for c in w))
-               for w in asked)
-
-
-def _same_stem(a: str, b: str) -> bool:
-    """'opening' and 'open', 'colours' and 'colour': one is the start of the other and at least 4 letters."""
-    short, long_ = sorted((a, b), key=len)
-    return len(short) >= 4 and long_.startswith(short)
+    """Whether a passage covers enough of what the question names (relevance.about with every word as rare)."""
+    return relevance.about(question, text)
 
 
 def _script_language(text: str) -> str:
-    return "vi" if language_of(text) == "vi" else "en"
+    return relevance.script_language(text)
 
 
 _ROW_WORDS = {
     "en": {"costs": "{name} costs {price}.", "price": "Price: {price}.", "in_stock": "{n} in stock.",
            "out": "Currently out of stock.", "stock": "Availability: {stock}.", "colour": "Colours: {colour}.",
-           "size": "Size: {size}.", "warranty": "Warranty: {warranty}."},
+           "size": "Size: {size}.", "duration": "Takes {duration}.", "warranty": "Warranty: {warranty}."},
     "vi": {"costs": "{name} có giá {price}.", "price": "Giá: {price}.", "in_stock": "Còn {n} sản phẩm.",
            "out": "Hiện đã hết hàng.", "stock": "Tình trạng: {stock}.", "colour": "Màu: {colour}.",
-           "size": "Kích thước: {size}.", "warranty": "Bảo hành: {warranty}."},
+           "size": "Kích thước: {size}.", "duration": "Thời gian: {duration}.",
+           "warranty": "Bảo hành: {warranty}."},
 }
 
 
@@ -286,7 +300,7 @@ def row_answer(cells: dict, fields: dict, language: str) -> str:
             parts.append(words["stock"].format(stock=stock))
         else:
             parts.append(words["in_stock"].format(n=int(count)) if count > 0 else words["out"])
-    for role in ("colour", "size", "warranty"):
+    for role in ("colour", "size", "duration", "warranty"):
         if value.get(role):
             parts.append(words[role].format(**{role: value[role]}))
     if value.get("description"):
@@ -303,32 +317,35 @@ _HEADING_LINE = re.compile(r"^\s{0,3}#{1,6}\s.*$", re.M)
 _LONG = 500  # characters: a longer body answers with its sentences closest to the question
 
 
-def passage_answer(services, text: str, question) -> str:
-    """A Q/A pair's answer, a Markdown section's body, or the 1-3 sentences closest to the question."""
+def passage_answer(services, text: str, question, rarity: relevance.Rarity | None = None) -> str:
+    """A Q/A pair's answer, a Markdown section's body, or the 1-3 sentences that say most of what the question asks.
+    `question` is the question or its wordings (glossary.wordings: the question first)."""
     pairs = [(m.group("q"), m.group("a")) for m in _QA.finditer(text)]
     if pairs:
         if len(pairs) == 1:
             body = pairs[0][1]
         else:
-            scores = _similarities(services, question, [f"{q} {a}" for q, a in pairs])
+            scores = _scores(services, question, [f"{q} {a}" for q, a in pairs], rarity)
             body = pairs[int(np.argmax(scores))][1]
     else:
         body = _HEADING_LINE.sub("", text)
     body = clean(body)
     if len(body) <= _LONG and len(sentences(body)) <= 3:
         return body
-    return " ".join(closest_sentences(services, body, question))
+    return " ".join(closest_sentences(services, body, question, rarity=rarity))
 
 
 # Sentence ends: . ! ? … followed by space and a capital or digit (Vietnamese capitals too), or a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"“(]?[A-ZÀ-ỸĐ0-9])|\n\s*\n|\n(?=\s*[-*•]\s)")
+# a short line without a full stop before a capital is a heading ("Returns and exchanges" over its paragraph)
+_HEADING_LINE_END = re.compile(r"(?m)^(?=[^\n]*[^\W\d_])(?:[^\s.!?:;,…]+[ \t]+){0,7}[^\s.!?:;,…]+[ \t]*\n(?=[ \t]*[A-ZÀ-ỸĐ])")
 _ABBREVIATIONS = {"tp", "q", "p", "mr", "mrs", "ms", "dr", "st", "no", "vs", "e.g", "i.e", "v.v", "tel", "đt", "sđt"}
 
 
 def sentences(text: str) -> list[str]:
     """The text's sentences; abbreviations (TP. HCM, Q. 1, Mr.) and numbers (690.000) do not end one."""
     out: list[str] = []
-    for piece in _SENTENCE_END.split(text):
+    for piece in _SENTENCE_END.split(_HEADING_LINE_END.sub(r"\g<0>\n", text)):
         piece = " ".join(piece.split()).lstrip("-*• ").strip()
         if not piece:
             continue
@@ -339,17 +356,60 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def closest_sentences(services, text: str, question, most: int = 3) -> list[str]:
-    """Up to `most` sentences of `text` nearest to the question by the embedder, in their order in the text."""
-    found = sentences(text)
+def closest_sentences(services, text: str, question, most: int = 3, rarity: relevance.Rarity | None = None
+                      ) -> list[str]:
+    """Up to `most` neighbouring sentences of `text` that say most of the question (the words it names, then the
+    embedder's closeness), in their order in the text; with the sentence stating a number when one is asked for."""
+    found = _titled(sentences(text))
     if len(found) <= 1:
         return found
-    scores = _similarities(services, question, found)
-    best = float(scores.max())
-    ranked = {int(i) for i in np.argsort(-scores)[:most] if scores[i] >= best - 0.1}
-    # a title line ("Tool warranty.") says what follows: the sentence after it is the answer
-    ranked |= {i + 1 for i in ranked if i + 1 < len(found) and len(found[i].split()) <= 3}
-    return [found[i] for i in sorted(ranked)]
+    scores = _scores(services, question, found, rarity)
+    for i, sentence in enumerate(found):
+        if _is_title(sentence):
+            scores[i] = -np.inf  # "RETURNS POLICY - SHOP NAME" names the document, it answers nothing
+    best = int(np.argmax(scores))
+    first = last = best
+    while last - first + 1 < most:
+        around = [i for i in (first - 1, last + 1) if 0 <= i < len(found) and scores[i] >= scores[best] - _NEIGHBOUR]
+        if not around:
+            break
+        nearer = max(around, key=lambda i: scores[i])
+        first, last = min(first, nearer), max(last, nearer)
+    if _asks_number(_question_text(question)) and not any(_DIGIT.search(found[i]) for i in range(first, last + 1)):
+        for i in (last + 1, first - 1):  # "Deposits are refunded." is the rule; the sentence before says how much
+            if 0 <= i < len(found) and _DIGIT.search(found[i]) and last - first + 1 < most:
+                first, last = min(first, i), max(last, i)
+                break
+    return found[first:last + 1]
+
+
+_NEIGHBOUR = 0.1  # a neighbouring sentence scoring this close to the best one belongs to the answer
+_DIGIT = re.compile(r"\d")
+_ASKS_NUMBER = re.compile(r"\b(bao lau|bao nhieu|may|how long|how much|how many|when|what time|khi nao|luc nao|"
+                          r"gio nao|ngay nao|percent|phan tram)\b")
+
+
+def _asks_number(question: str) -> bool:
+    """Whether the question asks for an amount, a period or a time (the answer states a number)."""
+    return _ASKS_NUMBER.search(" ".join(_tokens(question))) is not None
+
+
+def _is_title(sentence: str) -> bool:
+    letters = [c for c in sentence if c.isalpha()]
+    return len(letters) > 3 and all(c.isupper() for c in letters)
+
+
+def _question_text(question) -> str:
+    return question if isinstance(question, str) else list(question)[0]
+
+
+def _scores(services, question, texts: list[str], rarity: relevance.Rarity | None = None) -> np.ndarray:
+    """How well each text answers the question: the share of what it names that the text says (relevance.coverage)
+    plus the embedder's cosine."""
+    words = _question_text(question)
+    asked = relevance.units(words)
+    covered = np.array([relevance.coverage(words, text, rarity, asked) for text in texts])
+    return covered + _similarities(services, question, texts)
 
 
 def _similarities(services, question, texts: list[str]) -> np.ndarray:

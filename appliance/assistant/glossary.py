@@ -4,8 +4,9 @@ that says the same thing in other words ("phone number" and "call us")."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
-from appliance.assistant.prompts import fold
+from appliance.assistant.prompts import fold, language_of
 
 # Each group is one meaning: its Vietnamese and English ways of saying it. Only words that name what a question is
 # about (not "shop", "have", "sell"), so an expansion does not make every passage look relevant.
@@ -13,27 +14,42 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("giá", "bao nhiêu tiền", "price", "cost", "costs", "how much"),
     ("mở cửa", "giờ mở cửa", "đóng cửa", "open", "opening hours", "close"),
     ("chủ nhật", "sunday"), ("thứ bảy", "saturday"), ("cuối tuần", "weekend"), ("ngày lễ", "tết", "holiday"),
-    ("số điện thoại", "sđt", "điện thoại", "hotline", "gọi", "liên hệ", "phone", "call", "contact", "hotline"),
+    ("số điện thoại", "sđt", "điện thoại", "hotline", "gọi", "liên hệ", "phone", "phone number", "telephone", "call",
+     "contact"),
     ("email", "e-mail", "thư điện tử", "email"),
     ("địa chỉ", "ở đâu", "address", "where", "located"),
-    ("giao hàng", "vận chuyển", "ship", "shipping", "delivery", "deliver", "courier"),
-    ("phí", "phí giao hàng", "fee", "charge", "cost"),
+    ("giao hàng", "giao", "giao tận nhà", "vận chuyển", "ship", "shipping", "delivery", "deliver", "courier"),
+    ("phí", "fee", "fees", "charge", "cost"),
     ("nội thành", "trong thành phố", "khu vực", "inside the city", "local", "locally"),
     ("tỉnh", "tỉnh thành", "toàn quốc", "province", "provinces", "nationwide", "another city"),
     ("đổi", "đổi hàng", "đổi trả", "exchange", "swap"),
     ("trả hàng", "trả lại", "hoàn trả", "return", "returns", "send back"),
-    ("hoàn tiền", "refund", "money back"),
+    ("hoàn tiền", "hoàn lại", "refund", "refunded", "money back"),
     ("bảo hành", "warranty", "guarantee"),
     ("thanh toán", "trả tiền", "pay", "payment", "payment methods"),
     ("tiền mặt", "cash"), ("chuyển khoản", "bank transfer", "transfer"),
-    ("thẻ tín dụng", "quẹt thẻ", "card", "cards"), ("trả góp", "installment", "instalment", "instalments"),
+    ("thẻ tín dụng", "quẹt thẻ", "thẻ", "card", "cards"), ("nhận", "chấp nhận", "accept", "accepts", "accepted"), ("trả góp", "installment", "instalment", "instalments"),
     ("giảm giá", "khuyến mãi", "discount", "promotion"),
     ("còn hàng", "hết hàng", "tồn kho", "in stock", "out of stock", "available", "availability"),
     ("màu", "màu sắc", "colour", "color", "colours", "colors"),
     ("kích thước", "kích cỡ", "dung tích", "size", "big", "how big", "dimensions", "capacity"),
     ("hủy", "hủy đơn", "cancel", "cancellation"),
-    ("đơn hàng", "order", "orders"),
-    ("vỡ", "hỏng", "bị lỗi", "broken", "damaged", "faulty", "defective"),
+    ("hóa đơn", "hoá đơn", "invoice", "invoices", "receipt", "bill"),
+    ("báo giá", "quote", "quotation", "estimate"),
+    ("sửa", "sửa chữa", "repair", "repairs", "fix", "fixing"),
+    ("đặt lịch", "lịch hẹn", "đặt chỗ", "appointment", "appointments", "booking", "book", "reservation"),
+    ("đặt cọc", "tiền cọc", "cọc", "deposit", "deposits"),
+    ("trễ", "muộn", "late"), ("phụ tùng", "linh kiện", "part", "parts", "spare parts"),
+    ("thành viên", "hội viên", "member", "members", "membership"),
+    ("phiếu quà tặng", "thẻ quà tặng", "gift voucher", "voucher", "gift card"),
+    ("trẻ em", "children", "child", "kids"), ("sinh viên", "học sinh", "student", "students"),
+    ("chỗ để xe", "gửi xe", "đỗ xe", "đậu xe", "parking", "park"),
+    ("tuần", "week", "weeks"), ("phút", "minutes"),
+    ("kiện hàng", "gói hàng", "bưu kiện", "parcel", "package"),
+    ("pin", "battery", "batteries"), ("thay", "thay thế", "replace", "replacement", "replaced"), ("màn hình", "screen", "display"),
+    ("giao đến", "nhận được", "nhận hàng", "arrive", "arrived", "arrives", "received"),
+    ("đơn hàng", "đơn", "đặt hàng", "order", "orders"),
+    ("vỡ", "nứt", "hỏng", "bị lỗi", "broken", "cracked", "damaged", "faulty", "defective"),
     ("kiểm tra", "check", "inspect"),
     ("miễn phí", "free", "free of charge"),
     ("ngày", "days"), ("tháng", "months"), ("năm", "years"), ("giờ", "hours"),
@@ -62,10 +78,13 @@ _FOLDED = [[_words(term).strip() for term in group] for group in GROUPS]
 def expand(question: str, across: bool = False) -> str:
     """The other words for what the question names, or "" when it names nothing listed; with `across`, no Vietnamese
     synonyms of Vietnamese words (in a keyword search one syllable of them matches unrelated words)."""
-    asked = _words(question)
+    asked, toned = _words(question), _toned_words(question)
+    english = language_of(question) != "vi"  # "don't" is not "đơn"
+    typed_plain = toned == asked  # Vietnamese typed without tone marks compares folded
     extra: list[str] = []
     for group, folded in zip(GROUPS, _FOLDED):
-        matched = [term for term, plain in zip(group, folded) if f" {plain} " in asked]
+        matched = [term for term, plain in zip(group, folded)
+                   if _says(term, plain, asked, toned, english, typed_plain)]
         if not matched:
             continue
         from_vietnamese = any(_vietnamese(term) for term in matched)
@@ -73,6 +92,23 @@ def expand(question: str, across: bool = False) -> str:
                   if f" {plain} " not in asked and term not in extra
                   and not (across and from_vietnamese and _vietnamese(term))]
     return " ".join(extra)
+
+
+_SYLLABLE = re.compile(r"[^\W_]+")
+
+
+def _toned_words(text: str) -> str:
+    return f" {' '.join(_SYLLABLE.findall(unicodedata.normalize('NFC', text.lower())))} "
+
+
+def _says(term: str, plain: str, asked: str, toned: str, english: bool, typed_plain: bool) -> bool:
+    """Whether the question says the term: English terms folded; Vietnamese terms with their tone marks ("sữa" is
+    not "sửa"), folded when the customer typed none, never in an English question."""
+    if not _vietnamese(term):
+        return f" {plain} " in asked
+    if english:
+        return False
+    return f" {plain} " in asked if typed_plain else f" {_toned_words(term).strip()} " in toned
 
 
 def wordings(question: str, language: str) -> list[str]:

@@ -231,6 +231,17 @@ def graph_error(answer: Answer, table: Mapping[int, type[SendError]]) -> SendErr
     return cls(refusal("The platform", code, answer.status), code, answer.retry_after)
 
 
+def graph_send(http: Http, url: str, body: dict, token: str, table: Mapping[int, type[SendError]],
+               sent_id: Callable[[dict], Any]) -> str:
+    """POST one message to a Graph API (WhatsApp, Messenger) with a bearer token: the id `sent_id` finds in the
+    answer, or the SendError for the platform's code."""
+    answer = http.post(url, body, {"Authorization": f"Bearer {token}"})
+    platform_id = sent_id(answer.body) if answer.status == 200 else None
+    if platform_id:
+        return text_of(platform_id)
+    raise graph_error(answer, table)
+
+
 def error_code(value: Any) -> int | None:
     """A platform's error code when it is a number, else None (any text from outside stays outside)."""
     if isinstance(value, bool):

@@ -16,7 +16,8 @@ from flask import Blueprint, Response, request
 
 from appliance.channels.platform import SHAPE_ERRORS, PayloadError, SignatureError
 from appliance.errors import AppError
-from appliance.outbox import PLATFORMS, platform
+from appliance import channels
+from appliance.channels import PLATFORMS
 from appliance.pipeline import store_events
 from appliance.records import Channel
 from appliance.web import read_body, services
@@ -31,7 +32,7 @@ def _channel(kind: str, channel_id: str) -> tuple[Channel, object, dict]:
     if channel is None or not channel.credentials:
         raise AppError(404, "unknown_channel", "No connected channel at this webhook URL; copy it again from the admin page.")
     credentials = services().vault.open_credentials(channel.id, channel.credentials)  # VaultError: a 503
-    return channel, platform(kind), credentials
+    return channel, channels.module(kind), credentials
 
 
 @blueprint.get("/webhooks/<kind>/<channel_id>")

@@ -72,12 +72,18 @@ class User(BaseModel):
     password_hash = CharField()
     role = CharField()
     session_version = IntegerField(default=0)  # in the admin cookie; bumped at logout so old cookies stop working
+    language = CharField(default="")  # the admin pages' language (en, vi); empty: the browser's choice
     created_at = DateTimeField(default=utcnow)
 
     @classmethod
     def end_sessions(cls, user_id: int) -> None:
         """Log this user out everywhere: every admin cookie issued so far stops working."""
         cls.update(session_version=cls.session_version + 1).where(cls.id == user_id).execute()
+
+    @classmethod
+    def of_tenant(cls, tenant_id: str) -> list["User"]:
+        """The tenant's staff (admins and agents), by e-mail."""
+        return list(cls.select().where(cls.tenant == tenant_id).order_by(cls.email))
 
 
 class ApiToken(BaseModel):
@@ -429,3 +435,12 @@ def _add_answer_paths(db) -> None:
     for table, column, kind in _COLUMNS_7:
         if column not in {c.name for c in db.get_columns(table)}:
             db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}')
+
+
+# --- the admin pages' language per user (schema version 11) ---------------------------------------
+
+@migration(11)
+def _add_user_language(db) -> None:
+    # a database created at version 11 or later already has the column (migration 1 creates today's tables)
+    if "language" not in {column.name for column in db.get_columns("user")}:
+        db.execute_sql('ALTER TABLE "user" ADD COLUMN "language" VARCHAR(8) NOT NULL DEFAULT \'\'')

@@ -32,13 +32,16 @@
       session = "w" + Math.random().toString(36).slice(2) + Date.now().toString(36);
       localStorage.setItem(KEY, session);
     }
-    var css = ".apl-bubble{display:flex;align-items:center;justify-content:center;position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;background:#1f6feb;color:#fff;border:0;font-size:26px;cursor:pointer;box-shadow:0 4px 12px rgba(0,0,0,.25);z-index:2147483000}" +
+    /* the accent colour goes into a style sheet: only a hex colour is used (the server checks it too) */
+    var ACCENT = /^#(?:[0-9a-fA-F]{3}){1,2}$/.test(config.accent || "") ? config.accent : "#1f6feb";
+    var css = ".apl-bubble{display:flex;align-items:center;justify-content:center;position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;background:" + ACCENT + ";color:#fff;border:0;font-size:26px;cursor:pointer;box-shadow:0 4px 12px rgba(0,0,0,.25);z-index:2147483000}" +
       ".apl-panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;background:#fff;border-radius:12px;box-shadow:0 8px 24px rgba(0,0,0,.25);display:none;flex-direction:column;font:14px system-ui,sans-serif;z-index:2147483000;overflow:hidden}" +
-      ".apl-panel.open{display:flex}.apl-head{background:#1f6feb;color:#fff;padding:12px 14px;font-weight:600}" +
+      ".apl-panel.open{display:flex}.apl-head{background:" + ACCENT + ";color:#fff;padding:12px 14px;font-weight:600}" +
       ".apl-log{flex:1;overflow-y:auto;padding:10px;background:#f6f8fa}.apl-msg{margin:6px 0;padding:8px 10px;border-radius:10px;max-width:85%;white-space:pre-wrap;word-wrap:break-word}" +
-      ".apl-me{background:#1f6feb;color:#fff;margin-left:auto}.apl-bot{background:#fff;border:1px solid #d0d7de}" +
-      ".apl-form{display:flex;border-top:1px solid #d0d7de}.apl-form input{flex:1;border:0;padding:12px;font:inherit;outline:none}.apl-form button{border:0;background:#fff;color:#1f6feb;font-weight:600;padding:0 14px;cursor:pointer}" +
-      ".apl-err{color:#cf222e;font-size:12px;padding:4px 10px}";
+      ".apl-me{background:" + ACCENT + ";color:#fff;margin-left:auto}.apl-bot{background:#fff;border:1px solid #d0d7de}" +
+      ".apl-form{display:flex;border-top:1px solid #d0d7de}.apl-form input{flex:1;border:0;padding:12px;font:inherit;outline:none}.apl-form button{border:0;background:#fff;color:" + ACCENT + ";font-weight:600;padding:0 14px;cursor:pointer}" +
+      ".apl-err{color:#cf222e;font-size:12px;padding:4px 10px}" +
+      ".apl-head img{height:20px;width:auto;vertical-align:middle;margin-right:8px}.apl-foot{font-size:11px;color:#57606a;text-align:center;padding:2px 0 4px}";
     var style = document.createElement("style");
     style.textContent = css;
     document.head.appendChild(style);
@@ -47,7 +50,15 @@
     bubble.appendChild(icon());
     bubble.setAttribute("aria-label", "Open chat");
     var panel = el("div", "apl-panel");
-    var head = el("div", "apl-head", String(config.title || "Chat"));
+    var head = el("div", "apl-head");
+    if (/^https?:\/\//.test(config.logo || "")) {
+      var logo = el("img");
+      logo.src = config.logo;
+      logo.alt = "";
+      head.appendChild(logo);
+    }
+    head.appendChild(document.createTextNode(String(config.title || "Chat")));
+    var foot = el("div", "apl-foot", config.product ? String(config.product) : "");
     var log = el("div", "apl-log");
     var err = el("div", "apl-err");
     var form = el("form", "apl-form");
@@ -57,7 +68,7 @@
     var send = el("button", null, "Send");
     send.type = "submit";
     form.appendChild(input); form.appendChild(send);
-    panel.appendChild(head); panel.appendChild(log); panel.appendChild(err); panel.appendChild(form);
+    panel.appendChild(head); panel.appendChild(log); panel.appendChild(err); panel.appendChild(form); panel.appendChild(foot);
     document.body.appendChild(panel); document.body.appendChild(bubble);
 
     var live = {}; /* reply_to -> element being streamed */

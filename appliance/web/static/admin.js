@@ -2,6 +2,7 @@
    Every page works without it; it only saves clicks and reloads. */
 (function () {
   "use strict";
+  document.documentElement.classList.add("js"); /* the buttons that only serve pages without script can go */
   /* a <select data-autosubmit> sends its form as soon as it changes (the tenant switcher, the language) */
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });

@@ -159,7 +159,7 @@ def _security_headers(response):
 
 def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
-    from appliance.web import (RowId, admin, admin_assistant, admin_channels, admin_knowledge,  # noqa: F401
+    from appliance.web import (RowId, admin, admin_assistant, admin_channels, admin_knowledge, admin_setup,  # noqa: F401
                                admin_users, api, brand, health, i18n, knowledge, webhooks, widget)
 
     services = services or create_services(settings)

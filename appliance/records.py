@@ -62,6 +62,7 @@ class Tenant(BaseModel):
     assistant = JSONField(default=dict)  # persona, instructions, model choice... (secrets live in assistant_secret)
     assistant_secret = TextField(null=True)  # vault-encrypted cloud api key
     kb_version = IntegerField(default=0)  # bumped on every knowledge change (answer cache key)
+    setup_step = CharField(default="")  # the first-run wizard's last step; "done" once finished
     created_at = DateTimeField(default=utcnow)
 
 
@@ -437,10 +438,15 @@ def _add_answer_paths(db) -> None:
             db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}')
 
 
-# --- the admin pages' language per user (schema version 11) ---------------------------------------
+# --- the admin pages' language per user, the first-run wizard's step per tenant (schema version 11) ---------
 
 @migration(11)
-def _add_user_language(db) -> None:
-    # a database created at version 11 or later already has the column (migration 1 creates today's tables)
+def _add_language_and_setup_step(db) -> None:
+    # a database created at version 11 or later already has the columns (migration 1 creates today's tables)
     if "language" not in {column.name for column in db.get_columns("user")}:
         db.execute_sql('ALTER TABLE "user" ADD COLUMN "language" VARCHAR(8) NOT NULL DEFAULT \'\'')
+    if "setup_step" not in {column.name for column in db.get_columns("tenant")}:
+        db.execute_sql('ALTER TABLE "tenant" ADD COLUMN "setup_step" VARCHAR(16) NOT NULL DEFAULT \'\'')
+        # shops already answering on a platform or from documents were set up before the wizard existed
+        db.execute_sql("UPDATE tenant SET setup_step = 'done' WHERE id IN (SELECT tenant_id FROM document) "
+                       "OR id IN (SELECT tenant_id FROM channel WHERE kind != 'web' AND deleted = 0)")

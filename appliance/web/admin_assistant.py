@@ -33,6 +33,12 @@ def _body(form) -> tuple[dict, dict[str, str]]:
             body["history_length"] = int(history)
         else:
             errors["history_length"] = gettext("Give a whole number of messages, such as 10.")
+    body["cloud"] = cloud_body(form)
+    return body, errors
+
+
+def cloud_body(form) -> dict:
+    """The `cloud` object of PUT /assistant from the form's cloud fields (an empty key field keeps the stored key)."""
     cloud = {"base_url": form.get("cloud_base_url", "").strip()}
     if form.get("cloud_model", "").strip():
         cloud["model"] = form["cloud_model"].strip()
@@ -40,8 +46,24 @@ def _body(form) -> tuple[dict, dict[str, str]]:
         cloud["api_key"] = form["cloud_api_key"]
     elif form.get("cloud_api_key_clear") == "on":
         cloud["api_key"] = ""
-    body["cloud"] = cloud
-    return body, errors
+    return cloud
+
+
+def save_assistant(tenant: Tenant, body: dict) -> dict[str, str]:
+    """Store the settings through the API's checks; {form field: error} when refused."""
+    try:
+        change_assistant(tenant, body)
+    except AppError as exc:
+        if exc.code == "invalid_model" and "cloud.model" in exc.message:
+            return {"cloud_model": error_text(exc.code, exc.message)}
+        return form_errors(exc, FIELDS)
+    return {}
+
+
+def model_options() -> list[tuple[str, str]]:
+    """The GGUF files of the models folder (the bundled default first if it is not assembled yet)."""
+    names = [p.name for p in list_models(services().settings.models)]
+    return [(name, name) for name in ([] if DEFAULT_MODEL in names else [DEFAULT_MODEL]) + names]
 
 
 @blueprint.route("/t/<tenant_id>/assistant", methods=["GET", "POST"])
@@ -52,12 +74,7 @@ def assistant(user: User, tenant: Tenant):
     if request.method == "POST":
         body, errors = _body(request.form)
         if not errors:
-            try:
-                change_assistant(tenant, body)
-            except AppError as exc:
-                errors = form_errors(exc, FIELDS)
-                if exc.code == "invalid_model" and "cloud.model" in exc.message:
-                    errors = {"cloud_model": error_text(exc.code, exc.message)}
+            errors = save_assistant(tenant, body)
         if not errors:
             flash(gettext("The assistant's settings were saved."), "ok")
             return redirect(url_for("admin.assistant", tenant_id=tenant.id))
@@ -70,9 +87,7 @@ def _page(tenant: Tenant, errors: dict, form, trial: dict | None = None, questio
         config.update({name: form.get(name, "") for name in TEXTS}, enabled=form.get("enabled") == "on",
                       history_length=form.get("history_length", ""),
                       cloud={"base_url": form.get("cloud_base_url", ""), "model": form.get("cloud_model", "")})
-    names = [p.name for p in list_models(services().settings.models)]
-    models = [(name, name) for name in ([] if DEFAULT_MODEL in names else [DEFAULT_MODEL]) + names]
-    return render_template("assistant.html", tenant=tenant, config=config, errors=errors, models=models,
+    return render_template("assistant.html", tenant=tenant, config=config, errors=errors, models=model_options(),
                            key_set=bool(Tenant.get_by_id(tenant.id).assistant_secret), trial=trial,
                            question=question, settings=services().settings)
 

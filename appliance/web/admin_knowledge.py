@@ -14,7 +14,7 @@ from appliance.web.knowledge import remove_document, search_documents, upload_do
 UNFINISHED = ("queued", "processing")
 
 
-def _documents(tenant: Tenant) -> list[Document]:
+def documents_of(tenant: Tenant) -> list[Document]:
     return list(Document.select().where(Document.tenant == tenant.id).order_by(Document.id.desc()))
 
 
@@ -34,17 +34,18 @@ def knowledge(user: User, tenant: Tenant):
     """Documents, the upload form and the search box."""
     errors = {}
     if request.method == "POST":
-        errors = _upload(tenant)
+        errors = upload_from_form(tenant)
         if not errors:
             return redirect(url_for("admin.knowledge", tenant_id=tenant.id))
     query = request.args.get("q", "")
     results, search_error = _search(tenant, query)
-    return render_template("knowledge.html", tenant=tenant, documents=_documents(tenant), errors=errors,
-                           query=query, results=results, search_error=search_error,
-                           polling=any(d.status in UNFINISHED for d in _documents(tenant))), 422 if errors else 200
+    documents = documents_of(tenant)
+    return render_template("knowledge.html", tenant=tenant, documents=documents, errors=errors, query=query,
+                           results=results, search_error=search_error,
+                           polling=any(d.status in UNFINISHED for d in documents)), 422 if errors else 200
 
 
-def _upload(tenant: Tenant, replacing: Document | None = None) -> dict[str, str]:
+def upload_from_form(tenant: Tenant, replacing: Document | None = None) -> dict[str, str]:
     """Store the form's file through the API's upload; {field: error} when it was refused."""
     try:
         body = upload_document(tenant.id, request.files.get("file"))
@@ -64,7 +65,7 @@ def _upload(tenant: Tenant, replacing: Document | None = None) -> dict[str, str]
 def knowledge_status(user: User, tenant: Tenant):
     """Each document's status and progress, for the page's live progress bars."""
     return {"documents": [{"id": d.id, "status": d.status, "progress": d.progress, "chunks": d.chunks}
-                          for d in _documents(tenant)]}
+                          for d in documents_of(tenant)]}
 
 
 @blueprint.post("/t/<tenant_id>/knowledge/<int:document_id>/replace")
@@ -72,7 +73,7 @@ def knowledge_status(user: User, tenant: Tenant):
 def replace_document(user: User, tenant: Tenant, document_id: int):
     """Upload a new version of a document: the new file is stored and queued, then the old one goes."""
     document = Document.get_for_tenant(tenant.id, document_id, "document")
-    errors = _upload(tenant, replacing=document)
+    errors = upload_from_form(tenant, replacing=document)
     if errors:
         flash(gettext("%(name)s was not replaced: %(reason)s", name=document.name, reason=errors["file"]), "error")
     return redirect(url_for("admin.knowledge", tenant_id=tenant.id))

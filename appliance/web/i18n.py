@@ -347,6 +347,36 @@ VI: dict[str, str] = {
     "To put it on your own site, paste this just before the closing body tag:":
         "Để đưa nó lên website của bạn, dán đoạn này ngay trước thẻ đóng body:",
     "Admin page": "Trang quản trị",
+    # first-run wizard
+    "Next step": "Bước tiếp theo",
+    "Finish setting up this shop": "Hoàn tất thiết lập cửa hàng này",
+    "A few steps: connect a channel, upload documents, choose the model and try the assistant.":
+        "Vài bước: kết nối một kênh, tải tài liệu lên, chọn mô hình và thử trợ lý.",
+    "Continue the set-up": "Tiếp tục thiết lập",
+    "Set up %(name)s": "Thiết lập %(name)s",
+    "Step %(n)s of %(total)s. You can leave and come back: the overview brings you back here.":
+        "Bước %(n)s trên %(total)s. Bạn có thể rời đi và quay lại: trang tổng quan sẽ đưa bạn về đây.",
+    "Set-up steps": "Các bước thiết lập",
+    "Upload documents": "Tải tài liệu lên",
+    "Choose the model": "Chọn mô hình",
+    "Done": "Hoàn tất",
+    "Where do your customers write to you? Connect one place now; you can add the others later under Channels.":
+        "Khách hàng nhắn tin cho bạn ở đâu? Hãy kết nối một nơi ngay bây giờ; bạn có thể thêm các nơi khác sau trong mục Kênh.",
+    "Your price list, opening hours, delivery and return rules: the assistant answers only from what is written here.":
+        "Bảng giá, giờ mở cửa, quy định giao hàng và đổi trả: trợ lý chỉ trả lời dựa trên những gì được viết ở đây.",
+    "%(n)s chunks": "%(n)s đoạn",
+    "The local model runs on this machine and nothing leaves it. A cloud model (any OpenAI-compatible service) can reword answers or stand in when the local one fails.":
+        "Mô hình cục bộ chạy trên máy này và không có dữ liệu nào rời khỏi máy. Mô hình đám mây (bất kỳ dịch vụ tương thích OpenAI nào) có thể diễn đạt lại câu trả lời hoặc thay thế khi mô hình cục bộ gặp lỗi.",
+    "Save and continue": "Lưu và tiếp tục",
+    "Ask what your customers ask. Each reply shows where it came from.":
+        "Hãy hỏi như khách hàng của bạn hỏi. Mỗi câu trả lời cho biết nó lấy từ đâu.",
+    "Put the chat bubble on your website: paste this just before the closing body tag of every page.":
+        "Đưa bong bóng chat lên website: dán đoạn này ngay trước thẻ đóng body của mọi trang.",
+    "No chat bubble for your website yet.": "Website của bạn chưa có bong bóng chat.",
+    "Add one": "Thêm ngay",
+    "Finish": "Hoàn tất",
+    "Open the inbox": "Mở hộp thư",
+    "%(name)s is set up. Customers can write now.": "%(name)s đã được thiết lập. Khách hàng có thể nhắn tin ngay.",
 }
 
 # Errors of the API's checks (appliance.auth, web/api.py, web/knowledge.py) by their code: the English message

@@ -401,3 +401,61 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(app, clien
     assert done.status_code == 302 and check_login("owner@lan.vn", "brand-new-pass")
     assert client.get("/admin/account").status_code == 200
     assert other.get("/admin/account").status_code == 302
+
+
+# --- the webhook check: Meta's handshake against the appliance's own public URL ---------------------------------
+
+def live_login(base: str, email: str):
+    """A requests session signed in to the live server."""
+    import requests
+
+    session = requests.Session()
+    token = csrf(session.get(base + "/admin/login").content)
+    assert session.post(base + "/admin/login", data={"email": email, "password": PASSWORD, "csrf": token},
+                        allow_redirects=False).status_code == 302
+    return session
+
+
+def live_check(session, base: str, tenant_id: str, channel_id: str) -> str:
+    """Press "Check the webhook" on the channels page; the page it leads to."""
+    token = csrf(session.get(f"{base}/admin/t/{tenant_id}/channels").content)
+    return session.post(f"{base}/admin/t/{tenant_id}/channels/{channel_id}/check", data={"csrf": token}).text
+
+
+def test_the_webhook_check_runs_the_handshake_against_the_appliance_itself(live_server, settings, tenant):
+    create_user("owner@lan.vn", PASSWORD, "tenant-admin", tenant.tenant)
+    session = live_login(live_server, "owner@lan.vn")
+    token = csrf(session.get(f"{live_server}/admin/t/{tenant.id}/channels/new/whatsapp").content)
+    session.post(f"{live_server}/admin/t/{tenant.id}/channels/new/whatsapp", data={**WHATSAPP, "csrf": token})
+    channel = Channel.get(Channel.tenant == tenant.id)
+    page = live_check(session, live_server, tenant.id, channel.id)
+    assert f"answered the handshake at {live_server}/webhooks/whatsapp/{channel.id}" in page
+    # a public_url leading somewhere else on this server (a wrong proxy path): the status is named
+    settings["public_url"] = live_server + "/admin"
+    failed = live_check(session, live_server, tenant.id, channel.id)
+    assert "The webhook check failed" in failed and "answered with status 404 instead of the challenge" in failed
+    assert "verify-me-123" not in failed
+
+
+def test_the_webhook_check_explains_an_address_that_does_not_reach_the_appliance(live_server, settings, tenant):
+    from tests.conftest import free_port
+
+    create_user("owner@lan.vn", PASSWORD, "tenant-admin", tenant.tenant)
+    session = live_login(live_server, "owner@lan.vn")
+    token = csrf(session.get(f"{live_server}/admin/t/{tenant.id}/channels/new/messenger").content)
+    session.post(f"{live_server}/admin/t/{tenant.id}/channels/new/messenger", data={
+        "page_id": "42", "page_access_token": "EAAP", "app_secret": "s3", "verify_token": "v-123", "csrf": token})
+    channel = Channel.get(Channel.tenant == tenant.id)
+    settings["public_url"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    page = live_check(session, live_server, tenant.id, channel.id)
+    assert "The webhook check failed" in page and "could not be reached (ConnectionError)" in page
+    assert "v-123" not in page
+
+
+def test_the_webhook_check_is_for_meta_channels_of_this_tenant_only(client, tenant, other_tenant, owner):
+    post(client, f"/admin/t/{tenant.id}/channels/new/web", {"name": "Site chat"})
+    web = Channel.get(Channel.tenant == tenant.id)
+    foreign = Channel.create(tenant=other_tenant.id, kind="whatsapp", name="Theirs")
+    assert post(client, f"/admin/t/{tenant.id}/channels/{web.id}/check").status_code == 404
+    assert post(client, f"/admin/t/{tenant.id}/channels/{foreign.id}/check").status_code == 404
+    assert client.post(f"/admin/t/{tenant.id}/channels/{web.id}/check").status_code == 400  # no CSRF token

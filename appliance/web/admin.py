@@ -190,13 +190,13 @@ def login():
         if user is not None:
             limits.account.reset(email)
             _start_session(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
         limits.failed(email, address)
         error = gettext("That e-mail and password do not match; check them and try again.")
     return render_template("login.html", error=error), 401 if error else 200
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Back to the admin page the login interrupted, never to another site."""
     if target and target.startswith("/admin/") and not target.startswith("//"):
         return target
@@ -237,7 +237,7 @@ def choose_language():
     if g.user is not None:
         User.update(language=chosen).where(User.id == g.user.id).execute()
     g.pop("lang", None)
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
 
 
 @blueprint.get("/")

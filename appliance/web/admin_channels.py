@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import secrets
 
+import requests
 from flask import flash, redirect, render_template, request, url_for
 
 from appliance.channels import CREDENTIAL_FIELDS
 from appliance.errors import AppError
 from appliance.records import Channel, Tenant, User
-from appliance.web import public_base
-from appliance.web.admin import ADMINS, blueprint, form_errors, tenant_page
+from appliance.web import public_base, services
+from appliance.web.admin import ADMINS, blueprint, form_errors, safe_next, tenant_page
 from appliance.web.api import change_channel, connect_channel, disconnect_channel
 from appliance.web.i18n import error_text, gettext
 
@@ -20,6 +21,8 @@ OPTIONAL = {"whatsapp": ("window_template", "template_language"), "messenger": (
             "zalo": ("refresh_token", "app_secret", "window_template"), "telegram": (), "web": ()}
 SECRET = {"access_token", "app_secret", "page_access_token", "oa_secret_key", "bot_token", "refresh_token"}
 GENERATED = ("verify_token", "secret_token")  # we suggest a random one; the admin pastes it into the platform
+HANDSHAKE = ("whatsapp", "messenger")  # platforms that check a webhook with a GET before sending to it
+CHECK_SECONDS = 5
 
 
 def kind_names() -> dict[str, str]:
@@ -126,3 +129,38 @@ def disconnect(user: User, tenant: Tenant, channel_id: str):
                            detail=gettext("Customers writing there get no answers any more; its conversations "
                                           "stay. Its credentials are forgotten."),
                            action=request.path, button=gettext("Disconnect"), back=back)
+
+
+@blueprint.post("/t/<tenant_id>/channels/<channel_id>/check")
+@tenant_page(*ADMINS)
+def check(user: User, tenant: Tenant, channel_id: str):
+    """Do what Meta does before it sends anything: the hub.challenge handshake, against this appliance's own public
+    webhook URL with the channel's verify token, so a wrong public_url, proxy or token shows up here first."""
+    channel = _channel(tenant, channel_id)
+    if channel.kind not in HANDSHAKE or not channel.credentials:
+        raise AppError(404, "no_handshake", gettext("Only WhatsApp and Messenger channels have a webhook check."))
+    ok, reason = _handshake(channel)
+    if ok:
+        flash(gettext("The webhook answered the handshake at %(url)s: the platform can verify it.", url=reason), "ok")
+    else:
+        flash(gettext("The webhook check failed: %(reason)s", reason=reason), "error")
+    return redirect(safe_next(request.form.get("next")) if request.form.get("next")
+                    else url_for("admin.channels", tenant_id=tenant.id))
+
+
+def _handshake(channel: Channel) -> tuple[bool, str]:
+    """(passed, the URL or why not) for a GET of the channel's public webhook URL with a fresh challenge."""
+    url = public_base() + channel.webhook_path
+    token = services().vault.decrypt(channel.credentials, f"channel:{channel.id}")["verify_token"]
+    challenge = secrets.token_hex(8)
+    try:
+        answer = requests.get(url, params={"hub.mode": "subscribe", "hub.verify_token": token,
+                                           "hub.challenge": challenge}, timeout=CHECK_SECONDS, allow_redirects=False)
+    except requests.RequestException as exc:
+        return False, gettext("%(url)s could not be reached (%(error)s); check the public_url setting and that this "
+                              "address reaches the appliance from the internet.", url=url, error=type(exc).__name__)
+    if answer.status_code != 200 or answer.text != challenge:
+        return False, gettext("%(url)s answered with status %(status)s instead of the challenge; check that this "
+                              "address reaches the appliance (not another server or a login page).",
+                              url=url, status=answer.status_code)
+    return True, url

@@ -347,6 +347,17 @@ VI: dict[str, str] = {
     "To put it on your own site, paste this just before the closing body tag:":
         "Để đưa nó lên website của bạn, dán đoạn này ngay trước thẻ đóng body:",
     "Admin page": "Trang quản trị",
+    "Once the address is pasted, check that the platform can reach it:":
+        "Sau khi dán địa chỉ, hãy kiểm tra xem nền tảng có truy cập được không:",
+    "Check the webhook": "Kiểm tra webhook",
+    "Only WhatsApp and Messenger channels have a webhook check.": "Chỉ kênh WhatsApp và Messenger có kiểm tra webhook.",
+    "The webhook answered the handshake at %(url)s: the platform can verify it.":
+        "Webhook tại %(url)s đã trả lời bước xác minh: nền tảng có thể xác minh nó.",
+    "The webhook check failed: %(reason)s": "Kiểm tra webhook thất bại: %(reason)s",
+    "%(url)s answered with status %(status)s instead of the challenge; check that this address reaches the appliance (not another server or a login page).":
+        "%(url)s trả về mã %(status)s thay vì chuỗi xác minh; hãy kiểm tra địa chỉ này dẫn đến hệ thống (không phải máy chủ khác hay trang đăng nhập).",
+    "%(url)s could not be reached (%(error)s); check the public_url setting and that this address reaches the appliance from the internet.":
+        "Không truy cập được %(url)s (%(error)s); hãy kiểm tra thiết lập public_url và địa chỉ này có dẫn đến hệ thống từ internet không.",
     # first-run wizard
     "Next step": "Bước tiếp theo",
     "Finish setting up this shop": "Hoàn tất thiết lập cửa hàng này",

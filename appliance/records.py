@@ -149,6 +149,13 @@ class Conversation(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
+    @classmethod
+    def latest(cls, tenant_id: str, limit: int) -> list["Conversation"]:
+        """The tenant's most recently active conversations, with their customers (one query)."""
+        return list(cls.select(cls, Customer).join(Customer).where(cls.tenant == tenant_id)
+                    .order_by(cls.last_message_at.desc()).limit(limit))
+
+
 class InboundEvent(BaseModel):
     """What a platform (or the widget) sent, stored before the 200; the ledger the worker replays."""
 
@@ -223,6 +230,13 @@ class Message(BaseModel):
             "created_at": self.created_at.isoformat() + "Z",
         }
         return {k: v for k, v in data.items() if k not in self.STAFF_ONLY} if for_customer else data
+
+
+    @classmethod
+    def last_of(cls, conversation_ids: list[int]) -> dict[int, "Message"]:
+        """The newest message of each of these conversations, by conversation id (two queries in all)."""
+        newest = cls.select(fn.MAX(cls.id)).where(cls.conversation.in_(conversation_ids)).group_by(cls.conversation)
+        return {m.conversation_id: m for m in cls.select().where(cls.id.in_(newest))}
 
 
 class Document(BaseModel):

@@ -459,3 +459,11 @@ def test_the_webhook_check_is_for_meta_channels_of_this_tenant_only(client, tena
     assert post(client, f"/admin/t/{tenant.id}/channels/{web.id}/check").status_code == 404
     assert post(client, f"/admin/t/{tenant.id}/channels/{foreign.id}/check").status_code == 404
     assert client.post(f"/admin/t/{tenant.id}/channels/{web.id}/check").status_code == 400  # no CSRF token
+
+
+def test_a_hostile_e_mail_is_shown_as_text(client, tenant, owner):
+    hostile = '"><img src=x onerror=alert(1)>@lan.vn'
+    assert post(client, f"/admin/t/{tenant.id}/users", {"email": hostile, "password": "counter-1234",
+                                                       "role": "agent"}).status_code == 302
+    page = client.get(f"/admin/t/{tenant.id}/users").get_data(as_text=True)
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;@lan.vn" in page

@@ -254,9 +254,8 @@ def dashboard(user: User):
     if tenant is not None:
         g.tenant = tenant
         channels = list(Channel.select().where((Channel.tenant == tenant) & (Channel.deleted == False)))  # noqa: E712
-        conversations = list(Conversation.select().where(Conversation.tenant == tenant)
-                             .order_by(Conversation.last_message_at.desc()).limit(50))
-    last = {c.id: c.messages.order_by(Message.id.desc()).first() for c in conversations}
+        conversations = Conversation.latest(tenant.id, 50)
+    last = Message.last_of([c.id for c in conversations])
     return render_template("dashboard.html", tenants=tenants, tenant=tenant, channels=channels,
                            conversations=conversations, last=last, base=public_base())
 

@@ -173,3 +173,12 @@ def test_migration_11_adds_the_language_to_an_older_database(tmp_path):
         assert User.get_by_id(user.id).language == "vi"
     finally:
         database.close()
+
+
+def test_the_widget_speaks_the_visitor_s_language(client, web_channel):
+    url = f"/widget/{web_channel.id}/config"
+    english = client.get(url, headers={"Accept-Language": "en-US"})
+    vietnamese = client.get(url, headers={"Accept-Language": "vi-VN,vi;q=0.9"}).get_json()
+    assert english.get_json()["texts"]["send"] == "Send" and vietnamese["texts"]["send"] == "Gửi"
+    assert vietnamese["texts"]["placeholder"] == "Nhập tin nhắn…"
+    assert english.headers["Vary"] == "Accept-Language"  # a cache must not give one visitor another's language

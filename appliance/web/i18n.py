@@ -358,6 +358,13 @@ VI: dict[str, str] = {
         "%(url)s trả về mã %(status)s thay vì chuỗi xác minh; hãy kiểm tra địa chỉ này dẫn đến hệ thống (không phải máy chủ khác hay trang đăng nhập).",
     "%(url)s could not be reached (%(error)s); check the public_url setting and that this address reaches the appliance from the internet.":
         "Không truy cập được %(url)s (%(error)s); hãy kiểm tra thiết lập public_url và địa chỉ này có dẫn đến hệ thống từ internet không.",
+    # the chat widget (customers see these)
+    "Chat": "Chat",
+    "Open chat": "Mở khung chat",
+    "Type your message…": "Nhập tin nhắn…",
+    "Send": "Gửi",
+    "Could not send.": "Không gửi được.",
+    "Could not reach the shop's chat; try again.": "Không kết nối được với cửa hàng; hãy thử lại.",
     # first-run wizard
     "Next step": "Bước tiếp theo",
     "Finish setting up this shop": "Hoàn tất thiết lập cửa hàng này",

@@ -23,6 +23,7 @@ from appliance.pipeline import store_events
 from appliance.records import Channel, Conversation, Customer, Message
 from appliance.web import client_address, public_base, services
 from appliance.web.brand import brand
+from appliance.web.i18n import gettext
 
 blueprint = Blueprint("widget", __name__)
 
@@ -92,8 +93,17 @@ def widget_config(channel_id: str):
     """What the bubble shows, as JSON (never pasted into the script)."""
     channel = _channel(channel_id)
     look = brand()
-    return {"channel": channel.id, "title": channel.name or "Chat", "max_chars": services().settings.widget_max_chars,
-            "product": look["name"], "accent": look["accent"], "logo": look["logo"]}
+    body = {"channel": channel.id, "title": channel.name or gettext("Chat"),
+            "max_chars": services().settings.widget_max_chars, "product": look["name"], "accent": look["accent"],
+            "logo": look["logo"], "texts": _texts()}
+    return body, 200, {"Vary": "Accept-Language"}
+
+
+def _texts() -> dict[str, str]:
+    """The bubble's own words in the visitor's language (their browser's Accept-Language)."""
+    return {"open": gettext("Open chat"), "placeholder": gettext("Type your message…"), "send": gettext("Send"),
+            "failed": gettext("Could not send."),
+            "unreachable": gettext("Could not reach the shop's chat; try again.")}
 
 
 @blueprint.route("/widget/<channel_id>/messages", methods=["OPTIONS"])

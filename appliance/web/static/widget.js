@@ -26,6 +26,11 @@
   }).then(start).catch(function () { /* no bubble for an unknown or deleted channel */ });
 
   function start(config) {
+    /* the bubble's own words, in the visitor's language (the server picks them from its Accept-Language) */
+    function text(key, fallback) {
+      var texts = config.texts || {};
+      return typeof texts[key] === "string" && texts[key] ? texts[key] : fallback;
+    }
     var KEY = "appliance-session-" + CHANNEL;
     var session = localStorage.getItem(KEY);
     if (!session || !/^[A-Za-z0-9_-]{1,128}$/.test(session)) {
@@ -48,7 +53,7 @@
 
     var bubble = el("button", "apl-bubble");
     bubble.appendChild(icon());
-    bubble.setAttribute("aria-label", "Open chat");
+    bubble.setAttribute("aria-label", text("open", "Open chat"));
     var panel = el("div", "apl-panel");
     var head = el("div", "apl-head");
     if (/^https?:\/\//.test(config.logo || "")) {
@@ -63,9 +68,9 @@
     var err = el("div", "apl-err");
     var form = el("form", "apl-form");
     var input = el("input");
-    input.placeholder = "Type your message…";
+    input.placeholder = text("placeholder", "Type your message…");
     input.maxLength = config.max_chars || 4000;
-    var send = el("button", null, "Send");
+    var send = el("button", null, text("send", "Send"));
     send.type = "submit";
     form.appendChild(input); form.appendChild(send);
     panel.appendChild(head); panel.appendChild(log); panel.appendChild(err); panel.appendChild(form); panel.appendChild(foot);
@@ -128,8 +133,8 @@
         method: "POST", headers: {"Content-Type": "application/json"},
         body: JSON.stringify({session: session, text: text, id: Date.now().toString(36) + Math.random().toString(36).slice(2, 6)})
       }).then(function (r) {
-        if (!r.ok) return r.json().then(function (b) { err.textContent = (b.error && b.error.message) || "Could not send."; });
-      }).catch(function () { err.textContent = "Could not reach the shop's chat; try again."; });
+        if (!r.ok) return r.json().then(function (b) { err.textContent = (b.error && b.error.message) || text("failed", "Could not send."); });
+      }).catch(function () { err.textContent = text("unreachable", "Could not reach the shop's chat; try again."); });
     };
   }
 

@@ -1,18 +1,23 @@
 """White-label (issue 11): a reseller's product name, logo and accent colour on the admin, login and demo pages and
 in the widget's config; hostile values are refused by the settings table or escaped by the pages."""
 import json
+import re
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from appliance.app import Services, create_app
 from appliance.auth import create_user
-from appliance.config import ConfigError
+from appliance.config import ConfigError, load_settings
 from tests.conftest import make_settings
 from tests.test_core_admin import login
 from tests.test_core_cli import run
 
 HOSTILE_NAME = '<script>alert("brand")</script>'
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+NO_DATA = Path("/nonexistent-unused")  # no settings.json to read
+QUICK = hypothesis_settings(derandomize=True, max_examples=300, deadline=None, database=None)
 
 
 def branded(services, **values):
@@ -96,3 +101,35 @@ def test_the_settings_command_checks_and_stores_a_white_label_value(tmp_path):
     assert json.loads((tmp_path / "settings.json").read_text())["product_name"] == "Hoa Mai Bot"
     assert make_settings(tmp_path).product_name == "Hoa Mai Bot"
     assert run(tmp_path, "settings", "--set", "no_such=1").returncode == 2
+
+
+
+@QUICK
+@given(st.text(max_size=40))
+def test_a_colour_is_a_hex_colour_or_refused(text):
+    try:
+        value = load_settings({"data": NO_DATA, "accent_colour": text}, environ={}).accent_colour
+    except ConfigError:
+        return
+    assert re.fullmatch(r"#[0-9a-f]{3}|#[0-9a-f]{6}", value)
+
+
+@QUICK
+@given(st.text(alphabet=st.sampled_from("ab./\\\\:~%$ .png"), max_size=30) | st.text(max_size=30))
+def test_a_logo_path_stays_inside_the_data_folder_or_is_refused(tmp_path_factory, text):
+    try:
+        value = load_settings({"data": NO_DATA, "logo_file": text}, environ={}).logo_file
+    except ConfigError:
+        return
+    data = tmp_path_factory.getbasetemp() / "data"
+    assert value == "" or (data / value).resolve().is_relative_to(data.resolve())
+
+
+@QUICK
+@given(st.text(max_size=80))
+def test_a_product_name_is_printable_text_or_refused(text):
+    try:
+        value = load_settings({"data": NO_DATA, "product_name": text}, environ={}).product_name
+    except ConfigError:
+        return
+    assert 1 <= len(value) <= 60 and value.isprintable()

@@ -65,6 +65,11 @@ class Tenant(BaseModel):
     setup_step = CharField(default="")  # the first-run wizard's last step; "done" once finished
     created_at = DateTimeField(default=utcnow)
 
+    @classmethod
+    def oldest_first(cls) -> list["Tenant"]:
+        """Every tenant, in the order they were created."""
+        return list(cls.select().order_by(cls.created_at))
+
 
 class User(BaseModel):
     ROLES = ("platform-admin", "tenant-admin", "agent")
@@ -117,6 +122,12 @@ class Channel(BaseModel):
         if kind:
             query &= cls.kind == kind
         return cls.get_or_none(query)
+
+    @classmethod
+    def live_of(cls, tenant_id: str) -> list["Channel"]:
+        """The tenant's connected (not deleted) channels, oldest first."""
+        return list(cls.select().where((cls.tenant == tenant_id) & (cls.deleted == False))  # noqa: E712
+                    .order_by(cls.created_at))
 
     @property
     def webhook_path(self) -> str:
@@ -257,6 +268,11 @@ class Document(BaseModel):
 
     class Meta:
         indexes = ((("tenant", "content_hash"), True),)
+
+    @classmethod
+    def of_tenant(cls, tenant_id: str) -> list["Document"]:
+        """The tenant's documents, newest first."""
+        return list(cls.select().where(cls.tenant == tenant_id).order_by(cls.id.desc()))
 
 
 class Chunk(BaseModel):

@@ -63,15 +63,14 @@ def _nav_tenant() -> Tenant | None:
         return g.get("tenant")
     if user.tenant_id:
         return user.tenant
-    return Tenant.get_or_none(Tenant.id == session.get("tenant", "")) or Tenant.select().order_by(
-        Tenant.created_at).first()
+    return Tenant.get_or_none(Tenant.id == session.get("tenant", "")) or next(iter(Tenant.oldest_first()), None)
 
 
 def _switchable() -> list[Tenant]:
     user = g.get("user")
     if user is None or user.role != "platform-admin":
         return []
-    return list(Tenant.select().order_by(Tenant.created_at))
+    return Tenant.oldest_first()
 
 
 class LoginLimits:
@@ -245,7 +244,7 @@ def choose_language():
 def dashboard(user: User):
     """Channels with the URL to paste into each platform, and the latest conversations."""
     if user.role == "platform-admin":
-        tenants = list(Tenant.select().order_by(Tenant.created_at))
+        tenants = Tenant.oldest_first()
         chosen = request.args.get("tenant") or session.get("tenant")
     else:
         tenants, chosen = [user.tenant], None
@@ -253,7 +252,7 @@ def dashboard(user: User):
     channels, conversations = [], []
     if tenant is not None:
         g.tenant = tenant
-        channels = list(Channel.select().where((Channel.tenant == tenant) & (Channel.deleted == False)))  # noqa: E712
+        channels = Channel.live_of(tenant.id)
         conversations = Conversation.latest(tenant.id, 50)
     last = Message.last_of([c.id for c in conversations])
     return render_template("dashboard.html", tenants=tenants, tenant=tenant, channels=channels,
@@ -290,8 +289,7 @@ def tenants(user: User):
         else:
             created = {"tenant": tenant, "token": token}
             flash(gettext("Shop %(name)s created.", name=tenant.name), "ok")
-    rows = list(Tenant.select().order_by(Tenant.created_at))
-    return render_template("tenants.html", tenants=rows, errors=errors, created=created,
+    return render_template("tenants.html", tenants=Tenant.oldest_first(), errors=errors, created=created,
                            form=request.form), 422 if errors else 200
 
 

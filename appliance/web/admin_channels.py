@@ -37,11 +37,6 @@ def _fields(kind: str) -> list[dict]:
             for name in CREDENTIAL_FIELDS[kind] + OPTIONAL[kind]]
 
 
-def _live(tenant: Tenant) -> list[Channel]:
-    return list(Channel.select().where((Channel.tenant == tenant.id) & (Channel.deleted == False))  # noqa: E712
-                .order_by(Channel.created_at))
-
-
 def _channel(tenant: Tenant, channel_id: str) -> Channel:
     channel = Channel.get_for_tenant(tenant.id, channel_id, "channel")
     if channel.deleted:
@@ -61,7 +56,7 @@ def _field_errors(exc: AppError, kind: str) -> dict[str, str]:
 @tenant_page(*ADMINS)
 def channels(user: User, tenant: Tenant):
     """The tenant's channels and the platforms to connect."""
-    return render_template("channels.html", tenant=tenant, names=kind_names(), channels=_live(tenant), kinds=list(CREDENTIAL_FIELDS),
+    return render_template("channels.html", tenant=tenant, names=kind_names(), channels=Channel.live_of(tenant.id), kinds=list(CREDENTIAL_FIELDS),
                            base=public_base())
 
 

@@ -14,10 +14,6 @@ from appliance.web.knowledge import remove_document, search_documents, upload_do
 UNFINISHED = ("queued", "processing")
 
 
-def documents_of(tenant: Tenant) -> list[Document]:
-    return list(Document.select().where(Document.tenant == tenant.id).order_by(Document.id.desc()))
-
-
 def _search(tenant: Tenant, query: str) -> tuple[dict | None, str | None]:
     """The search's hits, or the sentence saying why there are none."""
     if not query.strip():
@@ -39,7 +35,7 @@ def knowledge(user: User, tenant: Tenant):
             return redirect(url_for("admin.knowledge", tenant_id=tenant.id))
     query = request.args.get("q", "")
     results, search_error = _search(tenant, query)
-    documents = documents_of(tenant)
+    documents = Document.of_tenant(tenant.id)
     return render_template("knowledge.html", tenant=tenant, documents=documents, errors=errors, query=query,
                            results=results, search_error=search_error,
                            polling=any(d.status in UNFINISHED for d in documents)), 422 if errors else 200
@@ -65,7 +61,7 @@ def upload_from_form(tenant: Tenant, replacing: Document | None = None) -> dict[
 def knowledge_status(user: User, tenant: Tenant):
     """Each document's status and progress, for the page's live progress bars."""
     return {"documents": [{"id": d.id, "status": d.status, "progress": d.progress, "chunks": d.chunks}
-                          for d in documents_of(tenant)]}
+                          for d in Document.of_tenant(tenant.id)]}
 
 
 @blueprint.post("/t/<tenant_id>/knowledge/<int:document_id>/replace")

@@ -7,29 +7,24 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from appliance.assistant.answer import assistant_config
 from appliance.errors import AppError
-from appliance.records import Channel, Tenant, User
+from appliance.records import Channel, Document, Tenant, User
 from appliance.web import public_base
 from appliance.web.admin import ADMINS, blueprint, tenant_page
 from appliance.web.admin_assistant import cloud_body, model_options, save_assistant
 from appliance.web.admin_channels import kind_names
-from appliance.web.admin_knowledge import UNFINISHED, documents_of, upload_from_form
+from appliance.web.admin_knowledge import UNFINISHED, upload_from_form
 from appliance.web.api import ask_assistant
 from appliance.web.i18n import error_text, gettext
 
 STEPS = ("channel", "documents", "model", "test", "done")
 
 
-def _live_channels(tenant: Tenant) -> list[Channel]:
-    return list(Channel.select().where((Channel.tenant == tenant.id) & (Channel.deleted == False))  # noqa: E712
-                .order_by(Channel.created_at))
-
-
 def _render(tenant: Tenant, step: str, errors: dict | None = None, status: int = 200, **extra):
     if tenant.setup_step != "done" and tenant.setup_step != step:
         Tenant.update(setup_step=step).where(Tenant.id == tenant.id).execute()
-    documents = documents_of(tenant)
+    documents = Document.of_tenant(tenant.id)
     page = render_template("setup.html", tenant=tenant, step=step, steps=STEPS, number=STEPS.index(step) + 1,
-                           errors=errors or {}, channels=_live_channels(tenant), names=kind_names(),
+                           errors=errors or {}, channels=Channel.live_of(tenant.id), names=kind_names(),
                            documents=documents, polling=any(d.status in UNFINISHED for d in documents),
                            config=assistant_config(Tenant.get_by_id(tenant.id)), models=model_options(),
                            key_set=bool(Tenant.get_by_id(tenant.id).assistant_secret), base=public_base(), **extra)

@@ -144,9 +144,12 @@ def test_rate_limit_then_the_wizard_end_to_end_and_an_agent_refused(browser, liv
     go(By.XPATH, "//button[text()='Finish']")
     assert "is set up" in browser.find_element(By.CSS_SELECTOR, ".flash").text
     screenshot("overview-after-setup")
-    for area in ("knowledge", "assistant", "channels", "users"):
+    browser.set_window_size(390, 844)
+    for area in ("knowledge", "assistant", "channels", "channels/new/whatsapp", "users", "setup/model"):
         browser.get(f"{live_server}/admin/t/{tenant.id}/{area}")
-        screenshot(area)
+        assert no_horizontal_scroll(browser), area
+        screenshot(area.replace("/", "-") + "-390")
+    browser.set_window_size(1000, 800)
 
     browser.delete_all_cookies()
     sign_in(browser, live_server, "agent@lan.vn", "flowers-4-all")

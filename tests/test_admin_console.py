@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from appliance.auth import check_login, create_user
 from appliance.records import Channel, Document, Tenant, User
@@ -467,3 +468,40 @@ def test_a_hostile_e_mail_is_shown_as_text(client, tenant, owner):
                                                        "role": "agent"}).status_code == 302
     page = client.get(f"/admin/t/{tenant.id}/users").get_data(as_text=True)
     assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;@lan.vn" in page
+
+
+# --- hostile forms: any field values are saved or explained next to a field (422), never a 500 ---------------------------
+
+FORMS = hypothesis_settings(derandomize=True, max_examples=25, deadline=None, database=None,
+                            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+VALUES = st.one_of(st.text(max_size=60), st.sampled_from(["", "on", "-1", "1e309", "999999999999999999999", "\x00",
+                                                          "http://[::1", "https://10.0.0.1/v1", "../../x.gguf",
+                                                          "cloud", "local", "never", "always"]))
+
+
+def form_of(fields: tuple[str, ...]):
+    return st.fixed_dictionaries({}, optional={name: VALUES for name in fields})
+
+
+@FORMS
+@given(form=form_of(tuple(ASSISTANT_FORM) + ("cloud_api_key_clear",)))
+def test_any_assistant_form_is_saved_or_explained(client, tenant, owner, form):
+    response = post(client, f"/admin/t/{tenant.id}/assistant", form)
+    assert response.status_code in (302, 422), response.status_code
+
+
+@FORMS
+@given(kind=st.sampled_from(["whatsapp", "messenger", "zalo", "telegram", "web"]),
+       form=form_of(("name", "phone_number_id", "access_token", "app_secret", "verify_token", "page_id",
+                     "page_access_token", "oa_id", "app_id", "oa_secret_key", "bot_token", "secret_token",
+                     "window_template", "refresh_token")))
+def test_any_connect_form_is_saved_or_explained(client, tenant, owner, kind, form):
+    response = post(client, f"/admin/t/{tenant.id}/channels/new/{kind}", form)
+    assert response.status_code in (200, 422), response.status_code
+
+
+@FORMS
+@given(form=form_of(("email", "password", "role")))
+def test_any_new_user_form_is_saved_or_explained(client, tenant, owner, form):
+    response = post(client, f"/admin/t/{tenant.id}/users", form)
+    assert response.status_code in (302, 422), response.status_code

@@ -182,3 +182,12 @@ def test_the_widget_speaks_the_visitor_s_language(client, web_channel):
     assert english.get_json()["texts"]["send"] == "Send" and vietnamese["texts"]["send"] == "Gửi"
     assert vietnamese["texts"]["placeholder"] == "Nhập tin nhắn…"
     assert english.headers["Vary"] == "Accept-Language"  # a cache must not give one visitor another's language
+
+
+def test_a_language_chosen_on_the_login_page_is_kept_for_the_user(client, tenant):
+    owner = create_user("owner@lan.vn", "flowers-4-all", "tenant-admin", tenant.tenant)
+    token = csrf(client.get("/admin/login").data)
+    client.post("/admin/language", data={"language": "vi", "next": "/admin/login", "csrf": token})
+    assert "Mật khẩu" in client.get("/admin/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    login(client, "owner@lan.vn", "flowers-4-all")
+    assert User.get_by_id(owner.id).language == "vi"

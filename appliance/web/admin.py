@@ -188,6 +188,8 @@ def login():
         user = check_login(email, request.form.get("password", ""))
         if user is not None:
             limits.account.reset(email)
+            if session.get("lang") and not user.language:  # chosen on the login page: keep it for this user
+                User.update(language=session["lang"]).where(User.id == user.id).execute()
             _start_session(user)
             return redirect(safe_next(request.args.get("next")))
         limits.failed(email, address)

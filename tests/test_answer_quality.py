@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from appliance.assistant import glossary, prompts
-from appliance.assistant.compose import about, guess_fields, row_answer
+from appliance.assistant.compose import about
+from appliance.assistant.rows import guess_fields, row_answer
 from test_answer_paths import ask, shop, upload  # noqa: F401  (fixture)
 
 ENGLISH_FAQ = """# Frequently asked questions

@@ -78,8 +78,9 @@ def _rows_by_name(services, candidates: list[tuple], question: str) -> list[tupl
     slots = [i for i, c in enumerate(candidates) if c[2].cells]
     if not slots:
         return candidates
-    overlap = {i: rows.name_overlap(question, candidates[i][2].cells,
-                                    _fields(candidates[i][1]["document_id"], candidates[i][2].cells)) for i in slots}
+    overlap = {i: rows.name_overlaps(question, {i: candidates[i][2].cells},
+                                     _fields(candidates[i][1]["document_id"], candidates[i][2].cells))[i]
+               for i in slots}
     ranked = sorted(slots, key=lambda i: -overlap[i])
     ordered = list(candidates)
     for slot, i in zip(slots, ranked):
@@ -94,9 +95,11 @@ def _named_row(services, candidate: tuple, question: str, best: int) -> tuple | 
     """The one row of the candidate's table that holds more of what the question names than `best`, as a candidate
     (None when no row does, or several do equally)."""
     _, hit, chunk, _ = candidate
+    if best >= len(rows.concepts(question)):
+        return None  # the candidate holds all the question names
     fields = _fields(hit["document_id"], chunk.cells)
-    scored = sorted(((rows.name_overlap(question, cells, fields), i) for i, cells in _table(hit["document_id"]).items()),
-                    reverse=True)
+    overlaps = rows.name_overlaps(question, _table(hit["document_id"]), fields)
+    scored = sorted(((overlap, i) for i, overlap in overlaps.items()), reverse=True)
     if not scored or scored[0][0] <= best or (len(scored) > 1 and scored[1][0] == scored[0][0]):
         return None
     row = Chunk.get_by_id(scored[0][1])
@@ -106,7 +109,7 @@ def _named_row(services, candidate: tuple, question: str, best: int) -> tuple | 
     return score, found, row, None
 
 
-_MOST_SCANNED = 2000  # rows: a table this size is read whole for a named item or a list; a bigger one is not
+_MOST_SCANNED = 500  # rows: a table this size is read whole for a named item or a list (~25 ms); a bigger one is not
 
 
 def _table(document_id: int) -> dict[int, dict]:
@@ -129,18 +132,17 @@ def _table_answer(hit: dict, chunk: Chunk, question: str, language: str, hits: l
 
 
 def _listed_rows(hit: dict, chunk: Chunk, fields: dict, question: str, hits: list[dict]) -> list[dict]:
-    """The rows of the hit's table that name most of what the question asks for, the hits' first and then the
-    table's in order; the hits' rows of that table when the question names nothing in particular."""
+    """The rows of the hit's table that name most of what the question asks for, in the table's order; the hits' rows
+    of that table when the question names nothing in particular."""
     ids = list(dict.fromkeys([chunk.id] + [h["chunk_id"] for h in hits if h["document_id"] == hit["document_id"]]))
     found = _table(hit["document_id"])
     if not found:
         found = {c.id: c.cells for c in Chunk.select(Chunk.id, Chunk.cells).where(Chunk.id.in_(ids))}
-    order = list(dict.fromkeys([i for i in ids if i in found] + list(found)))
-    overlap = {i: rows.name_overlap(question, found[i], fields) for i in order}
+    overlap = rows.name_overlaps(question, found, fields)
     best = max(overlap.values(), default=0)
     if best == 0:
         return [found[i] for i in ids if i in found]
-    return [found[i] for i in order if overlap[i] == best]
+    return [cells for i, cells in found.items() if overlap[i] == best]
 
 
 _CLEARLY_CLOSER = 0.1  # cosine: less than this is the embedder's noise, retrieval's order knows as much

@@ -130,10 +130,18 @@ ITEM_WORDS: tuple[tuple[str, ...], ...] = (
     ("son", "lipstick"), ("sữa rửa mặt", "cleanser", "face wash"), ("kem chống nắng", "sunscreen", "sunblock"),
     ("nước hoa", "perfume", "fragrance"), ("dầu gội", "shampoo"), ("không dây", "wireless", "bluetooth"),
 )
-_MEANINGS = [[_words(term).strip() for term in group] for group in GROUPS + ITEM_WORDS]
+_MEANINGS: dict[str, set[str]] = {}  # a term (folded words) -> the keys of the meanings it has
+for _key, _group in enumerate(GROUPS + ITEM_WORDS):
+    for _term in _group:
+        _MEANINGS.setdefault(_words(_term).strip(), set()).add(f"#{_key}")
+_LONGEST = max(len(term.split()) for term in _MEANINGS)
 
 
 def meanings(text: str) -> set[str]:
     """The glossary's meanings (as opaque keys) of the words and phrases in a text, in either language."""
-    found = _words(text)
-    return {f"#{i}" for i, group in enumerate(_MEANINGS) if any(f" {term} " in found for term in group)}
+    words = _words(text).split()
+    found: set[str] = set()
+    for start in range(len(words)):
+        for end in range(start + 1, min(start + _LONGEST, len(words)) + 1):
+            found |= _MEANINGS.get(" ".join(words[start:end]), set())
+    return found

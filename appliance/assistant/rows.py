@@ -257,9 +257,12 @@ def asked_columns(question: str, fields: dict, columns: list[str]) -> list[tuple
     asked = set(tokens(question)) - _ASKING
     named = [c for c in columns if c not in used and c not in {c for _, c in found}
              and any(len(w) >= 3 and w in asked for w in _label_words(c))]
-    general = [i for i, (attribute, _) in enumerate(found) if attribute in ("duration", "price")]
-    at = general[0] if general else len(found)
-    return found[:at] + [("other", c) for c in named] + found[at:]
+    specific = [(a, c) for a, c in found if a not in _GENERAL] + [("other", c) for c in named]
+    # "bảo hành bao lâu" and "how long is the warranty" ask for the warranty, not for how long the service takes
+    return specific or [(a, c) for a, c in found if a in _GENERAL]
+
+
+_GENERAL = ("duration", "price")  # asked with words ("how long", "how much") that other attributes use too
 
 
 def _label_words(column: str) -> list[str]:
@@ -423,7 +426,7 @@ def list_answer(rows: list[tuple[dict, dict]], question: str, language: str) -> 
     return text
 
 
-def _concepts(text: str) -> set[str]:
+def concepts(text: str) -> set[str]:
     """What a text names: its words, and the glossary meaning of each word or phrase (so "gel manicure" and "sơn
     gel tay" share the gel and the hands)."""
     words = tokens(text)
@@ -431,8 +434,10 @@ def _concepts(text: str) -> set[str]:
     return found | glossary.meanings(" ".join(words))
 
 
-def name_overlap(question: str, cells: dict, fields: dict) -> int:
-    """How many things the question names are in the row's name, brand, code or category."""
-    identity = " ".join(str(cells.get(fields.get(role)) or "") for role in ("name", "brand", "code", "category")
-                        if fields.get(role))
-    return len(_concepts(question) & _concepts(identity))
+def name_overlaps(question: str, table: dict, fields: dict) -> dict:
+    """For each row (key: cells) of a table, how many things the question names are in its name, brand, code or
+    category."""
+    asked = concepts(question)
+    roles = [fields[role] for role in ("name", "brand", "code", "category") if fields.get(role)]
+    return {key: len(asked & concepts(" ".join(str(cells.get(column) or "") for column in roles)))
+            for key, cells in table.items()}

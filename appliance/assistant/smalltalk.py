@@ -40,7 +40,7 @@ _AFTER_EN = r"(?=$|\s+(?:please|pls|now|asap|here|there|today|on|about|for|who|t
 _HANDOFF = [re.compile(p) for p in (
     rf"\b(?:{_REACH_VI}){_BETWEEN_VI}{{0,4}}\s+(?:{_WHO_VI}|ad|admin)\b",
     rf"\b(?:{_REACH_EN}){_BETWEEN_EN}{{0,4}}\s+(?:{_WHO_EN}){_AFTER_EN}",
-    rf"\b(?:{_WHO_EN})\b.*\b(?:i|we) (?:can|could) (?:talk|speak|chat)\b",  # "a person I can talk to"
+    rf"\b(?:{_WHO_EN})(?:\s+\w+){{0,2}}\s+(?:i|we) (?:can|could) (?:talk|speak|chat)\b",  # "a person I can talk to"
     rf"^(?:a |an |the )?(?:{_WHO_VI}|{_WHO_EN}|real person|live agent|live person)"
     rf"(?: (?:oi|a|dau|roi|please|pls|now|di|nhe|nha|dau roi))*$",
 )]

@@ -114,8 +114,8 @@ _MOST_SCANNED = 500  # rows: a table this size is read whole for a named item or
 
 def _table(document_id: int) -> dict[int, dict]:
     """A table's rows (chunk id: cells) in order, or nothing when it is too big to read whole."""
-    table = (Chunk.select(Chunk.id, Chunk.cells)
-             .where((Chunk.document == document_id) & Chunk.cells.is_null(False) & (Chunk.deleted == False))  # noqa: E712
+    live = Chunk.cells.is_null(False) & (Chunk.deleted == False)  # noqa: E712
+    table = (Chunk.select(Chunk.id, Chunk.cells).where((Chunk.document == document_id) & live)
              .order_by(Chunk.ordinal).limit(_MOST_SCANNED + 1))
     found = {c.id: c.cells for c in table}
     return found if len(found) <= _MOST_SCANNED else {}

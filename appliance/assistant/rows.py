@@ -200,17 +200,18 @@ def _is_zero(value: str) -> bool:
 
 # --- what a question asks about a row ----------------------------------------------------------------
 
-# Attribute -> how a question asks for it, in priority order: a specific attribute before "how long" and "how much"
-# ("bảo hành bao lâu" asks for the warranty). Vietnamese keeps its tone marks: a one-syllable word is only compared
-# when the customer typed tone marks ("màu" is a colour, "mẫu" a model, "cỡ" a size and "có" yes).
+# Attribute -> how a question asks for it, in priority order ("what colours is it available in?" asks for colours): a
+# specific attribute before "how long" and "how much" ("bảo hành bao lâu" asks for the warranty). Vietnamese keeps
+# its tone marks: a one-syllable word is only compared when the customer typed tone marks ("màu" is a colour, "mẫu" a
+# model, "cỡ" a size and "có" yes).
 _ASKED = {
     "warranty": ("bảo hành", "warranty", "guarantee", "guaranteed", "guarantees"),
-    "stock": ("còn hàng", "hết hàng", "tồn kho", "còn không", "còn bao nhiêu", "còn mấy", "in stock", "out of stock",
-              "stock", "available", "availability", "sold out", "have left"),
     "colour": ("màu", "màu sắc", "colour", "color", "colours", "colors"),
     "size": ("kích thước", "kích cỡ", "cỡ", "size", "sizes", "dimensions", "how big", "dung tích", "capacity"),
     "brand": ("hãng", "thương hiệu", "brand", "brands", "who makes", "made by", "manufacturer", "what make"),
     "code": ("mã sản phẩm", "mã sp", "sku", "product code", "item code"),
+    "stock": ("còn hàng", "hết hàng", "tồn kho", "còn không", "còn bao nhiêu", "còn mấy", "in stock",
+              "out of stock", "stock", "available", "availability", "sold out", "have left"),
     "unit": ("đơn vị tính", "tính theo", "sold by", "per unit"),
     "weight": ("nặng", "cân nặng", "khối lượng", "trọng lượng", "weigh", "weighs", "weight", "heavy"),
     "material": ("chất liệu", "làm bằng", "material", "made of"),
@@ -290,9 +291,10 @@ _ASKING = set("what which how much many does do is are the a an of for your you 
 
 # A sentence per attribute: named ("{name} costs ...") when it answers the question, labelled otherwise.
 _NAMED = {
-    "en": {"price": "{name} costs {value}.", "free": "{name} is free of charge.", "duration": "{name} takes {value}.",
-           "warranty": "Warranty for {name}: {value}.", "no_warranty": "{name} has no warranty.",
-           "in_stock": "{name}: {n} in stock.", "out": "{name} is currently out of stock.", "stock": "{name}: {value}.",
+    "en": {"price": "{name} costs {value}.", "free": "{name} is free of charge.",
+           "duration": "{name} takes {value}.", "warranty": "Warranty for {name}: {value}.",
+           "no_warranty": "{name} has no warranty.", "in_stock": "{name}: {n} in stock.",
+           "out": "{name} is currently out of stock.", "stock": "{name}: {value}.",
            "colour": "{name} comes in {value}.", "size": "Size of {name}: {value}.", "brand": "{name} is made by {value}.",
            "code": "The product code of {name} is {value}.", "unit": "{name} is sold per {value}.",
            "description": "{name}: {value}", "other": "{label} of {name}: {value}."},
@@ -301,7 +303,8 @@ _NAMED = {
            "in_stock": "{name} còn {n} sản phẩm.", "out": "{name} hiện đã hết hàng.", "stock": "{name}: {value}.",
            "colour": "{name} có màu {value}.", "size": "Kích thước của {name}: {value}.",
            "brand": "{name} của thương hiệu {value}.", "code": "Mã sản phẩm của {name} là {value}.",
-           "unit": "{name} tính theo {value}.", "description": "{name}: {value}", "other": "{label} của {name}: {value}."},
+           "unit": "{name} tính theo {value}.", "description": "{name}: {value}",
+           "other": "{label} của {name}: {value}."},
 }
 _LABELLED = {
     "en": {"price": "Price: {value}.", "free": "Free of charge.", "duration": "Duration: {value}.",
@@ -410,10 +413,9 @@ def list_answer(rows: list[tuple[dict, dict]], question: str, language: str) -> 
         asked = [(a, c) for a, c in asked_columns(question, fields, list(cells)) if a not in ("brand", "price")]
         attribute, column = asked[0] if asked else ("price", fields.get("price"))
         raw = str(cells.get(column) or "").strip() if column else ""
-        detail = ""
-        if raw:
-            detail = _sentence(attribute, column, raw, fields, cells, "", language).rstrip(".")
-            detail = format_price(raw, column, language) if attribute == "price" and not _is_zero(raw) else detail
+        detail = _sentence(attribute, column, raw, fields, cells, "", language).rstrip(".") if raw else ""
+        if attribute == "price" and raw and not _is_zero(raw):
+            detail = format_price(raw, column, language)  # "(690.000đ)" says enough in a list
         items.append(f"{name} ({detail})" if detail else name)
         brand = str(cells.get(fields.get("brand")) or "").strip() if fields.get("brand") else ""
         if brand and brand not in brands:

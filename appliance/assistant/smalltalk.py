@@ -22,7 +22,8 @@ _PRIORITY = ("goodbye", "thanks", "greeting")
 # accents folded). Questions about the staff ("nhân viên có nói tiếng Anh không?", "how many staff do you have?")
 # name them without asking to reach them, so they are not hand-offs.
 _WHO_VI = (r"nhan vien|nguoi that|con nguoi|tu van vien|nguoi tu van|chu shop|chu tiem|chu quan|chu cua hang|"
-           r"(?:ong|ba|anh|chi|co|chu) chu|chu(?=$| (?:a|oi|nhe|nha|duoc|khong|di|voi|de))|sep|quan ly|nguoi quan ly|nguoi phu trach|nguoi ban hang|ai do")
+           r"(?:ong|ba|anh|chi|co|chu) chu|chu(?=$| (?:a|oi|nhe|nha|duoc|khong|di|voi|de))|sep|quan ly|"
+           r"nguoi quan ly|nguoi phu trach|nguoi ban hang|ai do")
 _WHO_EN = (r"human being|humans?|person|people|agents?|staff member|staff|employees?|someone|somebody|anyone|"
            r"anybody|representative|rep|operator|manager|owner|boss|supervisor|salesperson|sales rep|shopkeeper|"
            r"customer (?:service|support|care)|support team|support|team member|real one")

@@ -42,7 +42,7 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
             score = max(score, hit["score"])
         if hit["relevant"] or score >= threshold + _SENTENCE_MARGIN:
             candidates.append((score, hit, chunk, unit))
-    for _, hit, chunk, unit in _rows_by_name(services, _in_order(candidates), question):
+    for *_, hit, chunk, unit in _rows_by_name(services, _in_order(candidates), question):
         if chunk.cells:
             text = _table_answer(hit, chunk, question, language, hits)
         else:
@@ -74,12 +74,12 @@ def _rows_by_name(services, candidates: list[tuple], question: str) -> list[tupl
     """Candidates with the table rows among them re-ranked by how much of what the question names their name, brand,
     code or category holds, across languages; passages keep their places. A row of the same table that holds more of
     it than every candidate goes first: an English question finds Vietnamese rows by meaning only roughly ("gel
-    manicure" finds "tháo gel" as readily as "sơn gel tay")."""
-    slots = [i for i, c in enumerate(candidates) if c[2].cells]
+    manicure" finds "tháo gel" as readily as "sơn gel tay"). A candidate ends with its hit, chunk and section."""
+    slots = [i for i, c in enumerate(candidates) if c[-2].cells]
     if not slots:
         return candidates
-    overlap = {i: rows.name_overlaps(question, {i: candidates[i][2].cells},
-                                     _fields(candidates[i][1]["document_id"], candidates[i][2].cells))[i]
+    overlap = {i: rows.name_overlaps(question, {i: candidates[i][-2].cells},
+                                     _fields(candidates[i][-3]["document_id"], candidates[i][-2].cells))[i]
                for i in slots}
     ranked = sorted(slots, key=lambda i: -overlap[i])
     ordered = list(candidates)
@@ -93,8 +93,8 @@ def _rows_by_name(services, candidates: list[tuple], question: str) -> list[tupl
 
 def _named_row(services, candidate: tuple, question: str, best: int) -> tuple | None:
     """The one row of the candidate's table that holds more of what the question names than `best`, as a candidate
-    (None when no row does, or several do equally)."""
-    _, hit, chunk, _ = candidate
+    ranked like the one it beats (None when no row does, or several do equally)."""
+    hit, chunk = candidate[-3], candidate[-2]
     if best >= len(rows.concepts(question)):
         return None  # the candidate holds all the question names
     fields = _fields(hit["document_id"], chunk.cells)
@@ -106,7 +106,7 @@ def _named_row(services, candidate: tuple, question: str, best: int) -> tuple | 
     score = round(float(_similarities(services, question, [row.text])[0]), 4)
     found = {**hit, "chunk_id": row.id, "text": row.text, "page": row.page, "row": row.row, "start": row.start,
              "end": row.end, "score": score, "strong": [], "relevant": True}
-    return score, found, row, None
+    return (*candidate[:-3], found, row, None)
 
 
 _MOST_SCANNED = 500  # rows: a table this size is read whole for a named item or a list (~25 ms); a bigger one is not

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from appliance.assistant.rows import asks_for_list, guess_fields, row_answer, with_unit
+from appliance.assistant.rows import asks_for_list, guess_fields, name_overlaps, row_answer, with_unit
 from test_answer_paths import ask, upload
 
 SPA = """ma_dv,ten_dich_vu,nhom,gia,duration_min,bao_hanh_ngay,ghi_chu
@@ -153,6 +153,20 @@ def test_the_row_the_question_names_is_chosen_across_languages(services, spa, qu
     reply = ask(services, spa.id, question)
     assert reply.path == "extract" and reply.text.startswith(expected), reply.text
     assert reply.sources[0]["document"] == "dich-vu.csv"
+
+
+@pytest.mark.parametrize("question, header, table, expected", [
+    ("How long does a gel manicure take?", SPA_HEADER, SPA, {"Sơn gel tay": 2, "Tháo gel": 1, "Sơn gel chân": 1}),
+    ("men's haircut", SPA_HEADER, SPA, {"Cắt tóc nam": 3, "Cắt tóc nữ": 2}),
+    ("Tai nghe Sennheiser bảo hành bao lâu?", GADGET_HEADER, GADGETS, {"HD 450BT Headphones": 2,
+                                                                        "Tune 510BT Headphones": 1}),
+    ("Do you repair Asus laptops?", GADGET_HEADER, GADGETS, {"Zenbook 14 Laptop": 2, "Braided USB-C Cable": 0}),
+])
+def test_what_a_question_names_is_matched_to_row_names_across_languages(question, header, table, expected):
+    fields = guess_fields(header)
+    table_rows = {cells(table, i)[fields["name"]]: cells(table, i) for i in range(1, len(table.splitlines()))}
+    overlaps = name_overlaps(question, table_rows, fields)
+    assert {name: overlaps[name] for name in expected} == expected
 
 
 def test_a_vietnamese_question_names_an_english_row(services, gadgets):

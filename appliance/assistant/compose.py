@@ -2,6 +2,7 @@
 from its body, prose from the sentences closest to the question. No markup reaches the customer."""
 from __future__ import annotations
 
+import math
 import re
 import threading
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
     question as `threshold` plus a margin (a long chunk about many things scores low as a whole); they are tried in
     retrieval order unless one is clearly closer to the question."""
     queries = glossary.wordings(question, _script_language(question))
+    hits = _with_named_row(services, hits, question)
     candidates = []
     for hit in hits:
         chunk = Chunk.get_or_none(Chunk.id == hit["chunk_id"])
@@ -42,7 +44,7 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
             score = max(score, hit["score"])
         if hit["relevant"] or score >= threshold + _SENTENCE_MARGIN:
             candidates.append((score, hit, chunk, unit))
-    for *_, hit, chunk, unit in _rows_by_name(services, _in_order(candidates), question):
+    for *_, hit, chunk, unit in _rows_by_name(_in_order(candidates), question):
         if chunk.cells:
             text = _table_answer(hit, chunk, question, language, hits)
         else:
@@ -70,13 +72,12 @@ def _fields(document_id: int, cells: dict) -> dict:
     return document.fields if document is not None and document.fields is not None else rows.guess_fields(list(cells))
 
 
-def _rows_by_name(services, candidates: list[tuple], question: str) -> list[tuple]:
+def _rows_by_name(candidates: list[tuple], question: str) -> list[tuple]:
     """Candidates with the table rows among them re-ranked by how much of what the question names their name, brand,
-    code or category holds, across languages; passages keep their places. A row of the same table that holds more of
-    it than every candidate goes first: an English question finds Vietnamese rows by meaning only roughly ("gel
-    manicure" finds "tháo gel" as readily as "sơn gel tay"). A candidate ends with its hit, chunk and section."""
+    code or category holds, across languages ("gel manicure" is "sơn gel tay", not "tháo gel"); passages keep their
+    places. A candidate ends with its hit, chunk and section."""
     slots = [i for i, c in enumerate(candidates) if c[-2].cells]
-    if not slots:
+    if len(slots) < 2:
         return candidates
     overlap = {i: rows.name_overlaps(question, {i: candidates[i][-2].cells},
                                      _fields(candidates[i][-3]["document_id"], candidates[i][-2].cells))[i]
@@ -85,28 +86,45 @@ def _rows_by_name(services, candidates: list[tuple], question: str) -> list[tupl
     ordered = list(candidates)
     for slot, i in zip(slots, ranked):
         ordered[slot] = candidates[i]
-    named = _named_row(services, ordered[slots[0]], question, max(overlap.values()))
-    if named is not None:
-        ordered.insert(slots[0], named)
     return ordered
 
 
-def _named_row(services, candidate: tuple, question: str, best: int) -> tuple | None:
-    """The one row of the candidate's table that holds more of what the question names than `best`, as a candidate
-    ranked like the one it beats (None when no row does, or several do equally)."""
-    hit, chunk = candidate[-3], candidate[-2]
-    if best >= len(rows.concepts(question)):
-        return None  # the candidate holds all the question names
-    fields = _fields(hit["document_id"], chunk.cells)
-    overlaps = rows.name_overlaps(question, _table(hit["document_id"]), fields)
+def _with_named_row(services, hits: list[dict], question: str) -> list[dict]:
+    """The hits, and before the first row of a table among them the one row of that table that holds nearly all the
+    question names (two things at least) and more than each of the hits' rows: an English question finds Vietnamese
+    rows by meaning only roughly ("gel manicure" finds "tháo gel" and "wax" as readily as "sơn gel tay")."""
+    chunks = {h["chunk_id"]: Chunk.get_or_none(Chunk.id == h["chunk_id"]) for h in hits}
+    first = next((h for h in hits if chunks[h["chunk_id"]] is not None and chunks[h["chunk_id"]].cells), None)
+    asked = len(rows.concepts(question))
+    if first is None or asked < _NAMED_AT_LEAST:
+        return hits
+    fields = _fields(first["document_id"], chunks[first["chunk_id"]].cells)
+    overlaps = rows.name_overlaps(question, _table(first["document_id"]), fields)
     scored = sorted(((overlap, i) for i, overlap in overlaps.items()), reverse=True)
-    if not scored or scored[0][0] <= best or (len(scored) > 1 and scored[1][0] == scored[0][0]):
-        return None
-    row = Chunk.get_by_id(scored[0][1])
-    score = round(float(_similarities(services, question, [row.text])[0]), 4)
-    found = {**hit, "chunk_id": row.id, "text": row.text, "page": row.page, "row": row.row, "start": row.start,
-             "end": row.end, "score": score, "strong": [], "relevant": True}
-    return (*candidate[:-3], found, row, None)
+    table_hits = {h["chunk_id"]: h for h in hits if h["document_id"] == first["document_id"]}
+    if (not scored or scored[0][0] < max(_NAMED_AT_LEAST, math.ceil(_NAMED_SHARE * asked))
+            or (len(scored) > 1 and scored[1][0] == scored[0][0])
+            or any(overlaps.get(i, 0) >= scored[0][0] for i in table_hits if i != scored[0][1])):
+        return hits
+    best = scored[0][1]
+    if best in table_hits:  # found, but perhaps not close enough in meaning to count: what it names counts
+        named = {**table_hits[best], "relevant": True}
+    else:
+        row = Chunk.get_by_id(best)
+        score = round(float(_similarities(services, question, [row.text])[0]), 4)
+        named = {**first, "chunk_id": row.id, "text": row.text, "page": row.page, "row": row.row, "start": row.start,
+                 "end": row.end, "score": score, "strong": [], "relevant": True, "fused": None, "lexical": None}
+    ordered = []
+    for hit in hits:
+        if hit is first:
+            ordered.append(named)
+        if hit["chunk_id"] != best:
+            ordered.append(hit)
+    return ordered
+
+
+_NAMED_AT_LEAST = 2  # things named (a word or its glossary meaning): one ("gel", "extensions") names no one row
+_NAMED_SHARE = 0.75  # of what the question names: "repair Sony TVs" is not the Sony TV row
 
 
 _MOST_SCANNED = 500  # rows: a table this size is read whole for a named item or a list (~25 ms); a bigger one is not

@@ -127,21 +127,16 @@ ITEM_WORDS: tuple[tuple[str, ...], ...] = (
     ("túi", "bag", "bags", "handbag"), ("mũ", "nón", "hat", "cap"),
     ("cà phê", "coffee"), ("trà", "tea"), ("sữa", "milk"), ("bánh", "cake", "cakes", "bread", "pastry"),
     ("nước", "drink", "drinks", "water"), ("kem", "cream", "ice cream"),
-    ("son", "lipstick"), ("sữa rửa mặt", "cleanser", "face wash"), ("kem chống nắng", "sunscreen", "sunblock"),
+    ("son môi", "lipstick"), ("sữa rửa mặt", "cleanser", "face wash"), ("kem chống nắng", "sunscreen", "sunblock"),
     ("nước hoa", "perfume", "fragrance"), ("dầu gội", "shampoo"), ("không dây", "wireless", "bluetooth"),
 )
 _MEANINGS: dict[str, set[str]] = {}  # a term (folded words) -> the keys of the meanings it has
 for _key, _group in enumerate(GROUPS + ITEM_WORDS):
     for _term in _group:
         _MEANINGS.setdefault(_words(_term).strip(), set()).add(f"#{_key}")
-_LONGEST = max(len(term.split()) for term in _MEANINGS)
+LONGEST_TERM = max(len(term.split()) for term in _MEANINGS)  # words
 
 
-def meanings(text: str) -> set[str]:
-    """The glossary's meanings (as opaque keys) of the words and phrases in a text, in either language."""
-    words = _words(text).split()
-    found: set[str] = set()
-    for start in range(len(words)):
-        for end in range(start + 1, min(start + _LONGEST, len(words)) + 1):
-            found |= _MEANINGS.get(" ".join(words[start:end]), set())
-    return found
+def meanings_of(phrase: str) -> set[str]:
+    """The glossary's meanings (as opaque keys) of a word or phrase in either language; empty when it has none."""
+    return _MEANINGS.get(_words(phrase).strip(), set())

@@ -284,7 +284,9 @@ def _label(attribute: str, column: str, language: str) -> str:
 _ASKING = set("what which how much many does do is are the a an of for your you have has can i me my there any this "
               "that it in on to with and or bao nhieu gi nao co khong la cua ban shop minh em toi may duoc vay a oi "
               "nhe nha the cho hang tiem cac nhung loai long take takes cost costs price much lau tien gia sell carry "
-              "offer services service products product dich vu san pham mau".split())
+              "offer services service products product dich vu san pham mau come comes get need want buy order "
+              "book".split())
+_ASKING |= {word for phrases in _ASKED.values() for phrase in phrases for word in tokens(phrase)}
 
 
 # --- one row as sentences ----------------------------------------------------------------------------
@@ -307,7 +309,7 @@ _NAMED = {
            "other": "{label} của {name}: {value}."},
 }
 _LABELLED = {
-    "en": {"price": "Price: {value}.", "free": "Free of charge.", "duration": "Duration: {value}.",
+    "en": {"price": "Price: {value}.", "free": "Free of charge.", "duration": "Takes {value}.",
            "warranty": "Warranty: {value}.", "no_warranty": "No warranty.", "in_stock": "{n} in stock.",
            "out": "Currently out of stock.", "stock": "Availability: {value}.", "colour": "Colours: {value}.",
            "size": "Size: {value}.", "brand": "Brand: {value}.", "code": "Product code: {value}.",
@@ -429,11 +431,18 @@ def list_answer(rows: list[tuple[dict, dict]], question: str, language: str) -> 
 
 
 def concepts(text: str) -> set[str]:
-    """What a text names: its words, and the glossary meaning of each word or phrase (so "gel manicure" and "sơn
-    gel tay" share the gel and the hands)."""
-    words = tokens(text)
-    found = {w for w in words if w not in _ASKING and (len(w) > 1 or w.isdigit())}
-    return found | glossary.meanings(" ".join(words))
+    """What a text names: its words, a glossary word or phrase read as its meaning in either language ("gel
+    manicure" and "sơn gel tay" both name the gel and the hands), without words of asking ("how long", "giá")."""
+    words, found, at = tokens(text), set(), 0
+    while at < len(words):
+        for end in range(min(len(words), at + glossary.LONGEST_TERM), at, -1):
+            meanings = glossary.meanings_of(" ".join(words[at:end]))
+            if meanings or end == at + 1:
+                break
+        if not set(words[at:end]) <= _ASKING:
+            found |= meanings or ({words[at]} if len(words[at]) > 1 or words[at].isdigit() else set())
+        at = end
+    return found
 
 
 def name_overlaps(question: str, table: dict, fields: dict) -> dict:

@@ -144,6 +144,12 @@ def test_a_vietnamese_list_question_lists_the_rows_in_vietnamese(services, spa):
         reply.text
 
 
+def test_a_vietnamese_list_question_about_english_rows_lists_them(services, gadgets):
+    reply = ask(services, gadgets.id, "Shop có những loại tai nghe nào?")
+    assert reply.path == "extract" and reply.text.startswith("Chúng tôi có: Beats Studio Pro Headphones (299,00 USD); "
+                                                             "Sennheiser HD 450BT Headphones (149,00 USD)"), reply.text
+
+
 @pytest.mark.parametrize("question, expected", [
     ("How long does a gel manicure take?", "Sơn gel tay takes 40 minutes."),
     ("How much is a gel pedicure?", "Sơn gel chân costs 130,000 VND."),

@@ -92,14 +92,22 @@ def _rows_by_name(candidates: list[tuple], question: str) -> list[tuple]:
 def _with_named_row(services, hits: list[dict], question: str) -> list[dict]:
     """The hits, and before the first row of a table among them the one row of that table that holds nearly all the
     question names (two things at least) and more than each of the hits' rows: an English question finds Vietnamese
-    rows by meaning only roughly ("gel manicure" finds "tháo gel" and "wax" as readily as "sơn gel tay")."""
+    rows by meaning only roughly ("gel manicure" finds "tháo gel" and "wax" as readily as "sơn gel tay"). For a
+    question asking what the shop has, that first row counts when two rows of its table name all the question does
+    ("what TVs do you have?" and three TV rows)."""
     chunks = {h["chunk_id"]: Chunk.get_or_none(Chunk.id == h["chunk_id"]) for h in hits}
     first = next((h for h in hits if chunks[h["chunk_id"]] is not None and chunks[h["chunk_id"]].cells), None)
     asked = len(rows.concepts(question))
-    if first is None or asked < _NAMED_AT_LEAST:
+    if first is None or asked == 0:
         return hits
     fields = _fields(first["document_id"], chunks[first["chunk_id"]].cells)
     overlaps = rows.name_overlaps(question, _table(first["document_id"]), fields)
+    if rows.asks_for_list(question):
+        if sum(overlap == asked for overlap in overlaps.values()) < 2:
+            return hits
+        return [{**hit, "relevant": True} if hit is first else hit for hit in hits]
+    if asked < _NAMED_AT_LEAST:
+        return hits
     scored = sorted(((overlap, i) for i, overlap in overlaps.items()), reverse=True)
     table_hits = {h["chunk_id"]: h for h in hits if h["document_id"] == first["document_id"]}
     if (not scored or scored[0][0] < max(_NAMED_AT_LEAST, math.ceil(_NAMED_SHARE * asked))

@@ -44,7 +44,7 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
             score = max(score, hit["score"])
         if hit["relevant"] or score >= threshold + _SENTENCE_MARGIN:
             candidates.append((score, hit, chunk, unit))
-    for *_, hit, chunk, unit in _rows_by_name(_in_order(candidates), question):
+    for _, hit, chunk, unit in _rows_in_order(_in_order(candidates), question):
         if chunk.cells:
             text = _table_answer(hit, chunk, question, language, hits)
         else:
@@ -72,34 +72,42 @@ def _fields(document_id: int, cells: dict) -> dict:
     return document.fields if document is not None and document.fields is not None else rows.guess_fields(list(cells))
 
 
-def _rows_by_name(candidates: list[tuple], question: str) -> list[tuple]:
-    """Candidates with the table rows among them re-ranked by how much of what the question names their name, brand,
-    code or category holds, across languages ("gel manicure" is "sơn gel tay", not "tháo gel"); passages keep their
-    places. A candidate ends with its hit, chunk and section."""
-    slots = [i for i, c in enumerate(candidates) if c[-2].cells]
-    if len(slots) < 2:
-        return candidates
-    overlap = {i: rows.name_overlaps(question, {i: candidates[i][-2].cells},
-                                     _fields(candidates[i][-3]["document_id"], candidates[i][-2].cells))[i]
-               for i in slots}
-    ranked = sorted(slots, key=lambda i: -overlap[i])
-    ordered = list(candidates)
-    for slot, i in zip(slots, ranked):
-        ordered[slot] = candidates[i]
-    return ordered
-
-
 def _with_named_row(services, hits: list[dict], question: str) -> list[dict]:
-    """The hits, and before the first row of a table among them the one row of that table that holds nearly all the
-    question names (two things at least) and more than each of the hits' rows: an English question finds Vietnamese
-    rows by meaning only roughly ("gel manicure" finds "tháo gel" and "wax" as readily as "sơn gel tay"). For a
-    question asking what the shop has, that first row counts when two rows of its table name all the question does
-    ("what TVs do you have?" and three TV rows)."""
+    """The hits, and before the first table row among them the one row of its table that holds nearly all the
+    question names (two things at least) and more than each of the hits' rows, counted as relevant: an English
+    question finds Vietnamese rows by meaning only roughly ("gel manicure" finds "tháo gel" and "wax" as readily as
+    "sơn gel tay"). For a question asking what the shop has, the first row counts when two rows of its table name all
+    the question does ("what TVs do you have?" and three TV rows)."""
     chunks = {h["chunk_id"]: Chunk.get_or_none(Chunk.id == h["chunk_id"]) for h in hits}
     first = next((h for h in hits if chunks[h["chunk_id"]] is not None and chunks[h["chunk_id"]].cells), None)
     asked = len(rows.concepts(question))
     if first is None or asked == 0:
         return hits
+    return _named_row(services, hits, chunks, first, question, asked)
+
+
+def _rows_in_order(candidates: list[tuple], question: str) -> list[tuple]:
+    """Candidates in order, but the table rows among them re-ranked by how much of what the question names their
+    name, brand, code or category holds, across languages ("gel manicure" is "sơn gel tay", not "tháo gel");
+    passages keep their places. Each candidate holds its hit (a dict) and its chunk."""
+    def parts(candidate: tuple) -> tuple[dict, Chunk]:
+        return (next(x for x in candidate if isinstance(x, dict)), next(x for x in candidate if isinstance(x, Chunk)))
+
+    slots = [i for i, c in enumerate(candidates) if parts(c)[1].cells]
+    if len(slots) < 2:
+        return candidates
+    overlap = {}
+    for i in slots:
+        hit, chunk = parts(candidates[i])
+        overlap[i] = rows.name_overlaps(question, {i: chunk.cells}, _fields(hit["document_id"], chunk.cells))[i]
+    ranked = list(candidates)
+    for slot, i in zip(slots, sorted(slots, key=lambda i: -overlap[i])):
+        ranked[slot] = candidates[i]
+    return ranked
+
+
+def _named_row(services, hits: list[dict], chunks: dict, first: dict, question: str, asked: int) -> list[dict]:
+    """`_with_named_row`'s second half: the row of `first`'s table the question names, or its list, counted."""
     fields = _fields(first["document_id"], chunks[first["chunk_id"]].cells)
     overlaps = rows.name_overlaps(question, _table(first["document_id"]), fields)
     if rows.asks_for_list(question):

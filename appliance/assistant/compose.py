@@ -77,7 +77,8 @@ def _with_named_row(services, hits: list[dict], question: str) -> list[dict]:
     question names (two things at least) and more than each of the hits' rows, counted as relevant: an English
     question finds Vietnamese rows by meaning only roughly ("gel manicure" finds "tháo gel" and "wax" as readily as
     "sơn gel tay"). For a question asking what the shop has, the first row counts when two rows of its table name all
-    the question does ("what TVs do you have?" and three TV rows)."""
+    the question does ("what TVs do you have?" and three TV rows). Such hits carry `named` (for the relevance
+    check)."""
     chunks = {h["chunk_id"]: Chunk.get_or_none(Chunk.id == h["chunk_id"]) for h in hits}
     first = next((h for h in hits if chunks[h["chunk_id"]] is not None and chunks[h["chunk_id"]].cells), None)
     asked = len(rows.concepts(question))
@@ -113,7 +114,7 @@ def _named_row(services, hits: list[dict], chunks: dict, first: dict, question: 
     if rows.asks_for_list(question):
         if sum(overlap == asked for overlap in overlaps.values()) < 2:
             return hits
-        return [{**hit, "relevant": True} if hit is first else hit for hit in hits]
+        return [{**hit, "relevant": True, "named": True} if hit is first else hit for hit in hits]
     if asked < _NAMED_AT_LEAST:
         return hits
     scored = sorted(((overlap, i) for i, overlap in overlaps.items()), reverse=True)
@@ -124,12 +125,13 @@ def _named_row(services, hits: list[dict], chunks: dict, first: dict, question: 
         return hits
     best = scored[0][1]
     if best in table_hits:  # found, but perhaps not close enough in meaning to count: what it names counts
-        named = {**table_hits[best], "relevant": True}
+        named = {**table_hits[best], "relevant": True, "named": True}
     else:
         row = Chunk.get_by_id(best)
         score = round(float(_similarities(services, question, [row.text])[0]), 4)
         named = {**first, "chunk_id": row.id, "text": row.text, "page": row.page, "row": row.row, "start": row.start,
-                 "end": row.end, "score": score, "strong": [], "relevant": True, "fused": None, "lexical": None}
+                 "end": row.end, "score": score, "strong": [], "relevant": True, "named": True,
+                 "fused": None, "lexical": None}
     ordered = []
     for hit in hits:
         if hit is first:

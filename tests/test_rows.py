@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from appliance.assistant.rows import asks_for_list, guess_fields, name_overlaps, row_answer, with_unit
+from appliance.records import Document
 from test_answer_paths import ask, upload
 
 SPA = """ma_dv,ten_dich_vu,nhom,gia,duration_min,bao_hanh_ngay,ghi_chu
@@ -189,3 +190,16 @@ def test_any_row_and_question_compose_to_text_without_error(row, question, langu
     text = row_answer(row, guess_fields(list(row)), language, question)
     assert isinstance(text, str)
     assert asks_for_list(question) in (True, False)
+
+
+def test_an_owner_maps_a_new_role_and_the_answer_follows(client, services, spa):
+    spa_table = Document.get((Document.tenant == spa.id) & (Document.kind == "csv"))
+    url = f"/api/v1/knowledge/documents/{spa_table.id}"
+    response = client.patch(url, json={"fields": {"duration": None}}, headers=spa.headers)
+    assert response.status_code == 200 and "duration" not in response.get_json()["fields"]
+    # unmapped, the column still answers a question about it: its header says what it holds
+    assert ask(services, spa.id, "Sơn gel tay làm mất bao lâu?").text.startswith("Sơn gel tay mất 40 phút.")
+    assert "Thời gian" not in ask(services, spa.id, "Sơn gel tay giá bao nhiêu?").text
+    response = client.patch(url, json={"fields": {"duration": "duration_min", "brand": "nhom"}}, headers=spa.headers)
+    assert response.status_code == 200 and response.get_json()["fields"]["brand"] == "nhom"
+    assert ask(services, spa.id, "Sơn gel tay giá bao nhiêu?").text.startswith("Móng Sơn gel tay có giá 110.000đ.")

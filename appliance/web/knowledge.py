@@ -14,7 +14,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from appliance import tasks
-from appliance.assistant import cache, compose, ingest
+from appliance.assistant import cache, ingest, rows
 from appliance.assistant.answer import retrieve
 from appliance.assistant.llm import ModelError
 from appliance.auth import api_auth, tenant_id_required
@@ -67,7 +67,7 @@ def get_document(document_id: int):
 
 
 @blueprint.patch("/documents/<int:document_id>")
-@accepts({"fields": {"type": "object", "properties": {role: {"type": ["string", "null"]} for role in compose.ROLES}}},
+@accepts({"fields": {"type": "object", "properties": {role: {"type": ["string", "null"]} for role in rows.ROLES}}},
          required=("fields",))
 @api_auth(*ADMINS)
 def patch_document(document_id: int):
@@ -76,10 +76,10 @@ def patch_document(document_id: int):
     body = json_body()
     if "fields" not in body:
         raise AppError(422, "fields_required", "Send {\"fields\": {\"name\": \"<column>\", \"price\": \"<column>\"}}.")
-    columns = compose.columns_of(document)
+    columns = rows.columns_of(document)
     if document.kind != "csv" or not columns:
         raise AppError(422, "not_a_table", f"{document.name} is not a processed table (.csv); only tables have fields.")
-    document.fields = compose.check_fields(body["fields"], columns, document.fields)
+    document.fields = rows.check_fields(body["fields"], columns, document.fields)
     document.save()
     cache.knowledge_changed(document.tenant_id)  # cached answers were composed with the old mapping
     return {**ingest.document_json(document), "columns": columns}

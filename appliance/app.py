@@ -146,7 +146,9 @@ def _security_headers(response):
 
 def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
-    from appliance.web import RowId, admin, api, conversations, events, health, knowledge, webhooks, widget
+    from appliance.web import (RowId, admin, admin_assistant, admin_channels, admin_knowledge, admin_setup,  # noqa: F401
+                               admin_users, api, brand, conversations, events, health, i18n, knowledge, webhooks,
+                               widget)
 
     services = services or create_services(settings)
     app = Flask(__name__, static_folder=None)
@@ -160,11 +162,13 @@ def create_app(settings, services: Services | None = None) -> Flask:
     app.after_request(_security_headers)
     app.extensions["appliance"] = services
     register_error_handlers(app)
+    i18n.install(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(widget.blueprint)
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(api.blueprint)
-    app.register_blueprint(admin.blueprint)
+    app.register_blueprint(admin.blueprint)  # with the admin_* areas' pages (imported above)
+    app.register_blueprint(brand.blueprint)
     app.register_blueprint(knowledge.blueprint)
     app.register_blueprint(conversations.blueprint)
     app.register_blueprint(events.blueprint)

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import Any, Callable, Mapping
 
 from appliance.errors import AppError
@@ -38,6 +40,47 @@ def _bool(text: str) -> bool:
 
 def _path(text: str) -> Path:
     return Path(str(text)).expanduser()
+
+
+def _hex_colour(text: str) -> str:
+    """A CSS hex colour (#rgb or #rrggbb): it goes into style sheets, so nothing else is accepted."""
+    value = str(text).strip()
+    if not re.fullmatch(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})", value):
+        raise ValueError("expected a hex colour such as #1f6feb")
+    return value.lower()
+
+
+def _product_name(text: str) -> str:
+    """A product name to show people: 1-60 printable characters (pages escape it; it is never code)."""
+    value = str(text).strip()
+    if not 1 <= len(value) <= 60 or any(not ch.isprintable() for ch in value):
+        raise ValueError("expected 1 to 60 printable characters")
+    return value
+
+
+LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+              ".webp": "image/webp"}  # no SVG: an SVG file can carry script
+
+
+def _logo_file(text: str) -> str:
+    """A picture's path inside the data folder (relative, no '..'), or empty for none."""
+    value = str(text).strip()
+    if not value:
+        return ""
+    path = PurePosixPath(value.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts or path.suffix.lower() not in LOGO_TYPES:
+        raise ValueError("expected a .png, .jpg, .gif or .webp file inside the data folder, "
+                         "given relative to it (such as brand/logo.png)")
+    return str(path)
+
+
+def _timezone(text: str) -> str:
+    value = str(text).strip()
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected a time zone name such as Asia/Ho_Chi_Minh or UTC") from None
+    return value
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -77,6 +120,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("login_failures_per_account", 5, int, "Wrong passwords for one e-mail within login_window_seconds before its logins are refused with 429.", 1, 10_000),
     Setting("login_failures_per_address", 20, int, "Wrong passwords from one client address within login_window_seconds before its logins are refused with 429.", 1, 100_000),
     Setting("login_window_seconds", 900.0, float, "The window in which failed logins are counted (seconds).", 1, 86400),
+    Setting("product_name", "Appliance", _product_name, "The product's name on the admin pages, the login page, the demo page and the chat widget (white-label: a reseller's own brand); 1-60 characters."),
+    Setting("logo_file", "", _logo_file, "A logo picture (.png, .jpg, .gif or .webp) inside the data folder, given relative to it (e.g. brand/logo.png), shown on the admin, login and demo pages and in the chat widget; empty: no logo."),
+    Setting("accent_colour", "#1f6feb", _hex_colour, "The accent colour of the admin pages, the demo page and the chat widget, as a hex colour (#rgb or #rrggbb)."),
+    Setting("timezone", "UTC", _timezone, "Time zone for dates on the admin pages, such as Asia/Ho_Chi_Minh."),
     Setting("log_level", "INFO", str, "How much the log says: DEBUG shows message texts and numbers, INFO does not.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     Setting("whatsapp_api_base", "https://graph.facebook.com/v21.0", str, "WhatsApp Cloud API base URL."),
     Setting("messenger_api_base", "https://graph.facebook.com/v21.0", str, "Messenger Send API base URL."),

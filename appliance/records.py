@@ -67,7 +67,13 @@ class Tenant(BaseModel):
     assistant = JSONField(default=dict)  # persona, instructions, model choice... (secrets live in assistant_secret)
     assistant_secret = TextField(null=True)  # vault-encrypted cloud api key
     kb_version = IntegerField(default=0)  # bumped on every knowledge change (answer cache key)
+    setup_step = CharField(default="")  # the first-run wizard's last step; "done" once finished
     created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def oldest_first(cls) -> list["Tenant"]:
+        """Every tenant, in the order they were created."""
+        return list(cls.select().order_by(cls.created_at))
 
 
 class User(BaseModel):
@@ -77,6 +83,7 @@ class User(BaseModel):
     password_hash = CharField()
     role = CharField()
     session_version = IntegerField(default=0)  # in the admin cookie; bumped at logout so old cookies stop working
+    language = CharField(default="")  # the admin pages' language (en, vi); empty: the browser's choice
     created_at = DateTimeField(default=utcnow)
 
     @classmethod
@@ -88,6 +95,11 @@ class User(BaseModel):
     def end_sessions(cls, user_id: int) -> None:
         """Log this user out everywhere: every admin cookie issued so far stops working."""
         cls.update(session_version=cls.session_version + 1).where(cls.id == user_id).execute()
+
+    @classmethod
+    def of_tenant(cls, tenant_id: str) -> list["User"]:
+        """The tenant's staff (admins and agents), by e-mail."""
+        return list(cls.select().where(cls.tenant == tenant_id).order_by(cls.email))
 
 
 class ApiToken(BaseModel):
@@ -133,6 +145,11 @@ class Channel(BaseModel):
         row = database.execute_sql(_WEBHOOK_TARGET_SQL, (channel_id, kind)).fetchone()
         return None if row is None else cls(id=row[0], tenant=row[1], kind=kind, credentials=row[2])
 
+    @classmethod
+    def live_of(cls, tenant_id: str) -> list["Channel"]:
+        """The tenant's connected (not deleted) channels, oldest first."""
+        return list(cls.connected(tenant_id).order_by(cls.created_at))
+
     @property
     def webhook_path(self) -> str:
         """Where the platform posts to (the widget: its embed script), from the channel module."""
@@ -171,6 +188,13 @@ class Conversation(BaseModel):
     assigned_user = ForeignKeyField(User, null=True, on_delete="SET NULL")
     last_message_at = DateTimeField(default=utcnow)
     created_at = DateTimeField(default=utcnow)
+
+
+    @classmethod
+    def latest(cls, tenant_id: str, limit: int) -> list["Conversation"]:
+        """The tenant's most recently active conversations, with their customers (one query)."""
+        return list(cls.select(cls, Customer).join(Customer).where(cls.tenant == tenant_id)
+                    .order_by(cls.last_message_at.desc()).limit(limit))
 
 
 class InboundEvent(BaseModel):
@@ -284,6 +308,13 @@ class Message(BaseModel):
                 .having(newest["in"] > fn.COALESCE(newest["out"], 0)))
 
 
+    @classmethod
+    def last_of(cls, conversation_ids: list[int]) -> dict[int, "Message"]:
+        """The newest message of each of these conversations, by conversation id (two queries in all)."""
+        newest = cls.select(fn.MAX(cls.id)).where(cls.conversation.in_(conversation_ids)).group_by(cls.conversation)
+        return {m.conversation_id: m for m in cls.select().where(cls.id.in_(newest))}
+
+
 class Document(BaseModel):
     """A knowledge document of a tenant; its chunks feed the tenant's vector index."""
 
@@ -302,6 +333,11 @@ class Document(BaseModel):
 
     class Meta:
         indexes = ((("tenant", "content_hash"), True),)
+
+    @classmethod
+    def of_tenant(cls, tenant_id: str) -> list["Document"]:
+        """The tenant's documents, newest first."""
+        return list(cls.select().where(cls.tenant == tenant_id).order_by(cls.id.desc()))
 
 
 class Chunk(BaseModel):
@@ -545,3 +581,17 @@ class ConversationEvent(BaseModel):
 @migration(9)
 def _create_conversation_events(db) -> None:
     db.create_tables([ConversationEvent])
+
+
+# --- the admin pages' language per user, the first-run wizard's step per tenant (schema version 11) ---------
+
+@migration(11)
+def _add_language_and_setup_step(db) -> None:
+    # a database created at version 11 or later already has the columns (migration 1 creates today's tables)
+    if "language" not in {column.name for column in db.get_columns("user")}:
+        db.execute_sql('ALTER TABLE "user" ADD COLUMN "language" VARCHAR(8) NOT NULL DEFAULT \'\'')
+    if "setup_step" not in {column.name for column in db.get_columns("tenant")}:
+        db.execute_sql('ALTER TABLE "tenant" ADD COLUMN "setup_step" VARCHAR(16) NOT NULL DEFAULT \'\'')
+        # shops already answering on a platform or from documents were set up before the wizard existed
+        db.execute_sql("UPDATE tenant SET setup_step = 'done' WHERE id IN (SELECT tenant_id FROM document) "
+                       "OR id IN (SELECT tenant_id FROM channel WHERE kind != 'web' AND deleted = 0)")

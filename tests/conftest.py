@@ -185,6 +185,71 @@ def admin_login(client, email, password):
     return client.post("/admin/login", data={"email": email, "password": password, "csrf": token})
 
 
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\ssrc=)[^>]*>|\son[a-z]+\s*=", re.IGNORECASE)
+
+
+def assert_page_policies(response):
+    """An HTML page's security headers (CSP without inline script, no framing, nosniff) and no inline script."""
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert not INLINE_SCRIPT.search(response.get_data(as_text=True)), "inline script would be blocked by the CSP"
+
+
+OWNER_PASSWORD = "flowers-4-all"
+
+
+@pytest.fixture
+def owner(client, tenant):
+    """The tenant's admin, signed in on `client`."""
+    from appliance.auth import create_user
+
+    user = create_user("owner@lan.vn", OWNER_PASSWORD, "tenant-admin", tenant.tenant)
+    assert admin_login(client, "owner@lan.vn", OWNER_PASSWORD).status_code == 302
+    return user
+
+
+def signed_in(app, email: str, role: str, tenant=None):
+    """Another browser with its own user signed in."""
+    from appliance.auth import create_user
+
+    create_user(email, OWNER_PASSWORD, role, tenant)
+    browser = app.test_client()
+    assert admin_login(browser, email, OWNER_PASSWORD).status_code == 302
+    return browser
+
+
+def form_token(client, url: str = "/admin/account") -> str:
+    """The session's CSRF token, read from an admin page."""
+    return csrf(client.get(url).data)
+
+
+def form_post(client, url: str, data: dict | None = None, **kwargs):
+    """An admin form POST with the session's CSRF token."""
+    return client.post(url, data={**(data or {}), "csrf": form_token(client)}, **kwargs)
+
+
+def form_upload(client, tenant_id: str, name: str, data: bytes, url: str | None = None):
+    """A document uploaded through the admin page's knowledge form (or the form at `url`)."""
+    import io
+
+    return client.post(url or f"/admin/t/{tenant_id}/knowledge", content_type="multipart/form-data",
+                       data={"csrf": form_token(client), "file": (io.BytesIO(data), name)})
+
+
+def field_error(page: bytes, name: str) -> str:
+    """The error shown right under form field `name` (linked to it by aria-describedby), or ''."""
+    html = page.decode()
+    control = re.search(rf'<(?:input|select|textarea) id="f-{name}"[^>]*>', html)
+    assert control, f"no field {name}"
+    if 'aria-invalid="true"' not in control.group(0) or f"e-{name}" not in control.group(0):
+        return ""
+    return re.search(rf'<p class="error" id="e-{name}">([^<]*)</p>', html).group(1)
+
+
 def run_cli(data, *args, stdin=None, env=None):
     """`python -m appliance --data DATA ...` as a real subprocess, as a reseller would run it."""
     environ = {**os.environ, "APPLIANCE_MODELS": str(MODELS_DIR), "APPLIANCE_LLM_MAX_TOKENS": "16", **(env or {})}

@@ -10,7 +10,8 @@ import pytest
 
 from appliance.assistant import faithful, prompts
 from appliance.assistant.answer import answer
-from appliance.assistant.compose import format_price, local_prices, sentences
+from appliance.assistant.compose import sentences
+from appliance.assistant.rows import format_price, local_prices
 from appliance.conversations import message_json
 from appliance.db import database, migrate, schema_version
 from appliance.records import AnswerCache, Conversation, Document, Message, Tenant, Usage

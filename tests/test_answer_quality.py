@@ -8,7 +8,8 @@ import pytest
 
 from appliance.assistant import glossary, prompts, relevance
 from appliance.assistant.answer import retrieve
-from appliance.assistant.compose import about, closest_sentences, guess_fields, row_answer
+from appliance.assistant.compose import about, closest_sentences
+from appliance.assistant.rows import guess_fields, row_answer
 from tests.conftest import ask, upload_text
 
 ENGLISH_FAQ = """# Frequently asked questions

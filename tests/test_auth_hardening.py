@@ -16,7 +16,7 @@ from appliance.channels import Outbound, telegram
 from appliance.channels.platform import Http
 from appliance.cli import configure_logging
 from appliance.records import Channel
-from tests.conftest import admin_login, csrf, make_settings, run_cli, wait_until
+from tests.conftest import admin_login, assert_page_policies, csrf, make_settings, run_cli, wait_until
 from tests.fakes import CREDENTIALS, FakePlatform
 
 PASSWORD = "flowers-4-all"
@@ -181,19 +181,6 @@ def test_the_cookie_is_secure_when_served_over_https(services, owner, public_url
 
 
 # --- security headers --------------------------------------------------------------------------------------
-
-INLINE_SCRIPT = re.compile(r"<script(?![^>]*\ssrc=)[^>]*>|\son[a-z]+\s*=", re.IGNORECASE)
-
-
-def assert_page_policies(response):
-    policy = response.headers["Content-Security-Policy"]
-    assert "script-src 'self';" in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
-    assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
-    assert response.headers["X-Frame-Options"] == "DENY"
-    assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] == "same-origin"
-    assert not INLINE_SCRIPT.search(response.get_data(as_text=True)), "inline script would be blocked by the CSP"
-
 
 def test_every_html_page_carries_the_security_headers_and_no_inline_script(client, settings, tenant, other_tenant,
                                                                          web_channel):

@@ -101,15 +101,18 @@ CHANNEL_FIELDS = {"name": TEXT, "api_base": {"type": "string", "format": "uri"},
 @api_auth(*ADMINS)
 def post_channel():
     """Connect a channel; credentials are checked for completeness, encrypted, and never returned."""
-    tenant_id = tenant_id_required()
-    body = json_body()
+    return connect_channel(tenant_id_required(), json_body()), 201
+
+
+def connect_channel(tenant_id: str, body: dict) -> dict:
+    """Connect a channel from a request body (the API's or the admin form's); its JSON."""
     kind = body.get("kind")
     if not isinstance(kind, str) or kind not in CREDENTIAL_FIELDS:
         raise AppError(422, "invalid_kind", f"'kind' must be one of {', '.join(CREDENTIAL_FIELDS)}.")
     name = _text(body, "name", 200, required=False) or kind
     credentials = _credentials(kind, body.get("credentials") or {})
     channel = Channel(tenant=tenant_id, kind=kind, name=name, api_base=_api_base(body))
-    return _save_channel(channel, credentials, force_insert=True), 201
+    return _save_channel(channel, credentials, force_insert=True)
 
 
 @blueprint.patch("/channels/<channel_id>")
@@ -119,10 +122,14 @@ def patch_channel(channel_id: str):
     """Change a channel in place: its name, api_base or some credentials; the id and webhook URL stay.
 
     New credentials (a new token after `needs_attention`) make the channel active again."""
-    channel = Channel.get_for_tenant(tenant_id_required(), channel_id, "channel")
+    return change_channel(tenant_id_required(), channel_id, json_body())
+
+
+def change_channel(tenant_id: str, channel_id: str, body: dict) -> dict:
+    """Change a live channel from a request body (the API's or the admin form's); its JSON."""
+    channel = Channel.get_for_tenant(tenant_id, channel_id, "channel")
     if channel.deleted:
         raise AppError(404, "not_found", f"No channel with id {channel_id} in this tenant.")
-    body = json_body()
     unknown = sorted(set(body) - {"name", "api_base", "credentials"})
     if unknown:
         raise AppError(422, "unknown_field", f"'{unknown[0]}' cannot be changed; use name, api_base or credentials.")
@@ -197,15 +204,21 @@ def _save_channel(channel: Channel, credentials: dict | None, force_insert: bool
 @blueprint.get("/channels")
 @api_auth(*ANY_ROLE)
 def list_channels():
-    rows = Channel.connected(tenant_id_required())
-    return {"channels": [channel_json(c) for c in rows.order_by(Channel.created_at)]}
+    return {"channels": [channel_json(c) for c in Channel.live_of(tenant_id_required())]}
 
 
 @blueprint.delete("/channels/<channel_id>")
 @api_auth(*ADMINS)
 def delete_channel(channel_id: str):
     """Disconnect a channel: its webhooks stop answering, its history stays."""
-    channel = Channel.get_for_tenant(tenant_id_required(), channel_id, "channel")
+    disconnect_channel(tenant_id_required(), channel_id)
+    return "", 204
+
+
+def disconnect_channel(tenant_id: str, channel_id: str) -> None:
+    """Disconnect a tenant's channel (the platform's own clean-up first, e.g. Telegram's deleteWebhook) and forget
+    its credentials."""
+    channel = Channel.get_for_tenant(tenant_id, channel_id, "channel")
     module = channels.module(channel.kind)
     if hasattr(module, "disconnect") and channel.credentials and not channel.deleted:
         credentials = services().vault.open_credentials(channel.id, channel.credentials)
@@ -214,7 +227,6 @@ def delete_channel(channel_id: str):
     channel.deleted = True
     channel.credentials = None
     channel.save()
-    return "", 204
 
 
 # --- assistant -----------------------------------------------------------------------------
@@ -293,8 +305,11 @@ def _check_free_form(config: dict) -> None:
 @api_auth(*ADMINS)
 def put_assistant():
     """Change the assistant; the cloud api_key is write-only and encrypted."""
-    tenant = Tenant.get_by_id(tenant_id_required())
-    body = json_body()
+    return change_assistant(Tenant.get_by_id(tenant_id_required()), json_body())
+
+
+def change_assistant(tenant: Tenant, body: dict) -> dict:
+    """Check and store assistant settings from a request body (the API's or the admin form's); the new settings."""
     config = dict(tenant.assistant or {})
     for name, value in body.items():
         kind = ASSISTANT_FIELDS.get(name)
@@ -370,8 +385,12 @@ def _local_model(name: str) -> str:
 @api_auth(*ANY_ROLE)
 def test_assistant():
     """Ask the tenant's assistant one question, outside any conversation."""
-    tenant = Tenant.get_by_id(tenant_id_required())
-    text = _text(json_body(), "text", services().settings.widget_max_chars)
+    return ask_assistant(Tenant.get_by_id(tenant_id_required()), json_body())
+
+
+def ask_assistant(tenant: Tenant, body: dict) -> dict:
+    """One question to the tenant's assistant from a request body ({"text"}): reply, sources, path, model, timing."""
+    text = _text(body, "text", services().settings.widget_max_chars)
     started = time.monotonic()
     reply = answer(services(), tenant, [], text)  # a ModelError is a 503 model_unavailable
     return {"reply": reply.text, "sources": reply.sources, "model": reply.model, "path": reply.path,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Iterator
 
-from flask import Blueprint, Response, current_app, render_template_string, request
+from flask import Blueprint, Response, current_app, render_template, request
 
 from appliance.channels.web import check_session, parse_message, sse
 from appliance.config import stream_caps
@@ -21,6 +21,8 @@ from appliance.limits import RateLimit, Slots, too_many
 from appliance.pipeline import store_events
 from appliance.records import Channel, Conversation, Customer, Message
 from appliance.web import client_address, public_base, read_body, services
+from appliance.web.brand import brand
+from appliance.web.i18n import gettext
 from appliance.web.sse import hold, live, resume_after
 
 blueprint = Blueprint("widget", __name__)
@@ -82,8 +84,18 @@ def embed_script(channel_id: str):
 def widget_config(channel_id: str):
     """What the bubble shows, as JSON (never pasted into the script)."""
     channel = _channel(channel_id)
-    return {"channel": channel.id, "title": channel.name or "Chat",
-            "max_chars": services().settings.widget_max_chars}
+    look = brand()
+    body = {"channel": channel.id, "title": channel.name or gettext("Chat"),
+            "max_chars": services().settings.widget_max_chars, "product": look["name"], "accent": look["accent"],
+            "logo": look["logo"], "texts": _texts()}
+    return body, 200, {"Vary": "Accept-Language"}
+
+
+def _texts() -> dict[str, str]:
+    """The bubble's own words in the visitor's language (their browser's Accept-Language)."""
+    return {"open": gettext("Open chat"), "placeholder": gettext("Type your message…"), "send": gettext("Send"),
+            "failed": gettext("Could not send."),
+            "unreachable": gettext("Could not reach the shop's chat; try again.")}
 
 
 @blueprint.route("/widget/<channel_id>/messages", methods=["OPTIONS"])
@@ -146,20 +158,6 @@ def _stream(box: queue.Queue, backlog: list[Message], seconds: float) -> Iterato
     yield from live(box, seconds, lambda event, data: sse(event, data, data.get("id") if event == "message" else None))
 
 
-DEMO_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ tenant }} — chat demo</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}</style>
-</head><body>
-<h1>{{ tenant }}</h1>
-<p>This page shows the chat bubble your customers see. Click it in the corner and ask something.</p>
-<p>To put it on your own site, paste this before <code>&lt;/body&gt;</code>:</p>
-<pre>&lt;script src="{{ base }}/widget/{{ channel }}.js" async&gt;&lt;/script&gt;</pre>
-<p><a href="/admin/">Admin page</a></p>
-<script src="/widget/{{ channel }}.js" async></script>
-</body></html>"""
-
-
 @blueprint.get("/")
 @blueprint.get("/demo")
 def demo():
@@ -168,4 +166,4 @@ def demo():
     channel = Channel.live(demo_id, "web") if demo_id else None
     if channel is None:
         raise AppError(404, "no_demo", "This appliance shows no demo chat; the admin page is at /admin/.")
-    return render_template_string(DEMO_PAGE, tenant=channel.tenant.name, channel=channel.id, base=public_base())
+    return render_template("demo.html", tenant=channel.tenant.name, channel=channel.id, base=public_base())

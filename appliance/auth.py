@@ -5,10 +5,10 @@ import base64
 import functools
 import hashlib
 import hmac
-import os
 import secrets
 
 from flask import g, request
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from appliance.errors import AppError
 from appliance.records import ApiToken, Tenant, User, utcnow
@@ -16,21 +16,39 @@ from appliance.records import ApiToken, Tenant, User, utcnow
 TOKEN_PREFIX = "apl_"
 
 
+# werkzeug stores the method and its cost in the hash ("scrypt:32768:8:1$salt$hash"): raising the cost here re-hashes
+# each password at its owner's next login, and older hashes keep working until then.
+PASSWORD_METHOD = "scrypt:32768:8:1"
+_LEGACY_PREFIX = "scrypt$"  # before werkzeug: hashlib.scrypt n=2**14, r=8, p=1, parameters not stored
+
+
 def hash_password(password: str) -> str:
-    """scrypt hash with a random salt, as 'scrypt$salt$hash'."""
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
-    return "scrypt$%s$%s" % (base64.b64encode(salt).decode(), base64.b64encode(digest).decode())
+    """werkzeug's salted hash, with its parameters stored in it."""
+    return generate_password_hash(password, method=PASSWORD_METHOD)
 
 
 def check_password(password: str, stored: str) -> bool:
-    """True if the password matches the stored scrypt hash."""
+    """True if the password matches the stored hash (werkzeug's, or the hand-rolled scrypt of older versions)."""
+    if stored.startswith(_LEGACY_PREFIX):
+        return _check_legacy(password, stored)
+    try:
+        return check_password_hash(stored, password)
+    except ValueError:  # a hash of an unknown method
+        return False
+
+
+def _check_legacy(password: str, stored: str) -> bool:
     try:
         _, salt, digest = stored.split("$")
         again = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=2**14, r=8, p=1)
     except ValueError:
         return False
     return hmac.compare_digest(again, base64.b64decode(digest))
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether a hash was made with other parameters than PASSWORD_METHOD (an older version's or a lower cost)."""
+    return stored.partition("$")[0] != PASSWORD_METHOD
 
 
 @functools.cache
@@ -40,10 +58,15 @@ def _dummy_hash() -> str:
 
 def check_login(email: str, password: str) -> User | None:
     """The user with this e-mail and password, else None; an unknown e-mail costs the same hash check as a known
-    one, so the answer's timing does not tell which e-mails have accounts."""
+    one, so the answer's timing does not tell which e-mails have accounts. A match on an old hash re-hashes it."""
     user = User.get_or_none(User.email == (email or "").strip().lower())
     matches = check_password(password or "", user.password_hash if user else _dummy_hash())
-    return user if user is not None and matches else None
+    if user is None or not matches:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        User.set_password_hash(user.id, user.password_hash)
+    return user
 
 
 def token_digest(token: str) -> str:
@@ -68,6 +91,21 @@ def create_user(email: str, password: str, role: str, tenant: Tenant | None) -> 
                        tenant=None if role == "platform-admin" else tenant)
 
 
+def set_password(user: User, password: str) -> None:
+    """Give a user a new password (at least 8 characters); every admin session of that user ends."""
+    if len(password or "") < 8:
+        raise AppError(422, "weak_password", "The password needs at least 8 characters.")
+    User.update(password_hash=hash_password(password), session_version=User.session_version + 1) \
+        .where(User.id == user.id).execute()
+
+
+def remove_user(acting: User, user: User) -> None:
+    """Remove a staff member (their API tokens go with them); nobody removes their own account."""
+    if acting.id == user.id:
+        raise AppError(409, "cannot_remove_self", "You cannot remove your own account; ask another admin.")
+    user.delete_instance()
+
+
 def issue_token(role: str, tenant: Tenant | None, user: User | None = None, name: str = "") -> str:
     """Create an API token and return it; only its hash is kept."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -88,10 +126,16 @@ def create_api_token(role: str, tenant_id: str | None) -> tuple[str, Tenant | No
         return issue_token(role, None, name="created with `appliance token create`"), None
     if not tenant_id:
         raise AppError(422, "tenant_required", f"Tokens for the {role} role belong to a tenant; pass --tenant ID.")
+    tenant = find_tenant(tenant_id)
+    return issue_token(role, tenant, name="created with `appliance token create`"), tenant
+
+
+def find_tenant(tenant_id: str) -> Tenant:
+    """The tenant with this id, or a 404 saying how to make one (the command line names tenants by id)."""
     tenant = Tenant.get_or_none(Tenant.id == tenant_id)
     if tenant is None:
         raise AppError(404, "not_found", f"No tenant with id {tenant_id}; `appliance tenant create NAME` makes one.")
-    return issue_token(role, tenant, name="created with `appliance token create`"), tenant
+    return tenant
 
 
 def create_tenant(name: str) -> tuple[Tenant, str]:

@@ -7,12 +7,16 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from appliance.errors import AppError
+
 DATABASES = ("appliance.db", "queue.db")
 SKIP_SUFFIXES = ("-wal", "-shm", "-journal", ".tmp", ".partial")
 
 
-class BackupError(Exception):
+class BackupError(AppError):
     """The backup or restore cannot be done; the message says why."""
+
+    status, code = 409, "backup_failed"
 
 
 def backup(data_dir: Path, target: Path) -> Path:

@@ -10,7 +10,8 @@ import re
 import sys
 from pathlib import Path
 
-from appliance.config import SETTINGS, ConfigError, load_settings, store_setting
+from appliance.config import SETTINGS, load_settings, store_setting
+from appliance.errors import AppError
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +94,10 @@ def cmd_token_create(args) -> int:
 
 
 def cmd_user_create(args) -> int:
-    from appliance.auth import create_user
-    from appliance.records import Tenant
+    from appliance.auth import create_user, find_tenant
 
     _open(args)
-    tenant = Tenant.get_or_none(Tenant.id == args.tenant) if args.tenant else None
-    if args.tenant and tenant is None:
-        print(f"No tenant with id {args.tenant}; `appliance tenant create NAME` makes one.", file=sys.stderr)
-        return 2
+    tenant = find_tenant(args.tenant) if args.tenant else None
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -117,16 +114,13 @@ def cmd_chat(args) -> int:
     import threading
 
     from appliance.channels.web import parse_message
+    from appliance.auth import find_tenant
     from appliance.pipeline import handle_event, store_events
-    from appliance.records import Channel, Tenant
+    from appliance.records import Channel
 
     settings, services = _open(args)
-    tenant = Tenant.get_or_none(Tenant.id == args.tenant)
-    if tenant is None:
-        print(f"No tenant with id {args.tenant}.", file=sys.stderr)
-        return 2
-    channel = (Channel.select().where((Channel.tenant == tenant) & (Channel.kind == "web") & (Channel.name == "terminal")
-                                      & (Channel.deleted == False)).first()  # noqa: E712
+    tenant = find_tenant(args.tenant)
+    channel = (Channel.connected(tenant).where((Channel.kind == "web") & (Channel.name == "terminal")).first()
                or Channel.create(tenant=tenant, kind="web", name="terminal"))
     session = "cli" + secrets.token_hex(6)
     box = services.streams.subscribe(channel.id, session)
@@ -140,16 +134,20 @@ def cmd_chat(args) -> int:
         worker = threading.Thread(target=lambda: [handle_event(services, i) for i in ids])
         worker.start()
         print("bot> ", end="", flush=True)
+        streamed = False
         while True:
             try:
-                event, data = box.get(timeout=settings.llm_timeout + 30)
+                event, data = box.get(timeout=0.2)
             except queue.Empty:
-                print("(no answer)")
+                if worker.is_alive():
+                    continue
+                print("(no reply: a person has this conversation now)")  # handed off, or the assistant is off
                 break
             if event == "token":
+                streamed = True
                 print(data["text"], end="", flush=True)
             elif event == "message":
-                print(flush=True)
+                print("" if streamed else data["text"], flush=True)  # a reply not written token by token
                 break
         worker.join()
     return 0
@@ -176,8 +174,7 @@ def cmd_models_use(args) -> int:
     settings = _settings(args)
     names = [p.name for p in list_models(settings.models)] + [DEFAULT_MODEL]
     if args.name not in names:
-        print(f"No model {args.name} in {settings.models}; copy the .gguf file there first.", file=sys.stderr)
-        return 2
+        raise AppError(404, "not_found", f"No model {args.name} in {settings.models}; copy the .gguf file there first.")
     store_setting(settings.data, "model", args.name)
     print(f"Default model is now {args.name}; restart the appliance to load it.")
     return 0
@@ -205,6 +202,14 @@ def cmd_restore(args) -> int:
 
 
 def cmd_settings(args) -> int:
+    """Print every setting, or store one in the data folder's settings.json after checking it (`--set NAME=VALUE`)."""
+    if args.set:
+        name, _, value = args.set.partition("=")
+        settings = _settings(args)
+        load_settings({"data": settings.data, name.strip(): value}, environ={})  # checked as at start-up
+        store_setting(settings.data, name.strip(), value)
+        print(f"{name.strip()} is now {value!r} (in {settings.data / 'settings.json'}); restart the appliance to use it.")
+        return 0
     for s in SETTINGS:
         print(f"APPLIANCE_{s.name.upper():<22} default {s.default!s:<34} {s.help}")
     return 0
@@ -256,13 +261,10 @@ def queue_demo_documents(settings, tenant_id: str) -> int:
 def cmd_ingest(args) -> int:
     """Add documents to a tenant's knowledge base here and now, with a progress bar per file."""
     from appliance.assistant import ingest
-    from appliance.errors import AppError
-    from appliance.records import Tenant
+    from appliance.auth import find_tenant
 
     settings, services = _open(args)
-    if Tenant.get_or_none(Tenant.id == args.tenant) is None:
-        print(f"No tenant with id {args.tenant}; `appliance tenant create NAME` makes one.", file=sys.stderr)
-        return 2
+    find_tenant(args.tenant)
     failed = 0
     for name in args.files:
         path = Path(name)
@@ -332,8 +334,7 @@ def cmd_cloud_key(args) -> int:
     settings, services = _open(args)
     key = None if args.clear else sys.stdin.readline().strip()
     if not args.clear and not key:
-        print("Give the API key on standard input, e.g. `appliance cloud-key < key.txt`.", file=sys.stderr)
-        return 2
+        raise AppError(422, "missing_key", "Give the API key on standard input, e.g. `appliance cloud-key < key.txt`.")
     set_platform_key(services.vault, key)
     print("Platform cloud key cleared." if args.clear else
           f"Platform cloud key stored (encrypted). Endpoint: {settings.cloud_base_url or 'not set: APPLIANCE_CLOUD_BASE_URL'}.")
@@ -404,27 +405,22 @@ def build_parser() -> argparse.ArgumentParser:
     cloud_key.add_argument("--clear", action="store_true", help="remove the stored key")
     cloud_key.set_defaults(func=cmd_cloud_key)
 
-    commands.add_parser("settings", help="every setting with its default and help").set_defaults(func=cmd_settings)
+    settings = commands.add_parser("settings", help="every setting with its default and help; --set stores one")
+    settings.add_argument("--set", metavar="NAME=VALUE", help="check and store a setting in the data folder "
+                          "(e.g. product_name=\"Hoa Mai Bot\", accent_colour=#e11d48)")
+    settings.set_defaults(func=cmd_settings)
     commands.add_parser("init", help="first-run demo tenant and admin login (used by run.sh)").set_defaults(func=cmd_init)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; configuration and input problems end with a sentence, not a traceback."""
-    from appliance.backup import BackupError
-    from appliance.errors import AppError
-
+    """Run one command; every AppError (settings, input, key file, model, backup...) ends with a sentence on stderr
+    and exit code 1, not a traceback."""
     args = build_parser().parse_args(argv)
     os.umask(0o077)  # everything the appliance writes (database, queue, uploads, indexes, backups) is the owner's only
     configure_logging()
     try:
         return args.func(args) or 0
-    except ConfigError as exc:
-        print(f"appliance: {exc}", file=sys.stderr)
-        return 2
     except AppError as exc:
         print(f"appliance: {exc.message}", file=sys.stderr)
-        return 2
-    except BackupError as exc:
-        print(f"appliance: {exc}", file=sys.stderr)
-        return 2
+        return 1

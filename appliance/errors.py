@@ -1,11 +1,10 @@
-"""One error class and one renderer: {"error": {"code", "message"}} with the right status."""
+"""One error class and one renderer: {"error": {"code", "message"}} with the right status.
+
+Flask is imported inside the functions: the families that subclass AppError are raised by the command line too, whose
+`--help` and small commands should not pay for the web stack."""
 from __future__ import annotations
 
 import logging
-
-from flask import Flask, Response, jsonify, request
-from markupsafe import escape
-from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
@@ -22,21 +21,32 @@ _HTTP_MESSAGES = {
 
 
 class AppError(Exception):
-    """An error a client can act on: HTTP status, snake_case code and a sentence."""
+    """An error a client can act on: HTTP status, snake_case code and a sentence.
 
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+    `AppError(status, code, message)` for a one-off; a family (VaultError, ModelError, SendError...) subclasses it
+    with its status and code as class attributes and is raised with the sentence only: `VaultError(message)`.
+    The web error handler and `cli.main` are the only places that catch it to show it."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, *args, headers: dict | None = None):
+        if len(args) == 4:  # AppError(status, code, message, headers)
+            *args, headers = args
+        *fixed, message = args
+        if fixed:
+            self.status, self.code = fixed
         super().__init__(message)
-        self.status = status
-        self.code = code
         self.message = message
         self.headers = headers or {}
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
     """The one error body: JSON, or a small HTML page for people on the admin pages."""
+    from flask import Response, jsonify, request
+
     if request and request.path.startswith("/admin") and request.accept_mimetypes.accept_html:
-        page = f"<!doctype html><title>Error</title><h1>{status}</h1><p>{escape(message)}</p><p><a href='/admin/'>Back</a></p>"
-        response = Response(page, status=status, mimetype="text/html")
+        response = Response(_error_page(status, code, message), status=status, mimetype="text/html")
     else:
         response = jsonify({"error": {"code": code, "message": message}})
         response.status_code = status
@@ -45,11 +55,29 @@ def error_response(status: int, code: str, message: str, headers: dict | None = 
     return response
 
 
-def register_error_handlers(app: Flask) -> None:
+def _error_page(status: int, code: str, message: str) -> str:
+    """The admin console's error page, in the reader's language and the console's layout (a bare page if that fails)."""
+    from flask import render_template
+    from markupsafe import escape
+
+    from appliance.web.i18n import error_text
+
+    try:
+        return render_template("error.html", status=status, message=error_text(code, message))
+    except Exception:  # an error page must never fail: the template or the database may be what broke
+        log.exception("error page could not be rendered")
+        return f"<!doctype html><title>Error</title><h1>{status}</h1><p>{escape(message)}</p><p><a href='/admin/'>Back</a></p>"
+
+
+def register_error_handlers(app) -> None:
     """Route every error, expected or not, through the one renderer."""
+    from flask import request
+    from werkzeug.exceptions import HTTPException
 
     @app.errorhandler(AppError)
     def _app_error(exc: AppError):
+        if exc.status >= 500:  # the appliance's own trouble (key file, model, platform): the owner should see it
+            log.warning("%s %s answered %d %s: %s", request.method, request.path, exc.status, exc.code, exc.message)
         return error_response(exc.status, exc.code, exc.message, exc.headers)
 
     @app.errorhandler(HTTPException)

@@ -11,18 +11,17 @@ import math
 import re
 from typing import Any
 
+from appliance.errors import AppError
+
 MAX_DEPTH = 32  # platform payloads nest about 8 deep; 32 leaves room and stays far below Python's recursion limit
 _SURROGATE = re.compile("[\ud800-\udfff]")  # after parsing, valid pairs are one code point: any left is lone
 
 
-class JsonBodyError(ValueError):
+class JsonBodyError(AppError, ValueError):
     """A body that is not acceptable JSON; `status` (400 or 413), `code` and a sentence for the sender."""
 
     def __init__(self, code: str, message: str, status: int = 400):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+        super().__init__(status, code, message)
 
 
 def _no_constant(name: str):
@@ -56,6 +55,14 @@ def loads(raw: bytes, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
     except ValueError:  # an integer longer than Python's 4300-digit conversion limit
         raise JsonBodyError("invalid_number", "The JSON contains a number with too many digits.") from None
     _check(value, max_depth)
+    return value
+
+
+def loads_object(raw: bytes, max_bytes: int, hint: str = "Send a JSON object.") -> dict:
+    """`loads` for a body that must be a JSON object; `hint` is the sentence for a body that is another JSON value."""
+    value = loads(raw, max_bytes)
+    if not isinstance(value, dict):
+        raise JsonBodyError("invalid_json", hint)
     return value
 
 

@@ -104,4 +104,4 @@ class Slots:
 def too_many(retry_after: float, message: str) -> AppError:
     """The one 429: a sentence and a whole number of seconds in Retry-After."""
     seconds = max(1, math.ceil(retry_after))
-    return AppError(429, "rate_limited", message, {"Retry-After": str(seconds)})
+    return AppError(429, "rate_limited", message, headers={"Retry-After": str(seconds)})

@@ -1,14 +1,17 @@
 """The peewee tables, with their queries as classmethods. Every row carries its tenant."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
+import threading
 from datetime import datetime, timezone
 
 from peewee import (
     BlobField,
     BooleanField,
+    Case,
     CharField,
     DateTimeField,
     FloatField,
@@ -19,6 +22,7 @@ from peewee import (
     TextField,
     fn,
 )
+from playhouse.sqlite_ext import AutoIncrementField, JSONField as PlayhouseJSONField
 
 from appliance.db import database, migration
 from appliance.errors import AppError
@@ -34,14 +38,15 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
 
 
-class JSONField(TextField):
-    """A JSON value stored as text."""
+# One JSON writer for every JSON column: compact, and Vietnamese text stored as itself rather than \u escapes
+encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
-    def db_value(self, value):
-        return None if value is None else json.dumps(value, ensure_ascii=False)
 
-    def python_value(self, value):
-        return None if value is None else json.loads(value)
+class JSONField(PlayhouseJSONField):
+    """playhouse's JSON column (queries by path: `Model.field["a"]["b"]`), written with `encode_json`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(json_dumps=encode_json, **kwargs)
 
 
 class BaseModel(Model):
@@ -63,7 +68,13 @@ class Tenant(BaseModel):
     assistant = JSONField(default=dict)  # persona, instructions, model choice... (secrets live in assistant_secret)
     assistant_secret = TextField(null=True)  # vault-encrypted cloud api key
     kb_version = IntegerField(default=0)  # bumped on every knowledge change (answer cache key)
+    setup_step = CharField(default="")  # the first-run wizard's last step; "done" once finished
     created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def oldest_first(cls) -> list["Tenant"]:
+        """Every tenant, in the order they were created."""
+        return list(cls.select().order_by(cls.created_at))
 
 
 class User(BaseModel):
@@ -73,12 +84,23 @@ class User(BaseModel):
     password_hash = CharField()
     role = CharField()
     session_version = IntegerField(default=0)  # in the admin cookie; bumped at logout so old cookies stop working
+    language = CharField(default="")  # the admin pages' language (en, vi); empty: the browser's choice
     created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def set_password_hash(cls, user_id: int, password_hash: str) -> None:
+        """Store a new hash of the user's password (a re-hash at login keeps every session)."""
+        cls.update(password_hash=password_hash).where(cls.id == user_id).execute()
 
     @classmethod
     def end_sessions(cls, user_id: int) -> None:
         """Log this user out everywhere: every admin cookie issued so far stops working."""
         cls.update(session_version=cls.session_version + 1).where(cls.id == user_id).execute()
+
+    @classmethod
+    def of_tenant(cls, tenant_id: str) -> list["User"]:
+        """The tenant's staff (admins and agents), by e-mail."""
+        return list(cls.select().where(cls.tenant == tenant_id).order_by(cls.email))
 
 
 class ApiToken(BaseModel):
@@ -105,16 +127,42 @@ class Channel(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
     @classmethod
+    def connected(cls, tenant=None):
+        """Channels that were not disconnected (of one tenant, if given); disconnected ones keep only their history."""
+        query = cls.select().where(cls.deleted == False)  # noqa: E712
+        return query if tenant is None else query.where(cls.tenant == tenant)
+
+    @classmethod
     def live(cls, channel_id: str, kind: str | None = None):
-        """The connected, not deleted channel with this id (and kind), or None."""
-        query = (cls.id == channel_id) & (cls.deleted == False)  # noqa: E712
-        if kind:
-            query &= cls.kind == kind
-        return cls.get_or_none(query)
+        """The connected channel with this id (and kind), or None."""
+        query = cls.connected().where(cls.id == channel_id)
+        return (query.where(cls.kind == kind) if kind else query).first()
+
+    @classmethod
+    def webhook_target(cls, channel_id: str, kind: str) -> "Channel | None":
+        """The connected channel of this kind with just what a webhook needs (id, tenant, credentials), or None.
+
+        Raw SQL: this runs on every webhook POST, and peewee's query building costs more than the query."""
+        row = database.execute_sql(_WEBHOOK_TARGET_SQL, (channel_id, kind)).fetchone()
+        return None if row is None else cls(id=row[0], tenant=row[1], kind=kind, credentials=row[2])
+
+    @classmethod
+    def live_of(cls, tenant_id: str) -> list["Channel"]:
+        """The tenant's connected (not deleted) channels, oldest first."""
+        return list(cls.connected(tenant_id).order_by(cls.created_at))
 
     @property
     def webhook_path(self) -> str:
-        return f"/widget/{self.id}.js" if self.kind == "web" else f"/webhooks/{self.kind}/{self.id}"
+        """Where the platform posts to (the widget: its embed script), from the channel module."""
+        from appliance import channels
+
+        return getattr(channels.module(self.kind), "PATH", "/webhooks/{kind}/{id}").format(kind=self.kind, id=self.id)
+
+
+_WEBHOOK_TARGET_SQL = (
+    f"SELECT {Channel.id.column_name}, {Channel.tenant.column_name}, {Channel.credentials.column_name} "
+    f"FROM {Channel._meta.table_name} WHERE {Channel.id.column_name} = ? AND {Channel.kind.column_name} = ? "
+    f"AND {Channel.deleted.column_name} = 0")  # Channel.connected(), as SQL
 
 
 class Customer(BaseModel):
@@ -133,7 +181,7 @@ class Customer(BaseModel):
 
 
 class Conversation(BaseModel):
-    STATUSES = ("open", "handoff", "closed")
+    STATUSES = ("open", "handoff", "assigned", "closed")  # changed only through appliance/conversations.py
     tenant = ForeignKeyField(Tenant, backref="conversations", on_delete="CASCADE")
     channel = ForeignKeyField(Channel, backref="conversations", on_delete="CASCADE")
     customer = ForeignKeyField(Customer, backref="conversations", on_delete="CASCADE")
@@ -141,6 +189,13 @@ class Conversation(BaseModel):
     assigned_user = ForeignKeyField(User, null=True, on_delete="SET NULL")
     last_message_at = DateTimeField(default=utcnow)
     created_at = DateTimeField(default=utcnow)
+
+
+    @classmethod
+    def latest(cls, tenant_id: str, limit: int) -> list["Conversation"]:
+        """The tenant's most recently active conversations, with their customers (one query)."""
+        return list(cls.select(cls, Customer).join(Customer).where(cls.tenant == tenant_id)
+                    .order_by(cls.last_message_at.desc()).limit(limit))
 
 
 class InboundEvent(BaseModel):
@@ -166,7 +221,45 @@ class InboundEvent(BaseModel):
         """Status events of a channel not applied yet that name one of our sends by its ref."""
         return list(cls.select().where(
             (cls.channel == channel_id) & (cls.kind == "status") & cls.status.in_(("pending", "processing", "waiting"))
-            & (fn.json_extract(cls.payload, "$.status.ref") == ref)))
+            & (cls.payload["status"]["ref"] == ref)))
+
+    @classmethod
+    def waiting_for(cls, channel_id: str, platform_id: str) -> list["InboundEvent"]:
+        """Status webhooks of a channel that came before the send of `platform_id` answered (kept "waiting")."""
+        return list(cls.select().where(
+            (cls.channel == channel_id) & (cls.kind == "status") & (cls.status == "waiting")
+            & (cls.payload["status"]["message_id"] == platform_id)))
+
+    @classmethod
+    def store_new(cls, tenant_id: str, channel_id: str, events: list[tuple[str, str, str]]) -> list[int]:
+        """Store (platform_id, kind, payload as encode_json text) rows of one channel in one statement, redeliveries
+        ignored by the unique key; the ids of the new rows.
+
+        Raw SQL, cached per row count: this is the hot path of every webhook POST, and peewee's insert_many builds
+        its query (and encodes each payload through fn.json) at several times the cost of the insert itself."""
+        now = utcnow()
+        params: list = []
+        for platform_id, kind, payload in events:
+            params += [tenant_id, channel_id, platform_id, kind, payload, now]
+        with _STORE_LOCK:  # a single statement is its own transaction: all rows or none
+            cursor = database.execute_sql(_insert_sql(len(events)), params)
+            inserted, last = cursor.rowcount, cursor.lastrowid
+        # One statement, one sqlite3_step (RETURNING would step and swap the GIL once per row): SQLite gives the rows
+        # one statement inserts consecutive rowids (max + 1 onwards; no AUTOINCREMENT gaps), so the new ids are a range.
+        return list(range(last - inserted + 1, last + 1)) if inserted > 0 else []
+
+
+_STORE_LOCK = threading.Lock()  # webhook threads queue here instead of in SQLite's sleeping busy handler
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(rows: int) -> str:
+    table, field = InboundEvent._meta.table_name, InboundEvent._meta.fields
+    columns = ", ".join(field[name].column_name for name in ("tenant", "channel", "platform_id", "kind", "payload",
+                                                            "status", "attempts", "received_at"))
+    values = ", ".join(["(?, ?, ?, ?, ?, 'pending', 0, ?)"] * rows)
+    return (f"INSERT INTO {table} ({columns}) VALUES {values} "
+            f"ON CONFLICT ({InboundEvent.channel.column_name}, {InboundEvent.platform_id.column_name}) DO NOTHING")
 
 
 class Message(BaseModel):
@@ -196,27 +289,31 @@ class Message(BaseModel):
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
-    STAFF_ONLY = ("error", "model", "tokens", "sources", "path", "rejected")  # never in the customer's widget
+    @classmethod
+    def unread_counts(cls, conversation_ids: list[int]) -> dict[int, int]:
+        """Per conversation, the customer's messages since the last reply (bot's or staff's); absent when none."""
+        if not conversation_ids:
+            return {}
+        out = cls.alias()
+        last_reply = out.select(fn.COALESCE(fn.MAX(out.id), 0)).where(
+            (out.conversation == cls.conversation) & (out.direction == "out"))
+        return dict(cls.select(cls.conversation, fn.COUNT(cls.id))
+                    .where(cls.conversation.in_(conversation_ids) & (cls.direction == "in") & (cls.id > last_reply))
+                    .group_by(cls.conversation).tuples())
 
-    def as_json(self, for_customer: bool = False) -> dict:
-        """The API shape of a message; `for_customer` leaves out what only staff see (sources, model, path)."""
-        data = {
-            "id": self.id,
-            "direction": self.direction,
-            "sender": self.sender,
-            "reply_to": self.reply_to_id,
-            "kind": self.kind,
-            "text": self.text,
-            "status": self.status,
-            "error": self.error,
-            "model": self.model,
-            "tokens": {"prompt": self.tokens_prompt, "completion": self.tokens_completion},
-            "sources": self.sources or [],
-            "path": self.path,
-            "rejected": self.rejected,
-            "created_at": self.created_at.isoformat() + "Z",
-        }
-        return {k: v for k, v in data.items() if k not in self.STAFF_ONLY} if for_customer else data
+    @classmethod
+    def unread_conversations(cls, tenant_id: str):
+        """A subquery of the tenant's conversation ids whose newest message is the customer's (no reply since)."""
+        newest = {d: fn.MAX(Case(None, [(cls.direction == d, cls.id)])) for d in ("in", "out")}
+        return (cls.select(cls.conversation).where(cls.tenant == tenant_id).group_by(cls.conversation)
+                .having(newest["in"] > fn.COALESCE(newest["out"], 0)))
+
+
+    @classmethod
+    def last_of(cls, conversation_ids: list[int]) -> dict[int, "Message"]:
+        """The newest message of each of these conversations, by conversation id (two queries in all)."""
+        newest = cls.select(fn.MAX(cls.id)).where(cls.conversation.in_(conversation_ids)).group_by(cls.conversation)
+        return {m.conversation_id: m for m in cls.select().where(cls.id.in_(newest))}
 
 
 class Document(BaseModel):
@@ -237,6 +334,11 @@ class Document(BaseModel):
 
     class Meta:
         indexes = ((("tenant", "content_hash"), True),)
+
+    @classmethod
+    def of_tenant(cls, tenant_id: str) -> list["Document"]:
+        """The tenant's documents, newest first."""
+        return list(cls.select().where(cls.tenant == tenant_id).order_by(cls.id.desc()))
 
 
 class Chunk(BaseModel):
@@ -433,6 +535,70 @@ def _add_answer_paths(db) -> None:
     for table, column, kind in _COLUMNS_7:
         if column not in {c.name for c in db.get_columns(table)}:
             db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}')
+
+
+# --- the admin event stream's memory: conversation events by tenant (schema version 9) ------------------
+
+class ConversationEvent(BaseModel):
+    """A conversation event as the admin stream sent it; its id is the SSE `id:` a reconnecting page resumes from.
+
+    AUTOINCREMENT, so an id is never given twice even after pruning removed the newest rows' predecessors."""
+
+    id = AutoIncrementField()
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    conversation = ForeignKeyField(Conversation, on_delete="CASCADE")  # erasing a conversation erases its events
+    name = CharField()
+    data = JSONField(default=dict)
+    created_at = DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("tenant", "id"), False),)
+
+    @classmethod
+    def after(cls, tenant_id: str, after_id: int, limit: int) -> list["ConversationEvent"]:
+        """The tenant's events newer than `after_id`, oldest first, at most `limit`."""
+        return list(cls.select().where((cls.tenant == tenant_id) & (cls.id > after_id)).order_by(cls.id).limit(limit))
+
+    @classmethod
+    def latest_id(cls, tenant_id: str) -> int:
+        """The id of the tenant's newest event (0: none kept)."""
+        return cls.select(fn.MAX(cls.id)).where(cls.tenant == tenant_id).scalar() or 0
+
+    @classmethod
+    def bounds(cls) -> tuple[int, int]:
+        """(oldest id kept, last id ever given) over all tenants; (0, 0) before the first event."""
+        oldest = cls.select(fn.MIN(cls.id)).scalar()
+        row = database.execute_sql("SELECT seq FROM sqlite_sequence WHERE name = ?", (cls._meta.table_name,)).fetchone()
+        last = row[0] if row else 0
+        return (oldest or last + 1, last) if last else (0, 0)
+
+    @classmethod
+    def prune(cls, before, keep_rows: int) -> int:
+        """Forget events older than `before` and all but the newest `keep_rows`; how many went."""
+        gone = cls.delete().where(cls.created_at < before).execute()
+        newest = cls.select(cls.id).order_by(cls.id.desc()).offset(keep_rows).limit(1).scalar()
+        if newest is not None:
+            gone += cls.delete().where(cls.id <= newest).execute()
+        return gone
+
+
+@migration(9)
+def _create_conversation_events(db) -> None:
+    db.create_tables([ConversationEvent])
+
+
+# --- the admin pages' language per user, the first-run wizard's step per tenant (schema version 11) ---------
+
+@migration(11)
+def _add_language_and_setup_step(db) -> None:
+    # a database created at version 11 or later already has the columns (migration 1 creates today's tables)
+    if "language" not in {column.name for column in db.get_columns("user")}:
+        db.execute_sql('ALTER TABLE "user" ADD COLUMN "language" VARCHAR(8) NOT NULL DEFAULT \'\'')
+    if "setup_step" not in {column.name for column in db.get_columns("tenant")}:
+        db.execute_sql('ALTER TABLE "tenant" ADD COLUMN "setup_step" VARCHAR(16) NOT NULL DEFAULT \'\'')
+        # shops already answering on a platform or from documents were set up before the wizard existed
+        db.execute_sql("UPDATE tenant SET setup_step = 'done' WHERE id IN (SELECT tenant_id FROM document) "
+                       "OR id IN (SELECT tenant_id FROM channel WHERE kind != 'web' AND deleted = 0)")
 
 
 # --- the vectors of each chunk's sentences, so answers do not embed them again (schema version 12) -----

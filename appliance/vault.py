@@ -11,11 +11,18 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from appliance.errors import AppError
+
 KEY_FILE = "secret.key"
 
 
-class VaultError(Exception):
-    """The key file is missing, unreadable or does not match the stored secrets."""
+class VaultError(AppError):
+    """The key file is missing, unreadable or does not match the stored secrets.
+
+    One meaning everywhere: the appliance cannot use a secret until its owner restores the key file or reconnects
+    the channel, so a 503 (a platform retries its webhook later) and, in the outbox, a retry with backoff."""
+
+    status, code = 503, "secrets_unreadable"
 
 
 class Vault:
@@ -53,13 +60,22 @@ class Vault:
         sealed = self._aead.encrypt(nonce, plain, context.encode())
         return base64.b64encode(nonce + sealed).decode()
 
+    def seal_credentials(self, channel_id: str, credentials: dict) -> str:
+        """A channel's credentials, encrypted and bound to that channel: a copy put on another channel does not open."""
+        return self.encrypt(credentials, f"channel:{channel_id}")
+
+    def open_credentials(self, channel_id: str, sealed: str) -> dict:
+        """What seal_credentials sealed for this channel, or VaultError."""
+        return self.decrypt(sealed, f"channel:{channel_id}")
+
     def decrypt(self, token: str, context: str):
         """Decrypt what `encrypt` produced for the same context."""
         try:
             raw = base64.b64decode(token)
             return json.loads(self._aead.decrypt(raw[:12], raw[12:], context.encode()))
         except Exception as exc:  # InvalidTag, binascii.Error, ValueError
-            raise VaultError("A stored secret cannot be decrypted: the key file does not match this database.") from exc
+            raise VaultError("A stored secret cannot be decrypted: the key file does not match this database; restore "
+                             "the key file from your backup, or reconnect the channel.") from exc
 
 
 def key_file_problem(data_dir: Path) -> str | None:
@@ -67,10 +83,7 @@ def key_file_problem(data_dir: Path) -> str | None:
     path = Path(data_dir) / KEY_FILE
     if not path.exists():
         return f"The key file {path} is missing; stored credentials cannot be read without it."
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        return f"The key file {path} has mode {mode:o}; run `chmod 600 {path}`."
-    return None
+    return _open_to_others(path, "The key file", "", "600")
 
 
 def data_folder_problem(data_dir: Path) -> str | None:
@@ -78,7 +91,12 @@ def data_folder_problem(data_dir: Path) -> str | None:
     path = Path(data_dir)
     if not path.is_dir():
         return f"The data folder {path} does not exist."
+    return _open_to_others(path, "The data folder", ", so other users can look inside", "700")
+
+
+def _open_to_others(path: Path, what: str, consequence: str, private_mode: str) -> str | None:
+    """A sentence naming the chmod to run when group or others have any permission on `path`, else None."""
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        return f"The data folder {path} has mode {mode:o}, so other users can look inside; run `chmod 700 {path}`."
+        return f"{what} {path} has mode {mode:o}{consequence}; run `chmod {private_mode} {path}`."
     return None

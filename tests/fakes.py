@@ -1,6 +1,6 @@
 """Small fake platform APIs on 127.0.0.1 (threads) that record requests, check their shape, and fail on demand.
 
-Also: signers for webhook samples, a channel-connecting helper, and a real huey consumer fixture for tests
+Also: a scripted OpenAI-compatible server (the cloud model failing on demand), signers for webhook samples, a channel-connecting helper, and a real huey consumer fixture for tests
 where the order of tasks matters (retries scheduled in the future).
 """
 from __future__ import annotations
@@ -33,6 +33,8 @@ CREDENTIALS = {
              "oa_secret_key": "zalo-oa-secret", "refresh_token": "zalo-refresh-1", "app_secret": "zalo-app-secret"},
     "telegram": {"bot_token": "123456:ABC-telegram", "secret_token": "tg-secret-token"},
 }
+# the customer of each platform's text sample (tests/data/<platform>/)
+USERS = {"whatsapp": "84901234567", "messenger": "7021234567890123", "zalo": "2512523625412515", "telegram": "123456789"}
 
 
 def sample(platform: str, name: str) -> bytes:
@@ -445,14 +447,58 @@ def consumer(services, settings):
     yield from real_consumer(settings, workers=2)
 
 
+def start_consumer(workers: int):
+    """A started huey consumer of `workers` threads on the current queue file (as a (re)started appliance runs)."""
+    worker = tasks.huey.create_consumer(workers=workers, worker_type="thread", periodic=False, initial_delay=0.01,
+                                        backoff=1.05, max_delay=0.05, scheduler_interval=1)
+    worker._set_signal_handlers = lambda: None  # huey's own hook: pytest keeps its signal handlers
+    worker.start()
+    return worker
+
+
 def real_consumer(settings, workers: int):
     """Start a huey consumer of `workers` threads on the data folder's queue file; yield it, then stop it."""
     tasks.use_queue_file(settings.data / "queue.db")
-    worker = tasks.huey.create_consumer(workers=workers, worker_type="thread", periodic=False, initial_delay=0.01,
-                                        backoff=1.05, max_delay=0.05, scheduler_interval=1)
-    worker._set_signal_handlers = lambda: None  # pytest keeps its own signal handlers
-    worker.start()
+    worker = start_consumer(workers)
     yield worker
     worker.stop(graceful=True)
     tasks.huey.storage.close()
     tasks.use_queue_file(None)
+
+
+class Scripted:
+    """A loopback HTTP server answering POSTs from a list of (status, headers, body); records the requests."""
+
+    def __init__(self, script):
+        self.script, self.requests = list(script), []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                outer.requests.append((self.path, dict(self.headers), json.loads(self.rfile.read(length))))
+                status, headers, body = outer.script.pop(0) if len(outer.script) > 1 else outer.script[0]
+                data = json.dumps(body).encode() if not isinstance(body, bytes) else body
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    @classmethod
+    def answering(cls, status: int, body: dict) -> "Scripted":
+        """A server answering every POST with one status and JSON body."""
+        return cls([(status, {}, body)])
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

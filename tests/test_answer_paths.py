@@ -10,37 +10,15 @@ import pytest
 
 from appliance.assistant import faithful, prompts
 from appliance.assistant.answer import answer
-from appliance.assistant.compose import format_price, local_prices, sentences
-from appliance.assistant.ingest import process, store_upload
+from appliance.assistant.compose import sentences
+from appliance.assistant.rows import format_price, local_prices
+from appliance.conversations import message_json
 from appliance.db import database, migrate, schema_version
 from appliance.records import AnswerCache, Conversation, Document, Message, Tenant, Usage
-from conftest import post_json
-from test_cloud import Scripted
-from test_knowledge_answers import configure
+from tests.conftest import ACCESSORY_FILES, OFF_TOPIC, accessory_text, ask, configure, post_json
+from tests.fakes import Scripted
 
-PRODUCTS = """Mã SP,Tên sản phẩm,Giá,Tồn kho,Màu sắc,Bảo hành
-OP15,Ốp lưng iPhone 15 Spigen,690000,12,"đen, trong suốt",6 tháng
-SAC20,Sạc nhanh Anker 20W,450000,0,trắng,18 tháng
-CAP1,Cáp USB-C Baseus 1m,150000,40,đen,12 tháng
-GD,Giá đỡ điện thoại Ugreen,120000,5,bạc,6 tháng
-"""
-FAQ = """# Câu hỏi thường gặp
-
-## Cửa hàng mở cửa lúc mấy giờ?
-Cửa hàng mở cửa từ 8 giờ sáng đến 9 giờ tối, tất cả các ngày trong tuần.
-
-## Thanh toán bằng cách nào?
-Chúng tôi nhận tiền mặt, chuyển khoản và ví MoMo. Chúng tôi không nhận thẻ tín dụng.
-"""
-POLICY = ("Chính sách đổi trả của cửa hàng. Khách hàng được đổi sản phẩm trong vòng 7 ngày kể từ ngày mua nếu sản "
-          "phẩm còn nguyên tem và hộp. Sản phẩm bị lỗi do nhà sản xuất được bảo hành miễn phí tại cửa hàng. Cửa hàng "
-          "có bãi đỗ xe máy miễn phí phía trước. Mọi thắc mắc xin gọi số 0901 234 567.")
-QA = """Hỏi: Shop có xuất hóa đơn VAT không?
-Đáp: Có, shop xuất hóa đơn VAT cho mọi đơn hàng khi khách yêu cầu.
-
-Hỏi: Shop có cho thuê máy chiếu không?
-Đáp: Shop chỉ bán phụ kiện điện thoại, không cho thuê thiết bị.
-"""
+PRODUCTS, FAQ, POLICY, QA = (accessory_text(name) for name in ACCESSORY_FILES)
 PRICE_QUESTION_VI = "Ốp lưng iPhone 15 Spigen giá bao nhiêu?"
 PRICE_QUESTION_EN = "How much is the Spigen iPhone 15 case?"
 ROW_VI = "Ốp lưng iPhone 15 Spigen có giá 690.000đ. Còn 12 sản phẩm. Màu: đen, trong suốt. Bảo hành: 6 tháng."
@@ -55,26 +33,6 @@ def plain(text: str) -> bool:
     return MARKUP.search(text) is None
 
 
-def upload(services, tenant_id: str, name: str, text: str) -> Document:
-    document, _ = store_upload(services.settings, tenant_id, name, text.encode())
-    document = process(services, document.id)
-    assert document.status == "ready", document.error
-    return document
-
-
-@pytest.fixture
-def shop(services, tenant):
-    """A Vietnamese phone-accessory shop: a products table, an FAQ, a returns policy and a Q/A sheet."""
-    for name, text in (("san-pham.csv", PRODUCTS), ("hoi-dap.md", FAQ), ("chinh-sach.txt", POLICY),
-                       ("hoa-don.txt", QA)):
-        upload(services, tenant.id, name, text)
-    return tenant
-
-
-def ask(services, tenant_id: str, question: str):
-    return answer(services, Tenant.get_by_id(tenant_id), [], question)
-
-
 @pytest.fixture
 def cloud_says(services):
     """Point a tenant's cloud model at a loopback server that answers `text`; the server is returned."""
@@ -82,10 +40,11 @@ def cloud_says(services):
 
     services.settings["outbound_allow_hosts"] = "127.0.0.1"  # the platform admin allows the loopback fake
 
-    def make(tenant_id: str, text: str, **assistant) -> Scripted:
+    def make(tenant_id: str, text: str, failures: int = 0, **assistant) -> Scripted:
         body = {"model": "scripted-cloud", "choices": [{"message": {"role": "assistant", "content": text}}],
                 "usage": {"prompt_tokens": 40, "completion_tokens": 20}}
-        servers.append(Scripted([(200, {}, body)]))
+        refused = (400, {}, {"error": {"message": "bad request"}})  # not retried: one refusal per question
+        servers.append(Scripted([refused] * failures + [(200, {}, body)]))
         tenant = configure(tenant_id, cloud={"base_url": servers[-1].base, "model": "scripted-cloud"},
                            cloud_policy="always", **assistant)
         tenant.assistant_secret = services.vault.encrypt("sk-test", f"assistant:{tenant.id}")
@@ -99,40 +58,40 @@ def cloud_says(services):
 
 # --- extract: the sources themselves ------------------------------------------------------------------
 
-def test_a_product_row_answers_from_its_fields_in_vietnamese(services, shop):
-    reply = ask(services, shop.id, PRICE_QUESTION_VI)
+def test_a_product_row_answers_from_its_fields_in_vietnamese(services, accessory_shop):
+    reply = ask(services, accessory_shop.id, PRICE_QUESTION_VI)
     assert (reply.path, reply.text, reply.rejected) == ("extract", ROW_VI, None)
     assert reply.sources[0]["document"] == "san-pham.csv" and reply.sources[0]["row"] == 1
     assert Usage.select().count() == 0  # no model was asked
 
 
-def test_an_english_question_on_vietnamese_sources_gets_english_labels_and_price(services, shop):
-    reply = ask(services, shop.id, PRICE_QUESTION_EN)
+def test_an_english_question_on_vietnamese_sources_gets_english_labels_and_price(services, accessory_shop):
+    reply = ask(services, accessory_shop.id, PRICE_QUESTION_EN)
     assert (reply.path, reply.text) == ("extract", ROW_EN)
 
 
-def test_a_markdown_section_answers_with_its_body(services, shop):
-    reply = ask(services, shop.id, "Cửa hàng mở cửa lúc mấy giờ?")
+def test_a_markdown_section_answers_with_its_body(services, accessory_shop):
+    reply = ask(services, accessory_shop.id, "Cửa hàng mở cửa lúc mấy giờ?")
     assert (reply.path, reply.text) == ("extract", OPENING_VI)
     assert reply.sources[0]["document"] == "hoi-dap.md"
 
 
-def test_prose_answers_with_its_sentences_closest_to_the_question(services, shop):
-    reply = ask(services, shop.id, "Đổi trả trong bao nhiêu ngày?")
+def test_prose_answers_with_its_sentences_closest_to_the_question(services, accessory_shop):
+    reply = ask(services, accessory_shop.id, "Đổi trả trong bao nhiêu ngày?")
     said = sentences(reply.text)
     assert reply.path == "extract" and 1 <= len(said) <= 3
     assert set(said) <= set(sentences(POLICY)) and "7 ngày" in reply.text and reply.text != POLICY
 
 
-def test_a_question_and_answer_pair_answers_with_its_answer(services, shop):
-    reply = ask(services, shop.id, "Shop có xuất hóa đơn VAT không?")
+def test_a_question_and_answer_pair_answers_with_its_answer(services, accessory_shop):
+    reply = ask(services, accessory_shop.id, "Shop có xuất hóa đơn VAT không?")
     assert (reply.path, reply.text) == ("extract", "Có, shop xuất hóa đơn VAT cho mọi đơn hàng khi khách yêu cầu.")
 
 
 @pytest.mark.parametrize("question", [PRICE_QUESTION_VI, PRICE_QUESTION_EN, "Cửa hàng mở cửa lúc mấy giờ?",
                                       "Thanh toán bằng cách nào?", "Shop có xuất hóa đơn VAT không?"])
-def test_no_markup_reaches_the_customer(services, shop, question):
-    reply = ask(services, shop.id, question)
+def test_no_markup_reaches_the_customer(services, accessory_shop, question):
+    reply = ask(services, accessory_shop.id, question)
     assert reply.path == "extract" and plain(reply.text), reply.text
 
 
@@ -142,16 +101,28 @@ FAITHFUL_EN = ("Ốp lưng iPhone 15 Spigen is 690,000 VND and we have 12 of the
                "with a 6-month warranty.")
 
 
-def test_a_faithful_cloud_rewrite_is_sent(services, shop, cloud_says):
-    server = cloud_says(shop.id, FAITHFUL_EN)
-    reply = ask(services, shop.id, PRICE_QUESTION_EN)
+def test_a_faithful_cloud_rewrite_is_sent(services, accessory_shop, cloud_says):
+    server = cloud_says(accessory_shop.id, FAITHFUL_EN)
+    reply = ask(services, accessory_shop.id, PRICE_QUESTION_EN)
     assert (reply.path, reply.text, reply.rejected, reply.model) == ("cloud", FAITHFUL_EN, None, "scripted-cloud")
     assert (reply.prompt_tokens, reply.completion_tokens) == (40, 20)
     sent = server.requests[0][2]["messages"]
     assert ROW_EN in sent[0]["content"] and "English" in sent[0]["content"]  # the extract, not raw chunks
     assert ".csv" not in sent[0]["content"] and sent[-1] == {"role": "user", "content": PRICE_QUESTION_EN}
-    usage = Usage.get(Usage.tenant == shop.id)
+    usage = Usage.get(Usage.tenant == accessory_shop.id)
     assert (usage.provider, usage.prompt_tokens) == ("cloud", 40)
+
+
+def test_an_extract_sent_because_the_cloud_failed_is_not_cached_as_the_answer(services, accessory_shop, cloud_says):
+    server = cloud_says(accessory_shop.id, FAITHFUL_EN, failures=1)
+    first = ask(services, accessory_shop.id, PRICE_QUESTION_EN)
+    assert (first.path, first.text, first.cached) == ("extract", ROW_EN, False)
+    assert "the cloud model failed" in first.rejected
+    second = ask(services, accessory_shop.id, PRICE_QUESTION_EN)  # the cloud is back: the same question gets its rewrite
+    assert (second.path, second.text, second.cached) == ("cloud", FAITHFUL_EN, False)
+    third = ask(services, accessory_shop.id, PRICE_QUESTION_EN)
+    assert (third.path, third.text, third.cached) == ("cloud", FAITHFUL_EN, True)
+    assert len(server.requests) == 2
 
 
 @pytest.mark.parametrize("rewrite, why", [
@@ -165,75 +136,75 @@ def test_a_faithful_cloud_rewrite_is_sent(services, shop, cloud_says):
     ("Write to sales@shop.example: Ốp lưng iPhone 15 Spigen, 690,000 VND, 12 in stock, 6 months.",
      "an e-mail address that is in no source: sales@shop.example"),
 ])
-def test_an_unfaithful_rewrite_is_replaced_by_the_extract(services, shop, cloud_says, rewrite, why):
-    cloud_says(shop.id, rewrite)
-    reply = ask(services, shop.id, PRICE_QUESTION_EN)
+def test_an_unfaithful_rewrite_is_replaced_by_the_extract(services, accessory_shop, cloud_says, rewrite, why):
+    cloud_says(accessory_shop.id, rewrite)
+    reply = ask(services, accessory_shop.id, PRICE_QUESTION_EN)
     assert (reply.path, reply.text) == ("extract", ROW_EN)
     assert why in reply.rejected
 
 
-def test_a_rejected_rewrite_keeps_phone_numbers_and_text_out_of_info_logs(services, shop, cloud_says, caplog):
+def test_a_rejected_rewrite_keeps_phone_numbers_and_text_out_of_info_logs(services, accessory_shop, cloud_says, caplog):
     caplog.set_level(logging.INFO)
-    cloud_says(shop.id, "Ốp lưng iPhone 15 Spigen costs 690,000 VND, 12 in stock, 6 months. Call 0987 654 321.")
-    reply = ask(services, shop.id, PRICE_QUESTION_EN)
+    cloud_says(accessory_shop.id, "Ốp lưng iPhone 15 Spigen costs 690,000 VND, 12 in stock, 6 months. Call 0987 654 321.")
+    reply = ask(services, accessory_shop.id, PRICE_QUESTION_EN)
     assert "0987654321" in reply.rejected
     info = " ".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
     assert "rewrite for" in info and "0987" not in info and "Spigen" not in info
 
 
-def test_a_rewrite_that_flips_a_not_is_rejected(services, shop, cloud_says):
-    cloud_says(shop.id, "We accept cash, bank transfer, MoMo and credit cards.")
-    reply = ask(services, shop.id, "Thanh toán bằng cách nào?")
+def test_a_rewrite_that_flips_a_not_is_rejected(services, accessory_shop, cloud_says):
+    cloud_says(accessory_shop.id, "We accept cash, bank transfer, MoMo and credit cards.")
+    reply = ask(services, accessory_shop.id, "Thanh toán bằng cách nào?")
     assert reply.path == "extract" and "không nhận thẻ tín dụng" in reply.text
     assert "opposite" in reply.rejected
 
 
-def test_a_rewrite_naming_another_product_of_the_shop_is_rejected(services, shop, cloud_says):
-    cloud_says(shop.id, "Ốp lưng iPhone 15 Spigen: 690,000 VND, 12 left, 6 months warranty; see also Giá đỡ điện thoại Ugreen.")
-    reply = ask(services, shop.id, PRICE_QUESTION_EN)
+def test_a_rewrite_naming_another_product_of_the_shop_is_rejected(services, accessory_shop, cloud_says):
+    cloud_says(accessory_shop.id, "Ốp lưng iPhone 15 Spigen: 690,000 VND, 12 left, 6 months warranty; see also Giá đỡ điện thoại Ugreen.")
+    reply = ask(services, accessory_shop.id, PRICE_QUESTION_EN)
     assert reply.path == "extract" and "names a product the sources do not: Giá đỡ điện thoại Ugreen" in reply.rejected
 
 
-def test_the_reply_message_and_the_test_endpoint_record_the_path(client, services, shop, web_channel, cloud_says):
-    cloud_says(shop.id, "Ốp lưng iPhone 15 Spigen costs 99,000 VND.")
+def test_the_reply_message_and_the_test_endpoint_record_the_path(client, services, accessory_shop, web_channel, cloud_says):
+    cloud_says(accessory_shop.id, "Ốp lưng iPhone 15 Spigen costs 99,000 VND.")
     response = post_json(client, f"/widget/{web_channel.id}/messages", {"session": "s-path", "text": PRICE_QUESTION_EN})
     assert response.status_code == 202
-    reply = Message.get((Message.tenant == shop.id) & (Message.direction == "out"))
+    reply = Message.get((Message.tenant == accessory_shop.id) & (Message.direction == "out"))
     assert (reply.path, reply.text) == ("extract", ROW_EN) and "99000" in reply.rejected
-    staff = client.get(f"/api/v1/conversations/{reply.conversation_id}", headers=shop.headers).get_json()
+    staff = client.get(f"/api/v1/conversations/{reply.conversation_id}", headers=accessory_shop.headers).get_json()
     bot = [m for m in staff["messages"] if m["direction"] == "out"][0]
     assert bot["path"] == "extract" and "99000" in bot["rejected"] and bot["sources"][0]["document"] == "san-pham.csv"
-    assert {"sources", "path", "rejected", "model"}.isdisjoint(reply.as_json(for_customer=True))
-    body = post_json(client, "/api/v1/assistant/test", {"text": PRICE_QUESTION_VI}, shop.headers).get_json()
+    assert {"sources", "path", "rejected", "model"}.isdisjoint(message_json(reply, for_customer=True))
+    body = post_json(client, "/api/v1/assistant/test", {"text": PRICE_QUESTION_VI}, accessory_shop.headers).get_json()
     assert body["path"] == "extract" and "99000" in body["rejected"] and body["reply"] == ROW_VI
 
 
-def test_a_cached_reply_keeps_its_path_and_a_changed_policy_misses_the_cache(services, shop, cloud_says):
-    cloud_says(shop.id, FAITHFUL_EN)
-    first = ask(services, shop.id, PRICE_QUESTION_EN)
-    again = ask(services, shop.id, PRICE_QUESTION_EN)
+def test_a_cached_reply_keeps_its_path_and_a_changed_policy_misses_the_cache(services, accessory_shop, cloud_says):
+    cloud_says(accessory_shop.id, FAITHFUL_EN)
+    first = ask(services, accessory_shop.id, PRICE_QUESTION_EN)
+    again = ask(services, accessory_shop.id, PRICE_QUESTION_EN)
     assert again.cached and (again.path, again.text, again.model) == ("cloud", first.text, "scripted-cloud")
-    configure(shop.id, rewrite="never")
-    fresh = ask(services, shop.id, PRICE_QUESTION_EN)
+    configure(accessory_shop.id, rewrite="never")
+    fresh = ask(services, accessory_shop.id, PRICE_QUESTION_EN)
     assert not fresh.cached and (fresh.path, fresh.text) == ("extract", ROW_EN)
-    assert AnswerCache.select().where(AnswerCache.tenant == shop.id).count() == 2
+    assert AnswerCache.select().where(AnswerCache.tenant == accessory_shop.id).count() == 2
 
 
-def test_the_local_model_rewrites_when_asked_to_and_is_checked(services, shop):
-    configure(shop.id, rewrite="always")
-    reply = ask(services, shop.id, PRICE_QUESTION_VI)
+def test_the_local_model_rewrites_when_asked_to_and_is_checked(services, accessory_shop):
+    configure(accessory_shop.id, rewrite="always")
+    reply = ask(services, accessory_shop.id, PRICE_QUESTION_VI)
     local = services.models.local().name
     assert reply.model == local and reply.prompt_tokens > 0 and reply.completion_tokens > 0
-    assert Usage.get(Usage.tenant == shop.id).provider == "local"
+    assert Usage.get(Usage.tenant == accessory_shop.id).provider == "local"
     # whatever the tiny model wrote, what the customer gets passes the check, and a rejection names its reason
     grounding = PRODUCTS + " " + PRICE_QUESTION_VI
     assert faithful.problems(reply.text, ROW_VI, grounding, []) is None and plain(reply.text)
     assert (reply.path == "model") == (reply.rejected is None)
 
 
-def test_a_failing_local_model_leaves_the_extract(services, shop):
-    configure(shop.id, rewrite="always", local_model="missing-model.gguf")
-    reply = ask(services, shop.id, PRICE_QUESTION_VI)
+def test_a_failing_local_model_leaves_the_extract(services, accessory_shop):
+    configure(accessory_shop.id, rewrite="always", local_model="missing-model.gguf")
+    reply = ask(services, accessory_shop.id, PRICE_QUESTION_VI)
     assert (reply.path, reply.text) == ("extract", ROW_VI) and "missing-model.gguf" in reply.rejected
 
 
@@ -243,20 +214,20 @@ def test_a_failing_local_model_leaves_the_extract(services, shop):
     ("Xin chào shop", "vi", "greeting"), ("hello!", "en", "greeting"), ("Cảm ơn nhiều nha", "vi", "thanks"),
     ("Thank you so much", "en", "thanks"), ("Tạm biệt", "vi", "goodbye"), ("bye", "en", "goodbye"),
 ])
-def test_greetings_thanks_and_goodbyes_get_built_in_replies(services, shop, text, language, kind):
-    reply = ask(services, shop.id, text)
+def test_greetings_thanks_and_goodbyes_get_built_in_replies(services, accessory_shop, text, language, kind):
+    reply = ask(services, accessory_shop.id, text)
     assert (reply.path, reply.text, reply.sources) == ("smalltalk", prompts.SMALLTALK[language][kind], [])
     assert Usage.select().count() == 0
 
 
-def test_a_tenant_changes_its_small_talk(client, services, shop):
+def test_a_tenant_changes_its_small_talk(client, services, accessory_shop):
     response = client.put("/api/v1/assistant", json={"smalltalk": {"vi": {"greeting": "Chào bạn, shop Minh đây!"}}},
-                          headers=shop.headers)
+                          headers=accessory_shop.headers)
     assert response.status_code == 200
-    assert ask(services, shop.id, "xin chao").text == "Chào bạn, shop Minh đây!"
-    assert ask(services, shop.id, "hi").text == prompts.SMALLTALK["en"]["greeting"]
+    assert ask(services, accessory_shop.id, "xin chao").text == "Chào bạn, shop Minh đây!"
+    assert ask(services, accessory_shop.id, "hi").text == prompts.SMALLTALK["en"]["greeting"]
     for bad in ({"fr": {"greeting": "Salut"}}, {"vi": {"hello": "x"}}, {"vi": {"greeting": "x" * 501}}, {"vi": "x"}):
-        response = client.put("/api/v1/assistant", json={"smalltalk": bad}, headers=shop.headers)
+        response = client.put("/api/v1/assistant", json={"smalltalk": bad}, headers=accessory_shop.headers)
         assert response.status_code == 422 and response.get_json()["error"]["code"] == "invalid_smalltalk"
 
 
@@ -264,20 +235,20 @@ def test_a_tenant_changes_its_small_talk(client, services, shop):
     ("Tôi muốn nói chuyện với nhân viên", "vi"), ("gặp nhân viên", "vi"), ("toi muon noi chuyen voi nhan vien", "vi"),
     ("Can I talk to a person?", "en"), ("human", "en"), ("agent", "en"),
 ])
-def test_a_request_for_a_person_hands_the_conversation_off(client, services, shop, web_channel, text, language):
+def test_a_request_for_a_person_hands_the_conversation_off(client, services, accessory_shop, web_channel, text, language):
     response = post_json(client, f"/widget/{web_channel.id}/messages", {"session": "s-human", "text": text})
     assert response.status_code == 202
-    reply = Message.get((Message.tenant == shop.id) & (Message.direction == "out"))
+    reply = Message.get((Message.tenant == accessory_shop.id) & (Message.direction == "out"))
     assert (reply.path, reply.text) == ("handoff", prompts.HANDOFF[language])
     assert Conversation.get_by_id(reply.conversation_id).status == "handoff"
 
 
-def test_no_relevant_source_gets_the_fallback_never_free_text(services, shop, tenant):
-    reply = ask(services, shop.id, OFF_TOPIC)
+def test_no_relevant_source_gets_the_fallback_never_free_text(services, accessory_shop, tenant):
+    reply = ask(services, accessory_shop.id, OFF_TOPIC)
     assert (reply.path, reply.text, reply.model) == ("fallback", prompts.DONT_KNOW["en"], "fallback")
     for question in ("Ai vô địch bóng đá thế giới năm 1998?", "Thời tiết Hà Nội hôm nay thế nào?"):
         # the embedder finds these close to the shop's Vietnamese documents; no shared word means not about them
-        reply = ask(services, shop.id, question)
+        reply = ask(services, accessory_shop.id, question)
         assert (reply.path, reply.text) == ("fallback", prompts.DONT_KNOW["vi"])
     assert Usage.select().count() == 0
 
@@ -330,17 +301,17 @@ def test_dong_amounts_in_a_passage_follow_the_customers_language(language, said)
     assert local_prices("Free delivery from 500.000đ; the fee is 30.000 đồng.", language) == said
 
 
-def test_a_tables_fields_are_guessed_from_its_header_and_can_be_changed(client, services, shop):
-    table = Document.get((Document.tenant == shop.id) & (Document.kind == "csv"))
-    got = client.get(f"/api/v1/knowledge/documents/{table.id}", headers=shop.headers).get_json()
+def test_a_tables_fields_are_guessed_from_its_header_and_can_be_changed(client, services, accessory_shop):
+    table = Document.get((Document.tenant == accessory_shop.id) & (Document.kind == "csv"))
+    got = client.get(f"/api/v1/knowledge/documents/{table.id}", headers=accessory_shop.headers).get_json()
     assert got["fields"] == {"code": "Mã SP", "name": "Tên sản phẩm", "price": "Giá", "stock": "Tồn kho",
                              "colour": "Màu sắc", "warranty": "Bảo hành"}
     url = f"/api/v1/knowledge/documents/{table.id}"
-    assert ask(services, shop.id, PRICE_QUESTION_VI).text == ROW_VI  # cached until the mapping changes
-    response = client.patch(url, json={"fields": {"colour": None, "warranty": ""}}, headers=shop.headers)
+    assert ask(services, accessory_shop.id, PRICE_QUESTION_VI).text == ROW_VI  # cached until the mapping changes
+    response = client.patch(url, json={"fields": {"colour": None, "warranty": ""}}, headers=accessory_shop.headers)
     assert response.status_code == 200 and "colour" not in response.get_json()["fields"]
     assert response.get_json()["columns"] == ["Mã SP", "Tên sản phẩm", "Giá", "Tồn kho", "Màu sắc", "Bảo hành"]
-    assert ask(services, shop.id, PRICE_QUESTION_VI).text == "Ốp lưng iPhone 15 Spigen có giá 690.000đ. Còn 12 sản phẩm."
+    assert ask(services, accessory_shop.id, PRICE_QUESTION_VI).text == "Ốp lưng iPhone 15 Spigen có giá 690.000đ. Còn 12 sản phẩm."
 
 
 @pytest.mark.parametrize("body, status, code", [
@@ -349,15 +320,15 @@ def test_a_tables_fields_are_guessed_from_its_header_and_can_be_changed(client, 
     ({"fields": ["Giá"]}, 422, "invalid_fields"),
     ({}, 422, "fields_required"),
 ])
-def test_a_wrong_field_mapping_is_refused(client, shop, body, status, code):
-    table = Document.get((Document.tenant == shop.id) & (Document.kind == "csv"))
-    response = client.patch(f"/api/v1/knowledge/documents/{table.id}", json=body, headers=shop.headers)
+def test_a_wrong_field_mapping_is_refused(client, accessory_shop, body, status, code):
+    table = Document.get((Document.tenant == accessory_shop.id) & (Document.kind == "csv"))
+    response = client.patch(f"/api/v1/knowledge/documents/{table.id}", json=body, headers=accessory_shop.headers)
     assert response.status_code == status and response.get_json()["error"]["code"] == code
 
 
-def test_only_tables_have_fields(client, shop):
-    faq = Document.get((Document.tenant == shop.id) & (Document.kind == "md"))
-    response = client.patch(f"/api/v1/knowledge/documents/{faq.id}", json={"fields": {}}, headers=shop.headers)
+def test_only_tables_have_fields(client, accessory_shop):
+    faq = Document.get((Document.tenant == accessory_shop.id) & (Document.kind == "md"))
+    response = client.patch(f"/api/v1/knowledge/documents/{faq.id}", json={"fields": {}}, headers=accessory_shop.headers)
     assert response.status_code == 422 and response.get_json()["error"]["code"] == "not_a_table"
 
 

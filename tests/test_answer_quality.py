@@ -1,12 +1,16 @@
 """What makes composed answers right across languages: the Vietnamese/English glossary in hybrid search and the
-relevance gate, tone-aware Vietnamese word matching, and table columns beyond price and stock."""
+relevance gate (coverage of what the question names, Vietnamese syllable pairs, glossary words weighed by how rare
+they are in the shop's documents), the choice of sections and sentences, and table columns beyond price and
+stock."""
 from __future__ import annotations
 
 import pytest
 
-from appliance.assistant import glossary, prompts
-from appliance.assistant.compose import about, guess_fields, row_answer
-from test_answer_paths import ask, shop, upload  # noqa: F401  (fixture)
+from appliance.assistant import glossary, prompts, relevance
+from appliance.assistant.answer import retrieve
+from appliance.assistant.compose import about, closest_sentences
+from appliance.assistant.rows import guess_fields, row_answer
+from tests.conftest import ask, upload_text
 
 ENGLISH_FAQ = """# Frequently asked questions
 
@@ -23,12 +27,12 @@ We deliver in town for 5 dollars; orders over 50 dollars travel free.
 
 @pytest.fixture
 def english_shop(services, tenant):
-    upload(services, tenant.id, "faq.md", ENGLISH_FAQ)
+    upload_text(services, tenant.id, "faq.md", ENGLISH_FAQ)
     return tenant
 
 
-def test_an_english_question_is_answered_from_a_vietnamese_policy(services, shop):  # noqa: F811
-    reply = ask(services, shop.id, "How many days do I have to exchange a product?")
+def test_an_english_question_is_answered_from_a_vietnamese_policy(services, accessory_shop):
+    reply = ask(services, accessory_shop.id, "How many days do I have to exchange a product?")
     assert reply.path == "extract" and "7 ngày" in reply.text, reply.text
     assert reply.sources[0]["document"] == "chinh-sach.txt"
 
@@ -68,7 +72,7 @@ def test_the_glossary_gives_the_other_language_and_keeps_syllables_out_of_vietna
     assert "sđt" not in glossary.expand("Số điện thoại của cửa hàng là gì?", across=True)
     assert glossary.expand("Why don't you take the card in the shop?", across=True).split().count("order") == 0
     # a Vietnamese question all in glossary words is read by its English words; one naming something else is not
-    assert glossary.wordings("Số điện thoại của cửa hàng là gì?", "vi")[1] == "hotline phone call contact hotline"
+    assert glossary.wordings("Số điện thoại của cửa hàng là gì?", "vi")[1] == "hotline phone phone number telephone call contact"
     assert glossary.wordings("Kéo cắt cành giá bao nhiêu?", "vi")[1].startswith("Kéo cắt cành giá bao nhiêu?")
     assert glossary.wordings("Hello there", "en") == ["Hello there"]
 
@@ -81,3 +85,125 @@ def test_a_size_column_is_guessed_and_stated():
              "stock": "In stock"}
     assert row_answer(cells, fields, "en") == ("Organic Potting Mix costs $12.00. Availability: In stock. "
                                                "Size: 20 litre bag.")
+
+
+# --- the relevance gate: what the question names, not what sounds alike ----------------------------------
+
+@pytest.mark.parametrize("question, text", [
+    # one shared syllable of a two-syllable word: "điện" of "điện thoại" is not "điện tử", "số" is any number
+    ("Cho mình xin số điện thoại", "Tiệm xuất hóa đơn điện tử VAT cho đơn từ 200.000đ, vui lòng gửi mã số thuế."),
+    ("Có sửa màn hình không?", "Có, chúng tôi nhận nhiều hình thức thanh toán: tiền mặt và chuyển khoản."),
+    ("Tiệm có chỗ đậu xe ô tô không?", "Bánh pía đậu xanh sầu riêng, hộp 4 cái."),
+    ("Có bán xe điện không?", "Gọi điện cho xưởng trước khi mang xe đến."),
+    # the shop itself is not a subject: every document names it
+    ("Tiệm có tuyển dụng không?", "Tiệm mở cửa từ 7:00 đến 20:00; tiệm ở số 12 Lê Lợi."),
+])
+def test_a_question_sharing_only_common_syllables_with_a_passage_is_not_about_it(question, text):
+    assert about(question, text) is False
+
+
+@pytest.mark.parametrize("question, text", [
+    ("Cho mình xin số điện thoại", "Gọi hoặc nhắn Zalo cho tiệm qua số 0263 382 1155."),
+    ("Bánh pía sầu riêng bao nhiêu tiền?", "Tên sản phẩm: Bánh pía đậu xanh sầu riêng. Giá: 65000."),
+    ("Croissant giá bao nhiêu vậy shop?", "Tên sản phẩm: Bánh sừng bò croissant. Giá: 28000."),  # a foreign word
+    ("Xưởng mở cửa mấy giờ?", "The workshop is open Tuesday to Sunday from 8:00 to 18:30."),  # through the glossary
+])
+def test_a_passage_saying_what_the_question_names_is_about_it(question, text):
+    assert about(question, text) is True
+
+
+def test_a_glossary_only_overlap_of_a_generic_word_does_not_make_a_passage_relevant():
+    contact = "Gọi cho cửa hàng qua số điện thoại 0901 234 567 hoặc nhắn Zalo."
+    assert about("What is your phone number?", contact) is True  # everything it names, in other words
+    assert about("Can I trade in my old phone?", contact) is False  # only "phone", translated
+    # a word found only through the glossary weighs as much as it is rare in the shop: in a phone shop, little
+    common_phone = {"dien": 0.2, "thoai": 0.2, "goi": 0.2, "so": 0.2}.get
+    assert relevance.coverage("Can I pay by phone?", contact, lambda w: common_phone(w, 1.0)) < relevance.ABOUT
+
+
+def test_an_english_question_never_matches_vietnamese_glossary_words_by_their_folded_letters():
+    # "don't" folds like "đơn" (order) and "sua" like "sửa" (repair): neither is in these questions
+    assert not any(u.alternatives and ("đơn",) in u.alternatives for u in relevance.units("Why don't you open?"))
+    assert "repair" not in glossary.expand("Trà sữa ô long giá bao nhiêu?")
+    assert "repair" in glossary.expand("Có sửa xe đạp không?")
+    # English words meet the glossary by their stem ("holidays"), Vietnamese syllables never do ("dạy" is not "days")
+    assert any(("ngày", "lễ") in u.alternatives for u in relevance.units("Are you open on holidays?"))
+    assert not any(u.alternatives for u in relevance.units("Xưởng có dạy vẽ không?"))
+
+
+def test_between_passages_covering_as_much_the_one_saying_the_rarer_word_answers(services, tenant):
+    # the shop's name holds "điện thoại", which the glossary gives for "hotline": the Hotline section says more
+    upload_text(services, tenant.id, "hoi-dap.md", "# Điện Thoại Xanh\n\n## Địa chỉ\nĐiện Thoại Xanh ở 210 Cách Mạng "
+           "Tháng Tám, Quận 3.\n\n## Hotline\nGọi 028 3930 5566 hoặc nhắn Zalo 0977 120 450.\n\n## Giờ làm việc\n"
+           "Mở cửa từ 8:30 đến 21:00 mỗi ngày.\n")
+    reply = ask(services, tenant.id, "Cho mình xin số hotline")
+    assert reply.path == "extract" and "028 3930 5566" in reply.text, reply.text
+
+
+FAQ_VI = """# Tiệm bánh Hoa Mai
+
+## Có viết chữ lên bánh không?
+Có, tiệm viết chữ lên bánh kem miễn phí, tối đa 30 ký tự.
+
+## Tiệm mở cửa lúc mấy giờ?
+Tiệm mở cửa từ 6:30 đến 20:00 từ thứ Hai đến thứ Bảy. Chủ nhật tiệm mở từ 7:00 đến 12:00.
+
+## Xuất hóa đơn VAT
+Có, tiệm xuất hóa đơn điện tử VAT cho đơn từ 200.000đ. Vui lòng gửi mã số thuế khi thanh toán.
+
+## Liên hệ
+Gọi hoặc nhắn Zalo cho tiệm qua số 0263 382 1155.
+"""
+
+
+@pytest.fixture
+def bakery(services, tenant):
+    upload_text(services, tenant.id, "hoi-dap.md", FAQ_VI)
+    return tenant
+
+
+def test_the_section_that_says_what_is_asked_answers_not_the_one_that_sounds_alike(services, bakery):
+    reply = ask(services, bakery.id, "Chủ nhật tiệm có mở không?")
+    assert reply.path == "extract" and "7:00" in reply.text, reply.text
+    reply = ask(services, bakery.id, "Cho mình xin số điện thoại của tiệm")
+    assert reply.path == "extract" and "0263 382 1155" in reply.text, reply.text
+
+
+@pytest.mark.parametrize("question", ["Tiệm có tuyển dụng không?", "Số tài khoản ngân hàng của tiệm là gì?",
+                                      "Có bán bánh trung thu không?", "Do you sell mooncakes?"])
+def test_a_question_whose_words_are_in_no_document_gets_the_fallback_though_search_finds_something(
+        services, bakery, question):
+    hits = retrieve(services, bakery.id, question, services.settings.rag_top_k)
+    assert hits  # the search always returns the closest chunks, whatever they say
+    reply = ask(services, bakery.id, question)
+    assert (reply.path, reply.text) == ("fallback", prompts.dont_know(question)), reply.text
+
+
+POLICY_EN = ("RETURNS POLICY - LOTUS SPA\n\n"
+             "Gift vouchers are valid for 6 months from the date of purchase. Vouchers cannot be exchanged for cash. "
+             "Appointments can be cancelled free of charge up to 4 hours before the start time. Late cancellations "
+             "are charged 50% of the service price. Deposits of 100,000 VND are required for groups of three or more. "
+             "They are refunded in full when the booking is cancelled in time. Children under 12 must come with an "
+             "adult. We fix a chipped gel polish free of charge within 5 days.")
+
+
+@pytest.mark.parametrize("question, wanted, unwanted", [
+    ("How late can I cancel my appointment without paying?", "4 hours", "6 months"),
+    ("How long is a gift voucher valid?", "6 months", "50%"),
+    ("Do I get my group deposit back?", "100,000 VND", "6 months"),  # the rule and the sentence with the amount
+])
+def test_prose_answers_with_neighbouring_sentences_that_say_what_is_asked(services, question, wanted, unwanted):
+    chosen = closest_sentences(services, POLICY_EN, question)
+    text = " ".join(chosen)
+    assert wanted in text and unwanted not in text, chosen
+    assert 1 <= len(chosen) <= 3 and "RETURNS POLICY" not in text
+    assert text in " ".join(POLICY_EN.split()), chosen  # contiguous and in the policy's order
+
+
+def test_a_duration_column_is_guessed_and_stated_and_a_warranty_period_stays_a_warranty():
+    fields = guess_fields(["Mã dịch vụ", "Tên dịch vụ", "Giá", "Thời gian", "Thời gian bảo hành"])
+    assert (fields["duration"], fields["warranty"]) == ("Thời gian", "Thời gian bảo hành")
+    cells = {"Mã dịch vụ": "SP02", "Tên dịch vụ": "Massage đá nóng", "Giá": "450000", "Thời gian": "90 phút",
+             "Thời gian bảo hành": ""}
+    assert row_answer(cells, fields, "vi") == "Massage đá nóng có giá 450.000đ. Thời gian: 90 phút."
+    assert row_answer(cells, fields, "en") == "Massage đá nóng costs 450,000 VND. Takes 90 phút."

@@ -16,10 +16,8 @@ from appliance.channels import Outbound, telegram
 from appliance.channels.platform import Http
 from appliance.cli import configure_logging
 from appliance.records import Channel
-from tests.conftest import make_settings, wait_until
+from tests.conftest import admin_login, assert_page_policies, csrf, make_settings, run_cli, wait_until
 from tests.fakes import CREDENTIALS, FakePlatform
-from tests.test_core_admin import csrf
-from tests.test_core_cli import run
 
 PASSWORD = "flowers-4-all"
 
@@ -40,11 +38,6 @@ def app_with(services, **overrides):
     return create_app(settings, Services(settings=settings, vault=services.vault, models=services.models))
 
 
-def login(client, email, password):
-    token = csrf(client.get("/admin/login").data)
-    return client.post("/admin/login", data={"email": email, "password": password, "csrf": token})
-
-
 def from_address(app, address):
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = address
@@ -55,36 +48,36 @@ def from_address(app, address):
 
 def test_wrong_passwords_for_one_account_lock_it_even_for_the_right_password(app, client, owner):
     for _ in range(3):
-        assert login(client, "owner@lan.vn", "wrong-password").status_code == 401
-    refused = login(client, "Owner@Lan.vn", PASSWORD)
+        assert admin_login(client, "owner@lan.vn", "wrong-password").status_code == 401
+    refused = admin_login(client, "Owner@Lan.vn", PASSWORD)
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
     assert refused.json["error"]["code"] == "rate_limited" and "wait" in refused.json["error"]["message"]
     assert client.get("/admin/").status_code == 302
     # the limit is the account's: from another address it is locked too
-    assert login(from_address(app, "10.0.0.2"), "owner@lan.vn", PASSWORD).status_code == 429
+    assert admin_login(from_address(app, "10.0.0.2"), "owner@lan.vn", PASSWORD).status_code == 429
 
 
 def test_a_success_clears_the_accounts_failures(client, owner):
     for _ in range(2):
-        assert login(client, "owner@lan.vn", "wrong-password").status_code == 401
-    assert login(client, "owner@lan.vn", PASSWORD).status_code == 302
+        assert admin_login(client, "owner@lan.vn", "wrong-password").status_code == 401
+    assert admin_login(client, "owner@lan.vn", PASSWORD).status_code == 302
     for _ in range(2):  # 4 failures in the window, but only 2 since the success
-        assert login(client, "owner@lan.vn", "wrong-password").status_code == 401
-    assert login(client, "owner@lan.vn", PASSWORD).status_code == 302
+        assert admin_login(client, "owner@lan.vn", "wrong-password").status_code == 401
+    assert admin_login(client, "owner@lan.vn", PASSWORD).status_code == 302
 
 
 def test_one_address_trying_many_accounts_is_limited(app, client, owner):
     for n in range(6):
-        assert login(client, f"guess{n}@lan.vn", "wrong-password").status_code == 401
-    assert login(client, "owner@lan.vn", PASSWORD).status_code == 429
-    assert login(from_address(app, "10.0.0.2"), "owner@lan.vn", PASSWORD).status_code == 302
+        assert admin_login(client, f"guess{n}@lan.vn", "wrong-password").status_code == 401
+    assert admin_login(client, "owner@lan.vn", PASSWORD).status_code == 429
+    assert admin_login(from_address(app, "10.0.0.2"), "owner@lan.vn", PASSWORD).status_code == 302
 
 
 def test_the_lock_ends_after_the_window(services, owner):
     client = app_with(services, login_failures_per_account=1, login_window_seconds=1).test_client()
-    assert login(client, "owner@lan.vn", "wrong-password").status_code == 401
-    assert login(client, "owner@lan.vn", PASSWORD).status_code == 429
-    wait_until(lambda: login(client, "owner@lan.vn", PASSWORD).status_code == 302, seconds=10, every=0.2)
+    assert admin_login(client, "owner@lan.vn", "wrong-password").status_code == 401
+    assert admin_login(client, "owner@lan.vn", PASSWORD).status_code == 429
+    wait_until(lambda: admin_login(client, "owner@lan.vn", PASSWORD).status_code == 302, seconds=10, every=0.2)
 
 
 def test_unknown_and_known_emails_cost_the_same_password_check(owner):
@@ -99,6 +92,43 @@ def test_unknown_and_known_emails_cost_the_same_password_check(owner):
     assert unknown > known * 0.5, (known, unknown)  # without the dummy hash an unknown e-mail answers ~50x faster
 
 
+# --- password hashes ------------------------------------------------------------------------------------------
+
+def legacy_hash(password: str) -> str:
+    """A hash as versions before werkzeug stored it: hashlib.scrypt n=2**14, r=8, p=1, 'scrypt$salt$digest'."""
+    import base64
+    import hashlib
+    import os
+
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def stored_hash(email: str) -> str:
+    from appliance.records import User
+
+    return User.get(User.email == email).password_hash
+
+
+def test_new_passwords_are_werkzeug_hashes_with_their_parameters_stored(owner):
+    assert stored_hash("owner@lan.vn").startswith("scrypt:32768:8:1$")
+    assert check_login("owner@lan.vn", PASSWORD) is not None and check_login("owner@lan.vn", "wrong") is None
+
+
+def test_an_older_hash_still_signs_in_and_is_rehashed_at_that_login(client, owner):
+    from appliance.records import User
+
+    old = legacy_hash(PASSWORD)
+    User.set_password_hash(owner.id, old)
+    assert admin_login(client, "owner@lan.vn", "wrong-password").status_code == 401
+    assert stored_hash("owner@lan.vn") == old  # a failed login changes nothing
+    assert admin_login(client, "owner@lan.vn", PASSWORD).status_code == 302
+    assert stored_hash("owner@lan.vn").startswith("scrypt:32768:8:1$")
+    assert client.get("/admin/").status_code == 200  # the re-hash does not end the session it started
+    assert check_login("owner@lan.vn", PASSWORD) is not None
+
+
 # --- sessions ----------------------------------------------------------------------------------------------
 
 def copy_of(app, client):
@@ -108,29 +138,29 @@ def copy_of(app, client):
 
 
 def test_logout_ends_every_copy_of_the_session(app, client, owner):
-    assert login(client, "owner@lan.vn", PASSWORD).status_code == 302
+    assert admin_login(client, "owner@lan.vn", PASSWORD).status_code == 302
     stolen = copy_of(app, client)
     elsewhere = app.test_client()
-    assert login(elsewhere, "owner@lan.vn", PASSWORD).status_code == 302
+    assert admin_login(elsewhere, "owner@lan.vn", PASSWORD).status_code == 302
     assert stolen.get("/admin/").status_code == 200
     page = client.get("/admin/").data
     assert client.post("/admin/logout", data={"csrf": csrf(page)}).status_code == 302
     for old in (client, stolen, elsewhere):
         response = old.get("/admin/")
         assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
-    assert login(client, "owner@lan.vn", PASSWORD).status_code == 302 and client.get("/admin/").status_code == 200
+    assert admin_login(client, "owner@lan.vn", PASSWORD).status_code == 302 and client.get("/admin/").status_code == 200
 
 
 def test_a_session_expires_after_its_lifetime(services, owner):
     client = app_with(services, admin_session_hours=0.001).test_client()  # 3.6 s
-    response = login(client, "owner@lan.vn", PASSWORD)
+    response = admin_login(client, "owner@lan.vn", PASSWORD)
     assert "Expires=" in response.headers["Set-Cookie"]
     # using the page does not extend a login: it ends 3.6 s after signing in
     wait_until(lambda: client.get("/admin/").status_code == 302, seconds=15, every=0.2)
 
 
 def test_the_cookie_expires_after_admin_session_hours(client, owner):
-    cookie = login(client, "owner@lan.vn", PASSWORD).headers["Set-Cookie"]
+    cookie = admin_login(client, "owner@lan.vn", PASSWORD).headers["Set-Cookie"]
     expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", cookie).group(1))
     hours = (expires - datetime.now(timezone.utc)).total_seconds() / 3600
     assert 11.9 < hours <= 12.0 and "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -152,26 +182,13 @@ def test_the_cookie_is_secure_when_served_over_https(services, owner, public_url
 
 # --- security headers --------------------------------------------------------------------------------------
 
-INLINE_SCRIPT = re.compile(r"<script(?![^>]*\ssrc=)[^>]*>|\son[a-z]+\s*=", re.IGNORECASE)
-
-
-def assert_page_policies(response):
-    policy = response.headers["Content-Security-Policy"]
-    assert "script-src 'self';" in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
-    assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
-    assert response.headers["X-Frame-Options"] == "DENY"
-    assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] == "same-origin"
-    assert not INLINE_SCRIPT.search(response.get_data(as_text=True)), "inline script would be blocked by the CSP"
-
-
 def test_every_html_page_carries_the_security_headers_and_no_inline_script(client, settings, tenant, other_tenant,
                                                                          web_channel):
     settings["demo_channel"] = web_channel.id  # what `appliance init` records: the demo page shows this channel
     create_user("root@lan.vn", PASSWORD, "platform-admin", None)
     assert_page_policies(client.get("/admin/login"))
     assert_page_policies(client.get("/"))
-    login(client, "root@lan.vn", PASSWORD)
+    admin_login(client, "root@lan.vn", PASSWORD)
     dashboard = client.get("/admin/")
     assert dashboard.status_code == 200 and b"data-autosubmit" in dashboard.data  # two tenants: the switcher shows
     assert_page_policies(dashboard)
@@ -217,8 +234,8 @@ def modes(folder):
 
 def test_the_data_folder_and_its_files_are_the_owners_only(tmp_path):
     data = tmp_path / "data"
-    assert run(data, "init").returncode == 0
-    assert run(data, "models", "use", "gemma-3-270m-q4_k_m.gguf").returncode == 0
+    assert run_cli(data, "init").returncode == 0
+    assert run_cli(data, "models", "use", "gemma-3-270m-q4_k_m.gguf").returncode == 0
     found = modes(data)
     assert {"appliance.db", "secret.key", "first-login.txt", "settings.json"} <= set(found)
     wrong = {name: oct(mode) for name, mode in found.items()
@@ -228,18 +245,18 @@ def test_the_data_folder_and_its_files_are_the_owners_only(tmp_path):
 
 def test_doctor_reports_an_open_data_folder_and_start_up_closes_it(tmp_path):
     data = tmp_path / "data"
-    assert run(data, "tenant", "create", "Shop").returncode == 0
+    assert run_cli(data, "tenant", "create", "Shop").returncode == 0
     data.chmod(0o755)
-    assert re.search(r"PROBLEM\s+data folder: .*chmod 700", run(data, "doctor").stdout)
-    assert run(data, "tenant", "create", "Shop 2").returncode == 0
+    assert re.search(r"PROBLEM\s+data folder: .*chmod 700", run_cli(data, "doctor").stdout)
+    assert run_cli(data, "tenant", "create", "Shop 2").returncode == 0
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
-    assert re.search(r"ok\s+data folder", run(data, "doctor").stdout)
+    assert re.search(r"ok\s+data folder", run_cli(data, "doctor").stdout)
 
 
 # --- appliance token create --------------------------------------------------------------------------------
 
 def token_create(settings, *args):
-    done = run(settings.data, "token", "create", *args)
+    done = run_cli(settings.data, "token", "create", *args)
     assert "Traceback" not in done.stderr
     return done
 
@@ -264,16 +281,16 @@ def test_token_create_makes_working_tokens_for_each_role(client, settings, tenan
     assert client.get("/api/v1/tenants", headers=headers).status_code == 403
 
 
-@pytest.mark.parametrize("args, needle", [
-    (("--role", "agent"), "pass --tenant"),
-    (("--role", "tenant-admin"), "pass --tenant"),
-    (("--role", "platform-admin", "--tenant", "TENANT"), "leave out --tenant"),
-    (("--role", "agent", "--tenant", "t_missing"), "No tenant with id t_missing"),
-    (("--role", "owner", "--tenant", "TENANT"), "invalid choice"),
+@pytest.mark.parametrize("args, needle, code", [
+    (("--role", "agent"), "pass --tenant", 1),
+    (("--role", "tenant-admin"), "pass --tenant", 1),
+    (("--role", "platform-admin", "--tenant", "TENANT"), "leave out --tenant", 1),
+    (("--role", "agent", "--tenant", "t_missing"), "No tenant with id t_missing", 1),
+    (("--role", "owner", "--tenant", "TENANT"), "invalid choice", 2),  # argparse's own usage error
 ])
-def test_token_create_refuses_bad_input_with_a_sentence(settings, tenant, args, needle):
+def test_token_create_refuses_bad_input_with_a_sentence(settings, tenant, args, needle, code):
     done = token_create(settings, *[tenant.id if a == "TENANT" else a for a in args])
-    assert done.returncode == 2 and needle in done.stderr and "apl_" not in done.stdout
+    assert done.returncode == code and needle in done.stderr and "apl_" not in done.stdout
 
 
 def test_migration_3_adds_the_session_version_to_an_older_database(tmp_path):
@@ -294,3 +311,14 @@ def test_migration_3_adds_the_session_version_to_an_older_database(tmp_path):
         assert User.get_by_id(user.id).session_version == 1
     finally:
         database.close()
+
+
+def test_logout_without_the_csrf_token_is_refused_and_the_session_stays(client, owner):
+    assert admin_login(client, "owner@lan.vn", PASSWORD).status_code == 302
+    for form in ({}, {"csrf": "forged"}):
+        refused = client.post("/admin/logout", data=form)
+        assert refused.status_code == 400
+        assert client.get("/admin/").status_code == 200  # still signed in: a cross-site form cannot sign anyone out
+    page = client.get("/admin/").data
+    assert client.post("/admin/logout", data={"csrf": csrf(page)}).status_code == 302
+    assert client.get("/admin/").status_code == 302

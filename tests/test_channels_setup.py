@@ -2,7 +2,7 @@
 import json
 
 from appliance.records import Channel, Conversation
-from tests.conftest import free_port
+from tests.conftest import conversation_for, free_port, fresh, queue_reply
 from tests.fakes import CREDENTIALS, allow_fakes, connect, fake_telegram, fake_whatsapp  # noqa: F401  (fixtures)
 
 HTTPS = "https://shop.example"
@@ -57,7 +57,6 @@ def test_a_malformed_telegram_secret_token_is_refused(client, tenant, fake_teleg
 # --- PATCH /channels/<id>: a new token without a new webhook URL ------------------------------------------
 
 def test_a_new_token_brings_a_channel_needing_attention_back_and_keeps_the_rest(client, tenant, fake_whatsapp, services):
-    from tests.test_outbox import conversation_for, fresh, queue_reply
 
     fake_whatsapp.fail(status=401, body={"error": {"code": 190, "message": "Session has expired"}})
     channel_id = connect(client, tenant, fake_whatsapp)

@@ -5,11 +5,10 @@ import pytest
 
 from appliance.records import Channel, Conversation, InboundEvent, Message
 from tests.fakes import (  # noqa: F401  (fixtures)
-    CREDENTIALS, connect, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, fakes, sample, signed_headers,
+    CREDENTIALS, USERS, connect, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, fakes, sample, signed_headers,
 )
 
 PLATFORMS = ("whatsapp", "messenger", "zalo", "telegram")
-USERS = {"whatsapp": "84901234567", "messenger": "7021234567890123", "zalo": "2512523625412515", "telegram": "123456789"}
 TEXT_SAMPLE = {"whatsapp": "text.json", "messenger": "text.json", "zalo": "user_send_text.json", "telegram": "text.json"}
 
 
@@ -75,7 +74,7 @@ def test_unsigned_or_wrongly_signed_webhooks_are_rejected_and_nothing_stored(kin
             headers["X-Telegram-Bot-Api-Secret-Token"] = "tg-secret-tokeN"
     response = post(client, kind, channel_id, raw, headers)
     assert response.status_code == status
-    assert response.get_json()["error"]["code"] in ("missing_signature", "invalid_signature")
+    assert response.get_json()["error"]["code"] == ("missing_signature" if status == 401 else "invalid_signature")
     assert InboundEvent.select().count() == 0 and Message.select().count() == 0
     assert fakes[kind].requests == []
 
@@ -266,10 +265,10 @@ ODD = [
 
 
 @pytest.mark.parametrize("kind,body", ODD)
-def test_odd_payloads_are_stored_as_unknown_or_refused_never_a_500(kind, body, client, tenant, fakes):
+def test_odd_payloads_are_stored_as_unknown_never_a_500(kind, body, client, tenant, fakes):
     channel_id = connect(client, tenant, fakes[kind])
     raw = json.dumps(body).encode()
     response = post(client, kind, channel_id, raw, signed_headers(kind, raw))
-    assert response.status_code in (200, 400), response.get_json()
+    assert response.status_code == 200, response.get_json()
     assert all(e.kind == "unknown" and e.status == "skipped" for e in InboundEvent.select())
     assert Message.select().count() == 0

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -19,9 +18,8 @@ from appliance.assistant.answer import answer
 from appliance.assistant.cloud import CloudEndpoint, CloudError
 from appliance.assistant.prompts import DONT_KNOW
 from appliance.records import PlatformSecret, Tenant, Usage
-from conftest import MODELS_DIR, free_port, post_json
-from test_knowledge_answers import OFF_TOPIC, configure, ingest_files
-from knowledge_helpers import shop_files
+from tests.conftest import MODELS_DIR, OFF_TOPIC, configure, free_port, ingest_files, post_json, shop_files
+from tests.fakes import Scripted
 
 API_KEY = "sk-loopback-test-key-123"
 
@@ -161,38 +159,6 @@ def _tenant_cloud(services, tenant_id: str, base_url: str, **assistant) -> None:
 
 # --- failures on demand: small scripted servers -------------------------------------------
 
-class Scripted:
-    """A loopback HTTP server answering POSTs from a list of (status, headers, body); records the requests."""
-
-    def __init__(self, script):
-        self.script, self.requests = list(script), []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                outer.requests.append((self.path, dict(self.headers), json.loads(self.rfile.read(length))))
-                status, headers, body = outer.script.pop(0) if len(outer.script) > 1 else outer.script[0]
-                data = json.dumps(body).encode() if not isinstance(body, bytes) else body
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 OK_BODY = {"model": "scripted", "choices": [{"message": {"role": "assistant", "content": "We open at 9."}}],
            "usage": {"prompt_tokens": 12, "completion_tokens": 5}}
 
@@ -215,7 +181,7 @@ def test_429_and_5xx_are_retried_honouring_retry_after(scripted):
     waits = []
     generation = cloud.chat(endpoint(server.base, retries=2), MESSAGES, sleep=waits.append)
     assert generation.text == "We open at 9." and (generation.prompt_tokens, generation.completion_tokens) == (12, 5)
-    assert waits == [3.0, 1.0] and len(server.requests) == 3
+    assert waits[0] == 3.0 and 0.5 <= waits[1] <= 1.0 and len(server.requests) == 3  # Retry-After, then backoff
     path, headers, body = server.requests[0]
     assert path == "/v1/chat/completions" and headers["Authorization"] == f"Bearer {API_KEY}"
     assert body["messages"] == MESSAGES and body["model"] == "loopback-gemma" and body["stream"] is False

@@ -1,17 +1,7 @@
 """Admin page: login with CSRF-protected forms, tenant-scoped dashboard."""
-import re
-
 from appliance.auth import create_user
 from appliance.records import Channel
-
-
-def csrf(page: bytes) -> str:
-    return re.search(rb'name="csrf" value="([^"]+)"', page).group(1).decode()
-
-
-def login(client, email, password):
-    token = csrf(client.get("/admin/login").data)
-    return client.post("/admin/login", data={"email": email, "password": password, "csrf": token})
+from tests.conftest import admin_login, csrf
 
 
 def test_dashboard_needs_login(client):
@@ -28,14 +18,14 @@ def test_login_without_csrf_is_refused(client, tenant):
 
 def test_wrong_password_explains(client, tenant):
     create_user("owner@lan.vn", "flowers-4-all", "tenant-admin", tenant.tenant)
-    response = login(client, "owner@lan.vn", "nope-nope-nope")
+    response = admin_login(client, "owner@lan.vn", "nope-nope-nope")
     assert response.status_code == 401 and b"do not match" in response.data
 
 
 def test_tenant_admin_sees_only_own_tenant(client, tenant, other_tenant, web_channel):
     Channel.create(tenant=other_tenant.id, kind="web", name="Other chat")
     create_user("owner@lan.vn", "flowers-4-all", "tenant-admin", tenant.tenant)
-    assert login(client, "owner@lan.vn", "flowers-4-all").status_code == 302
+    assert admin_login(client, "owner@lan.vn", "flowers-4-all").status_code == 302
     page = client.get("/admin/").data
     assert web_channel.id.encode() in page and b"Lan&#39;s Flower Shop" in page
     assert b"Other chat" not in page and b"Other Shop" not in page
@@ -46,14 +36,14 @@ def test_tenant_admin_sees_only_own_tenant(client, tenant, other_tenant, web_cha
 def test_platform_admin_switches_tenants(client, tenant, other_tenant):
     Channel.create(tenant=other_tenant.id, kind="telegram", name="Other bot")
     create_user("root@appliance.local", "platform-pass-1", "platform-admin", None)
-    login(client, "root@appliance.local", "platform-pass-1")
+    admin_login(client, "root@appliance.local", "platform-pass-1")
     page = client.get(f"/admin/?tenant={other_tenant.id}").data
     assert b"Other bot" in page and b"/webhooks/telegram/" in page
 
 
 def test_the_session_cookie_is_only_read_and_written_under_admin(client, tenant, web_channel):
     create_user("owner@lan.vn", "flowers-4-all", "tenant-admin", tenant.tenant)
-    response = login(client, "owner@lan.vn", "flowers-4-all")
+    response = admin_login(client, "owner@lan.vn", "flowers-4-all")
     assert response.status_code == 302 and "appliance_session=" in response.headers["Set-Cookie"]
     assert client.get("/admin/").status_code == 200  # the cookie is honoured where it belongs
     for response in (client.get("/api/v1/channels", headers=tenant.headers), client.get("/healthz"),

@@ -9,15 +9,7 @@ from appliance.errors import AppError
 from appliance.pipeline import store_events
 from appliance.channels import Inbound
 from appliance.pipeline import handle_event
-from tests.conftest import post_json
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status
-    body = response.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"].endswith(".") and "Traceback" not in body["error"]["message"]
+from tests.conftest import assert_error, configure, ingest_files, post_json, shop_files
 
 
 def test_error_shape_is_locked(client, tenant, app):
@@ -135,9 +127,6 @@ def test_assistant_settings_roundtrip_and_validation(client, tenant, settings):
 
 
 def test_assistant_test_endpoint_answers_with_token_counts(client, tenant, services):
-    from knowledge_helpers import shop_files
-    from test_knowledge_answers import configure, ingest_files
-
     ingest_files(services, tenant.id, shop_files())
     configure(tenant.id, rewrite="always")  # the local model rewords the composed answer: tokens are spent
     response = post_json(client, "/api/v1/assistant/test", {"text": "When do you open?"}, tenant.headers)
@@ -150,9 +139,6 @@ def test_assistant_test_endpoint_answers_with_token_counts(client, tenant, servi
 
 
 def test_metrics_count_messages_and_tokens(client, web_channel, services):
-    from knowledge_helpers import shop_files
-    from test_knowledge_answers import configure, ingest_files
-
     ingest_files(services, web_channel.tenant_id, shop_files())
     configure(web_channel.tenant_id, rewrite="always")  # the local model rewords the answer: tokens are spent
     [event_id] = store_events(web_channel, [Inbound(kind="text", platform_id="m:1", user_id="m",

@@ -5,8 +5,7 @@ from appliance.db import database
 from appliance.pipeline import history_of, store_events, handle_event
 from appliance.channels import Inbound
 from appliance.records import Message, Tenant, Usage
-from knowledge_helpers import shop_files
-from test_knowledge_answers import ingest_files
+from tests.conftest import ingest_files, shop_files
 
 
 def rewording_shop(services, tenant_id: str) -> None:

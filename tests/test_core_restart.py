@@ -1,8 +1,5 @@
 """Durability: queued tasks survive a restart, a task lost by kill -9 is re-queued, each answered exactly once."""
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import requests
@@ -12,13 +9,7 @@ from appliance.app import create_app, create_services
 from appliance.auth import create_tenant
 from appliance.db import database
 from appliance.records import Channel, InboundEvent
-from tests.conftest import MODELS_DIR, REPO, free_port, make_settings, wait_until
-
-
-def start_server(data, port):
-    env = {**os.environ, "APPLIANCE_MODELS": str(MODELS_DIR), "APPLIANCE_LLM_MAX_TOKENS": "16"}
-    return subprocess.Popen([sys.executable, "-m", "appliance", "serve", "--data", str(data), "--port", str(port)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+from tests.conftest import free_port, health_of, make_settings, start_server, wait_until
 
 
 def replies(base, token):
@@ -58,17 +49,22 @@ def test_queued_and_lost_tasks_are_answered_exactly_once_after_restart(tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: len(replies(base, token)) >= 2 if _up(base) else False, 90, 0.2)
-        time.sleep(3)  # b2 is both re-queued at start-up and still queued: the second run must not answer again
+        # b2 is both re-queued at start-up and still queued: wait until every queued ring has been taken and no event
+        # is pending or processing, so no task can answer anything any more; then the count is final
+        wait_until(lambda: idle(requests.get(f"{base}/healthz", timeout=5).json()["queue"]), 60, 0.1)
         answered = replies(base, token)
         assert len(answered) == 2 and all(m["text"] for m in answered)
         assert len({m["reply_to"] for m in answered}) == 2
-        health = requests.get(f"{base}/healthz", timeout=5).json()
-        assert health["queue"]["pending_events"] == 0
     finally:
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=60)[0]
     assert server.returncode == 0, output
     assert "stopped" in output
+
+
+def idle(queue: dict) -> bool:
+    """No event waiting or being answered, and no task left in the queue file."""
+    return queue["pending_events"] == 0 and queue["queued_tasks"] == 0
 
 
 def _up(base):
@@ -81,19 +77,24 @@ def _up(base):
 def test_healthz_answers_while_models_load_and_sigterm_stops_cleanly(tmp_path):
     data = tmp_path / "data"
     services = create_services(make_settings(data, load_models=False))
-    channel = Channel.create(tenant=create_tenant("Stop Shop")[0], kind="web", name="chat")
+    tenant, token = create_tenant("Stop Shop")
+    channel = Channel.create(tenant=tenant, kind="web", name="chat")
     database.close()
     del services
     port = free_port()
     started = time.monotonic()
     server = start_server(data, port)
     try:
-        first = wait_until(lambda: _health(port), 30, 0.2)
-        assert first["status"] in ("loading", "ok") and time.monotonic() - started < 30
+        first = wait_until(lambda: health_of(port), 30, 0.2)
+        assert first["status"] == "loading" and time.monotonic() - started < 30  # bound before the models load
         wait_until(lambda: _up(f"http://127.0.0.1:{port}"), 90, 0.2)
         # a customer's open chat stream must not hold up the stop: it is ended, the browser reconnects later
         stream = requests.get(f"http://127.0.0.1:{port}/widget/{channel.id}/events?session=s1", stream=True, timeout=30)
         assert next(stream.iter_lines()) == b": connected"
+        admin = requests.get(f"http://127.0.0.1:{port}/api/v1/events", headers={"Authorization": f"Bearer {token}"},
+                             stream=True, timeout=30)  # an admin page following the conversations: the same
+        admin_lines = admin.iter_lines()
+        assert next(admin_lines) == b": connected"
     finally:
         stopping = time.monotonic()
         server.send_signal(signal.SIGTERM)
@@ -101,10 +102,6 @@ def test_healthz_answers_while_models_load_and_sigterm_stops_cleanly(tmp_path):
     assert server.returncode == 0, output
     assert time.monotonic() - stopping < 3 and "still running" not in output, output
     assert list(stream.iter_lines()) == []  # the server ended the stream cleanly
+    assert [line for line in admin_lines if line.startswith(b"event:")] == [b"event: ready"]  # then its end
 
 
-def _health(port):
-    try:
-        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()
-    except requests.RequestException:
-        return None

@@ -1,13 +1,12 @@
 """The web widget: input validation, 202 + durable storage, the queued answer, and the SSE stream."""
 import json
-import threading
 import time
 
 import pytest
 import requests
 
 from appliance.records import InboundEvent, Message
-from tests.conftest import post_json
+from tests.conftest import post_json, read_events
 
 
 def url(channel, tail):
@@ -75,22 +74,6 @@ def test_embed_script_and_demo_page(client, web_channel, settings):
     assert page.status_code == 200 and f"/widget/{web_channel.id}.js".encode() in page.data
 
 
-def read_events(lines, until="message", limit=400):
-    """Parse SSE frames from an iterator of lines until an event named `until`."""
-    events, current = [], {}
-    for line in lines:
-        if line.startswith("event: "):
-            current["event"] = line[7:]
-        elif line.startswith("data: "):
-            current["data"] = json.loads(line[6:])
-        elif line == "" and current:
-            events.append(current)
-            if current.get("event") == until or len(events) > limit:
-                break
-            current = {}
-    return events
-
-
 def test_reply_streams_token_by_token_over_sse(live_server, web_channel):
     stream = requests.get(f"{live_server}/widget/{web_channel.id}/events", params={"session": "s9"}, stream=True, timeout=60)
     assert stream.headers["Content-Type"].startswith("text/event-stream")
@@ -122,3 +105,26 @@ def test_sse_replays_stored_replies_after_last_event_id(live_server, client, web
 def test_sse_needs_a_session(client, web_channel):
     response = client.get(url(web_channel, "events"))
     assert response.status_code == 422 and response.get_json()["error"]["code"] == "missing_session"
+
+
+def post_refusal(client, channel, session) -> str | None:
+    """The code the message POST refuses this session with, else None (an empty text keeps the message unstored)."""
+    code = post_json(client, url(channel, "messages"), {"session": session, "text": ""}).get_json()["error"]["code"]
+    return None if code == "empty_text" else code
+
+
+def stream_refusal(client, channel, session) -> str | None:
+    """The code the event stream refuses this session with, else None; a stream that opened is closed at once."""
+    with client.get(url(channel, "events"), query_string={"session": session}) as response:
+        return None if response.status_code == 200 else response.get_json()["error"]["code"]
+
+
+@pytest.mark.parametrize("session, refusal", [
+    ("s1", None), ("a" * 128, None), ("a-b_C9", None), ("", "missing_session"), (" ", "missing_session"),
+    ("a" * 129, "invalid_session"), ("a b", "invalid_session"), ("é", "invalid_session"), ("١٢٣", "invalid_session"),
+    ("ｓ１", "invalid_session"), ("s1\n", "invalid_session"), ("../x", "invalid_session"), ("s\x00", "invalid_session"),
+])
+def test_the_event_stream_refuses_exactly_the_sessions_the_message_post_refuses(client, web_channel, session, refusal):
+    assert post_refusal(client, web_channel, session) == refusal
+    assert stream_refusal(client, web_channel, session) == refusal
+    assert InboundEvent.select().count() == 0

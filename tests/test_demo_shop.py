@@ -14,9 +14,7 @@ from appliance import tasks
 from appliance.auth import create_tenant
 from appliance.cli import DEMO_SHOP, queue_demo_documents
 from appliance.records import Channel, Document, Message
-from tests.conftest import MODELS_DIR, REPO, free_port, wait_until
-from tests.test_core_browser import ask_bubble, browser  # noqa: F401  (fixture)
-from tests.test_core_restart import start_server
+from tests.conftest import MODELS_DIR, REPO, ask_bubble, free_port, start_server, wait_until
 
 DEMO_FILES = {"faq.md", "policy.txt", "products.csv"}
 # what leaks when a model copies its prompt: file names, headings, row labels, numbered context markers

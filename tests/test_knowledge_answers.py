@@ -11,29 +11,7 @@ from appliance.assistant.ingest import process, store_upload
 from appliance.assistant.llm import ModelError
 from appliance.assistant.prompts import Turn
 from appliance.records import AnswerCache, Conversation, Message, Tenant, Usage
-from conftest import free_port, post_json
-from knowledge_helpers import SHOP, shop_files
-
-OFF_TOPIC = "Who won the football world cup in 1998?"
-
-
-def ingest_files(services, tenant_id: str, paths) -> None:
-    for path in paths:
-        document, _ = store_upload(services.settings, tenant_id, path.name, path.read_bytes())
-        assert process(services, document.id).status == "ready"
-
-
-@pytest.fixture
-def shop(services, tenant):
-    ingest_files(services, tenant.id, shop_files())
-    return tenant
-
-
-def configure(tenant_id: str, **values) -> Tenant:
-    tenant = Tenant.get_by_id(tenant_id)
-    tenant.assistant = {**(tenant.assistant or {}), **values}
-    tenant.save()
-    return tenant
+from tests.conftest import OFF_TOPIC, SHOP, configure, free_port, post_json
 
 
 def usage_rows(tenant_id: str) -> int:

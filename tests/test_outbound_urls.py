@@ -2,21 +2,21 @@
 platform admin allows a host, checked at save and again before sending; a new address needs the secrets again;
 what an outside service says in an error never comes back through the API, message.error or /healthz."""
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from appliance import outbound
 from appliance.assistant.ingest import process, store_upload
 from appliance.assistant.llm import list_models
 from appliance.outbound import UnsafeUrl, check_url
+from appliance.db import database
 from appliance.records import Message, Tenant
-from tests.conftest import post_json
+from tests.conftest import configure, conversation_for, post_json
 from tests.fakes import (  # noqa: F401  (fixtures)
-    CREDENTIALS, allow_fakes, connect, fake_telegram, fake_whatsapp, fake_zalo, fakes, fake_messenger,
+    CREDENTIALS, Scripted, allow_fakes, connect, fake_telegram, fake_whatsapp, fake_zalo, fakes, fake_messenger,
 )
-from tests.test_knowledge_answers import configure
-from tests.test_outbox import conversation_for
 
 PUBLIC = "https://93.184.215.14/v21.0"  # a public address literal: resolving it needs no network
 SECRET_TEXT = "SECRET-INTERNAL-TEXT"
@@ -176,51 +176,20 @@ def test_an_api_base_no_longer_allowed_is_refused_at_send_time(client, tenant, f
 
 
 def test_a_cloud_base_url_no_longer_allowed_is_not_called(client, tenant, services):
-    server = ScriptedServer(200, {"choices": [{"message": {"content": OPENING}}], "model": "scripted"})
+    server = Scripted.answering(200, {"choices": [{"message": {"content": OPENING}}], "model": "scripted"})
     services.settings["outbound_allow_hosts"] = "127.0.0.1"
     with_cloud(client, services, tenant, server)
     allowed = post_json(client, "/api/v1/assistant/test", {"text": QUESTIONS[0]}, tenant.headers).get_json()
-    assert (allowed["path"], allowed["model"], server.requests) == ("cloud", "scripted", 1)  # the cloud rewrites
+    assert (allowed["path"], allowed["model"], len(server.requests)) == ("cloud", "scripted", 1)  # the cloud rewrites
     services.settings["outbound_allow_hosts"] = ""
     response = post_json(client, "/api/v1/assistant/test", {"text": QUESTIONS[1]}, tenant.headers)
     body = response.get_json()
     assert response.status_code == 200 and (body["path"], body["reply"]) == ("extract", OPENING)
-    assert "base_url is not used" in body["rejected"] and server.requests == 1
+    assert "base_url is not used" in body["rejected"] and len(server.requests) == 1
     server.close()
 
 
 # --- outside texts stay outside --------------------------------------------------------------------------
-
-class ScriptedServer:
-    """Answers every POST with one status and JSON body (a cloud endpoint or an internal service)."""
-
-    def __init__(self, status: int, body: dict):
-        self.requests = 0
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                server.requests += 1
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
 
 SECRET_FAILURES = [
     ("whatsapp", {"status": 400, "body": {"error": {"code": 100, "message": SECRET_TEXT,
@@ -249,26 +218,26 @@ def test_a_platform_error_text_never_reaches_the_api_or_healthz(kind, failure, c
 
 
 def test_a_telegram_webhook_refusal_text_is_not_echoed(client, tenant):
-    server = ScriptedServer(400, {"ok": False, "error_code": 400, "description": SECRET_TEXT})
+    server = Scripted.answering(400, {"ok": False, "error_code": 400, "description": SECRET_TEXT})
     allow_fakes(client)
     body = {"kind": "telegram", "credentials": CREDENTIALS["telegram"], "api_base": server.base}
     response = client.post("/api/v1/channels", json=body, headers=tenant.headers, base_url="https://shop.example")
     assert response.status_code == 201 and response.get_json()["webhook"]["registered"] is False
-    assert server.requests == 1
+    assert len(server.requests) == 1
     assert SECRET_TEXT not in response.get_data(as_text=True) and "HTTP 400" in response.get_data(as_text=True)
     server.close()
 
 
 def test_a_cloud_error_text_never_reaches_the_api(client, tenant, services, web_channel):
-    server = ScriptedServer(400, {"error": {"message": SECRET_TEXT}})
+    server = Scripted.answering(400, {"error": {"message": SECRET_TEXT}})
     services.settings["outbound_allow_hosts"] = "127.0.0.1"
     with_cloud(client, services, tenant, server)
     response = post_json(client, "/api/v1/assistant/test", {"text": QUESTIONS[0]}, tenant.headers)
     body = response.get_json()
-    assert response.status_code == 200 and (body["path"], server.requests) == ("extract", 1)
+    assert response.status_code == 200 and (body["path"], len(server.requests)) == ("extract", 1)
     assert "HTTP 400" in body["rejected"] and SECRET_TEXT not in response.get_data(as_text=True)
     sent = post_json(client, f"/widget/{web_channel.id}/messages", {"session": "s-cloud", "text": QUESTIONS[1]})
-    assert sent.status_code == 202 and server.requests == 2
+    assert sent.status_code == 202 and len(server.requests) == 2
     reply = Message.get((Message.tenant == tenant.id) & (Message.direction == "out"))
     seen = [client.get(f"/api/v1/conversations/{reply.conversation_id}", headers=tenant.headers).get_data(as_text=True),
             client.get("/healthz").get_data(as_text=True)]
@@ -279,12 +248,12 @@ def test_a_cloud_error_text_never_reaches_the_api(client, tenant, services, web_
 
 
 def test_a_cloud_error_text_never_reaches_a_free_form_failure(client, tenant, services):
-    server = ScriptedServer(400, {"error": {"message": SECRET_TEXT}})
+    server = Scripted.answering(400, {"error": {"message": SECRET_TEXT}})
     services.settings["outbound_allow_hosts"] = "127.0.0.1"
     # no source, free form allowed: only the cloud answers (the default local model is a base model, it does not)
     with_cloud(client, services, tenant, server, documents=False, allow_free_form=True)
     response = post_json(client, "/api/v1/assistant/test", {"text": "Tell me about yourselves."}, tenant.headers)
-    assert response.status_code == 503 and server.requests == 1
+    assert response.status_code == 503 and len(server.requests) == 1
     assert "HTTP 400" in response.get_json()["error"]["message"] and SECRET_TEXT not in response.get_data(as_text=True)
     server.close()
 
@@ -355,15 +324,45 @@ def test_good_cloud_settings_are_stored(client, tenant):
 @pytest.mark.parametrize("bad", [{"timeout": "abc"}, {"timeout": -1}, {"timeout": float("inf")},
                                  {"timeout": [1]}, {"model": 5}])
 def test_badly_stored_cloud_values_fall_back_to_the_defaults(client, tenant, services, bad, caplog):
-    server = ScriptedServer(200, {"choices": [{"message": {"content": OPENING}}], "model": "scripted"})
+    server = Scripted.answering(200, {"choices": [{"message": {"content": OPENING}}], "model": "scripted"})
     services.settings["outbound_allow_hosts"] = "127.0.0.1"
     with_cloud(client, services, tenant, server)
     tenant_row = Tenant.get_by_id(tenant.id)
-    configure(tenant.id, cloud={**tenant_row.assistant["cloud"], **bad})  # stored before values were checked
+    stored = {**tenant_row.assistant, "cloud": {**tenant_row.assistant["cloud"], **bad}}
+    # as a version before values were checked stored it (json.dumps: Infinity included, which SQLite's JSON refuses)
+    database.execute_sql("UPDATE tenant SET assistant = ? WHERE id = ?", (json.dumps(stored), tenant.id))
     for question in QUESTIONS:  # two questions: the second is not answered from the cache
         response = post_json(client, "/api/v1/assistant/test", {"text": question}, tenant.headers)
         body = response.get_json()
         assert response.status_code == 200 and (body["path"], body["model"]) == ("cloud", "scripted")
-    assert server.requests == 2
+    assert len(server.requests) == 2
     assert len([r for r in caplog.records if "not usable" in r.getMessage()]) == 1
     server.close()
+
+
+@pytest.mark.parametrize("header, seconds", [
+    (None, None), ("", None), ("12", 12.0), ("0.3", 0.3), ("-5", 0.0), ("soon", None), ("nan", None),
+    ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # a date in the past: go now
+])
+def test_retry_after_is_read_one_way_for_platforms_and_the_cloud(header, seconds):
+    assert outbound.retry_after_seconds(header) == seconds
+
+
+def test_retry_after_an_http_date_in_the_future_is_the_seconds_until_then():
+    from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
+
+    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=120), usegmt=True)
+    assert 100 < outbound.retry_after_seconds(later) <= 120
+
+
+@given(st.text(max_size=40))
+def test_retry_after_never_raises_and_is_never_negative(header):
+    seconds = outbound.retry_after_seconds(header)
+    assert seconds is None or seconds >= 0
+
+
+@pytest.mark.parametrize("attempt, low, high", [(1, 0.5, 1.0), (2, 1.0, 2.0), (3, 2.0, 4.0), (10, 4.0, 8.0),
+                                                (10_000, 4.0, 8.0)])
+def test_backoff_doubles_up_to_its_cap_with_jitter(attempt, low, high):
+    assert all(low <= outbound.backoff(attempt, 1.0, 8.0) <= high for _ in range(50))

@@ -6,15 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from appliance import outbox
+from appliance import conversations, outbox
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, utcnow
-from tests.conftest import make_settings, wait_until
+from tests.conftest import conversation_for, fresh, make_due, make_settings, queue_reply, wait_until
 from tests.fakes import (  # noqa: F401  (fixtures)
-    CREDENTIALS, connect, consumer, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, fakes, sample,
+    CREDENTIALS, USERS, connect, consumer, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, fakes, sample,
     signed_headers,
 )
-
-USERS = {"whatsapp": "84901234567", "messenger": "7021234567890123", "zalo": "2512523625412515", "telegram": "123456789"}
 
 
 @pytest.fixture
@@ -22,29 +20,6 @@ def settings(tmp_path):
     """Tiny backoff so retries run in milliseconds; a short send timeout for the timeout cases."""
     return make_settings(tmp_path / "data", outbox_backoff_base=0.01, outbox_backoff_max=0.05, outbox_timeout=0.5,
                          llm_max_tokens=8)
-
-
-def conversation_for(channel_id: str, kind: str, last_inbound_hours: float = 0.1) -> Conversation:
-    channel = Channel.get_by_id(channel_id)
-    customer = Customer.create(tenant=channel.tenant_id, channel=channel, external_id=USERS[kind], name="Lan",
-                               last_inbound_at=utcnow() - timedelta(hours=last_inbound_hours),
-                               custom_fields={"phone": "84901234567"})
-    return Conversation.create(tenant=channel.tenant_id, channel=channel, customer=customer)
-
-
-def queue_reply(services, conversation, text="Hello from the shop", **payload) -> Message:
-    message = Message.create(tenant=conversation.tenant_id, conversation=conversation, direction="out", sender="bot",
-                             text=text, status="pending", payload=payload or None)
-    services.deliver(message)
-    return Message.get_by_id(message.id)
-
-
-def make_due(message: Message) -> None:
-    Message.update(next_attempt_at=utcnow() - timedelta(seconds=1)).where(Message.id == message.id).execute()
-
-
-def fresh(message: Message) -> Message:
-    return Message.get_by_id(message.id)
 
 
 # --- retries ---------------------------------------------------------------------------------------------
@@ -192,18 +167,18 @@ def test_zalo_refreshes_an_expired_token_once_and_keeps_the_new_one(client, tena
     assert fresh(first).status == "sent" and fake_zalo.refreshes == 1
     refresh = next(r for r in fake_zalo.requests if r.path == "/v4/oa/access_token")
     assert refresh.body == {"refresh_token": "zalo-refresh-1", "app_id": CREDENTIALS["zalo"]["app_id"], "grant_type": "refresh_token"}
-    stored = services.vault.decrypt(Channel.get_by_id(channel_id).credentials, f"channel:{channel_id}")
+    stored = services.vault.open_credentials(channel_id, Channel.get_by_id(channel_id).credentials)
     assert stored["access_token"] == "zalo-access-2" and stored["refresh_token"] == "zalo-refresh-2"
     second = queue_reply(services, conversation)
     assert fresh(second).status == "sent" and fake_zalo.refreshes == 1
     assert fake_zalo.sends[-1].headers["access_token"] == "zalo-access-2"
-    # a worker that read the old token before the refresh uses the stored new one: no second (single-use) refresh
-    from appliance.channels import Outbound, zalo
+    # a worker that read the old token before the refresh gets the stored new one: no second (single-use) refresh
+    from appliance.channels import zalo
 
     stale = {**CREDENTIALS["zalo"]}
-    outbox._send(services, Channel.get_by_id(channel_id), zalo, Outbound(to=USERS["zalo"], text="hi"), stale)
-    assert fake_zalo.refreshes == 1 and stale["access_token"] == "zalo-access-2"
-    assert fake_zalo.delivered[-1].headers["access_token"] == "zalo-access-2"
+    with services.outbox.refresh_lock:
+        renewed = zalo.renew(services, Channel.get_by_id(channel_id), stale, services.outbox.http)
+    assert fake_zalo.refreshes == 1 and renewed["access_token"] == "zalo-access-2"
 
 
 # --- windows and templates -----------------------------------------------------------------------------
@@ -214,7 +189,7 @@ def test_zalo_refreshes_an_expired_token_once_and_keeps_the_new_one(client, tena
 ])
 def test_windows(kind, hours, open_):
     now = utcnow()
-    assert outbox.free_window_open(kind, now - timedelta(hours=hours), now) is open_
+    assert conversations.window_open(kind, now - timedelta(hours=hours), now) is open_
 
 
 def test_whatsapp_131047_takes_the_template_path(client, tenant, fake_whatsapp, services):

@@ -9,9 +9,8 @@ from appliance.db import database, open_database
 from appliance.channels import Inbound
 from appliance.pipeline import MAX_EVENT_ATTEMPTS, requeue_unfinished, store_events
 from appliance.records import Channel, Conversation, InboundEvent, Message, Tenant
-from tests.conftest import free_port, make_settings, wait_until
-from tests.fakes import connect, consumer, fake_telegram  # noqa: F401  (fixtures)
-from tests.test_core_restart import _health, start_server
+from tests.conftest import free_port, health_of, make_settings, start_server, wait_until
+from tests.fakes import connect, consumer, fake_telegram, start_consumer  # noqa: F401  (fixtures)
 
 WORKERS = 2  # the consumer fixture's threads
 
@@ -49,15 +48,6 @@ def replies_of(tenant_id: str) -> list[Message]:
 
 def pending_of(tenant_id: str) -> int:
     return InboundEvent.select().where((InboundEvent.tenant == tenant_id) & (InboundEvent.status == "pending")).count()
-
-
-def start_consumer():
-    """A second consumer on the same queue file, as a restarted appliance would run."""
-    worker = tasks.huey.create_consumer(workers=WORKERS, worker_type="thread", periodic=False, initial_delay=0.01,
-                                        backoff=1.05, max_delay=0.05, scheduler_interval=1)
-    worker._set_signal_handlers = lambda: None
-    worker.start()
-    return worker
 
 
 def test_a_burst_on_one_tenant_delays_another_tenants_first_reply_by_at_most_the_running_answers(
@@ -153,7 +143,7 @@ def test_stopping_leaves_the_backlog_pending_and_the_next_start_answers_each_eve
     assert left > 0 and left + len(replies_of(tenant.id)) == len(ids)
     assert {e.attempts for e in InboundEvent.select().where(InboundEvent.status == "pending")} == {0}  # not a failure
 
-    again = start_consumer()  # a new start
+    again = start_consumer(WORKERS)  # a new start
     try:
         requeue_unfinished(services)
         wait_until(lambda: pending_of(tenant.id) == 0 and len(replies_of(tenant.id)) >= len(ids), 90)
@@ -174,7 +164,7 @@ def test_sigterm_under_a_backlog_stops_within_seconds_leaving_the_rest_pending(t
     port = free_port()
     server = start_server(data, port)
     try:  # the start-up rings for the stored backlog; wait until it is being answered
-        wait_until(lambda: ((_health(port) or {}).get("queue") or {}).get("pending_events", len(ids)) < len(ids),
+        wait_until(lambda: ((health_of(port) or {}).get("queue") or {}).get("pending_events", len(ids)) < len(ids),
                    90, 0.2)
     finally:
         stopping = time.monotonic()

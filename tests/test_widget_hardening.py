@@ -12,11 +12,8 @@ import requests
 from appliance.auth import create_tenant
 from appliance.config import load_settings
 from appliance.records import Channel, Message
-from tests.conftest import make_settings, post_json, wait_until
+from tests.conftest import make_settings, post_json, read_events, run_cli, serve, wait_until
 from tests.fakes import connect, fake_whatsapp, sample, signed_headers  # noqa: F401  (fixture)
-from tests.test_core_browser import browser  # noqa: F401  (fixture)
-from tests.test_core_cli import run
-from tests.test_core_widget import read_events
 
 EVIL = '";fetch("//evil");//</script><script>alert(1)</script>'
 STATIC_SCRIPT = files("appliance.web").joinpath("static/widget.js").read_bytes()
@@ -83,7 +80,7 @@ def test_demo_page_is_404_without_a_demo_channel(client, web_channel):
 
 
 def test_init_records_the_demo_channel(tmp_path):
-    assert run(tmp_path, "init").returncode == 0
+    assert run_cli(tmp_path, "init").returncode == 0
     import sqlite3
 
     rows = sqlite3.connect(tmp_path / "appliance.db").execute("select id from channel where kind = 'web'").fetchall()
@@ -215,7 +212,7 @@ def small_server(services, settings):
     settings.update(widget_streams=THREADS // 2, widget_streams_per_address=50, widget_streams_per_channel=50)
     app = create_app(settings, services)
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=THREADS)
-    threading.Thread(target=server.run, daemon=True).start()
+    threading.Thread(target=serve, args=(server,), daemon=True).start()
     yield f"http://127.0.0.1:{server.effective_port}", app
     services.streams.close()  # what SIGTERM does: every open stream ends now
     server.close()

@@ -9,7 +9,8 @@ from typing import Callable
 
 import numpy as np
 
-from appliance.assistant import cache, cloud, compose, faithful, glossary, index, lexical, prompts, smalltalk, vectors
+from appliance.assistant import (cache, cloud, compose, faithful, glossary, index, lexical, prompts, relevance,
+                                  smalltalk, vectors)
 from appliance.assistant.llm import Generation, ModelError
 from appliance.records import Chunk, ChunkVector, Document, Tenant, Usage
 
@@ -32,6 +33,7 @@ class Reply:
     cached: bool = False
     path: str = "fallback"  # one of PATHS
     rejected: str | None = None  # why a model's rewrite was not sent
+    stand_in: bool = False  # a model that should have reworded it failed: sent, but not cached as the answer
 
 
 def assistant_config(tenant: Tenant) -> dict:
@@ -93,7 +95,8 @@ def _timed(reply: Reply, started: float) -> Reply:
 def _finish(reply: Reply, started: float, tenant: Tenant, question: str, config: dict, kb_version: int,
             use_cache: bool) -> Reply:
     _timed(reply, started)
-    if use_cache and reply.action == "reply" and reply.text and reply.path in ("extract", "model", "cloud"):
+    if use_cache and reply.action == "reply" and reply.text and reply.path in ("extract", "model", "cloud") \
+            and not reply.stand_in:  # once the failed model is back, the same question gets its rewrite
         cache.store(tenant, question, config, kb_version, reply)
     return reply
 
@@ -137,8 +140,10 @@ def search_chunks(services, tenant_id: str, query: str, vector, k: int, also=Non
     if also is not None:
         vectors.append(also)
         found = _best_of(found, tenant_index.search(also, pool, services.models.embedder))
-        # the glossary's words are searched, but only the customer's own words make a match strong
-        extra = glossary.expand(query, across=True)
+        # the glossary's words are searched (Vietnamese synonyms too: "gọi" finds the contact section for "số điện
+        # thoại"; the relevance gate, not the search, decides what answers), but only the customer's own words make
+        # a match strong
+        extra = glossary.expand(query)
         prepared.match = lexical.prepare(tenant_id, f"{query} {extra}", tenant_index.live).match
     keyword = lexical.search(tenant_id, prepared, pool)
     fused = lexical.fuse([chunk_id for chunk_id, _ in found], keyword)
@@ -232,7 +237,12 @@ def _no_context(services, tenant, config, history, question, language, on_token)
             return _cloud(services, tenant, config, _persona(config, tenant), [], history, question, on_token)
         except ModelError as exc:
             log.warning("cloud fallback of %s failed: %s", tenant.id, exc)
-    if fallback == "handoff":
+    return fallback_reply(config, language, on_token)
+
+
+def fallback_reply(config: dict, language: str, on_token=None) -> Reply:
+    """The tenant's fallback without a model: the hand-off notice (fallback `handoff`) or its "don't know" text."""
+    if config.get("fallback") == "handoff":
         return _say(_handoff_text(language), on_token, action="handoff", path="handoff")
     own = ((config.get("smalltalk") or {}).get(language) or {}).get("fallback")
     return _say(own or prompts.DONT_KNOW.get(language, prompts.DONT_KNOW["en"]), on_token)
@@ -274,7 +284,8 @@ def _grounded(services, tenant, config, history, question, context, language, kb
               memo: vectors.Memo) -> Reply:
     """The answer composed from the sources; a model's rewrite replaces it only when it passes the check."""
     memo.load(tenant.id, [(hit["chunk_id"], hit["text"]) for hit in context])  # their stored sentence vectors
-    extract = compose.compose(services, context, question, language, services.settings.rag_min_similarity, memo)
+    extract = compose.compose(services, context, question, language, services.settings.rag_min_similarity,
+                              relevance.rarity_for(tenant.id, kb_version), memo)
     if extract is None:
         if free_form_allowed(services, config):
             return _generate(services, tenant, config, history, question, on_token)
@@ -290,6 +301,7 @@ def _grounded(services, tenant, config, history, question, context, language, kb
         except ModelError as exc:
             log.warning("%s rewrite of %s failed: %s", where, tenant.id, exc)
             problems.append(f"the {where} model failed: {exc}")
+            reply.stand_in = True
             continue
         reply.model, reply.prompt_tokens = generation.model, generation.prompt_tokens
         reply.completion_tokens = generation.completion_tokens
@@ -298,6 +310,7 @@ def _grounded(services, tenant, config, history, question, context, language, kb
         why = faithful.problems(candidate, extract.text, grounding, compose.product_names(tenant.id, kb_version))
         if why is None:
             reply.text, reply.path = candidate, "model" if where == "local" else "cloud"
+            reply.stand_in = False  # the next model in line did the rewrite
         else:
             log.info("a rewrite for %s was rejected", tenant.id)
             log.debug("rewrite rejected: %s", why)  # the reason quotes numbers (perhaps phone numbers)

@@ -10,7 +10,7 @@ from typing import Callable
 import requests
 
 from appliance.assistant.llm import Generation, ModelError
-from appliance.outbound import UnsafeUrl, check_url
+from appliance.outbound import UnsafeUrl, backoff, check_url, retry_after_seconds
 from appliance.records import PlatformSecret, Tenant, utcnow
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def chat(endpoint: CloudEndpoint, messages: list[dict], on_token: Callable[[str]
     problem, wait = "no attempt was made", 0.0
     for attempt in range(endpoint.retries + 1):
         if attempt:
-            sleep(wait or min(8.0, 0.5 * 2 ** (attempt - 1)))  # Retry-After if the server said, else backoff
+            sleep(wait or backoff(attempt, 0.5, 8.0))  # Retry-After if the server said, else backoff
             wait = 0.0
         try:
             response = http.post(endpoint.url, json=body, headers=headers,
@@ -150,8 +150,7 @@ def chat(endpoint: CloudEndpoint, messages: list[dict], on_token: Callable[[str]
             raise CloudError(f"The cloud request to {endpoint.base_url} failed: {type(exc).__name__}.") from None
         if response.status_code in _RETRY_STATUSES:
             problem = f"the cloud endpoint answered HTTP {response.status_code}"
-            retry_after = response.headers.get("Retry-After", "")
-            wait = min(float(retry_after), 30.0) if retry_after.isdigit() else 0.0
+            wait = min(retry_after_seconds(response.headers.get("Retry-After")) or 0.0, 30.0)
             continue
         if response.status_code in (401, 403):
             raise CloudError(f"The cloud endpoint {endpoint.base_url} refused the {endpoint.owner}'s API key "

@@ -2,138 +2,18 @@
 from its body, prose from the sentences closest to the question. No markup reaches the customer."""
 from __future__ import annotations
 
+import math
 import re
 import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from appliance.assistant import glossary
-from appliance.assistant.faithful import canonical_number
+from appliance.assistant import glossary, lexical, relevance, rows
 from appliance.assistant.prompts import fold, language_of
-from appliance.errors import AppError
+from appliance.assistant.rows import local_prices
+from appliance.assistant.rows import tokens as _tokens
 from appliance.records import Chunk, Document
-
-# --- a table's columns by meaning ------------------------------------------------------------------
-
-ROLES = ("code", "name", "price", "stock", "colour", "size", "warranty", "description")
-# Header words (lower case, accents folded) per role; roles are tried in this order, so "Mã sản phẩm" is a code.
-_HEADER_WORDS = {
-    "code": ("ma", "sku", "code", "id", "ma sp", "barcode"),
-    "name": ("ten", "san pham", "name", "product", "item", "title", "mat hang", "model"),
-    "price": ("gia", "price", "don gia", "cost", "amount"),
-    "stock": ("ton kho", "con hang", "stock", "so luong", "qty", "quantity", "inventory", "kho", "tinh trang",
-              "availability"),
-    "colour": ("mau", "mau sac", "colour", "color", "colours", "colors"),
-    "size": ("size", "kich thuoc", "kich co", "dung tich", "capacity", "dimensions", "volume"),
-    "warranty": ("bao hanh", "warranty", "guarantee"),
-    "description": ("mo ta", "description", "ghi chu", "details", "note", "notes", "dac diem"),
-}
-
-
-def _tokens(text: str) -> list[str]:
-    return re.sub(r"[^0-9a-z]+", " ", fold(text)).split()
-
-
-def _header_matches(header: str, words: tuple[str, ...]) -> bool:
-    tokens = _tokens(header)
-    for phrase in words:
-        wanted = phrase.split()
-        if any(tokens[i:i + len(wanted)] == wanted for i in range(len(tokens) - len(wanted) + 1)):
-            return True
-    return False
-
-
-def guess_fields(header: list[str]) -> dict:
-    """Which column is the product name, price, stock... guessed from Vietnamese or English header names."""
-    fields: dict[str, str] = {}
-    for column in header:
-        for role in ROLES:
-            if role not in fields and _header_matches(column, _HEADER_WORDS[role]):
-                fields[role] = column
-                break
-    return fields
-
-
-def check_fields(given, columns: list[str], current: dict | None = None) -> dict:
-    """`current` changed by a mapping a shop owner sent, checked against the table's columns (empty or null unsets)."""
-    if not isinstance(given, dict):
-        raise AppError(422, "invalid_fields", "'fields' must be an object such as {\"name\": \"Tên sản phẩm\", "
-                       "\"price\": \"Giá\"}.")
-    fields = dict(current or {})
-    for role, column in given.items():
-        if role not in ROLES:
-            raise AppError(422, "unknown_field_role", f"'{role}' is not a field; use {', '.join(ROLES)}.")
-        if column in (None, ""):
-            fields.pop(role, None)
-            continue
-        if not isinstance(column, str) or column not in columns:
-            raise AppError(422, "unknown_column", f"The table has no column {column!r} for '{role}'; its columns are "
-                           f"{', '.join(columns)}.")
-        fields[role] = column
-    return fields
-
-
-def columns_of(document: Document) -> list[str]:
-    """A table document's column names (from its first stored row)."""
-    first = (Chunk.select(Chunk.cells).where((Chunk.document == document.id) & Chunk.cells.is_null(False))
-             .order_by(Chunk.ordinal).first())
-    return list(first.cells) if first is not None else []
-
-
-# --- prices ----------------------------------------------------------------------------------------
-
-_THOUSANDS_K = re.compile(r"^(\d+(?:[.,]\d+)?)\s*k$", re.I)
-
-
-def _amount(raw: str) -> float | None:
-    text = re.sub(r"(?i)(vnd|vnđ|usd|đồng|dong|đ|₫|\$|\s)", "", raw)
-    short = _THOUSANDS_K.match(text)
-    if short:  # "690k" is how shops write 690.000đ
-        return float(canonical_number(short.group(1))) * 1000
-    if not re.fullmatch(r"\d+(?:[.,]\d+)*", text):
-        return None
-    return float(canonical_number(text))
-
-
-def _currency(raw: str, column: str, value: float) -> str:
-    hint = fold(f"{raw} {column}")
-    if "usd" in hint or "$" in hint:
-        return "USD"
-    if re.search(r"vnd|dong|₫|\d\s*d\b", hint) or hint.rstrip().endswith("d") or value >= 1000:
-        return "VND"
-    return ""
-
-
-def format_price(raw: str, column: str, language: str) -> str:
-    """A price cell for the customer: 690.000đ in Vietnamese, 690,000 VND in English; $34.00 / 34,00 USD."""
-    value = _amount(raw.strip())
-    if value is None:
-        return raw.strip()
-    currency = _currency(raw, column, value)
-    if currency == "USD":
-        text = f"{value:,.2f}"
-        return f"${text}" if language != "vi" else _vietnamese_separators(text) + " USD"
-    if currency == "VND":
-        text = f"{round(value):,}"
-        return f"{text} VND" if language != "vi" else _vietnamese_separators(text) + "đ"
-    text = f"{value:,.2f}".rstrip("0").rstrip(".") if not value.is_integer() else f"{int(value):,}"
-    return text if language != "vi" else _vietnamese_separators(text)
-
-
-_VND_IN_TEXT = re.compile(r"(?<![\w.,])(\d{1,3}(?:[.,]\d{3})+|\d+(?:k)?)\s?(đồng|vnđ|vnd|đ|₫)(?!\w)", re.I)
-
-
-def local_prices(text: str, language: str) -> str:
-    """Dong amounts in a passage written the customer's way (500.000đ becomes 500,000 VND for English)."""
-    if language == "vi":
-        return text
-    return _VND_IN_TEXT.sub(lambda m: format_price(m.group(0), "VND", language), text)
-
-
-def _vietnamese_separators(text: str) -> str:
-    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
-
 
 # --- composing one answer --------------------------------------------------------------------------
 
@@ -146,63 +26,218 @@ class Extract:
 
 
 def compose(services, hits: list[dict], question: str, language: str, threshold: float = 1.0,
-            memo=None) -> Extract | None:
+            rarity: relevance.Rarity | None = None, memo=None) -> Extract | None:
     """The answer to `question` in `language` (vi or en) from the hit that says it best; None when no hit is really
-    about the question. A hit counts when it is `relevant` or one of its sections or sentences is as close to the
-    question as `threshold` plus a margin (a long chunk about many things scores low as a whole); they are tried in
-    retrieval order unless one is clearly closer to the question. `memo` (appliance.assistant.vectors.Memo) holds
-    the texts already embedded for this answer: the question's wordings and the hits' stored sentences."""
+    about the question. A hit counts when its row, or one of its sections, covers what the question names
+    (relevance.coverage, weighed by `rarity`) and it is `relevant`, close to the question as `threshold` plus a
+    margin, or covers nearly all of it; the one covering most goes first, then retrieval order. `memo`
+    (appliance.assistant.vectors.Memo) holds the texts already embedded for this answer: the question's wordings and
+    the hits' stored sentences."""
     queries = glossary.wordings(question, _script_language(question))
+    hits = _with_named_row(services, hits, question)
+    asked = relevance.units(question)
     candidates = []
     for hit in hits:
         chunk = Chunk.get_or_none(Chunk.id == hit["chunk_id"])
-        if chunk is None or not about(question, " ".join(chunk.cells.values()) if chunk.cells else hit["text"]):
+        if chunk is None:
             continue
         if chunk.cells:
             unit, score = None, hit["score"]
+            covered = relevance.coverage(question, hit["text"], rarity, asked)
         else:
-            unit, score = _best_section(services, hit["text"], queries, memo)
+            unit, score, covered = _best_section(services, hit["text"], queries, asked, rarity, memo)
             score = max(score, hit["score"])
-        if hit["relevant"] or score >= threshold + _SENTENCE_MARGIN:
-            candidates.append((score, hit, chunk, unit))
-    for _, hit, chunk, unit in _in_order(candidates):
+        if _answers(question, hit, covered, score, threshold):
+            said, _ = relevance.evidence(question, hit["text"] if unit is None else unit, rarity, asked)
+            candidates.append((covered, score, hit, chunk, unit, said))
+    for _, _, hit, chunk, unit, _ in _rows_in_order(_in_order(candidates, question), question):
         if chunk.cells:
-            document = Document.get_or_none(Document.id == hit["document_id"])
-            known = document is not None and document.fields is not None
-            fields = document.fields if known else guess_fields(list(chunk.cells))
-            text = row_answer(chunk.cells, fields, language)
+            text = _table_answer(hit, chunk, question, language, hits)
         else:
-            text = local_prices(passage_answer(services, unit, queries, memo), language)
+            text = local_prices(passage_answer(services, unit, queries, rarity, memo), language)
         text = clean(text)
         if text:
             return Extract(text=text, hits=[hit])
     return None
 
 
-def _in_order(candidates: list[tuple]) -> list[tuple]:
-    """Candidates in retrieval order (strong matches first, then fused rank), except that one clearly closer to
-    the question than the first (by its best section or sentence) goes first."""
-    if len(candidates) < 2:
+def _answers(question: str, hit: dict, covered: float, score: float, threshold: float) -> bool:
+    """Whether a hit (its best section) answers the question: it covers what the question names and it is relevant,
+    close to the question as `threshold` plus a margin, or covers nearly all of it. Where the embedder reads both
+    (English), a passage it finds clearly close may cover less: the customer's other words ("bought last week")
+    often tell the case rather than the subject."""
+    if hit.get("named"):  # a row holding nearly all the question names (compose._with_named_row)
+        return True
+    across = _script_language(question) != _script_language(hit["text"])
+    if covered >= relevance.ABOUT:  # across languages the cosine is noise (MiniLM reads English): coverage decides
+        return hit["relevant"] or score >= threshold + _SENTENCE_MARGIN or covered >= _COVERS_ALL or across
+    if hit.get("strong") and covered >= _COVERS_SOME:
+        return True  # it holds the product code or brand the question names ("Do you accept JCB cards?")
+    english = _script_language(question) == "en" and _script_language(hit["text"]) == "en"
+    return english and covered >= _COVERS_SOME and score >= _CLEARLY_CLOSE
+
+
+def _in_order(candidates: list[tuple], question: str) -> list[tuple]:
+    """Candidates covering most of the question first; among those covering as much, those in the question's language,
+    then those holding a code or name it asks about, then those saying its rarer words, then retrieval order (strong matches first, then fused rank), except that one
+    clearly closer to the question by its best section goes first."""
+    if not candidates:
         return candidates
-    closest = max(candidates, key=lambda c: c[0])
-    if closest[0] >= candidates[0][0] + _CLEARLY_CLOSER and not candidates[0][1].get("strong"):
-        return [closest] + [c for c in candidates if c is not closest]
-    return candidates
+    most = max(c[0] for c in candidates)
+    # as much said in the customer's language beats a translation, and the reply is in that language too
+    language = _script_language(question)
+    # then one holding the product code or name asked about, then the one saying the rarer words ("hotline", not
+    # the "điện thoại" of the shop's name)
+    best = sorted((c for c in candidates if c[0] >= most - _AS_MUCH),
+                  key=lambda c: (_script_language(c[2]["text"]) != language, -lexical.strength(c[2].get("strong") or []),
+                                 -round(c[5], 1)))
+    rest = sorted((c for c in candidates if c[0] < most - _AS_MUCH), key=lambda c: -c[0])
+    alike = [c for c in best if _script_language(c[2]["text"]) == _script_language(best[0][2]["text"])]
+    closest = max(alike, key=lambda c: c[1])  # cosines compare within one language only
+    if closest[1] >= best[0][1] + _CLEARLY_CLOSER and not best[0][2].get("strong"):
+        best = [closest] + [c for c in best if c is not closest]
+    return best + rest
+
+
+def _fields(document_id: int, cells: dict) -> dict:
+    """A table's field mapping: the stored one, else guessed from the row's columns."""
+    document = Document.get_or_none(Document.id == document_id)
+    return document.fields if document is not None and document.fields is not None else rows.guess_fields(list(cells))
+
+
+def _with_named_row(services, hits: list[dict], question: str) -> list[dict]:
+    """The hits, and before the first table row among them the one row of its table that holds nearly all the
+    question names (two things at least) and more than each of the hits' rows, counted as relevant: an English
+    question finds Vietnamese rows by meaning only roughly ("gel manicure" finds "tháo gel" and "wax" as readily as
+    "sơn gel tay"). For a question asking what the shop has, the first row counts when two rows of its table name all
+    the question does ("what TVs do you have?" and three TV rows)."""
+    chunks = {h["chunk_id"]: Chunk.get_or_none(Chunk.id == h["chunk_id"]) for h in hits}
+    first = next((h for h in hits if chunks[h["chunk_id"]] is not None and chunks[h["chunk_id"]].cells), None)
+    asked = len(rows.concepts(question))
+    if first is None or asked == 0:
+        return hits
+    return _named_row(services, hits, chunks, first, question, asked)
+
+
+def _rows_in_order(candidates: list[tuple], question: str) -> list[tuple]:
+    """Candidates in order, but the table rows among them re-ranked by how much of what the question names their
+    name, brand, code or category holds, across languages ("gel manicure" is "sơn gel tay", not "tháo gel");
+    passages keep their places. Each candidate holds its hit (a dict) and its chunk."""
+    def parts(candidate: tuple) -> tuple[dict, Chunk]:
+        return (next(x for x in candidate if isinstance(x, dict)), next(x for x in candidate if isinstance(x, Chunk)))
+
+    slots = [i for i, c in enumerate(candidates) if parts(c)[1].cells]
+    if len(slots) < 2:
+        return candidates
+    overlap = {}
+    for i in slots:
+        hit, chunk = parts(candidates[i])
+        overlap[i] = rows.name_overlaps(question, {i: chunk.cells}, _fields(hit["document_id"], chunk.cells))[i]
+    ranked = list(candidates)
+    for slot, i in zip(slots, sorted(slots, key=lambda i: -overlap[i])):
+        ranked[slot] = candidates[i]
+    return ranked
+
+
+def _named_row(services, hits: list[dict], chunks: dict, first: dict, question: str, asked: int) -> list[dict]:
+    """`_with_named_row`'s second half: the row of `first`'s table the question names, or its list, counted."""
+    fields = _fields(first["document_id"], chunks[first["chunk_id"]].cells)
+    overlaps = rows.name_overlaps(question, _table(first["document_id"]), fields)
+    if rows.asks_for_list(question):
+        if sum(overlap == asked for overlap in overlaps.values()) < 2:
+            return hits
+        return [{**hit, "relevant": True, "named": True} if hit is first else hit for hit in hits]
+    if asked < _NAMED_AT_LEAST:
+        return hits
+    scored = sorted(((overlap, i) for i, overlap in overlaps.items()), reverse=True)
+    table_hits = {h["chunk_id"]: h for h in hits if h["document_id"] == first["document_id"]}
+    if (not scored or scored[0][0] < max(_NAMED_AT_LEAST, math.ceil(_NAMED_SHARE * asked))
+            or (len(scored) > 1 and scored[1][0] == scored[0][0])
+            or any(overlaps.get(i, 0) >= scored[0][0] for i in table_hits if i != scored[0][1])):
+        return hits
+    best = scored[0][1]
+    if best in table_hits:  # found, but perhaps not close enough in meaning to count: what it names counts
+        named = {**table_hits[best], "relevant": True, "named": True}
+    else:
+        row = Chunk.get_by_id(best)
+        score = round(float(_similarities(services, question, [row.text])[0]), 4)
+        named = {**first, "chunk_id": row.id, "text": row.text, "page": row.page, "row": row.row, "start": row.start,
+                 "end": row.end, "score": score, "strong": [], "relevant": True, "named": True,
+                 "fused": None, "lexical": None}
+    ordered = []
+    for hit in hits:
+        if hit is first:
+            ordered.append(named)
+        if hit["chunk_id"] != best:
+            ordered.append(hit)
+    return ordered
+
+
+_NAMED_AT_LEAST = 2  # things named (a word or its glossary meaning): one ("gel", "extensions") names no one row
+_NAMED_SHARE = 0.75  # of what the question names: "repair Sony TVs" is not the Sony TV row
+
+
+_MOST_SCANNED = 500  # rows: a table this size is read whole for a named item or a list (~25 ms); a bigger one is not
+
+
+def _table(document_id: int) -> dict[int, dict]:
+    """A table's rows (chunk id: cells) in order, or nothing when it is too big to read whole."""
+    live = Chunk.cells.is_null(False) & (Chunk.deleted == False)  # noqa: E712
+    table = (Chunk.select(Chunk.id, Chunk.cells).where((Chunk.document == document_id) & live)
+             .order_by(Chunk.ordinal).limit(_MOST_SCANNED + 1))
+    found = {c.id: c.cells for c in table}
+    return found if len(found) <= _MOST_SCANNED else {}
+
+
+def _table_answer(hit: dict, chunk: Chunk, question: str, language: str, hits: list[dict]) -> str:
+    """A row's answer to the question, or the rows that match when the question asks what the shop has."""
+    fields = _fields(hit["document_id"], chunk.cells)
+    if rows.asks_for_list(question):
+        listed = _listed_rows(hit, chunk, fields, question, hits)
+        if len(listed) > 1:
+            return rows.list_answer([(cells, fields) for cells in listed], question, language)
+    return rows.row_answer(chunk.cells, fields, language, question)
+
+
+def _listed_rows(hit: dict, chunk: Chunk, fields: dict, question: str, hits: list[dict]) -> list[dict]:
+    """The rows of the hit's table that name most of what the question asks for, in the table's order; the hits' rows
+    of that table when the question names nothing in particular."""
+    ids = list(dict.fromkeys([chunk.id] + [h["chunk_id"] for h in hits if h["document_id"] == hit["document_id"]]))
+    found = _table(hit["document_id"])
+    if not found:
+        found = {c.id: c.cells for c in Chunk.select(Chunk.id, Chunk.cells).where(Chunk.id.in_(ids))}
+    overlap = rows.name_overlaps(question, found, fields)
+    best = max(overlap.values(), default=0)
+    if best == 0:
+        return [found[i] for i in ids if i in found]
+    return [cells for i, cells in found.items() if overlap[i] == best]
 
 
 _CLEARLY_CLOSER = 0.1  # cosine: less than this is the embedder's noise, retrieval's order knows as much
 _SENTENCE_MARGIN = 0.1  # one sentence is closer to a question than a whole chunk is: it must be that much closer
+_COVERS_SOME = 0.34  # ...and this much, when the embedder finds it as close as _CLEARLY_CLOSE (English)
+_CLEARLY_CLOSE = 0.5
+_COVERS_ALL = 0.75  # a passage saying this much of what the question names is about it whatever the embedder says
+_AS_MUCH = 0.1  # coverage: passages this close cover the question equally well
 
 _HEADING_SPLIT = re.compile(r"(?m)^(?=\s{0,3}#{1,6}\s)")
 
 
-def _best_section(services, text: str, queries: list[str], memo=None) -> tuple[str, float]:
-    """The chunk's Markdown section (heading and body) holding the sentence closest to the question, and how close."""
+def _best_section(services, text: str, queries: list[str], asked=None, rarity=None, memo=None
+                  ) -> tuple[str, float, float]:
+    """The chunk's Markdown section (heading and body) covering most of the question, the closest one by its
+    closest sentence among those covering as much; with its cosine and its coverage."""
     sections = [s for s in _HEADING_SPLIT.split(text) if s.strip()] or [text]
-    units = [(i, unit) for i, section in enumerate(sections) for unit in sentences(section) or [section]]
+    covered = [_section_coverage(queries[0], section, asked, rarity) for section in sections]
+    most = max(covered)
+    if most < _COVERS_SOME:
+        return sections[int(np.argmax(covered))], 0.0, most  # says too little of the question: no need to embed it
+    near = [n for n in range(len(sections)) if covered[n] >= most - _AS_MUCH]
+    units = [(n, unit) for n in near for unit in sentences(sections[n]) or [sections[n]]]
     scores = _similarities(services, queries, [unit for _, unit in units], memo)
-    best = int(np.argmax(scores))
-    return sections[units[best][0]], float(scores[best])
+    closest = {n: max(float(scores[k]) for k, (i, _) in enumerate(units) if i == n) for n in near}
+    best = max(near, key=lambda n: closest[n])
+    return sections[best], closest[best], covered[best]
 
 
 def scored_texts(text: str) -> list[str]:
@@ -215,101 +250,36 @@ def scored_texts(text: str) -> list[str]:
         found += [f"{q} {a}" for q, a in pairs] if len(pairs) > 1 else []
         for body in [clean(a) for _, a in pairs] or [clean(_HEADING_LINE.sub("", section))]:
             if len(body) > _LONG or len(sentences(body)) > 3:
-                found += sentences(body)
+                found += _titled(sentences(body))
     return list(dict.fromkeys(found))
 
 
-# Words too common to show that a passage is about the question (accents folded).
-_COMMON = {
-    "vi": set("co khong ko la cua toi ban minh em anh chi shop cho va voi nao gi the nhu thi duoc bao nhieu trong "
-              "cac nhung mot nay do o tai de vay a oi nhe nha ha hay hoac bi rat nhat lam di den tu ra vao khi neu "
-              "ai sao dau con roi chua ve hang cua".split()),
-    "en": set("the a an is are you your what how do does can i and when much of to for in on at it my me we have has "
-              "there any this that with be or about which who will would please tell many was were our us shop store from".split()),
-}
+def _section_coverage(question: str, section: str, asked, rarity, most: int = 3) -> float:
+    """How much of the question a section says in at most `most` neighbouring sentences (an answer is that long;
+    a page that names the words in different paragraphs says none of them together)."""
+    found = _titled(sentences(section)) or [section]
+    return max(relevance.coverage(question, " ".join(found[i:i + most]), rarity, asked)
+               for i in range(max(1, len(found) - most + 1)))
+
+
+def _titled(found: list[str]) -> list[str]:
+    """Sentences with a title line ("Tool warranty.", up to 3 words) joined to the sentence it introduces."""
+    out: list[str] = []
+    for sentence in found:
+        if out and len(out[-1].split()) <= 3 and not out[-1].endswith("?") and not _is_title(out[-1]):
+            out[-1] = f"{out[-1]} {sentence}"
+        else:
+            out.append(sentence)
+    return out
 
 
 def about(question: str, text: str) -> bool:
-    """Whether a passage shares a meaningful word with the question (or the glossary's words for what it names).
-    The embedder finds similar-sounding Vietnamese everywhere, so a same-language passage must share one; across
-    languages only the embedder can tell."""
-    language = _script_language(question)
-    if language != _script_language(text):
-        return True
-    extra = glossary.expand(question)
-    if language == "vi":
-        return _shares_vietnamese(question, text) or _shares_vietnamese(extra, text)
-    common = _COMMON.get(language, set())
-    words = {w for w in _tokens(f"{question} {extra}") if w not in common and (len(w) > 1 or w.isdigit())}
-    found = set(_tokens(text))
-    return any(w in found or any(_same_stem(w, t) for t in found) for w in words)
-
-
-_SYLLABLE = re.compile(r"[^\W_]+")
-
-
-def _shares_vietnamese(question: str, text: str) -> bool:
-    """Vietnamese words are mostly two syllables and one syllable means many things ("nhánh" in "chi nhánh" is not
-    "Nhanh"): a shared pair of syllables, or one long syllable, code or brand, with tone marks compared unless the
-    customer typed none."""
-    plain = question == fold(question)
-    asked = _SYLLABLE.findall(fold(question) if plain else question.lower())
-    written = _SYLLABLE.findall(fold(text) if plain else text.lower())
-    common = _COMMON["vi"]
-    pairs = set(zip(written, written[1:]))
-    for first, second in zip(asked, asked[1:]):
-        if (first, second) in pairs and not (fold(first) in common and fold(second) in common):
-            return True
-    present = set(written)
-    return any(w in present and fold(w) not in common and (len(w) >= 4 or any(c.isdigit() for c in w))
-               for w in asked)
-
-
-def _same_stem(a: str, b: str) -> bool:
-    """'opening' and 'open', 'colours' and 'colour': one is the start of the other and at least 4 letters."""
-    short, long_ = sorted((a, b), key=len)
-    return len(short) >= 4 and long_.startswith(short)
+    """Whether a passage covers enough of what the question names (relevance.about with every word as rare)."""
+    return relevance.about(question, text)
 
 
 def _script_language(text: str) -> str:
-    return "vi" if language_of(text) == "vi" else "en"
-
-
-_ROW_WORDS = {
-    "en": {"costs": "{name} costs {price}.", "price": "Price: {price}.", "in_stock": "{n} in stock.",
-           "out": "Currently out of stock.", "stock": "Availability: {stock}.", "colour": "Colours: {colour}.",
-           "size": "Size: {size}.", "warranty": "Warranty: {warranty}."},
-    "vi": {"costs": "{name} có giá {price}.", "price": "Giá: {price}.", "in_stock": "Còn {n} sản phẩm.",
-           "out": "Hiện đã hết hàng.", "stock": "Tình trạng: {stock}.", "colour": "Màu: {colour}.",
-           "size": "Kích thước: {size}.", "warranty": "Bảo hành: {warranty}."},
-}
-
-
-def row_answer(cells: dict, fields: dict, language: str) -> str:
-    """A product row as one or a few plain sentences, labels and price format in `language`."""
-    words = _ROW_WORDS["vi" if language == "vi" else "en"]
-    value = {role: str(cells.get(column) or "").strip() for role, column in fields.items()}
-    name, parts = value.get("name", ""), []
-    if value.get("price"):
-        price = format_price(value["price"], fields["price"], language)
-        parts.append(words["costs" if name else "price"].format(name=name, price=price))
-    elif name:
-        parts.append(f"{name}.")
-    stock = value.get("stock", "")
-    if stock:
-        count = _amount(stock)
-        if count is None:
-            parts.append(words["stock"].format(stock=stock))
-        else:
-            parts.append(words["in_stock"].format(n=int(count)) if count > 0 else words["out"])
-    for role in ("colour", "size", "warranty"):
-        if value.get(role):
-            parts.append(words[role].format(**{role: value[role]}))
-    if value.get("description"):
-        parts.append(value["description"].rstrip(".") + ".")
-    if not parts:  # no column recognised: the row's values, without the column names
-        parts = [", ".join(v.strip() for v in cells.values() if str(v).strip()) + "."]
-    return " ".join(parts)
+    return relevance.script_language(text)
 
 
 _QA = re.compile(r"(?im)^\s*(?:\*\*)?\s*(?:q|question|hỏi|câu hỏi)\s*[:.]\s*(?:\*\*)?(?P<q>.+?)\s*\n+"
@@ -319,32 +289,35 @@ _HEADING_LINE = re.compile(r"^\s{0,3}#{1,6}\s.*$", re.M)
 _LONG = 500  # characters: a longer body answers with its sentences closest to the question
 
 
-def passage_answer(services, text: str, question, memo=None) -> str:
-    """A Q/A pair's answer, a Markdown section's body, or the 1-3 sentences closest to the question."""
+def passage_answer(services, text: str, question, rarity: relevance.Rarity | None = None, memo=None) -> str:
+    """A Q/A pair's answer, a Markdown section's body, or the 1-3 sentences that say most of what the question asks.
+    `question` is the question or its wordings (glossary.wordings: the question first)."""
     pairs = [(m.group("q"), m.group("a")) for m in _QA.finditer(text)]
     if pairs:
         if len(pairs) == 1:
             body = pairs[0][1]
         else:
-            scores = _similarities(services, question, [f"{q} {a}" for q, a in pairs], memo)
+            scores = _scores(services, question, [f"{q} {a}" for q, a in pairs], rarity, memo)
             body = pairs[int(np.argmax(scores))][1]
     else:
         body = _HEADING_LINE.sub("", text)
     body = clean(body)
     if len(body) <= _LONG and len(sentences(body)) <= 3:
         return body
-    return " ".join(closest_sentences(services, body, question, memo=memo))
+    return " ".join(closest_sentences(services, body, question, rarity=rarity, memo=memo))
 
 
 # Sentence ends: . ! ? … followed by space and a capital or digit (Vietnamese capitals too), or a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"“(]?[A-ZÀ-ỸĐ0-9])|\n\s*\n|\n(?=\s*[-*•]\s)")
+# a short line without a full stop before a capital is a heading ("Returns and exchanges" over its paragraph)
+_HEADING_LINE_END = re.compile(r"(?m)^(?=[^\n]*[^\W\d_])(?:[^\s.!?:;,…]+[ \t]+){0,7}[^\s.!?:;,…]+[ \t]*\n(?=[ \t]*[A-ZÀ-ỸĐ])")
 _ABBREVIATIONS = {"tp", "q", "p", "mr", "mrs", "ms", "dr", "st", "no", "vs", "e.g", "i.e", "v.v", "tel", "đt", "sđt"}
 
 
 def sentences(text: str) -> list[str]:
     """The text's sentences; abbreviations (TP. HCM, Q. 1, Mr.) and numbers (690.000) do not end one."""
     out: list[str] = []
-    for piece in _SENTENCE_END.split(text):
+    for piece in _SENTENCE_END.split(_HEADING_LINE_END.sub(r"\g<0>\n", text)):
         piece = " ".join(piece.split()).lstrip("-*• ").strip()
         if not piece:
             continue
@@ -355,17 +328,60 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def closest_sentences(services, text: str, question, most: int = 3, memo=None) -> list[str]:
-    """Up to `most` sentences of `text` nearest to the question by the embedder, in their order in the text."""
-    found = sentences(text)
+def closest_sentences(services, text: str, question, most: int = 3, rarity: relevance.Rarity | None = None,
+                      memo=None) -> list[str]:
+    """Up to `most` neighbouring sentences of `text` that say most of the question (the words it names, then the
+    embedder's closeness), in their order in the text; with the sentence stating a number when one is asked for."""
+    found = _titled(sentences(text))
     if len(found) <= 1:
         return found
-    scores = _similarities(services, question, found, memo)
-    best = float(scores.max())
-    ranked = {int(i) for i in np.argsort(-scores)[:most] if scores[i] >= best - 0.1}
-    # a title line ("Tool warranty.") says what follows: the sentence after it is the answer
-    ranked |= {i + 1 for i in ranked if i + 1 < len(found) and len(found[i].split()) <= 3}
-    return [found[i] for i in sorted(ranked)]
+    scores = _scores(services, question, found, rarity, memo)
+    for i, sentence in enumerate(found):
+        if _is_title(sentence):
+            scores[i] = -np.inf  # "RETURNS POLICY - SHOP NAME" names the document, it answers nothing
+    best = int(np.argmax(scores))
+    first = last = best
+    while last - first + 1 < most:
+        around = [i for i in (first - 1, last + 1) if 0 <= i < len(found) and scores[i] >= scores[best] - _NEIGHBOUR]
+        if not around:
+            break
+        nearer = max(around, key=lambda i: scores[i])
+        first, last = min(first, nearer), max(last, nearer)
+    if _asks_number(_question_text(question)) and not any(_DIGIT.search(found[i]) for i in range(first, last + 1)):
+        for i in (last + 1, first - 1):  # "Deposits are refunded." is the rule; the sentence before says how much
+            if 0 <= i < len(found) and _DIGIT.search(found[i]) and last - first + 1 < most:
+                first, last = min(first, i), max(last, i)
+                break
+    return found[first:last + 1]
+
+
+_NEIGHBOUR = 0.1  # a neighbouring sentence scoring this close to the best one belongs to the answer
+_DIGIT = re.compile(r"\d")
+_ASKS_NUMBER = re.compile(r"\b(bao lau|bao nhieu|may|how long|how much|how many|when|what time|khi nao|luc nao|"
+                          r"gio nao|ngay nao|percent|phan tram)\b")
+
+
+def _asks_number(question: str) -> bool:
+    """Whether the question asks for an amount, a period or a time (the answer states a number)."""
+    return _ASKS_NUMBER.search(" ".join(_tokens(question))) is not None
+
+
+def _is_title(sentence: str) -> bool:
+    letters = [c for c in sentence if c.isalpha()]
+    return len(letters) > 3 and all(c.isupper() for c in letters)
+
+
+def _question_text(question) -> str:
+    return question if isinstance(question, str) else list(question)[0]
+
+
+def _scores(services, question, texts: list[str], rarity: relevance.Rarity | None = None, memo=None) -> np.ndarray:
+    """How well each text answers the question: the share of what it names that the text says (relevance.coverage)
+    plus the embedder's cosine."""
+    words = _question_text(question)
+    asked = relevance.units(words)
+    covered = np.array([relevance.coverage(words, text, rarity, asked) for text in texts])
+    return covered + _similarities(services, question, texts, memo)
 
 
 def _similarities(services, question, texts: list[str], memo=None) -> np.ndarray:

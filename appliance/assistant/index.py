@@ -16,6 +16,7 @@ import numpy as np
 
 from appliance.assistant import lexical
 from appliance.db import database
+from appliance.errors import AppError
 from appliance.records import Chunk, ChunkVector
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,10 @@ INITIAL_CAPACITY = 1024
 _TENANT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class IndexError_(Exception):
+class IndexError_(AppError):
     """The index cannot be used (and cannot be rebuilt without the embedder)."""
+
+    status, code = 503, "index_unavailable"
 
 
 class RWLock:

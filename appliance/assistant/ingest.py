@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from appliance.assistant import cache, index, lexical
-from appliance.assistant.compose import guess_fields
+from appliance.assistant.rows import guess_fields
 from appliance.assistant.index import pack
 from appliance.db import database
 from appliance.errors import AppError
@@ -61,8 +61,10 @@ class Draft:
     cells: dict | None = None
 
 
-class Stopped(Exception):
+class Stopped(AppError):
     """Ingestion stopped early: the document was deleted, or the appliance is shutting down."""
+
+    status, code = 409, "ingestion_stopped"
 
 
 @dataclass
@@ -161,7 +163,7 @@ def _pdf(data: bytes, name: str, limits: Limits) -> list[Piece]:
             raise AppError(422, "encrypted_pdf", f"{name} is protected by a password; save an unprotected copy "
                            "(print to PDF) and upload that.")
         pages = _pdf_pages(reader, name, limits)
-    except (AppError, Stopped):
+    except AppError:  # ours (Stopped too): already a sentence
         raise
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise AppError(422, "unreadable_pdf", f"{name} could not be read as a PDF ({exc}); export it again and retry.") from None

@@ -8,13 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from appliance.errors import AppError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gemma-3-270m-q4_k_m.gguf"
 
 
-class ModelError(Exception):
+class ModelError(AppError):
     """The model could not be loaded or could not answer."""
+
+    status, code = 503, "model_unavailable"
 
 
 class ModelTimeout(ModelError):

@@ -7,7 +7,7 @@ from typing import Mapping
 from appliance.channels import Inbound, Outbound
 from appliance.channels.platform import (
     Blocked, Http, build, OutsideWindow, PayloadError, Permanent, RateLimited, TokenExpired, Transient,
-    check_hub_signature, clip, graph_error, hub_challenge, items, load_json, obj, text_of, whole_number,
+    check_hub_signature, clip, graph_send, hub_challenge, items, load_json, obj, text_of, whole_number,
 )
 
 KIND = "messenger"
@@ -153,7 +153,4 @@ def send(outbound: Outbound, credentials: dict, api_base: str, http: Http) -> st
     body = render(outbound)
     if outbound.extra.get("ref"):
         body["message"]["metadata"] = clip(text_of(outbound.extra["ref"]), 1000)
-    answer = http.post(url, body, {"Authorization": f"Bearer {credentials['page_access_token']}"})
-    if answer.status == 200 and answer.body.get("message_id"):
-        return text_of(answer.body["message_id"])
-    raise graph_error(answer, ERRORS)
+    return graph_send(http, url, body, credentials["page_access_token"], ERRORS, lambda sent: sent.get("message_id"))

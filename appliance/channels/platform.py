@@ -7,34 +7,44 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Mapping
 
 import requests
 
 from appliance import jsonbody
+from appliance.errors import AppError
+from appliance.outbound import retry_after_seconds
 
 
-class PayloadError(ValueError):
-    """A webhook body that is not what the platform sends (answered with 400)."""
+class PayloadError(AppError, ValueError):
+    """A webhook body that is not what the platform sends (answered with 400); `detail` says what is wrong."""
+
+    status, code = 400, "malformed_payload"
+
+    def __init__(self, detail: str):
+        super().__init__(f"The webhook body could not be read: {detail}.")
+        self.detail = detail
 
 
-class SignatureError(Exception):
+class SignatureError(AppError):
     """A webhook that the platform did not sign: missing (401) or wrong (403)."""
 
     def __init__(self, missing: bool):
-        super().__init__("signature missing" if missing else "signature does not match")
-        self.status = 401 if missing else 403
+        super().__init__(401 if missing else 403, "missing_signature" if missing else "invalid_signature",
+                         "The webhook signature is missing or does not match this channel's secret.")
 
 
-class SendError(Exception):
-    """A send the platform refused; `reason` is what the outbox records on the message."""
+class SendError(AppError):
+    """A send the platform refused (502); `reason`, also its code, is what the outbox records on the message.
 
+    `platform_code` is the platform's own error code (a number, or a transport label such as "timeout")."""
+
+    status = 502
     reason = "send_failed"
 
-    def __init__(self, message: str, code: Any = None, retry_after: float | None = None):
-        super().__init__(message)
-        self.code = code
+    def __init__(self, message: str, platform_code: Any = None, retry_after: float | None = None):
+        super().__init__(self.status, self.reason, message)
+        self.platform_code = platform_code
         self.retry_after = retry_after
 
 
@@ -121,22 +131,6 @@ class Http:
                       retry_after_seconds(response.headers.get("Retry-After")))
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """A Retry-After header (seconds or an HTTP date) in seconds, or None."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        from datetime import datetime, timezone
-
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
-    except (TypeError, ValueError):
-        return None
-
-
 def by_http_status(status: int) -> type[SendError]:
     """The error class for an HTTP status when the platform's own code is unknown."""
     if status == 429:
@@ -157,12 +151,9 @@ PARSE_MAX_BYTES = 1 << 30
 def load_json(raw: bytes, max_bytes: int = PARSE_MAX_BYTES) -> dict:
     """The webhook body as a JSON object (read by the one safe JSON reader), or PayloadError."""
     try:
-        body = jsonbody.loads(raw, max_bytes)
-    except jsonbody.JsonBodyError as exc:
-        raise PayloadError(exc.message[0].lower() + exc.message[1:].rstrip(".")) from None  # the view adds "."
-    if not isinstance(body, dict):
-        raise PayloadError("the body is not a JSON object")
-    return body
+        return jsonbody.loads_object(raw, max_bytes, "The body is not a JSON object.")
+    except jsonbody.JsonBodyError as exc:  # a webhook's one code for every unreadable body
+        raise PayloadError(exc.message[0].lower() + exc.message[1:].rstrip(".")) from None  # PayloadError adds "."
 
 
 def items(parent: Any, key: str) -> list[dict]:
@@ -238,6 +229,17 @@ def graph_error(answer: Answer, table: Mapping[int, type[SendError]]) -> SendErr
     code = error_code(error.get("code"))
     cls = table.get(code) or by_http_status(answer.status)
     return cls(refusal("The platform", code, answer.status), code, answer.retry_after)
+
+
+def graph_send(http: Http, url: str, body: dict, token: str, table: Mapping[int, type[SendError]],
+               sent_id: Callable[[dict], Any]) -> str:
+    """POST one message to a Graph API (WhatsApp, Messenger) with a bearer token: the id `sent_id` finds in the
+    answer, or the SendError for the platform's code."""
+    answer = http.post(url, body, {"Authorization": f"Bearer {token}"})
+    platform_id = sent_id(answer.body) if answer.status == 200 else None
+    if platform_id:
+        return text_of(platform_id)
+    raise graph_error(answer, table)
 
 
 def error_code(value: Any) -> int | None:

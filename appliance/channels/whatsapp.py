@@ -7,7 +7,7 @@ from typing import Callable, Mapping
 from appliance.channels import Inbound, Outbound
 from appliance.channels.platform import (
     Http, OutsideWindow, build, PayloadError, Permanent, RateLimited, TokenExpired, Transient,
-    check_hub_signature, clip, graph_error, hub_challenge, items, load_json, obj, text_of,
+    check_hub_signature, clip, graph_send, hub_challenge, items, load_json, obj, text_of,
 )
 
 KIND = "whatsapp"
@@ -169,8 +169,10 @@ def send(outbound: Outbound, credentials: dict, api_base: str, http: Http) -> st
     body = render(outbound)
     if outbound.extra.get("ref"):
         body["biz_opaque_callback_data"] = clip(text_of(outbound.extra["ref"]), 512)
-    answer = http.post(url, body, {"Authorization": f"Bearer {credentials['access_token']}"})
-    messages = answer.body.get("messages")
-    if answer.status == 200 and isinstance(messages, list) and messages and messages[0].get("id"):
-        return text_of(messages[0]["id"])
-    raise graph_error(answer, ERRORS)
+    return graph_send(http, url, body, credentials["access_token"], ERRORS, _wamid)
+
+
+def _wamid(sent: dict):
+    """The id of a message the Cloud API accepted: {"messages": [{"id": "wamid..."}]}."""
+    messages = sent.get("messages")
+    return messages[0].get("id") if isinstance(messages, list) and messages and isinstance(messages[0], dict) else None

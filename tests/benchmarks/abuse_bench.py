@@ -76,7 +76,7 @@ def prepare(data: Path) -> dict:
                                             ("web_a", a, "web", None), ("web_b", b, "web", None)):
         channel = Channel(tenant=tenant, kind=kind, name=name)
         if credentials:
-            channel.credentials = vault.encrypt(credentials, f"channel:{channel.id}")
+            channel.credentials = vault.seal_credentials(channel.id, credentials)
         channel.save(force_insert=True)
         ids[name] = channel.id
     database.close()

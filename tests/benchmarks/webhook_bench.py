@@ -79,7 +79,7 @@ def serve_appliance(port: int, data: Path) -> None:
     tenant, _ = create_tenant("Bench Shop")
     credentials = {"phone_number_id": "1065", "access_token": "t", "app_secret": APP_SECRET, "verify_token": "v"}
     channel = Channel(tenant=tenant, kind="whatsapp", name="bench")
-    channel.credentials = services.vault.encrypt(credentials, f"channel:{channel.id}")
+    channel.credentials = services.vault.seal_credentials(channel.id, credentials)
     channel.save(force_insert=True)
     server = waitress.create_server(create_app(settings, services), host="127.0.0.1", port=port, threads=THREADS)
     print(f"READY {channel.id} {server.effective_port}", flush=True)
@@ -270,7 +270,7 @@ def bench_reply(runs: int, max_tokens: int) -> dict:
         tenant.assistant = {"rewrite": "always"}
         tenant.save()
         channel = Channel(tenant=tenant, kind="whatsapp", name="bench", api_base=fake.base_url)
-        channel.credentials = services.vault.encrypt(CREDENTIALS["whatsapp"], f"channel:{channel.id}")
+        channel.credentials = services.vault.seal_credentials(channel.id, CREDENTIALS["whatsapp"])
         channel.save(force_insert=True)
         server = waitress.create_server(create_app(settings, services), host="127.0.0.1", port=0, threads=THREADS)
         threading.Thread(target=server.run, daemon=True).start()

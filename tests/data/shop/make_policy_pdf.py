@@ -2,8 +2,8 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from knowledge_helpers import pdf_bytes, wrap_paragraphs  # noqa: E402
+sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[3])]  # tests/, the repo
+from conftest import pdf_bytes, wrap_paragraphs  # noqa: E402
 
 PAGES = [
     [

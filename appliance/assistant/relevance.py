@@ -293,7 +293,7 @@ def rarity_for(tenant_id: str, kb_version: int) -> Rarity:
 
     def rarity(word: str) -> float:
         if word not in seen:
-            frequency = ChunkTerms.doc_freq(tenant_id, word)
+            frequency = ChunkTerms.doc_freqs(tenant_id, [word])[word]
             value = 1.0 if not frequency else math.log((total + 1) / (frequency + 0.5)) / scale
             seen[word] = min(1.0, max(_LEAST, value))
         return seen[word]

@@ -28,8 +28,9 @@ ABOUT = 0.5  # share of the question's weight a passage must cover to be about i
 _STOP_VI = set("có không ko là của tôi bạn mình em anh chị cho và với nào gì thế như thì được bao nhiêu trong các "
                "những một này đó ở tại để vậy à ạ ơi nhé nha hả hay hoặc bị rất nhất làm đi đến từ ra vào khi nếu ai "
                "sao đâu còn rồi chưa về muốn cần hỏi xin mấy nhiêu lúc đã sẽ đang cũng thể phải nên giúp dạ vâng nhỉ "
-               "chứ cái chiếc loại bán mua shop tiệm quán xưởng salon hiện nay dùng số".split())
-_STOP_VI_PHRASES = ("cửa hàng", "cửa tiệm", "có thể", "vui lòng", "cho mình", "cho em", "cho tôi")
+               "chứ cái chiếc loại bán mua shop tiệm quán xưởng salon hiện nay dùng số tới chắc".split())
+_STOP_VI_PHRASES = ("cửa hàng", "cửa tiệm", "có thể", "vui lòng", "cho mình", "cho em", "cho tôi", "bên mình", "bên em",
+                    "bên shop", "bên bạn")
 _STOP_EN = set(
     "the a an is are am was were be been being you your yours what how do does did done can could i and when much "
     "of to for in on at it its my me we our us have has had there here any this that these those with or about which "
@@ -43,6 +44,88 @@ _STOP_EN = set(
 _ASKS_AMOUNT = {"how much", "how long", "how many", "bao nhieu tien", "bao lau", "gio", "hours"}
 _ASKING = 0.5  # what kind of answer is wanted says less about which passage answers than what it is about
 _SYLLABLE = re.compile(r"[^\W_]+")
+
+# The topics nearly every shop's FAQ or policy has a section on. Per topic: the words that name it and the words that
+# only say how it is asked ("what time", "làm tới", "where", "kẹt xe" for being late), folded, English by their stem.
+# A question naming a topic is about a passage whose heading or label ("## Giờ mở cửa", "Đến trễ: ...") names the
+# same topic, whatever words the body uses ("Thứ Hai đến Thứ Bảy: 9:00 – 20:30" says no "close" nor "weekdays"); its
+# other words still weigh, so a question naming something no document has is still refused.
+_TOPICS: dict[str, tuple[str, str]] = {
+    "hours": ("gio mo cua|mo cua|dong cua|gio lam viec|gio|open|opening|close|closing|hour|weekday|weekend|monday|"
+              "tuesday|wednesday|thursday|friday|saturday|sunday|holiday|chu nhat|thu hai|thu ba|thu tu|thu nam|"
+              "thu sau|thu bay|cuoi tuan|ngay le|tet|le tet", "time|what time|until|late|today|tonight|lam"),
+    "contact": ("hotline|so dien thoai|dien thoai|sdt|phone|phone number|call|contact|lien he|zalo|email|e mail|"
+                "fanpage|facebook", "number|reach|goi|nhan tin|message|text"),
+    "address": ("address|dia chi|located|location|branch|chi nhanh|co so|ban do|map|directions|chi duong",
+                "where|find|o dau|cho nao|near|nearby"),
+    "parking": ("park|parking|gui xe|do xe|dau xe|bai xe|car|o to|oto|xe may|motorbike|scooter|xe hoi",
+                "where|near|nearby|leave|free|mien phi"),
+    # a card alone is no payment topic: "Thẻ quà tặng (gift card)" is a product
+    "payment": ("pay|payment|thanh toan|tra tien|credit|debit|the tin dung|quet the|cash|tien mat|transfer|"
+                "chuyen khoan|bank|surcharge|phu thu|installment|instalment|tra gop|visa|mastercard|momo|zalopay|qr|"
+                "vi dien tu|e wallet", "card|the|accept|take|nhan|chap nhan|use|dung|fee|phi|extra|percent"),
+    "delivery": ("delivery|deliver|ship|shipping|giao hang|giao|van chuyen|courier|cod|ship cod|freight",
+                 "how long|bao lau|fee|phi|send|gui|nhanh|fast|arrive"),
+    "returns": ("return|refund|exchange|doi|doi tra|tra hang|tra lai|hoan tien|hoan tra|doi hang|money back",
+                "cash|tien mat|get|back|lai"),
+    "warranty": ("warranty|guarantee|bao hanh", "how long|bao lau|cover|free|mien phi"),
+    "booking": ("book|booking|appointment|reserve|reservation|dat lich|lich hen|dat cho|dat truoc|walk in",
+                "need|advance|truoc|group|nhom|nguoi|people|person"),
+    "deposit": ("deposit|coc|dat coc|tien coc|prepay|prepayment|upfront",
+                "need|phai|mat|lose|group|nhom|nguoi|people|person|lich|dat lich|book|booking"),
+    "cancellation": ("cancel|cancellation|huy|huy lich|doi lich|reschedule|no show",
+                     "before|truoc|tieng|hour|mat|lose|coc|deposit|fee|phi"),
+    "late": ("late|tre|den tre|toi tre|delay", "ket xe|traffic|jam|giu|giu lich|hold|keep|minute|phut|wait|doi"),
+    "discount": ("discount|giam gia|khuyen mai|uu dai|promotion|voucher|loyalty|than thiet|thanh vien|member|"
+                 "membership|contractor|wholesale|si|gia si", "get|duoc|price|gia"),
+}
+
+
+def _phrases(spec: str) -> set[str]:
+    return {" ".join(stem(w) for w in phrase.split()) for phrase in spec.split("|")}
+
+
+_TOPIC_WORDS: dict[str, tuple[set[str], set[str]]] = {}
+
+
+def _topic_words() -> dict[str, tuple[set[str], set[str]]]:
+    if not _TOPIC_WORDS:
+        _TOPIC_WORDS.update({topic: (_phrases(words), _phrases(glue)) for topic, (words, glue) in _TOPICS.items()})
+    return _TOPIC_WORDS
+
+
+def _unit_keys(unit: _Unit) -> set[str]:
+    """The unit's folded, stemmed forms: its own words and its syllable pairs."""
+    return {" ".join(stem(fold(t)) for t in form) for form in (unit.own, *unit.neighbours)}
+
+
+def _topics_named(unit: _Unit) -> set[str]:
+    keys = _unit_keys(unit)
+    return {topic for topic, (words, _) in _topic_words().items() if keys & words}
+
+
+def _topic_glue(unit: _Unit, topics: set[str]) -> bool:
+    keys = _unit_keys(unit)
+    return any(keys & _topic_words()[topic][1] for topic in topics)
+
+
+# a Markdown heading, or a label before a colon opening a paragraph or sentence ("Đến trễ: Tiệm giữ lịch...")
+_LABEL = re.compile(r"(?m)^\s{0,3}#{1,6}\s*([^\n]+)|(?:^|(?<=[.!?])\s|\n)\s*([^\n:.!?#]{2,40}):\s")
+_LABEL_WORDS = 6  # a heading joined to its body ("## Giờ mở cửa Thứ Hai...") is named by its first words
+
+
+def labelled_topics(text: str) -> set[str]:
+    """The shop topics the passage's headings or labels name."""
+    found: set[str] = set()
+    for match in _LABEL.finditer(text[:4000]):
+        label = match.group(1) or match.group(2)
+        words = [stem(fold(t)) for t in _SYLLABLE.findall(unicodedata.normalize("NFC", label.lower()))]
+        if match.group(2) and len(words) > 5:
+            continue
+        line = f" {' '.join(words[:_LABEL_WORDS])} "
+        found |= {topic for topic, (named, _) in _topic_words().items() if any(f" {w} " in line for w in named)}
+    return found
+
 # a folded Vietnamese syllable: onset, vowels, coda; words of another shape are names or foreign words (croissant)
 _VIETNAMESE_SHAPE = re.compile(r"(ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?[aeiouy]{1,3}"
                                r"(ng|nh|ch|[cmnpt])?")
@@ -223,9 +306,15 @@ def evidence(question: str, text: str, rarity: Rarity | None = None, asked: list
     rarity = rarity or _flat
     passage = _Text(text)
     toned = question != fold(question)
+    named = [_topics_named(unit) for unit in asked]
+    shared = set().union(*named) & labelled_topics(text) if any(named) else set()
     said = total = 0.0
-    for unit in asked:
+    for unit, topics in zip(asked, named):
+        if shared and not topics & shared and _topic_glue(unit, shared):
+            continue  # "what time" of a question about the hours, against the opening-hours section
         matched = _matched(unit, passage, toned)
+        if not matched and shared and (topics & shared or (unit.own[0].isdigit() and passage.digits)):
+            matched = unit.own  # the section is on that topic; "trễ 20 phút" is a case of the rule's "15 phút"
         asking = _asks_amount(unit) or unit.own[0].isdigit()  # "after 3 days" tells the case, the rule says "5 days"
         weight = _weight(matched or unit.own, rarity) * (_ASKING if asking else 1.0)
         total += weight

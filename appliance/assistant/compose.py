@@ -248,7 +248,8 @@ def _section_coverage(question: str, section: str, asked, rarity, most: int = 3)
     """How much of the question a section says in at most `most` neighbouring sentences (an answer is that long;
     a page that names the words in different paragraphs says none of them together)."""
     found = _titled(sentences(section)) or [section]
-    return max(relevance.coverage(question, " ".join(found[i:i + most]), rarity, asked)
+    headed = frozenset(relevance.heading_topics(section))  # "## Giờ mở cửa" heads every sentence under it
+    return max(relevance.coverage(question, " ".join(found[i:i + most]), rarity, asked, headed)
                for i in range(max(1, len(found) - most + 1)))
 
 
@@ -332,7 +333,8 @@ def passage_answer(services, text: str, question, rarity: relevance.Rarity | Non
     body = clean(body)
     if len(body) <= _LONG and len(sentences(body)) <= 3:
         return body
-    return " ".join(closest_sentences(services, body, question, rarity=rarity))
+    headed = frozenset(relevance.heading_topics(text))
+    return " ".join(closest_sentences(services, body, question, rarity=rarity, headed=headed))
 
 
 # Sentence ends: . ! ? … followed by space and a capital or digit (Vietnamese capitals too), or a line break.
@@ -356,14 +358,15 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def closest_sentences(services, text: str, question, most: int = 3, rarity: relevance.Rarity | None = None
-                      ) -> list[str]:
+def closest_sentences(services, text: str, question, most: int = 3, rarity: relevance.Rarity | None = None,
+                      headed: frozenset[str] = frozenset()) -> list[str]:
     """Up to `most` neighbouring sentences of `text` that say most of the question (the words it names, then the
-    embedder's closeness), in their order in the text; with the sentence stating a number when one is asked for."""
+    embedder's closeness), in their order in the text; with the sentence stating a number when one is asked for.
+    `headed`: the shop topics of the heading over the text (relevance.heading_topics)."""
     found = _titled(sentences(text))
     if len(found) <= 1:
         return found
-    scores = _scores(services, question, found, rarity)
+    scores = _scores(services, question, found, rarity, headed)
     for i, sentence in enumerate(found):
         if _is_title(sentence):
             scores[i] = -np.inf  # "RETURNS POLICY - SHOP NAME" names the document, it answers nothing
@@ -403,12 +406,13 @@ def _question_text(question) -> str:
     return question if isinstance(question, str) else list(question)[0]
 
 
-def _scores(services, question, texts: list[str], rarity: relevance.Rarity | None = None) -> np.ndarray:
+def _scores(services, question, texts: list[str], rarity: relevance.Rarity | None = None,
+            headed: frozenset[str] = frozenset()) -> np.ndarray:
     """How well each text answers the question: the share of what it names that the text says (relevance.coverage)
     plus the embedder's cosine."""
     words = _question_text(question)
     asked = relevance.units(words)
-    covered = np.array([relevance.coverage(words, text, rarity, asked) for text in texts])
+    covered = np.array([relevance.coverage(words, text, rarity, asked, headed) for text in texts])
     return covered + _similarities(services, question, texts)
 
 

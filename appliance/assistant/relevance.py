@@ -37,7 +37,8 @@ _STOP_EN = set(
     "who whom will would shall should may might must please tell many from if then than so up out get got give "
     "offer sell sells buy need want know like also just still yet some all one let see make go im ive dont more most "
     "less other same such very only really after before happen happens happened don doesn didn isn aren wasn won "
-    "couldn shouldn wouldn haven hasn by as into onto per via take takes taking took "
+    "couldn shouldn wouldn haven hasn by as into onto per via take takes taking took now right currently something "
+    "anything worth "
     "shop store workshop salon bakery restaurant cafe hi hello thanks thank".split())
 
 # glossary terms that ask for an amount, a period or a time rather than name a subject
@@ -114,17 +115,36 @@ _LABEL = re.compile(r"(?m)^\s{0,3}#{1,6}\s*([^\n]+)|(?:^|(?<=[.!?])\s|\n)\s*([^\
 _LABEL_WORDS = 6  # a heading joined to its body ("## Giờ mở cửa Thứ Hai...") is named by its first words
 
 
+_TITLE_LINE = re.compile(r"\A\s*([^\n.!?:]{2,80})\n")  # "Saigon Tool House - Returns and refunds policy"
+
+
 def labelled_topics(text: str) -> set[str]:
-    """The shop topics the passage's headings or labels name."""
+    """The shop topics the passage's headings, title line or labels name."""
+    found = heading_topics(text)
+    for match in _LABEL.finditer(text[:4000]):
+        if match.group(2):
+            found |= _topics_in(match.group(2), 5)
+    return found
+
+
+def heading_topics(text: str) -> set[str]:
+    """The shop topics the passage's Markdown headings or its title line name (they head all its sentences)."""
     found: set[str] = set()
     for match in _LABEL.finditer(text[:4000]):
-        label = match.group(1) or match.group(2)
-        words = [stem(fold(t)) for t in _SYLLABLE.findall(unicodedata.normalize("NFC", label.lower()))]
-        if match.group(2) and len(words) > 5:
-            continue
-        line = f" {' '.join(words[:_LABEL_WORDS])} "
-        found |= {topic for topic, (named, _) in _topic_words().items() if any(f" {w} " in line for w in named)}
+        if match.group(1):
+            found |= _topics_in(match.group(1), _LABEL_WORDS, cut=True)
+    title = _TITLE_LINE.match(text)
+    if title and not title.group(1).lstrip().startswith("#"):
+        found |= _topics_in(title.group(1), 10)
     return found
+
+
+def _topics_in(label: str, most: int, cut: bool = False) -> set[str]:
+    words = [stem(fold(t)) for t in _SYLLABLE.findall(unicodedata.normalize("NFC", label.lower()))]
+    if len(words) > most and not cut:
+        return set()  # a sentence, not a label
+    line = f" {' '.join(words[:most])} "
+    return {topic for topic, (named, _) in _topic_words().items() if any(f" {w} " in line for w in named)}
 
 # a folded Vietnamese syllable: onset, vowels, coda; words of another shape are names or foreign words (croissant)
 _VIETNAMESE_SHAPE = re.compile(r"(ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?[aeiouy]{1,3}"
@@ -290,16 +310,18 @@ def _flat(_: str) -> float:
     return 1.0
 
 
-def coverage(question: str, text: str, rarity: Rarity | None = None, asked: list[_Unit] | None = None) -> float:
+def coverage(question: str, text: str, rarity: Rarity | None = None, asked: list[_Unit] | None = None,
+             headed: frozenset[str] = frozenset()) -> float:
     """The share (0..1) of what the question names that the passage says, each part weighed by its rarity."""
-    said, total = evidence(question, text, rarity, asked)
+    said, total = evidence(question, text, rarity, asked, headed)
     return said / total if total else 0.0
 
 
-def evidence(question: str, text: str, rarity: Rarity | None = None, asked: list[_Unit] | None = None
-             ) -> tuple[float, float]:
+def evidence(question: str, text: str, rarity: Rarity | None = None, asked: list[_Unit] | None = None,
+             headed: frozenset[str] = frozenset()) -> tuple[float, float]:
     """(weight of what the passage says of the question, weight of all the question names): between passages that
-    cover as much, the one saying rarer words ("hotline" rather than the "điện thoại" of the shop's name) says more."""
+    cover as much, the one saying rarer words ("hotline" rather than the "điện thoại" of the shop's name) says more.
+    `headed`: the topics of the heading over the passage (relevance.heading_topics of its section)."""
     asked = units(question) if asked is None else asked
     if not asked:
         return 0.0, 0.0
@@ -307,15 +329,15 @@ def evidence(question: str, text: str, rarity: Rarity | None = None, asked: list
     passage = _Text(text)
     toned = question != fold(question)
     named = [_topics_named(unit) for unit in asked]
-    shared = set().union(*named) & labelled_topics(text) if any(named) else set()
+    shared = set().union(*named) & (labelled_topics(text) | headed) if any(named) else set()
     said = total = 0.0
     for unit, topics in zip(asked, named):
         if shared and not topics & shared and _topic_glue(unit, shared):
             continue  # "what time" of a question about the hours, against the opening-hours section
         matched = _matched(unit, passage, toned)
-        if not matched and shared and (topics & shared or (unit.own[0].isdigit() and passage.digits)):
+        if not matched and shared and (topics & shared or (_numeric(unit) and passage.digits)):
             matched = unit.own  # the section is on that topic; "trễ 20 phút" is a case of the rule's "15 phút"
-        asking = _asks_amount(unit) or unit.own[0].isdigit()  # "after 3 days" tells the case, the rule says "5 days"
+        asking = _asks_amount(unit) or _numeric(unit)  # "after 3 days" tells the case, the rule says "5 days"
         weight = _weight(matched or unit.own, rarity) * (_ASKING if asking else 1.0)
         total += weight
         if matched:
@@ -340,6 +362,14 @@ def _matched(unit: _Unit, passage: _Text, toned: bool) -> tuple[str, ...] | None
     if unit.alone and passage.has(unit.own, toned and _toned(unit.own[0])):
         return unit.own
     return None
+
+
+_NUMBER_WORDS = {"million", "millions", "thousand", "thousands", "trieu", "nghin", "ngan", "percent", "phan tram"}
+
+
+def _numeric(unit: _Unit) -> bool:
+    """A number or an amount word ("8 million", "10 tiếng" is a case of the rule, not its subject)."""
+    return unit.own[0].isdigit() or " ".join(fold(t) for t in unit.own) in _NUMBER_WORDS
 
 
 def _asks_amount(unit: _Unit) -> bool:

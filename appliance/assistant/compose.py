@@ -248,8 +248,10 @@ def _section_coverage(question: str, section: str, asked, rarity, most: int = 3)
     """How much of the question a section says in at most `most` neighbouring sentences (an answer is that long;
     a page that names the words in different paragraphs says none of them together)."""
     found = _titled(sentences(section)) or [section]
-    headed = frozenset(relevance.heading_topics(section))  # "## Giờ mở cửa" heads every sentence under it
-    return max(relevance.coverage(question, " ".join(found[i:i + most]), rarity, asked, headed)
+    # "## Giờ mở cửa" heads every sentence under it, "Đến trễ: ..." those of its paragraph
+    heads = relevance.paragraph_topics(found, frozenset(relevance.heading_topics(section)))
+    return max(relevance.coverage(question, " ".join(found[i:i + most]), rarity, asked,
+                                  frozenset().union(*heads[i:i + most]))
                for i in range(max(1, len(found) - most + 1)))
 
 
@@ -366,7 +368,7 @@ def closest_sentences(services, text: str, question, most: int = 3, rarity: rele
     found = _titled(sentences(text))
     if len(found) <= 1:
         return found
-    scores = _scores(services, question, found, rarity, headed)
+    scores = _scores(services, question, found, rarity, relevance.paragraph_topics(found, headed))
     for i, sentence in enumerate(found):
         if _is_title(sentence):
             scores[i] = -np.inf  # "RETURNS POLICY - SHOP NAME" names the document, it answers nothing
@@ -407,12 +409,13 @@ def _question_text(question) -> str:
 
 
 def _scores(services, question, texts: list[str], rarity: relevance.Rarity | None = None,
-            headed: frozenset[str] = frozenset()) -> np.ndarray:
+            headed: list[frozenset[str]] | None = None) -> np.ndarray:
     """How well each text answers the question: the share of what it names that the text says (relevance.coverage)
-    plus the embedder's cosine."""
+    plus the embedder's cosine. `headed`: per text, the shop topics heading it (relevance.paragraph_topics)."""
     words = _question_text(question)
     asked = relevance.units(words)
-    covered = np.array([relevance.coverage(words, text, rarity, asked, headed) for text in texts])
+    heads = headed or [frozenset()] * len(texts)
+    covered = np.array([relevance.coverage(words, text, rarity, asked, head) for text, head in zip(texts, heads)])
     return covered + _similarities(services, question, texts)
 
 

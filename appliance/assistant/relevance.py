@@ -43,6 +43,7 @@ _STOP_EN = set(
 
 # glossary terms that ask for an amount, a period or a time rather than name a subject
 _ASKS_AMOUNT = {"how much", "how long", "how many", "bao nhieu tien", "bao lau", "gio", "hours"}
+_ABSENT = 2.0  # a word the question names that no document says (in the customer's language) weighs this much more
 _ASKING = 0.5  # what kind of answer is wanted says less about which passage answers than what it is about
 _SYLLABLE = re.compile(r"[^\W_]+")
 
@@ -125,6 +126,21 @@ def labelled_topics(text: str) -> set[str]:
         if match.group(2):
             found |= _topics_in(match.group(2), 5)
     return found
+
+
+_OPENING_LABEL = re.compile(r"\A\s*([^\n:.!?#]{2,40}):\s")
+
+
+def paragraph_topics(found: list[str], headed: frozenset[str] = frozenset()) -> list[frozenset[str]]:
+    """Per sentence, the topics heading it: `headed` and those of the last label opening a sentence ("Hủy lịch và
+    tiền cọc: ...") up to the next label, since a label heads its paragraph."""
+    out, current = [], frozenset()
+    for sentence in found:
+        label = _OPENING_LABEL.match(sentence)
+        if label:
+            current = frozenset(_topics_in(label.group(1), 5))
+        out.append(headed | current)
+    return out
 
 
 def heading_topics(text: str) -> set[str]:
@@ -330,6 +346,8 @@ def evidence(question: str, text: str, rarity: Rarity | None = None, asked: list
     toned = question != fold(question)
     named = [_topics_named(unit) for unit in asked]
     shared = set().union(*named) & (labelled_topics(text) | headed) if any(named) else set()
+    weighed = rarity is not _flat
+    same_script = script_language(question) == script_language(text)  # across languages every word is absent
     said = total = 0.0
     for unit, topics in zip(asked, named):
         if shared and not topics & shared and _topic_glue(unit, shared):
@@ -339,6 +357,8 @@ def evidence(question: str, text: str, rarity: Rarity | None = None, asked: list
             matched = unit.own  # the section is on that topic; "trễ 20 phút" is a case of the rule's "15 phút"
         asking = _asks_amount(unit) or _numeric(unit)  # "after 3 days" tells the case, the rule says "5 days"
         weight = _weight(matched or unit.own, rarity) * (_ASKING if asking else 1.0)
+        if not matched and not asking and weighed and weight >= 1.0 and same_script:
+            weight *= _ABSENT  # "thuê" in "thuê xe máy": no document rents anything, the parking section is no answer
         total += weight
         if matched:
             said += weight

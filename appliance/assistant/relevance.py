@@ -38,12 +38,12 @@ _STOP_EN = set(
     "offer sell sells buy need want know like also just still yet some all one let see make go im ive dont more most "
     "less other same such very only really after before happen happens happened don doesn didn isn aren wasn won "
     "couldn shouldn wouldn haven hasn by as into onto per via take takes taking took now right currently something "
-    "anything worth "
+    "anything worth but never ever even already "
     "shop store workshop salon bakery restaurant cafe hi hello thanks thank".split())
 
 # glossary terms that ask for an amount, a period or a time rather than name a subject
 _ASKS_AMOUNT = {"how much", "how long", "how many", "bao nhieu tien", "bao lau", "gio", "hours"}
-_ABSENT = 2.0  # a word the question names that no document says (in the customer's language) weighs this much more
+_ABSENT = 2.0  # a Vietnamese word the question names that no document says weighs this much more
 _ASKING = 0.5  # what kind of answer is wanted says less about which passage answers than what it is about
 _SYLLABLE = re.compile(r"[^\W_]+")
 
@@ -347,7 +347,9 @@ def evidence(question: str, text: str, rarity: Rarity | None = None, asked: list
     named = [_topics_named(unit) for unit in asked]
     shared = set().union(*named) & (labelled_topics(text) | headed) if any(named) else set()
     weighed = rarity is not _flat
-    same_script = script_language(question) == script_language(text)  # across languages every word is absent
+    # only Vietnamese syllables can be looked up as they are ("repaired" is not "repair"), and across languages every
+    # word is absent
+    vietnamese = script_language(question) == "vi" == script_language(text)
     said = total = 0.0
     for unit, topics in zip(asked, named):
         if shared and not topics & shared and _topic_glue(unit, shared):
@@ -357,7 +359,7 @@ def evidence(question: str, text: str, rarity: Rarity | None = None, asked: list
             matched = unit.own  # the section is on that topic; "trễ 20 phút" is a case of the rule's "15 phút"
         asking = _asks_amount(unit) or _numeric(unit)  # "after 3 days" tells the case, the rule says "5 days"
         weight = _weight(matched or unit.own, rarity) * (_ASKING if asking else 1.0)
-        if not matched and not asking and weighed and weight >= 1.0 and same_script:
+        if not matched and not asking and weighed and weight >= 1.0 and vietnamese and not unit.alternatives:
             weight *= _ABSENT  # "thuê" in "thuê xe máy": no document rents anything, the parking section is no answer
         total += weight
         if matched:

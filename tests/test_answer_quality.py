@@ -269,3 +269,13 @@ def test_a_label_heads_the_sentences_of_its_paragraph_up_to_the_next_label():
     found = ["Hủy lịch: Hủy trước 24 giờ được hoàn cọc.", "Hủy muộn hơn mất 50% cọc.", "Đến trễ: Giữ chỗ 10 phút.",
              "Sau đó nhường lịch."]
     assert relevance.paragraph_topics(found) == [frozenset({"cancellation"})] * 2 + [frozenset({"late"})] * 2
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Do you give discounts?", True),
+    ("Tiệm có chương trình khuyến mãi gì không?", True),
+    ("Do you give a discount to students?", False),  # the heading stands for "discount", "students" must be said
+    ("Có giảm giá cho học sinh không?", False),
+])
+def test_a_heading_stands_for_its_topic_but_not_for_the_subject_the_question_names(question, expected):
+    assert relevance.about(question, "## Ưu đãi\nCắt đủ 10 lần, lần thứ 11 tiệm cắt miễn phí.") is expected

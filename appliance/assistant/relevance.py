@@ -44,6 +44,7 @@ _STOP_EN = set(
 # glossary terms that ask for an amount, a period or a time rather than name a subject
 _ASKS_AMOUNT = {"how much", "how long", "how many", "bao nhieu tien", "bao lau", "gio", "hours"}
 _ABSENT = 2.0  # a Vietnamese word the question names that no document says weighs this much more
+_HEADED = 0.5  # a word the passage does not say but its heading's topic stands for weighs this much
 _ASKING = 0.5  # what kind of answer is wanted says less about which passage answers than what it is about
 _SYLLABLE = re.compile(r"[^\W_]+")
 
@@ -79,7 +80,8 @@ _TOPICS: dict[str, tuple[str, str]] = {
                      "before|truoc|tieng|hour|mat|lose|coc|deposit"),
     "late": ("late|tre|den tre|toi tre|delay", "ket xe|traffic|jam|giu|giu lich|hold|keep|minute|phut|wait|doi"),
     "discount": ("discount|giam gia|khuyen mai|uu dai|promotion|voucher|loyalty|than thiet|thanh vien|member|"
-                 "membership|contractor|wholesale|si|gia si", "get|duoc|price|gia"),
+                 "membership|contractor|wholesale|si|gia si",
+                 "get|duoc|price|gia|chuong trinh|program|programme|scheme"),
 }
 
 
@@ -355,10 +357,14 @@ def evidence(question: str, text: str, rarity: Rarity | None = None, asked: list
         matched = _matched(unit, passage, toned)
         if not matched and shared and not topics & shared and _topic_glue(unit, shared):
             continue  # "what time" of a question about the hours, against the opening-hours section
+        headed_only = False
         if not matched and shared and (topics & shared or (_numeric(unit) and passage.digits)):
             matched = unit.own  # the section is on that topic; "trễ 20 phút" is a case of the rule's "15 phút"
+            headed_only = True
         asking = _asks_amount(unit) or _numeric(unit)  # "after 3 days" tells the case, the rule says "5 days"
         weight = _weight(matched or unit.own, rarity) * (_ASKING if asking else 1.0)
+        if headed_only:
+            weight *= _HEADED  # the topic is the heading's, the subject ("students" of a discount) must be said
         if not matched and not asking and weighed and weight >= 1.0 and vietnamese and not unit.alternatives:
             weight *= _ABSENT  # "thuê" in "thuê xe máy": no document rents anything, the parking section is no answer
         total += weight

@@ -366,7 +366,7 @@ def evidence(question: str, text: str, rarity: Rarity | None = None, asked: list
         if headed_only:
             weight *= _HEADED  # the topic is the heading's, the subject ("students" of a discount) must be said
         if not matched and not asking and weighed and weight >= 1.0 and vietnamese and not unit.alternatives:
-            weight *= _ABSENT  # "thuê" in "thuê xe máy": no document rents anything, the parking section is no answer
+            weight *= _ABSENT  # "thuê xe máy": nothing is rented, the parking section is no answer
         total += weight
         if matched:
             said += weight

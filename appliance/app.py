@@ -5,7 +5,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable
+from functools import partial
 
 from flask import Flask
 from flask import request as flask_request
@@ -13,24 +13,32 @@ from flask.sessions import SecureCookieSessionInterface
 
 from appliance import tasks
 from appliance.assistant.llm import Models
-from appliance.channels.web import Streams
+from appliance.channels.web import Streams, WidgetFeed
+from appliance.config import Settings
 from appliance.db import open_database
 from appliance.errors import register_error_handlers
+from appliance.events import Events
+from appliance.outbox import OutboxState
 from appliance.vault import Vault
+from appliance.web.events import keep as keep_event
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Services:
-    """The running appliance's collaborators, passed to views (app.extensions) and tasks (tasks.bind)."""
+    """The running appliance's collaborators, passed to views (app.extensions) and tasks (tasks.bind).
 
-    settings: dict
+    What it holds, nothing more: settings, the key, the models, the widget streams, the event registry, the outbox's
+    in-process state, the stop signal and the worker doorbell. How a message is delivered is the outbox's business."""
+
+    settings: Settings
     vault: Vault
     models: Models
     streams: Streams = field(default_factory=Streams)
-    event_handlers: dict[str, Callable] = field(default_factory=lambda: _default_handlers())  # status, follow...
-    outbox: object = None  # outbox.OutboxState: circuit breakers, rate caps, the HTTP session
+    admin_streams: Streams = field(default_factory=Streams)  # (tenant id, "events") -> the admin pages' event streams
+    events: Events = field(default_factory=Events)
+    outbox: OutboxState | None = None  # circuit breakers, rate caps, the HTTP session
     stopping: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM: long tasks stop early
     served: dict = field(default_factory=dict)  # tenant id -> serial of its last claimed event (round-robin)
     _bell: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -40,9 +48,8 @@ class Services:
     def __post_init__(self):
         self.stopping = self.models.stopping  # the same event: on SIGTERM the model abandons the replies in progress
         if self.outbox is None:
-            from appliance.outbox import OutboxState
-
             self.outbox = OutboxState(self.settings.get("outbox_timeout", 10.0))
+        subscribe_all(self)
 
     def enqueue_event(self, event_id: int) -> None:
         """Ring the doorbell for a stored inbound event (the widget's)."""
@@ -87,31 +94,11 @@ class Services:
         finally:
             self._draining.active = False
 
-    def schedule_delivery(self, message_id: int, delay: float) -> None:
-        """Ring the outbox's bell for a row now or in `delay` seconds (a retry)."""
-        if delay > 0:
-            tasks.deliver_message.schedule(args=(message_id,), delay=delay)
-        else:
-            tasks.deliver_message(message_id)
 
-    def deliver(self, message, in_worker: bool = False) -> None:
-        """Hand a committed outbound row to the outbox. The widget's first attempt runs at once, and so does a
-        platform's from a worker thread while its channel sends cleanly (a failing one would hold the worker up to
-        the send timeout); otherwise a task sends it. Retries are always scheduled tasks."""
-        from appliance.outbox import deliver
-        from appliance.records import Channel
-
-        channel_id = message.conversation.channel_id
-        if (in_worker and self.outbox.breaker.clean(channel_id)) or Channel.get_by_id(channel_id).kind == "web":
-            deliver(self, message.id)
-        else:
-            tasks.deliver_message(message.id)
-
-
-def _default_handlers() -> dict[str, Callable]:
-    from appliance.pipeline import EVENT_HANDLERS
-
-    return dict(EVENT_HANDLERS)
+def subscribe_all(services: Services) -> None:
+    """Every receiver of conversation events, registered here and nowhere else (see appliance/events.py)."""
+    services.events.subscribe("message.out", WidgetFeed(services.streams))  # replies appear in the chat bubble
+    services.events.subscribe("*", partial(keep_event, services))  # stored for the admin streams, then fanned out
 
 
 def create_services(settings) -> Services:
@@ -159,7 +146,9 @@ def _security_headers(response):
 
 def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
-    from appliance.web import RowId, admin, api, health, knowledge, webhooks, widget
+    from appliance.web import (RowId, admin, admin_assistant, admin_channels, admin_knowledge, admin_setup,  # noqa: F401
+                               admin_users, api, brand, conversations, events, health, i18n, knowledge, webhooks,
+                               widget)
 
     services = services or create_services(settings)
     app = Flask(__name__, static_folder=None)
@@ -173,10 +162,14 @@ def create_app(settings, services: Services | None = None) -> Flask:
     app.after_request(_security_headers)
     app.extensions["appliance"] = services
     register_error_handlers(app)
+    i18n.install(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(widget.blueprint)
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(api.blueprint)
-    app.register_blueprint(admin.blueprint)
+    app.register_blueprint(admin.blueprint)  # with the admin_* areas' pages (imported above)
+    app.register_blueprint(brand.blueprint)
     app.register_blueprint(knowledge.blueprint)
+    app.register_blueprint(conversations.blueprint)
+    app.register_blueprint(events.blueprint)
     return app

@@ -68,6 +68,21 @@ def create_user(email: str, password: str, role: str, tenant: Tenant | None) -> 
                        tenant=None if role == "platform-admin" else tenant)
 
 
+def set_password(user: User, password: str) -> None:
+    """Give a user a new password (at least 8 characters); every admin session of that user ends."""
+    if len(password or "") < 8:
+        raise AppError(422, "weak_password", "The password needs at least 8 characters.")
+    User.update(password_hash=hash_password(password), session_version=User.session_version + 1) \
+        .where(User.id == user.id).execute()
+
+
+def remove_user(acting: User, user: User) -> None:
+    """Remove a staff member (their API tokens go with them); nobody removes their own account."""
+    if acting.id == user.id:
+        raise AppError(409, "cannot_remove_self", "You cannot remove your own account; ask another admin.")
+    user.delete_instance()
+
+
 def issue_token(role: str, tenant: Tenant | None, user: User | None = None, name: str = "") -> str:
     """Create an API token and return it; only its hash is kept."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -140,16 +140,20 @@ def cmd_chat(args) -> int:
         worker = threading.Thread(target=lambda: [handle_event(services, i) for i in ids])
         worker.start()
         print("bot> ", end="", flush=True)
+        streamed = False
         while True:
             try:
-                event, data = box.get(timeout=settings.llm_timeout + 30)
+                event, data = box.get(timeout=0.2)
             except queue.Empty:
-                print("(no answer)")
+                if worker.is_alive():
+                    continue
+                print("(no reply: a person has this conversation now)")  # handed off, or the assistant is off
                 break
             if event == "token":
+                streamed = True
                 print(data["text"], end="", flush=True)
             elif event == "message":
-                print(flush=True)
+                print("" if streamed else data["text"], flush=True)  # a reply not written token by token
                 break
         worker.join()
     return 0
@@ -205,6 +209,14 @@ def cmd_restore(args) -> int:
 
 
 def cmd_settings(args) -> int:
+    """Print every setting, or store one in the data folder's settings.json after checking it (`--set NAME=VALUE`)."""
+    if args.set:
+        name, _, value = args.set.partition("=")
+        settings = _settings(args)
+        load_settings({"data": settings.data, name.strip(): value}, environ={})  # checked as at start-up
+        store_setting(settings.data, name.strip(), value)
+        print(f"{name.strip()} is now {value!r} (in {settings.data / 'settings.json'}); restart the appliance to use it.")
+        return 0
     for s in SETTINGS:
         print(f"APPLIANCE_{s.name.upper():<22} default {s.default!s:<34} {s.help}")
     return 0
@@ -404,7 +416,10 @@ def build_parser() -> argparse.ArgumentParser:
     cloud_key.add_argument("--clear", action="store_true", help="remove the stored key")
     cloud_key.set_defaults(func=cmd_cloud_key)
 
-    commands.add_parser("settings", help="every setting with its default and help").set_defaults(func=cmd_settings)
+    settings = commands.add_parser("settings", help="every setting with its default and help; --set stores one")
+    settings.add_argument("--set", metavar="NAME=VALUE", help="check and store a setting in the data folder "
+                          "(e.g. product_name=\"Hoa Mai Bot\", accent_colour=#e11d48)")
+    settings.set_defaults(func=cmd_settings)
     commands.add_parser("init", help="first-run demo tenant and admin login (used by run.sh)").set_defaults(func=cmd_init)
     return parser
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import Any, Callable, Mapping
 
 
@@ -36,6 +38,47 @@ def _path(text: str) -> Path:
     return Path(str(text)).expanduser()
 
 
+def _hex_colour(text: str) -> str:
+    """A CSS hex colour (#rgb or #rrggbb): it goes into style sheets, so nothing else is accepted."""
+    value = str(text).strip()
+    if not re.fullmatch(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})", value):
+        raise ValueError("expected a hex colour such as #1f6feb")
+    return value.lower()
+
+
+def _product_name(text: str) -> str:
+    """A product name to show people: 1-60 printable characters (pages escape it; it is never code)."""
+    value = str(text).strip()
+    if not 1 <= len(value) <= 60 or any(not ch.isprintable() for ch in value):
+        raise ValueError("expected 1 to 60 printable characters")
+    return value
+
+
+LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+              ".webp": "image/webp"}  # no SVG: an SVG file can carry script
+
+
+def _logo_file(text: str) -> str:
+    """A picture's path inside the data folder (relative, no '..'), or empty for none."""
+    value = str(text).strip()
+    if not value:
+        return ""
+    path = PurePosixPath(value.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts or path.suffix.lower() not in LOGO_TYPES:
+        raise ValueError("expected a .png, .jpg, .gif or .webp file inside the data folder, "
+                         "given relative to it (such as brand/logo.png)")
+    return str(path)
+
+
+def _timezone(text: str) -> str:
+    value = str(text).strip()
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected a time zone name such as Asia/Ho_Chi_Minh or UTC") from None
+    return value
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("data", "./data", _path, "Folder for the database, queue, key file, indexes and uploads."),
     Setting("models", "./models", _path, "Folder holding GGUF model files; the default model is assembled here on first run."),
@@ -60,6 +103,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("widget_streams_per_channel", 8, int, "Most open widget event streams for one web channel, so one shop's visitors cannot take every stream.", 1, 510),
     Setting("widget_streams_per_address", 4, int, "Most open widget event streams from one client address (behind a proxy every visitor has the proxy's address: raise it).", 1, 510),
     Setting("widget_stream_seconds", 25.0, float, "How long one widget event stream stays open; the widget then reconnects and missed replies are replayed.", 1, 3600),
+    Setting("admin_streams", 0, int, "Most open admin event streams (GET /api/v1/events) in total, each holding a web server thread; 0 means a quarter of http_threads. Together with the widget's streams at most http_threads - 2.", 0, 510),
+    Setting("admin_streams_per_tenant", 8, int, "Most open admin event streams of one tenant, so one shop's open admin pages cannot take every stream.", 1, 510),
+    Setting("admin_stream_seconds", 25.0, float, "How long one admin event stream stays open; the page then reconnects with Last-Event-ID and missed events are replayed.", 1, 3600),
+    Setting("admin_events_keep_days", 7.0, float, "Days conversation events are kept for admin streams to resume from (Last-Event-ID); older ones are pruned hourly.", 0.01, 3650),
+    Setting("admin_events_keep_rows", 100_000, int, "Most conversation events kept for admin streams to resume from, over all tenants; the oldest go first.", 100, 100_000_000),
     Setting("widget_session_messages", 10, int, "Most widget messages one chat session may send in 10 seconds; more get 429 with Retry-After.", 1, 10_000),
     Setting("widget_address_messages", 30, int, "Most widget messages one client address may send in a minute; more get 429 with Retry-After.", 1, 100_000),
     Setting("demo_channel", "", str, "Id of the web channel whose bubble the demo page / shows (`appliance init` sets it for the demo shop); empty means no demo page."),
@@ -68,6 +116,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("login_failures_per_account", 5, int, "Wrong passwords for one e-mail within login_window_seconds before its logins are refused with 429.", 1, 10_000),
     Setting("login_failures_per_address", 20, int, "Wrong passwords from one client address within login_window_seconds before its logins are refused with 429.", 1, 100_000),
     Setting("login_window_seconds", 900.0, float, "The window in which failed logins are counted (seconds).", 1, 86400),
+    Setting("product_name", "Appliance", _product_name, "The product's name on the admin pages, the login page, the demo page and the chat widget (white-label: a reseller's own brand); 1-60 characters."),
+    Setting("logo_file", "", _logo_file, "A logo picture (.png, .jpg, .gif or .webp) inside the data folder, given relative to it (e.g. brand/logo.png), shown on the admin, login and demo pages and in the chat widget; empty: no logo."),
+    Setting("accent_colour", "#1f6feb", _hex_colour, "The accent colour of the admin pages, the demo page and the chat widget, as a hex colour (#rgb or #rrggbb)."),
+    Setting("timezone", "UTC", _timezone, "Time zone for dates on the admin pages, such as Asia/Ho_Chi_Minh."),
     Setting("log_level", "INFO", str, "How much the log says: DEBUG shows message texts and numbers, INFO does not.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     Setting("whatsapp_api_base", "https://graph.facebook.com/v21.0", str, "WhatsApp Cloud API base URL."),
     Setting("messenger_api_base", "https://graph.facebook.com/v21.0", str, "Messenger Send API base URL."),
@@ -94,6 +146,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cloud_max_tokens", 256, int, "Most tokens a cloud reply may have.", 1, 32768),
     Setting("zalo_oauth_base", "https://oauth.zaloapp.com", str, "Zalo OAuth base URL, used to refresh an expired OA access token."),
     Setting("zalo_zns_base", "https://business.openapi.zalo.me", str, "Zalo Notification Service (ZNS) base URL for template messages."),
+    Setting("conversation_idle_hours", 72.0, float, "Hours without a message after which a conversation is closed (checked every 5 minutes); the customer's next message then starts a new one. 0 never closes them.", 0, 24 * 365),
     Setting("outbox_timeout", 10.0, float, "Seconds to wait for a platform to accept one outgoing message before retrying.", 0.05, 300),
     Setting("outbox_max_attempts", 8, int, "Send attempts for one reply before it is marked failed (a 429 or rate limit does not count).", 1, 100),
     Setting("outbox_give_up_hours", 24.0, float, "Hours after which a reply still not sent (retrying, or waiting on a rate-limited or paused channel) is marked failed.", 0.001, 720),
@@ -174,12 +227,22 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     return values
 
 
+def stream_caps(values: Mapping[str, Any]) -> tuple[int, int]:
+    """How many widget and admin event streams may be open at once (each holds a web server thread)."""
+    threads = values["http_threads"]
+    widget = values["widget_streams"] or threads // 2
+    admin = values["admin_streams"] or max(0, min(threads // 4, threads - 2 - widget))
+    return widget, admin
+
+
 def _check_together(values: Settings) -> None:
     """Settings that are only wrong in combination (each alone is within its bounds)."""
-    if values["widget_streams"] > values["http_threads"] - 2:
+    widget, admin = stream_caps(values)
+    if widget + admin > values["http_threads"] - 2:
         raise ConfigError(
-            f"Setting widget_streams is {values['widget_streams']} but http_threads is only {values['http_threads']}; "
-            "keep widget_streams at most http_threads - 2 (or 0 for half), so webhooks and health always get a thread."
+            f"Settings widget_streams and admin_streams allow {widget} + {admin} event streams but http_threads is "
+            f"only {values['http_threads']}; keep the two together at most http_threads - 2 (0 picks a share that "
+            "fits), so webhooks and health always get a thread."
         )
 
 

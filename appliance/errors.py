@@ -35,14 +35,26 @@ class AppError(Exception):
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
     """The one error body: JSON, or a small HTML page for people on the admin pages."""
     if request and request.path.startswith("/admin") and request.accept_mimetypes.accept_html:
-        page = f"<!doctype html><title>Error</title><h1>{status}</h1><p>{escape(message)}</p><p><a href='/admin/'>Back</a></p>"
-        response = Response(page, status=status, mimetype="text/html")
+        response = Response(_error_page(status, code, message), status=status, mimetype="text/html")
     else:
         response = jsonify({"error": {"code": code, "message": message}})
         response.status_code = status
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
+
+
+def _error_page(status: int, code: str, message: str) -> str:
+    """The admin console's error page, in the reader's language and the console's layout (a bare page if that fails)."""
+    from flask import render_template
+
+    from appliance.web.i18n import error_text
+
+    try:
+        return render_template("error.html", status=status, message=error_text(code, message))
+    except Exception:  # an error page must never fail: the template or the database may be what broke
+        log.exception("error page could not be rendered")
+        return f"<!doctype html><title>Error</title><h1>{status}</h1><p>{escape(message)}</p><p><a href='/admin/'>Back</a></p>"
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -9,7 +9,6 @@ crash or timeout is confirmed by that status rather than sent again.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import random
 import re
@@ -20,7 +19,8 @@ from typing import Callable
 
 from peewee import fn
 
-from appliance.channels import Inbound, Outbound
+from appliance import channels, conversations, tasks
+from appliance.channels import PLATFORMS, Inbound, Outbound
 from appliance.channels.platform import (
     Http, OutsideWindow, Permanent, RateLimited, SendError, TokenExpired, Transient, UnsafeDestination,
 )
@@ -30,16 +30,8 @@ from appliance.records import Channel, Conversation, Customer, InboundEvent, Mes
 
 log = logging.getLogger(__name__)
 
-PLATFORMS = ("whatsapp", "messenger", "zalo", "telegram")
 REF_PREFIX = "appliance:"  # our id for a send, given to platforms that hand it back on its status webhooks
 RANK = {"pending": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3, "played": 3}
-
-
-def platform(kind: str):
-    """The channel module for a platform kind (whatsapp, messenger, zalo, telegram)."""
-    if kind not in PLATFORMS:
-        raise KeyError(kind)
-    return importlib.import_module(f"appliance.channels.{kind}")
 
 
 def api_base(settings, channel: Channel) -> str:
@@ -52,16 +44,6 @@ def api_base(settings, channel: Channel) -> str:
         raise Transient(str(exc), "dns") from None
     except UnsafeUrl as exc:
         raise UnsafeDestination(str(exc)) from None
-
-
-def free_window_open(kind: str, last_inbound_at: datetime | None, now: datetime | None = None) -> bool:
-    """Whether a free-form message may still go to this customer (24 h WhatsApp/Messenger, 48 h Zalo)."""
-    if kind not in PLATFORMS:
-        return True
-    window = platform(kind).FREE_WINDOW
-    if window is None:
-        return True
-    return last_inbound_at is not None and (now or utcnow()) - last_inbound_at < window
 
 
 class Breaker:
@@ -185,6 +167,26 @@ def backoff(settings, attempts: int) -> float:
 
 # --- the delivery task ---------------------------------------------------------------------------------
 
+def hand_over(services, message: Message, channel: Channel | None = None, inline: bool = False) -> None:
+    """Deliver a committed outbound row: at once for a local channel (the widget), and for a platform from a worker
+    thread (`inline`) while its channel sends cleanly (a failing one would hold the worker up to the send timeout);
+    otherwise a task sends it. Retries are always scheduled tasks."""
+    channel = channel or message.conversation.channel
+    local = getattr(channels.module(channel.kind), "LOCAL", False)
+    if local or (inline and services.outbox.breaker.clean(channel.id)):
+        deliver(services, message.id)
+    else:
+        tasks.deliver_message(message.id)
+
+
+def schedule(message_id: int, delay: float) -> None:
+    """Ring the outbox's bell for a row now or in `delay` seconds (a retry)."""
+    if delay > 0:
+        tasks.deliver_message.schedule(args=(message_id,), delay=delay)
+    else:
+        tasks.deliver_message(message_id)
+
+
 def deliver(services, message_id: int) -> None:
     """Try to send one pending outbound message that is due; any other row is left alone."""
     message = (Message.select(Message, Conversation, Channel, Customer)  # one query for the row and its relations
@@ -194,10 +196,10 @@ def deliver(services, message_id: int) -> None:
     if message is None or message.direction != "out" or message.status != "pending":
         return
     channel = message.conversation.channel
-    if channel.kind == "web":
-        _deliver_web(services, channel, message)
-        return
-    if message.attempts and not message.platform_id and _confirmed_while_queued(channel, message):
+    module = channels.module(channel.kind)
+    if getattr(module, "LOCAL", False):
+        return _deliver_local(services, channel, module, message)
+    if message.attempts and not message.platform_id and _confirmed_while_queued(services, channel, message):
         return
     if not _claim(message):
         return
@@ -208,12 +210,18 @@ def deliver(services, message_id: int) -> None:
         _retry(services, message, "internal_error", type(exc).__name__, backoff(services.settings, message.attempts))
 
 
-def _deliver_web(services, channel: Channel, message: Message) -> None:
-    """The widget reads replies from the database and the stream; delivery is marking it sent and publishing."""
-    message.status, message.updated_at = "sent", utcnow()
-    Message.update(status=message.status, updated_at=message.updated_at).where(Message.id == message.id).execute()
-    session = message.conversation.customer.external_id
-    services.streams.publish(channel.id, session, "message", message.as_json(for_customer=True))
+def _deliver_local(services, channel: Channel, module, message: Message) -> None:
+    """A channel without a network (the widget): one send, no claim, pause, rate cap or retry; sent in one UPDATE."""
+    if channel.deleted:
+        values = {"status": "failed", "error": "channel_deleted: the channel was disconnected"}
+    else:
+        platform_id = module.send(_outbound(services, channel, message, {}), {}, "", None)
+        values = {"status": "sent", "platform_id": platform_id}
+    values["updated_at"] = utcnow()
+    if Message.update(values).where((Message.id == message.id) & (Message.status == "pending")).execute():
+        for name, value in values.items():
+            setattr(message, name, value)
+        conversations.message_status(services, message)
 
 
 def _claim(message: Message) -> bool:
@@ -230,9 +238,9 @@ def _claim(message: Message) -> bool:
 def _attempt(services, channel: Channel, message: Message) -> None:
     settings, state = services.settings, services.outbox
     if channel.deleted or not channel.credentials:
-        return _fail(message, "channel_deleted", "the channel was disconnected")
+        return _fail(services, message, "channel_deleted", "the channel was disconnected")
     if channel.status != "active":
-        return _fail(message, "channel_needs_attention", channel.status_reason or "the channel needs attention")
+        return _fail(services, message, "channel_needs_attention", channel.status_reason or "the channel needs attention")
     wait, probe = state.breaker.admit(channel.id, settings.outbox_timeout)
     if wait > 0:
         return _release(services, message, wait)
@@ -252,18 +260,18 @@ def _attempt_send(services, channel: Channel, message: Message, probe: bool) -> 
         time.sleep(wait)
     credentials = services.vault.decrypt(channel.credentials, f"channel:{channel.id}")
     customer = message.conversation.customer
-    outbound = _outbound(services, channel, message, customer, credentials)
+    outbound = _outbound(services, channel, message, credentials)
     if outbound is None:
-        return _fail(message, "outside_window", "only a template may be sent outside the platform's window")
-    module = platform(channel.kind)
+        return _fail(services, message, "outside_window", "only a template may be sent outside the platform's window")
+    module = channels.module(channel.kind)
     Message.update(attempts=Message.attempts + 1).where(Message.id == message.id).execute()
     message.attempts += 1
     try:
         platform_id = _send(services, channel, module, outbound, credentials)
     except OutsideWindow as exc:
-        fallback = _fallback_template(credentials, outbound, customer)
+        fallback = conversations.window_template(credentials, outbound, customer)
         if fallback is None:
-            return _fail(message, exc.reason, str(exc))
+            return _fail(services, message, exc.reason, str(exc))
         try:
             platform_id = _send(services, channel, module, fallback, credentials)
         except SendError as again:
@@ -285,44 +293,31 @@ def _send(services, channel, module, outbound: Outbound, credentials: dict) -> s
         if refreshable is None or not isinstance(exc, refreshable):
             raise
         with services.outbox.refresh_lock:  # refresh tokens are single-use: one refresh per expiry, not per worker
-            stored = Channel.get_by_id(channel.id).credentials
-            fresh = services.vault.decrypt(stored, f"channel:{channel.id}") if stored else credentials
-            if fresh.get("access_token") == credentials.get("access_token"):
-                fresh = module.refresh(credentials, services.settings.zalo_oauth_base, services.outbox.http)
-                Channel.update(credentials=services.vault.encrypt(fresh, f"channel:{channel.id}")).where(
-                    Channel.id == channel.id).execute()
-                log.info("refreshed the access token of %s channel %s", channel.kind, channel.id)
+            fresh = module.renew(services, channel, credentials, services.outbox.http)
         credentials.update(fresh)
         return module.send(outbound, fresh, base, services.outbox.http)
 
 
-def _outbound(services, channel, message: Message, customer: Customer, credentials: dict) -> Outbound | None:
-    """The Outbound for a row; a free-form reply outside the window becomes the channel's fallback template or None."""
+def _outbound(services, channel, message: Message, credentials: dict) -> Outbound | None:
+    """The Outbound for a row (the channel module adds what its platform needs); a free-form reply whose window closed
+    while it waited becomes the channel's window template, or None when there is none."""
     payload = message.payload or {}
     template = payload.get("template")
-    extra: dict = {"zns_base": services.settings.zalo_zns_base, "ref": f"{REF_PREFIX}{message.id}"}
-    if template and channel.kind == "zalo" and not template.get("phone"):
-        template = {**template, "phone": (customer.custom_fields or {}).get("phone", "")}
-    if message.reply_to_id and channel.kind == "telegram":
+    customer = message.conversation.customer
+    module = channels.module(channel.kind)
+    extra: dict = {"ref": f"{REF_PREFIX}{message.id}"}
+    if message.reply_to_id and hasattr(module, "reply_extra"):
         event = message.reply_to.inbound_event
         if event is not None:
-            extra.update(platform(channel.kind).reply_extra(Inbound.from_json(event.payload)))
+            extra.update(module.reply_extra(Inbound.from_json(event.payload)))
     text = payload.get("template_text", "") if template else message.text
     outbound = Outbound(to=customer.external_id, text=text, buttons=payload.get("buttons") or [],
                         template=template, extra=extra)
-    if template or free_window_open(channel.kind, customer.last_inbound_at):
+    if hasattr(module, "prepare"):
+        outbound = module.prepare(outbound, customer, services.settings)
+    if template or conversations.window_open(channel.kind, customer.last_inbound_at):
         return outbound
-    return _fallback_template(credentials, outbound, customer)
-
-
-def _fallback_template(credentials: dict, outbound: Outbound, customer: Customer) -> Outbound | None:
-    """The channel's `window_template` (credential) with the reply text as its one parameter, if configured."""
-    name = credentials.get("window_template")
-    if not name or outbound.template:
-        return None
-    template = {"name": name, "language": credentials.get("template_language") or "en_US", "params": [outbound.text],
-                "phone": (customer.custom_fields or {}).get("phone", "")}  # Zalo ZNS goes to the phone number
-    return Outbound(to=outbound.to, template=template, extra=outbound.extra)
+    return conversations.window_template(credentials, outbound, customer)
 
 
 def _failed_send(services, channel: Channel, message: Message, exc: SendError, probe: bool = False) -> None:
@@ -331,9 +326,9 @@ def _failed_send(services, channel: Channel, message: Message, exc: SendError, p
         Channel.update(status="needs_attention", status_reason=f"{exc.reason}: {exc}"[:500]).where(
             Channel.id == channel.id).execute()
         log.warning("%s channel %s needs attention: its token was refused (code %s)", channel.kind, channel.id, exc.code)
-        return _fail(message, exc.reason, str(exc))
+        return _fail(services, message, exc.reason, str(exc))
     if isinstance(exc, Permanent):
-        return _fail(message, exc.reason, str(exc))
+        return _fail(services, message, exc.reason, str(exc))
     if isinstance(exc, RateLimited):
         return _rate_limited(services, channel, message, exc)
     delay = backoff(settings, message.attempts)
@@ -355,7 +350,7 @@ def _rate_limited(services, channel: Channel, message: Message, exc: RateLimited
 
 def _retry(services, message: Message, reason: str, detail: str, delay: float) -> None:
     if message.attempts >= services.settings.outbox_max_attempts:
-        return _fail(message, reason, f"gave up after {message.attempts} attempts: {detail}")
+        return _fail(services, message, reason, f"gave up after {message.attempts} attempts: {detail}")
     log.info("message %d: %s, attempt %d, retrying in %.2fs", message.id, reason, message.attempts, delay)
     _release(services, message, delay, reason, detail)
 
@@ -366,28 +361,35 @@ def _release(services, message: Message, delay: float, reason: str | None = None
     Only a row this attempt still holds ("sending") is touched: a status webhook may have confirmed it meanwhile."""
     hours = services.settings.outbox_give_up_hours
     if utcnow() - message.created_at >= timedelta(hours=hours):
-        return _fail(message, reason or "expired", f"not sent within {hours:g} hours{': ' + detail if detail else ''}")
+        return _fail(services, message, reason or "expired", f"not sent within {hours:g} hours{': ' + detail if detail else ''}")
     values = {"status": "pending", "next_attempt_at": utcnow() + timedelta(seconds=delay), "updated_at": utcnow()}
     if reason is not None:
         values["error"] = f"{reason}: {detail}"[:1000]
     if Message.update(**values).where((Message.id == message.id) & (Message.status == "sending")).execute():
-        services.schedule_delivery(message.id, delay)
+        schedule(message.id, delay)
 
 
-def _fail(message: Message, reason: str, detail: str) -> None:
+def _fail(services, message: Message, reason: str, detail: str) -> None:
     log.info("message %d failed: %s", message.id, reason)
-    Message.update(status="failed", error=f"{reason}: {detail}"[:1000], next_attempt_at=None,
-                   updated_at=utcnow()).where((Message.id == message.id) & (Message.status == "sending")).execute()
+    message.status, message.error, message.updated_at = "failed", f"{reason}: {detail}"[:1000], utcnow()
+    if Message.update(status=message.status, error=message.error, next_attempt_at=None,
+                      updated_at=message.updated_at).where(
+            (Message.id == message.id) & (Message.status == "sending")).execute():
+        conversations.message_status(services, message)
 
 
 def _sent(services, channel: Channel, message: Message, platform_id: str) -> None:
     services.outbox.breaker.success(channel.id)
+    message.status, message.platform_id, message.error, message.updated_at = "sent", platform_id, None, utcnow()
     with database.atomic("IMMEDIATE"):
-        Message.update(status="sent", platform_id=platform_id, error=None, next_attempt_at=None,
-                       updated_at=utcnow()).where((Message.id == message.id) & (Message.status == "sending")).execute()
+        sent = Message.update(status="sent", platform_id=platform_id, error=None, next_attempt_at=None,
+                              updated_at=message.updated_at).where(
+            (Message.id == message.id) & (Message.status == "sending")).execute()
         waiting = list(InboundEvent.select().where(
             (InboundEvent.channel == channel.id) & (InboundEvent.kind == "status") & (InboundEvent.status == "waiting")
             & (fn.json_extract(InboundEvent.payload, "$.status.message_id") == platform_id)))
+    if sent:
+        conversations.message_status(services, message)
     for event in waiting:  # a status webhook that came before the send answered
         if apply_status(services, event, Inbound.from_json(event.payload)) != "waiting":
             InboundEvent.update(status="done", processed_at=utcnow()).where(InboundEvent.id == event.id).execute()
@@ -396,7 +398,7 @@ def _sent(services, channel: Channel, message: Message, platform_id: str) -> Non
 
 # --- statuses from the platforms -----------------------------------------------------------------------
 
-def advance(message_id: int, status: str, error: str | None = None) -> bool:
+def advance(services, message_id: int, status: str, error: str | None = None) -> bool:
     """Move an outbound message forward (sent < delivered < read); never backwards, failed only before delivery."""
     if status == "failed":
         lower = ("pending", "sending", "sent")
@@ -406,8 +408,11 @@ def advance(message_id: int, status: str, error: str | None = None) -> bool:
         values = {"status": "read" if status == "played" else status}
     else:
         return False
-    return bool(Message.update(**values, updated_at=utcnow()).where(
+    moved = bool(Message.update(**values, updated_at=utcnow()).where(
         (Message.id == message_id) & (Message.status.in_(lower))).execute())
+    if moved and services.events.wanted("message.status"):
+        conversations.message_status(services, Message.get_by_id(message_id))
+    return moved
 
 
 def apply_status(services, event: InboundEvent, inbound: Inbound) -> str:
@@ -419,7 +424,7 @@ def apply_status(services, event: InboundEvent, inbound: Inbound) -> str:
     if ids:
         rows = list(outbound.where(Message.platform_id.in_(ids)))
         if not rows and ref_message_id(status.get("ref")) is not None:
-            return _confirm(event, status)
+            return _confirm(services, event, status)
         if not rows and status.get("message_id"):
             return "waiting"
     elif status.get("watermark"):  # Messenger: everything sent before the watermark
@@ -430,7 +435,7 @@ def apply_status(services, event: InboundEvent, inbound: Inbound) -> str:
     else:
         rows = []
     for row in rows:
-        advance(row.id, status.get("status", ""), status.get("error"))
+        advance(services, row.id, status.get("status", ""), status.get("error"))
     return "done"
 
 
@@ -440,7 +445,7 @@ def ref_message_id(ref) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _confirm(event: InboundEvent, status: dict) -> str:
+def _confirm(services, event: InboundEvent, status: dict) -> str:
     """A status naming our message by its ref: a send whose answer never came (crash, timeout) did reach the platform.
 
     It takes the platform's id and status, and no resend happens; a row that has an id already got it from another
@@ -460,16 +465,18 @@ def _confirm(event: InboundEvent, status: dict) -> str:
         & Message.status.in_(("pending", "sending", "failed"))).execute()
     if confirmed:
         log.info("message %d: the platform reports a send whose answer was lost as %s", message_id, name)
+        if services.events.wanted("message.status"):
+            conversations.message_status(services, Message.get_by_id(message_id))
     return "done"
 
 
-def _confirmed_while_queued(channel: Channel, message: Message) -> bool:
+def _confirmed_while_queued(services, channel: Channel, message: Message) -> bool:
     """Before a send is made again: a status naming it by its ref may be stored and still waiting its turn behind
     a backlog of answers; apply it now, so a send that did reach the platform is not made twice."""
-    if not getattr(platform(channel.kind), "CONFIRMS_SENDS", False):
+    if not getattr(channels.module(channel.kind), "CONFIRMS_SENDS", False):
         return False
     for event in InboundEvent.waiting_status(channel.id, f"{REF_PREFIX}{message.id}"):
-        _confirm(event, Inbound.from_json(event.payload).status or {})
+        _confirm(services, event, Inbound.from_json(event.payload).status or {})
     return Message.select().where((Message.id == message.id) & Message.platform_id.is_null(False)).exists()
 
 
@@ -481,7 +488,7 @@ def requeue_pending(services) -> int:
     On platforms that confirm sends (status webhooks or echoes carry our ref) a row cut short waits a grace period
     first: the platform may have taken it, and its status then marks it sent instead of a second copy going out."""
     grace = services.settings.outbox_crash_grace_seconds
-    confirming = [kind for kind in PLATFORMS if getattr(platform(kind), "CONFIRMS_SENDS", False)]
+    confirming = [kind for kind in PLATFORMS if getattr(channels.module(kind), "CONFIRMS_SENDS", False)]
     cut_short = (Message.select(Message.id).join(Conversation).join(Channel, on=(Conversation.channel == Channel.id))
                  .where((Message.direction == "out") & (Message.status == "sending") & Channel.kind.in_(confirming)))
     waiting = Message.update(status="pending", next_attempt_at=utcnow() + timedelta(seconds=grace)).where(
@@ -492,7 +499,7 @@ def requeue_pending(services) -> int:
     now = utcnow()
     for row in rows:
         delay = max(0.0, (row.next_attempt_at - now).total_seconds()) if row.next_attempt_at else 0.0
-        services.schedule_delivery(row.id, delay)
+        schedule(row.id, delay)
     if rows:
         log.info("re-queued %d unsent outbound messages (%d cut short by a stop wait %.0fs for the platform's status)",
                  len(rows), waiting, grace)
@@ -506,7 +513,7 @@ def kick_overdue(services, grace_seconds: float = 60.0) -> int:
         (Message.direction == "out") & (Message.status == "pending")
         & ((Message.next_attempt_at <= limit) | (Message.next_attempt_at.is_null() & (Message.created_at <= limit)))))
     for row in rows:
-        services.schedule_delivery(row.id, 0)
+        schedule(row.id, 0)
     return len(rows)
 
 

@@ -1,18 +1,22 @@
-"""Inbound event -> customer + conversation -> assistant -> reply in the outbox. Idempotent end to end."""
+"""Inbound events: stored by the webhooks and the widget, claimed fairly by the workers, each one recorded
+(conversations.record_inbound), offered to the responders in order (responders.py) and answered through
+conversations.reply. Idempotent end to end; one failure policy for every channel."""
 from __future__ import annotations
 
 import itertools
 import json
 import logging
 import threading
+from datetime import timedelta
 
 from peewee import fn
 
-from appliance.assistant.answer import answer
+from appliance import channels, conversations, responders
 from appliance.assistant.llm import ModelStopped
 from appliance.assistant.prompts import Turn
 from appliance.channels import CONVERSATIONAL, Inbound
 from appliance.db import database
+from appliance.errors import AppError
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, Tenant, utcnow
 
 log = logging.getLogger(__name__)
@@ -72,34 +76,6 @@ def _finish(event_id: int, status: str, error: str | None = None) -> None:
     InboundEvent.update(status=status, error=error, processed_at=utcnow()).where(InboundEvent.id == event_id).execute()
 
 
-def _record_inbound(event: InboundEvent, inbound: Inbound) -> Message:
-    """Customer, open conversation and the inbound message row for the event (once)."""
-    with database.atomic("IMMEDIATE"):
-        existing = Message.get_or_none(Message.inbound_event == event.id)
-        if existing is not None:
-            return existing
-        now = utcnow()
-        customer, created = Customer.get_or_create(channel=event.channel_id, external_id=inbound.user_id, defaults={
-            "tenant": event.tenant_id, "name": inbound.user_name, "last_inbound_at": now})
-        if not created:  # only the columns that change: no stale copy of the rest is written back
-            changes = {Customer.last_inbound_at: now}
-            if inbound.user_name and not customer.name:
-                changes[Customer.name] = inbound.user_name
-            Customer.update(changes).where(Customer.id == customer.id).execute()
-        conversation = (Conversation.select()
-                        .where((Conversation.customer == customer) & (Conversation.status != "closed"))
-                        .order_by(Conversation.id.desc()).first())
-        if conversation is None:
-            conversation = Conversation.create(tenant=event.tenant_id, channel=event.channel_id, customer=customer,
-                                               last_message_at=now)
-        else:
-            Conversation.update(last_message_at=now).where(Conversation.id == conversation.id).execute()
-        return Message.create(tenant=event.tenant_id, conversation=conversation, direction="in", sender="customer",
-                              kind=inbound.kind, text=inbound.describe(), inbound_event=event.id,
-                              payload={k: v for k, v in inbound.as_json().items() if k != "raw" and v},
-                              platform_id=inbound.platform_id)
-
-
 def history_of(message: Message, limit: int) -> list[Turn]:
     """The conversation's last `limit` messages before `message`, oldest first."""
     rows = (Message.select().where((Message.conversation == message.conversation_id) & (Message.id < message.id)
@@ -117,48 +93,48 @@ def handle_event(services, event_id: int) -> Message | None:
 
 
 def handle_claimed(services, event: InboundEvent) -> Message | None:
-    """Process an event this worker has marked `processing` (loaded with its channel and tenant)."""
-    event_id = event.id
+    """Process an event this worker has marked `processing` (loaded with its channel and tenant): record the
+    message, ask the responders in order, send what the first one says and do what it asks."""
     inbound = Inbound.from_json(event.payload)
     if inbound.kind not in CONVERSATIONAL:
-        handler = services.event_handlers.get(inbound.kind)
-        if handler is None:
-            _finish(event_id, "skipped")
-            return None
-        _finish(event_id, handler(services, event, inbound) or "done")  # "waiting": status before its message
+        handler = EVENT_HANDLERS.get(inbound.kind)
+        _finish(event.id, (handler(services, event, inbound) or "done") if handler else "skipped")  # or "waiting"
         return None
-    message = _record_inbound(event, inbound)
+    message = conversations.record_inbound(services, event, inbound)
     conversation = message.conversation
+    conversation.channel = event.channel  # loaded with the event: the reply needs no query for it
     existing = Message.get_or_none(Message.reply_to == message.id)
     if existing is not None or conversation.status != "open":
-        _finish(event_id, "done")  # answered already, or a human has the conversation
+        _finish(event.id, "done")  # answered already, or a person has the conversation
         return existing
-    tenant, channel = event.tenant, event.channel
-    session = inbound.user_id
-    stream = services.streams
+    response = responders.respond(_context(services, event, conversation, message))
+    try:
+        out = _act(services, conversation, message, response)
+    except AppError as exc:  # the reply may not go: its channel was disconnected meanwhile, or the window closed
+        log.info("inbound event %d not answered: %s", event.id, exc.code)
+        _give_up(event.id, f"not answered: {exc.code}")
+        return None
+    _finish(event.id, "done")
+    return out
 
-    def on_token(piece: str) -> None:
-        if channel.kind == "web":
-            stream.publish(channel.id, session, "token", {"reply_to": message.id, "text": piece})
 
-    if channel.kind == "web":
-        stream.publish(channel.id, session, "typing", {"reply_to": message.id})
-    limit = services.settings.history_length
-    reply = answer(services, tenant, history_of(message, max(limit, 50)), message.text, on_token=on_token)
-    with database.atomic("IMMEDIATE"):
-        existing = Message.get_or_none(Message.reply_to == message.id)
-        if existing is not None:
-            _finish(event_id, "done")
-            return existing
-        out = Message.create(tenant=tenant.id, conversation=conversation, direction="out", sender="bot",
-                             text=reply.text, reply_to=message.id, status="pending", model=reply.model,
-                             tokens_prompt=reply.prompt_tokens, tokens_completion=reply.completion_tokens,
-                             latency_ms=reply.latency_ms, sources=reply.sources, path=reply.path,
-                             rejected=reply.rejected)
-        if reply.action == "handoff":
-            Conversation.update(status="handoff").where(Conversation.id == conversation.id).execute()
-        _finish(event_id, "done")
-    services.deliver(out, in_worker=True)  # already on a worker: no second trip through the queue
+def _context(services, event: InboundEvent, conversation: Conversation, message: Message) -> responders.Context:
+    channel = event.channel
+    progress = getattr(channels.module(channel.kind), "progress", None)  # the widget shows typing and tokens
+    on_token = progress(services.streams, channel.id, conversation.customer.external_id, message.id) if progress else None
+    history = history_of(message, max(services.settings.history_length, 50))
+    return responders.Context(services, event.tenant, channel, conversation, message, history, on_token)
+
+
+def _act(services, conversation: Conversation, message: Message, response) -> Message | None:
+    """Send the response's reply (on this worker: no second trip through the queue), then do its action."""
+    out = None
+    outbound = response.outbound() if response is not None else None
+    if outbound is not None:
+        out = conversations.reply(services, conversation, outbound, "bot", inline=True, reply_to=message.id,
+                                  **response.meta)
+    if response is not None and response.action == "handoff":
+        conversations.handoff(services, conversation, reason=response.reason)
     return out
 
 
@@ -182,8 +158,8 @@ def process_next(services) -> bool:
     except ModelStopped:
         _put_back(event)
         return False
-    except Exception:
-        _retry_or_fail(event)
+    except Exception as exc:
+        _retry_or_fail(event, exc)
     if _pending():
         services.ring()  # this conversation's next message may be waiting for this one
     return True
@@ -231,13 +207,32 @@ def _oldest_free(tenant_id: str, busy: set) -> int | None:
         after = rows[-1][0]
 
 
-def _retry_or_fail(event: InboundEvent) -> None:
-    """A crashed event goes back to pending until it has used its attempts; then it is failed (the others go on)."""
+def _retry_or_fail(event: InboundEvent, exc: Exception) -> None:
+    """A crashed event goes back to pending until it has used its attempts; then it is failed, once and for good (no
+    sweep picks a failed event up again): counted in /healthz and noted on its message in the conversation."""
     final = event.attempts >= MAX_EVENT_ATTEMPTS
     log.exception("inbound event %d failed (attempt %d)%s", event.id, event.attempts,
                   "; giving up" if final else "; it will be retried")
-    InboundEvent.update(status="failed" if final else "pending", error="processing failed; see the log").where(
-        InboundEvent.id == event.id).execute()
+    reason = f"not answered after {event.attempts} attempts ({type(exc).__name__}); see the log"
+    if final:
+        _give_up(event.id, reason)
+    else:
+        InboundEvent.update(status="pending", error=reason).where(InboundEvent.id == event.id).execute()
+
+
+def _give_up(event_id: int, reason: str) -> None:
+    """The event ends failed with its reason, noted on its message too (the conversation shows it)."""
+    with database.atomic("IMMEDIATE"):
+        _finish(event_id, "failed", reason)
+        Message.update(error=reason).where(Message.inbound_event == event_id).execute()
+
+
+def failed_figures(hours: float = 1.0) -> dict:
+    """Counts for /healthz: inbound events that ended failed, in all and in the last `hours`."""
+    failed = InboundEvent.select().where(InboundEvent.status == "failed")
+    since = utcnow() - timedelta(hours=hours)
+    return {"failed_events": failed.count(),
+            "failed_events_last_hour": failed.where(InboundEvent.processed_at >= since).count()}
 
 
 def _put_back(event: InboundEvent) -> None:
@@ -256,7 +251,7 @@ def requeue_unfinished(services) -> int:
     return count
 
 
-# --- events that are not answered: statuses, follows, reactions (Services.event_handlers) ----------------
+# --- events that are not answered: statuses, follows, reactions (EVENT_HANDLERS) ----------------------------
 
 def _customer(event: InboundEvent, inbound: Inbound) -> Customer:
     customer, _ = Customer.get_or_create(channel=event.channel_id, external_id=inbound.user_id,

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from peewee import (
     BlobField,
     BooleanField,
+    Case,
     CharField,
     DateTimeField,
     FloatField,
@@ -18,6 +19,7 @@ from peewee import (
     TextField,
     fn,
 )
+from playhouse.sqlite_ext import AutoIncrementField
 
 from appliance.db import database, migration
 from appliance.errors import AppError
@@ -62,7 +64,13 @@ class Tenant(BaseModel):
     assistant = JSONField(default=dict)  # persona, instructions, model choice... (secrets live in assistant_secret)
     assistant_secret = TextField(null=True)  # vault-encrypted cloud api key
     kb_version = IntegerField(default=0)  # bumped on every knowledge change (answer cache key)
+    setup_step = CharField(default="")  # the first-run wizard's last step; "done" once finished
     created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def oldest_first(cls) -> list["Tenant"]:
+        """Every tenant, in the order they were created."""
+        return list(cls.select().order_by(cls.created_at))
 
 
 class User(BaseModel):
@@ -72,12 +80,18 @@ class User(BaseModel):
     password_hash = CharField()
     role = CharField()
     session_version = IntegerField(default=0)  # in the admin cookie; bumped at logout so old cookies stop working
+    language = CharField(default="")  # the admin pages' language (en, vi); empty: the browser's choice
     created_at = DateTimeField(default=utcnow)
 
     @classmethod
     def end_sessions(cls, user_id: int) -> None:
         """Log this user out everywhere: every admin cookie issued so far stops working."""
         cls.update(session_version=cls.session_version + 1).where(cls.id == user_id).execute()
+
+    @classmethod
+    def of_tenant(cls, tenant_id: str) -> list["User"]:
+        """The tenant's staff (admins and agents), by e-mail."""
+        return list(cls.select().where(cls.tenant == tenant_id).order_by(cls.email))
 
 
 class ApiToken(BaseModel):
@@ -111,9 +125,18 @@ class Channel(BaseModel):
             query &= cls.kind == kind
         return cls.get_or_none(query)
 
+    @classmethod
+    def live_of(cls, tenant_id: str) -> list["Channel"]:
+        """The tenant's connected (not deleted) channels, oldest first."""
+        return list(cls.select().where((cls.tenant == tenant_id) & (cls.deleted == False))  # noqa: E712
+                    .order_by(cls.created_at))
+
     @property
     def webhook_path(self) -> str:
-        return f"/widget/{self.id}.js" if self.kind == "web" else f"/webhooks/{self.kind}/{self.id}"
+        """Where the platform posts to (the widget: its embed script), from the channel module."""
+        from appliance import channels
+
+        return getattr(channels.module(self.kind), "PATH", "/webhooks/{kind}/{id}").format(kind=self.kind, id=self.id)
 
 
 class Customer(BaseModel):
@@ -132,7 +155,7 @@ class Customer(BaseModel):
 
 
 class Conversation(BaseModel):
-    STATUSES = ("open", "handoff", "closed")
+    STATUSES = ("open", "handoff", "assigned", "closed")  # changed only through appliance/conversations.py
     tenant = ForeignKeyField(Tenant, backref="conversations", on_delete="CASCADE")
     channel = ForeignKeyField(Channel, backref="conversations", on_delete="CASCADE")
     customer = ForeignKeyField(Customer, backref="conversations", on_delete="CASCADE")
@@ -140,6 +163,13 @@ class Conversation(BaseModel):
     assigned_user = ForeignKeyField(User, null=True, on_delete="SET NULL")
     last_message_at = DateTimeField(default=utcnow)
     created_at = DateTimeField(default=utcnow)
+
+
+    @classmethod
+    def latest(cls, tenant_id: str, limit: int) -> list["Conversation"]:
+        """The tenant's most recently active conversations, with their customers (one query)."""
+        return list(cls.select(cls, Customer).join(Customer).where(cls.tenant == tenant_id)
+                    .order_by(cls.last_message_at.desc()).limit(limit))
 
 
 class InboundEvent(BaseModel):
@@ -195,27 +225,31 @@ class Message(BaseModel):
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
-    STAFF_ONLY = ("error", "model", "tokens", "sources", "path", "rejected")  # never in the customer's widget
+    @classmethod
+    def unread_counts(cls, conversation_ids: list[int]) -> dict[int, int]:
+        """Per conversation, the customer's messages since the last reply (bot's or staff's); absent when none."""
+        if not conversation_ids:
+            return {}
+        out = cls.alias()
+        last_reply = out.select(fn.COALESCE(fn.MAX(out.id), 0)).where(
+            (out.conversation == cls.conversation) & (out.direction == "out"))
+        return dict(cls.select(cls.conversation, fn.COUNT(cls.id))
+                    .where(cls.conversation.in_(conversation_ids) & (cls.direction == "in") & (cls.id > last_reply))
+                    .group_by(cls.conversation).tuples())
 
-    def as_json(self, for_customer: bool = False) -> dict:
-        """The API shape of a message; `for_customer` leaves out what only staff see (sources, model, path)."""
-        data = {
-            "id": self.id,
-            "direction": self.direction,
-            "sender": self.sender,
-            "reply_to": self.reply_to_id,
-            "kind": self.kind,
-            "text": self.text,
-            "status": self.status,
-            "error": self.error,
-            "model": self.model,
-            "tokens": {"prompt": self.tokens_prompt, "completion": self.tokens_completion},
-            "sources": self.sources or [],
-            "path": self.path,
-            "rejected": self.rejected,
-            "created_at": self.created_at.isoformat() + "Z",
-        }
-        return {k: v for k, v in data.items() if k not in self.STAFF_ONLY} if for_customer else data
+    @classmethod
+    def unread_conversations(cls, tenant_id: str):
+        """A subquery of the tenant's conversation ids whose newest message is the customer's (no reply since)."""
+        newest = {d: fn.MAX(Case(None, [(cls.direction == d, cls.id)])) for d in ("in", "out")}
+        return (cls.select(cls.conversation).where(cls.tenant == tenant_id).group_by(cls.conversation)
+                .having(newest["in"] > fn.COALESCE(newest["out"], 0)))
+
+
+    @classmethod
+    def last_of(cls, conversation_ids: list[int]) -> dict[int, "Message"]:
+        """The newest message of each of these conversations, by conversation id (two queries in all)."""
+        newest = cls.select(fn.MAX(cls.id)).where(cls.conversation.in_(conversation_ids)).group_by(cls.conversation)
+        return {m.conversation_id: m for m in cls.select().where(cls.id.in_(newest))}
 
 
 class Document(BaseModel):
@@ -236,6 +270,11 @@ class Document(BaseModel):
 
     class Meta:
         indexes = ((("tenant", "content_hash"), True),)
+
+    @classmethod
+    def of_tenant(cls, tenant_id: str) -> list["Document"]:
+        """The tenant's documents, newest first."""
+        return list(cls.select().where(cls.tenant == tenant_id).order_by(cls.id.desc()))
 
 
 class Chunk(BaseModel):
@@ -429,3 +468,67 @@ def _add_answer_paths(db) -> None:
     for table, column, kind in _COLUMNS_7:
         if column not in {c.name for c in db.get_columns(table)}:
             db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}')
+
+
+# --- the admin event stream's memory: conversation events by tenant (schema version 9) ------------------
+
+class ConversationEvent(BaseModel):
+    """A conversation event as the admin stream sent it; its id is the SSE `id:` a reconnecting page resumes from.
+
+    AUTOINCREMENT, so an id is never given twice even after pruning removed the newest rows' predecessors."""
+
+    id = AutoIncrementField()
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    conversation = ForeignKeyField(Conversation, on_delete="CASCADE")  # erasing a conversation erases its events
+    name = CharField()
+    data = JSONField(default=dict)
+    created_at = DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("tenant", "id"), False),)
+
+    @classmethod
+    def after(cls, tenant_id: str, after_id: int, limit: int) -> list["ConversationEvent"]:
+        """The tenant's events newer than `after_id`, oldest first, at most `limit`."""
+        return list(cls.select().where((cls.tenant == tenant_id) & (cls.id > after_id)).order_by(cls.id).limit(limit))
+
+    @classmethod
+    def latest_id(cls, tenant_id: str) -> int:
+        """The id of the tenant's newest event (0: none kept)."""
+        return cls.select(fn.MAX(cls.id)).where(cls.tenant == tenant_id).scalar() or 0
+
+    @classmethod
+    def bounds(cls) -> tuple[int, int]:
+        """(oldest id kept, last id ever given) over all tenants; (0, 0) before the first event."""
+        oldest = cls.select(fn.MIN(cls.id)).scalar()
+        row = database.execute_sql("SELECT seq FROM sqlite_sequence WHERE name = ?", (cls._meta.table_name,)).fetchone()
+        last = row[0] if row else 0
+        return (oldest or last + 1, last) if last else (0, 0)
+
+    @classmethod
+    def prune(cls, before, keep_rows: int) -> int:
+        """Forget events older than `before` and all but the newest `keep_rows`; how many went."""
+        gone = cls.delete().where(cls.created_at < before).execute()
+        newest = cls.select(cls.id).order_by(cls.id.desc()).offset(keep_rows).limit(1).scalar()
+        if newest is not None:
+            gone += cls.delete().where(cls.id <= newest).execute()
+        return gone
+
+
+@migration(9)
+def _create_conversation_events(db) -> None:
+    db.create_tables([ConversationEvent])
+
+
+# --- the admin pages' language per user, the first-run wizard's step per tenant (schema version 11) ---------
+
+@migration(11)
+def _add_language_and_setup_step(db) -> None:
+    # a database created at version 11 or later already has the columns (migration 1 creates today's tables)
+    if "language" not in {column.name for column in db.get_columns("user")}:
+        db.execute_sql('ALTER TABLE "user" ADD COLUMN "language" VARCHAR(8) NOT NULL DEFAULT \'\'')
+    if "setup_step" not in {column.name for column in db.get_columns("tenant")}:
+        db.execute_sql('ALTER TABLE "tenant" ADD COLUMN "setup_step" VARCHAR(16) NOT NULL DEFAULT \'\'')
+        # shops already answering on a platform or from documents were set up before the wizard existed
+        db.execute_sql("UPDATE tenant SET setup_step = 'done' WHERE id IN (SELECT tenant_id FROM document) "
+                       "OR id IN (SELECT tenant_id FROM channel WHERE kind != 'web' AND deleted = 0)")

@@ -84,9 +84,12 @@ def use_queue_file(path: Path | None) -> None:
     huey.immediate = False
 
 
-@huey.task(retries=2, retry_delay=1)
+@huey.task(retries=0)
 def process_next() -> None:
-    """The doorbell: answer the fairest pending inbound event (one), ringing again while more wait."""
+    """The doorbell: answer the fairest pending inbound event (one), ringing again while more wait.
+
+    Never retried by huey: the event rows carry the attempts (pipeline.MAX_EVENT_ATTEMPTS), and a failed event
+    stays failed; the minutely sweep rings for pending ones only."""
     from appliance.pipeline import process_next as answer_one
 
     _services.bell_answered()
@@ -119,9 +122,25 @@ def kick_inbound() -> None:
         _services.ring(always=True)
 
 
-# --- knowledge base ------------------------------------------------------------------------
+@huey.periodic_task(crontab(minute="17"))
+def prune_events() -> None:
+    """Hourly: forget conversation events older or more than the admin streams keep to resume from."""
+    from appliance.web.events import prune
 
-import threading  # noqa: E402  (only the knowledge tasks need it)
+    if _services is not None:
+        prune(_services.settings)
+
+
+@huey.periodic_task(crontab(minute="*/5"))
+def close_idle_conversations() -> None:
+    """Close conversations idle longer than the conversation_idle_hours setting."""
+    from appliance.conversations import auto_close
+
+    if _services is not None:
+        auto_close(_services)
+
+
+# --- knowledge base ------------------------------------------------------------------------
 
 @huey.task(retries=0)
 def ingest_document(document_id: int) -> None:
@@ -129,21 +148,3 @@ def ingest_document(document_id: int) -> None:
     from appliance.assistant.ingest import process
 
     process(_services, document_id)
-
-
-_requeued_documents = False
-_requeue_lock = threading.Lock()
-
-
-@huey.on_startup()
-def requeue_documents() -> None:
-    """Once per process, when the consumer starts: queue again documents a restart interrupted."""
-    global _requeued_documents
-    from appliance.assistant.ingest import unfinished
-
-    with _requeue_lock:
-        if _requeued_documents or _services is None:
-            return
-        _requeued_documents = True
-    for document_id in unfinished():
-        ingest_document(document_id)

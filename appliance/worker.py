@@ -41,8 +41,6 @@ def serve(settings) -> int:
     from appliance import tasks
     from appliance.app import create_app, create_services
     from appliance.db import database
-    from appliance.outbox import requeue_pending
-    from appliance.pipeline import requeue_unfinished
 
     _limit_threads(settings)
     logging.getLogger().setLevel(settings.log_level.upper())
@@ -59,12 +57,12 @@ def serve(settings) -> int:
         log.info("stopping")
         services.stopping.set()
         services.streams.close()
+        services.admin_streams.close()
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    requeue_unfinished(services)
-    requeue_pending(services)
+    requeue(services)
     if settings.load_models:
         services.models.load_in_background()
     else:
@@ -78,6 +76,7 @@ def serve(settings) -> int:
         pass
     finally:
         services.streams.close()
+        services.admin_streams.close()
         server.close()
         consumer.stop(graceful=True)  # each running task finishes its one event or send; the rest waits in the rows
         _log_left_over()
@@ -85,6 +84,20 @@ def serve(settings) -> int:
         database.close()
         log.info("stopped")
     return 0
+
+
+def requeue(services) -> None:
+    """At start-up, in this one place: what a stop or a crash left unfinished is queued again (inbound events to
+    answer, replies to send, documents to index); each ledger row says where it stopped."""
+    from appliance import tasks
+    from appliance.assistant.ingest import unfinished
+    from appliance.outbox import requeue_pending
+    from appliance.pipeline import requeue_unfinished
+
+    requeue_unfinished(services)
+    requeue_pending(services)
+    for document_id in unfinished():
+        tasks.ingest_document(document_id)
 
 
 def _log_left_over() -> None:

@@ -130,6 +130,15 @@ def post_json(client, url, body, headers=None):
     return client.post(url, data=json.dumps(body), headers={"Content-Type": "application/json", **(headers or {})})
 
 
+def assert_error(response, status, code):
+    """The one error shape, with this status and code (a Flask test response or a requests one)."""
+    assert response.status_code == status
+    body = response.get_json() if hasattr(response, "get_json") else response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"].endswith(".") and "Traceback" not in body["error"]["message"]
+
+
 def wait_until(predicate, seconds: float = 60.0, every: float = 0.05):
     """Poll until predicate() is truthy; its value."""
     deadline = time.monotonic() + seconds

@@ -10,8 +10,10 @@ import pytest
 
 from appliance.assistant import faithful, prompts
 from appliance.assistant.answer import answer
-from appliance.assistant.compose import format_price, local_prices, sentences
+from appliance.assistant.compose import sentences
+from appliance.assistant.rows import format_price, local_prices
 from appliance.assistant.ingest import process, store_upload
+from appliance.conversations import message_json
 from appliance.db import database, migrate, schema_version
 from appliance.records import AnswerCache, Conversation, Document, Message, Tenant, Usage
 from conftest import post_json
@@ -216,7 +218,7 @@ def test_the_reply_message_and_the_test_endpoint_record_the_path(client, service
     staff = client.get(f"/api/v1/conversations/{reply.conversation_id}", headers=shop.headers).get_json()
     bot = [m for m in staff["messages"] if m["direction"] == "out"][0]
     assert bot["path"] == "extract" and "99000" in bot["rejected"] and bot["sources"][0]["document"] == "san-pham.csv"
-    assert {"sources", "path", "rejected", "model"}.isdisjoint(reply.as_json(for_customer=True))
+    assert {"sources", "path", "rejected", "model"}.isdisjoint(message_json(reply, for_customer=True))
     body = post_json(client, "/api/v1/assistant/test", {"text": PRICE_QUESTION_VI}, shop.headers).get_json()
     assert body["path"] == "extract" and "99000" in body["rejected"] and body["reply"] == ROW_VI
 

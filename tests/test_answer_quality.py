@@ -8,7 +8,8 @@ import pytest
 
 from appliance.assistant import glossary, prompts, relevance
 from appliance.assistant.answer import retrieve
-from appliance.assistant.compose import about, closest_sentences, guess_fields, row_answer
+from appliance.assistant.compose import about, closest_sentences
+from appliance.assistant.rows import guess_fields, row_answer
 from test_answer_paths import ask, shop, upload  # noqa: F401  (fixture)
 
 ENGLISH_FAQ = """# Frequently asked questions

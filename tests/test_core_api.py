@@ -9,15 +9,7 @@ from appliance.errors import AppError
 from appliance.pipeline import store_events
 from appliance.channels import Inbound
 from appliance.pipeline import handle_event
-from tests.conftest import post_json
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status
-    body = response.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"].endswith(".") and "Traceback" not in body["error"]["message"]
+from tests.conftest import assert_error, post_json
 
 
 def test_error_shape_is_locked(client, tenant, app):

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+from appliance.assistant.prompts import HANDOFF
 from tests.conftest import MODELS_DIR, REPO
 
 
@@ -54,6 +55,14 @@ def test_chat_goes_through_the_pipeline(tmp_path):
     rows = db.execute("select direction, text from message order by id").fetchall()
     assert rows[0] == ("in", "Hello, are you open?") and rows[1][0] == "out" and rows[1][1] == reply
     assert db.execute("select status from inboundevent").fetchone() == ("done",)
+
+
+def test_chat_after_a_hand_off_says_a_person_has_the_conversation(tmp_path):
+    tenant = json.loads(run(tmp_path, "tenant", "create", "Chat Shop", "--json").stdout)
+    done = run(tmp_path, "chat", "--tenant", tenant["tenant_id"], stdin="I want to talk to a human\nhello\n\n")
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.split("bot> ")[1:]
+    assert first.strip() == HANDOFF["en"] and second.strip() == "(no reply: a person has this conversation now)"
 
 
 def test_init_creates_demo_tenant_once(tmp_path):

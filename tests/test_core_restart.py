@@ -81,7 +81,8 @@ def _up(base):
 def test_healthz_answers_while_models_load_and_sigterm_stops_cleanly(tmp_path):
     data = tmp_path / "data"
     services = create_services(make_settings(data, load_models=False))
-    channel = Channel.create(tenant=create_tenant("Stop Shop")[0], kind="web", name="chat")
+    tenant, token = create_tenant("Stop Shop")
+    channel = Channel.create(tenant=tenant, kind="web", name="chat")
     database.close()
     del services
     port = free_port()
@@ -94,6 +95,10 @@ def test_healthz_answers_while_models_load_and_sigterm_stops_cleanly(tmp_path):
         # a customer's open chat stream must not hold up the stop: it is ended, the browser reconnects later
         stream = requests.get(f"http://127.0.0.1:{port}/widget/{channel.id}/events?session=s1", stream=True, timeout=30)
         assert next(stream.iter_lines()) == b": connected"
+        admin = requests.get(f"http://127.0.0.1:{port}/api/v1/events", headers={"Authorization": f"Bearer {token}"},
+                             stream=True, timeout=30)  # an admin page following the conversations: the same
+        admin_lines = admin.iter_lines()
+        assert next(admin_lines) == b": connected"
     finally:
         stopping = time.monotonic()
         server.send_signal(signal.SIGTERM)
@@ -101,6 +106,7 @@ def test_healthz_answers_while_models_load_and_sigterm_stops_cleanly(tmp_path):
     assert server.returncode == 0, output
     assert time.monotonic() - stopping < 3 and "still running" not in output, output
     assert list(stream.iter_lines()) == []  # the server ended the stream cleanly
+    assert [line for line in admin_lines if line.startswith(b"event:")] == [b"event: ready"]  # then its end
 
 
 def _health(port):

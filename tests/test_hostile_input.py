@@ -16,7 +16,7 @@ from tests.conftest import post_json
 from tests.fakes import (  # noqa: F401  (fixtures)
     CREDENTIALS, connect, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, fakes, sample, signed_headers,
 )
-from tests.test_core_api import assert_error
+from tests.conftest import assert_error
 
 PARSERS = {"whatsapp": whatsapp, "messenger": messenger, "zalo": zalo, "telegram": telegram}
 QUICK = hsettings(derandomize=True, max_examples=150, deadline=None, database=None)
@@ -265,6 +265,10 @@ def test_api_refuses_hostile_json_with_400(url, raw, code, client, tenant, admin
 @pytest.mark.parametrize("method, url", [
     ("get", "/api/v1/conversations/{}"),
     ("post", "/api/v1/conversations/{}/messages"),
+    ("post", "/api/v1/conversations/{}/handoff"),
+    ("post", "/api/v1/conversations/{}/assign"),
+    ("post", "/api/v1/conversations/{}/resume-bot"),
+    ("post", "/api/v1/conversations/{}/close"),
     ("get", "/api/v1/knowledge/documents/{}"),
     ("delete", "/api/v1/knowledge/documents/{}"),
 ])
@@ -334,8 +338,37 @@ def test_openapi_describes_request_bodies_and_path_parameters(client):
     with_body = {(path, method) for path, ops in spec["paths"].items() for method, op in ops.items() if "requestBody" in op}
     assert with_body == {("/tenants", "post"), ("/channels", "post"), ("/channels/{channel_id}", "patch"),
                          ("/assistant", "put"), ("/assistant/test", "post"), ("/conversations/{conversation_id}/messages", "post"),
+                         ("/conversations/{conversation_id}/handoff", "post"), ("/conversations/{conversation_id}/assign", "post"),
                          ("/knowledge/documents", "post"), ("/knowledge/documents/{document_id}", "patch"),
                          ("/knowledge/search", "post")}
+
+
+@QUICK
+@given(mark=st.text(st.characters(blacklist_characters="\r\n"), max_size=24)  # no HTTP header holds a line break
+       | st.integers(min_value=-(2**70), max_value=2**70).map(str))
+def test_event_stream_marks_are_an_event_id_or_a_422(mark):
+    from flask import Flask
+
+    from appliance.web.sse import resume_after
+
+    for request in ({"headers": {"Last-Event-ID": mark}}, {"query_string": {"since": mark}}):
+        with Flask(__name__).test_request_context("/api/v1/events", **request):
+            try:
+                after = resume_after()
+            except AppError as exc:
+                assert (exc.status, exc.code) == (422, "invalid_since")
+                continue
+        assert after is None if mark == "" else after == int(mark) and 0 <= after < 2**63
+
+
+@pytest.mark.parametrize("query, found", [
+    ({"q": "%_\\'\""}, False), ({"q": "x" * 5000}, False), ({"channel": "' OR 1=1 --"}, False),
+    ({"assigned": "0"}, False), ({"before": "9" * 17 + "-1"}, True), ({"q": "Lan"}, True),  # the customer's name
+])
+def test_conversation_list_takes_odd_but_valid_queries_literally(query, found, client, tenant, web_channel):
+    conversation = _conversation(tenant, web_channel)
+    response = client.get("/api/v1/conversations", query_string=query, headers=tenant.headers)
+    assert [c["id"] for c in response.get_json()["conversations"]] == ([conversation.id] if found else [])
 
 
 # --- the webhooks, signed, through the real app --------------------------------------------------------
@@ -401,7 +434,11 @@ def test_api_answers_generated_requests_without_a_5xx(app, client, tenant, other
     conversation = _conversation(tenant, web_channel)
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     fixed = {("PATCH", "/channels/{channel_id}"): {"channel_id": web_channel.id},  # real rows: bodies get read
-             ("POST", "/conversations/{conversation_id}/messages"): {"conversation_id": conversation.id}}
+             **{("POST", f"/conversations/{{conversation_id}}/{action}"): {"conversation_id": conversation.id}
+                for action in ("messages", "handoff", "assign", "resume-bot", "close")},
+             ("GET", "/conversations/{conversation_id}"): {"conversation_id": conversation.id}}
+    # every admin event stream generated below ends at once, as at a stop, instead of holding on for 25 s
+    app.extensions["appliance"].admin_streams.close()
     # random assistant settings go to another tenant, so this tenant's /assistant/test keeps the local model
     tokens = {"/tenants": admin_headers, "/assistant": other_tenant.headers}
     # a valid /assistant/test runs the model (seconds each): its checks are reached by the invalid cases alone

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from appliance import outbox
+from appliance import conversations, outbox
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, utcnow
 from tests.conftest import make_settings, wait_until
 from tests.fakes import (  # noqa: F401  (fixtures)
@@ -35,7 +35,7 @@ def conversation_for(channel_id: str, kind: str, last_inbound_hours: float = 0.1
 def queue_reply(services, conversation, text="Hello from the shop", **payload) -> Message:
     message = Message.create(tenant=conversation.tenant_id, conversation=conversation, direction="out", sender="bot",
                              text=text, status="pending", payload=payload or None)
-    services.deliver(message)
+    outbox.hand_over(services, message)
     return Message.get_by_id(message.id)
 
 
@@ -214,7 +214,7 @@ def test_zalo_refreshes_an_expired_token_once_and_keeps_the_new_one(client, tena
 ])
 def test_windows(kind, hours, open_):
     now = utcnow()
-    assert outbox.free_window_open(kind, now - timedelta(hours=hours), now) is open_
+    assert conversations.window_open(kind, now - timedelta(hours=hours), now) is open_
 
 
 def test_whatsapp_131047_takes_the_template_path(client, tenant, fake_whatsapp, services):

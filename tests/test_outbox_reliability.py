@@ -58,7 +58,7 @@ def start_send(services, message: Message, fake) -> threading.Thread:
     """Deliver in a worker thread whose send hangs at the platform; returns once the row is `sending` there."""
     before = len(fake.sends)
     fake.hang()
-    worker = threading.Thread(target=services.deliver, args=(message,), daemon=True)
+    worker = threading.Thread(target=outbox.hand_over, args=(services, message), daemon=True)
     worker.start()
     wait_until(lambda: len(fake.sends) > before and fresh(message).status == "sending", 10)
     return worker
@@ -221,7 +221,7 @@ def test_a_reply_rate_limited_past_the_give_up_age_fails(client, tenant, fake_wh
     fake_whatsapp.fail(**RATE_LIMIT)
     message = new_reply(conversation_for(connect(client, tenant, fake_whatsapp), "whatsapp"))
     Message.update(created_at=utcnow() - timedelta(hours=2)).where(Message.id == message.id).execute()
-    services.deliver(Message.get_by_id(message.id))
+    outbox.hand_over(services, Message.get_by_id(message.id))
     row = fresh(message)
     assert row.status == "failed" and row.error.startswith("rate_limited: not sent within 1 hours")
 
@@ -236,7 +236,7 @@ def test_an_open_breaker_lets_one_probe_through_and_reopens_from_its_failure(cli
     slow, failing = new_reply(conversation, "slow"), new_reply(conversation, "failing")
     in_flight = start_send(services, slow, fake_whatsapp)  # admitted while the breaker was closed
     fake_whatsapp.fail(status=500)
-    services.deliver(failing)  # opens the breaker for 2 s
+    outbox.hand_over(services, failing)  # opens the breaker for 2 s
     opened = services.outbox.breaker.wait(channel_id)
     assert fresh(failing).status == "pending" and 1.0 < opened <= 2.0
     wait_until(lambda: services.outbox.breaker.wait(channel_id) < opened - 0.5, 10)
@@ -249,7 +249,7 @@ def test_an_open_breaker_lets_one_probe_through_and_reopens_from_its_failure(cli
     probe = start_send(services, slow, fake_whatsapp)
     make_due(failing)
     sends = len(fake_whatsapp.sends)
-    services.deliver(fresh(failing))  # a second worker while the probe is out: it waits
+    outbox.hand_over(services, fresh(failing))  # a second worker while the probe is out: it waits
     row = fresh(failing)
     assert len(fake_whatsapp.sends) == sends and row.status == "pending" and row.attempts == 1
     assert row.next_attempt_at >= utcnow() + timedelta(seconds=50)  # look again when the probe must have an answer

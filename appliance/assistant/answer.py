@@ -231,7 +231,12 @@ def _no_context(services, tenant, config, history, question, language, on_token)
             return _cloud(services, tenant, config, _persona(config, tenant), [], history, question, on_token)
         except ModelError as exc:
             log.warning("cloud fallback of %s failed: %s", tenant.id, exc)
-    if fallback == "handoff":
+    return fallback_reply(config, language, on_token)
+
+
+def fallback_reply(config: dict, language: str, on_token=None) -> Reply:
+    """The tenant's fallback without a model: the hand-off notice (fallback `handoff`) or its "don't know" text."""
+    if config.get("fallback") == "handoff":
         return _say(_handoff_text(language), on_token, action="handoff", path="handoff")
     own = ((config.get("smalltalk") or {}).get(language) or {}).get("fallback")
     return _say(own or prompts.DONT_KNOW.get(language, prompts.DONT_KNOW["en"]), on_token)

@@ -2,139 +2,18 @@
 from its body, prose from the sentences closest to the question. No markup reaches the customer."""
 from __future__ import annotations
 
+import math
 import re
 import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from appliance.assistant import glossary, lexical, relevance
-from appliance.assistant.faithful import canonical_number
-from appliance.assistant.prompts import fold
-from appliance.errors import AppError
+from appliance.assistant import glossary, lexical, relevance, rows
+from appliance.assistant.prompts import fold, language_of
+from appliance.assistant.rows import local_prices
+from appliance.assistant.rows import tokens as _tokens
 from appliance.records import Chunk, Document
-
-# --- a table's columns by meaning ------------------------------------------------------------------
-
-ROLES = ("code", "name", "price", "stock", "colour", "size", "warranty", "duration", "description")
-# Header words (lower case, accents folded) per role; roles are tried in this order, so "Mã sản phẩm" is a code.
-_HEADER_WORDS = {
-    "code": ("ma", "sku", "code", "id", "ma sp", "barcode"),
-    "name": ("ten", "san pham", "name", "product", "item", "title", "mat hang", "model"),
-    "price": ("gia", "price", "don gia", "cost", "amount"),
-    "stock": ("ton kho", "con hang", "stock", "so luong", "qty", "quantity", "inventory", "kho", "tinh trang",
-              "availability"),
-    "colour": ("mau", "mau sac", "colour", "color", "colours", "colors"),
-    "size": ("size", "kich thuoc", "kich co", "dung tich", "capacity", "dimensions", "volume"),
-    "duration": ("thoi gian", "thoi luong", "duration", "time", "minutes", "phut"),
-    "warranty": ("bao hanh", "warranty", "guarantee"),
-    "description": ("mo ta", "description", "ghi chu", "details", "note", "notes", "dac diem"),
-}
-
-
-def _tokens(text: str) -> list[str]:
-    return re.sub(r"[^0-9a-z]+", " ", fold(text)).split()
-
-
-def _header_matches(header: str, words: tuple[str, ...]) -> bool:
-    tokens = _tokens(header)
-    for phrase in words:
-        wanted = phrase.split()
-        if any(tokens[i:i + len(wanted)] == wanted for i in range(len(tokens) - len(wanted) + 1)):
-            return True
-    return False
-
-
-def guess_fields(header: list[str]) -> dict:
-    """Which column is the product name, price, stock... guessed from Vietnamese or English header names."""
-    fields: dict[str, str] = {}
-    for column in header:
-        for role in ROLES:
-            if role not in fields and _header_matches(column, _HEADER_WORDS[role]):
-                fields[role] = column
-                break
-    return fields
-
-
-def check_fields(given, columns: list[str], current: dict | None = None) -> dict:
-    """`current` changed by a mapping a shop owner sent, checked against the table's columns (empty or null unsets)."""
-    if not isinstance(given, dict):
-        raise AppError(422, "invalid_fields", "'fields' must be an object such as {\"name\": \"Tên sản phẩm\", "
-                       "\"price\": \"Giá\"}.")
-    fields = dict(current or {})
-    for role, column in given.items():
-        if role not in ROLES:
-            raise AppError(422, "unknown_field_role", f"'{role}' is not a field; use {', '.join(ROLES)}.")
-        if column in (None, ""):
-            fields.pop(role, None)
-            continue
-        if not isinstance(column, str) or column not in columns:
-            raise AppError(422, "unknown_column", f"The table has no column {column!r} for '{role}'; its columns are "
-                           f"{', '.join(columns)}.")
-        fields[role] = column
-    return fields
-
-
-def columns_of(document: Document) -> list[str]:
-    """A table document's column names (from its first stored row)."""
-    first = (Chunk.select(Chunk.cells).where((Chunk.document == document.id) & Chunk.cells.is_null(False))
-             .order_by(Chunk.ordinal).first())
-    return list(first.cells) if first is not None else []
-
-
-# --- prices ----------------------------------------------------------------------------------------
-
-_THOUSANDS_K = re.compile(r"^(\d+(?:[.,]\d+)?)\s*k$", re.I)
-
-
-def _amount(raw: str) -> float | None:
-    text = re.sub(r"(?i)(vnd|vnđ|usd|đồng|dong|đ|₫|\$|\s)", "", raw)
-    short = _THOUSANDS_K.match(text)
-    if short:  # "690k" is how shops write 690.000đ
-        return float(canonical_number(short.group(1))) * 1000
-    if not re.fullmatch(r"\d+(?:[.,]\d+)*", text):
-        return None
-    return float(canonical_number(text))
-
-
-def _currency(raw: str, column: str, value: float) -> str:
-    hint = fold(f"{raw} {column}")
-    if "usd" in hint or "$" in hint:
-        return "USD"
-    if re.search(r"vnd|dong|₫|\d\s*d\b", hint) or hint.rstrip().endswith("d") or value >= 1000:
-        return "VND"
-    return ""
-
-
-def format_price(raw: str, column: str, language: str) -> str:
-    """A price cell for the customer: 690.000đ in Vietnamese, 690,000 VND in English; $34.00 / 34,00 USD."""
-    value = _amount(raw.strip())
-    if value is None:
-        return raw.strip()
-    currency = _currency(raw, column, value)
-    if currency == "USD":
-        text = f"{value:,.2f}"
-        return f"${text}" if language != "vi" else _vietnamese_separators(text) + " USD"
-    if currency == "VND":
-        text = f"{round(value):,}"
-        return f"{text} VND" if language != "vi" else _vietnamese_separators(text) + "đ"
-    text = f"{value:,.2f}".rstrip("0").rstrip(".") if not value.is_integer() else f"{int(value):,}"
-    return text if language != "vi" else _vietnamese_separators(text)
-
-
-_VND_IN_TEXT = re.compile(r"(?<![\w.,])(\d{1,3}(?:[.,]\d{3})+|\d+(?:k)?)\s?(đồng|vnđ|vnd|đ|₫)(?!\w)", re.I)
-
-
-def local_prices(text: str, language: str) -> str:
-    """Dong amounts in a passage written the customer's way (500.000đ becomes 500,000 VND for English)."""
-    if language == "vi":
-        return text
-    return _VND_IN_TEXT.sub(lambda m: format_price(m.group(0), "VND", language), text)
-
-
-def _vietnamese_separators(text: str) -> str:
-    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
-
 
 # --- composing one answer --------------------------------------------------------------------------
 
@@ -153,6 +32,7 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
     (relevance.coverage, weighed by `rarity`) and it is `relevant`, close to the question as `threshold` plus a
     margin, or covers nearly all of it; the one covering most goes first, then retrieval order."""
     queries = glossary.wordings(question, _script_language(question))
+    hits = _with_named_row(services, hits, question)
     asked = relevance.units(question)
     candidates = []
     for hit in hits:
@@ -168,12 +48,9 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
         if _answers(question, hit, covered, score, threshold):
             said, _ = relevance.evidence(question, hit["text"] if unit is None else unit, rarity, asked)
             candidates.append((covered, score, hit, chunk, unit, said))
-    for _, _, hit, chunk, unit, _ in _in_order(candidates, question):
+    for _, _, hit, chunk, unit, _ in _rows_in_order(_in_order(candidates, question), question):
         if chunk.cells:
-            document = Document.get_or_none(Document.id == hit["document_id"])
-            known = document is not None and document.fields is not None
-            fields = document.fields if known else guess_fields(list(chunk.cells))
-            text = row_answer(chunk.cells, fields, language)
+            text = _table_answer(hit, chunk, question, language, hits)
         else:
             text = local_prices(passage_answer(services, unit, queries, rarity), language)
         text = clean(text)
@@ -187,6 +64,8 @@ def _answers(question: str, hit: dict, covered: float, score: float, threshold: 
     close to the question as `threshold` plus a margin, or covers nearly all of it. Where the embedder reads both
     (English), a passage it finds clearly close may cover less: the customer's other words ("bought last week")
     often tell the case rather than the subject."""
+    if hit.get("named"):  # a row holding nearly all the question names (compose._with_named_row)
+        return True
     across = _script_language(question) != _script_language(hit["text"])
     if covered >= relevance.ABOUT:  # across languages the cosine is noise (MiniLM reads English): coverage decides
         return hit["relevant"] or score >= threshold + _SENTENCE_MARGIN or covered >= _COVERS_ALL or across
@@ -216,6 +95,120 @@ def _in_order(candidates: list[tuple], question: str) -> list[tuple]:
     if closest[1] >= best[0][1] + _CLEARLY_CLOSER and not best[0][2].get("strong"):
         best = [closest] + [c for c in best if c is not closest]
     return best + rest
+
+
+def _fields(document_id: int, cells: dict) -> dict:
+    """A table's field mapping: the stored one, else guessed from the row's columns."""
+    document = Document.get_or_none(Document.id == document_id)
+    return document.fields if document is not None and document.fields is not None else rows.guess_fields(list(cells))
+
+
+def _with_named_row(services, hits: list[dict], question: str) -> list[dict]:
+    """The hits, and before the first table row among them the one row of its table that holds nearly all the
+    question names (two things at least) and more than each of the hits' rows, counted as relevant: an English
+    question finds Vietnamese rows by meaning only roughly ("gel manicure" finds "tháo gel" and "wax" as readily as
+    "sơn gel tay"). For a question asking what the shop has, the first row counts when two rows of its table name all
+    the question does ("what TVs do you have?" and three TV rows)."""
+    chunks = {h["chunk_id"]: Chunk.get_or_none(Chunk.id == h["chunk_id"]) for h in hits}
+    first = next((h for h in hits if chunks[h["chunk_id"]] is not None and chunks[h["chunk_id"]].cells), None)
+    asked = len(rows.concepts(question))
+    if first is None or asked == 0:
+        return hits
+    return _named_row(services, hits, chunks, first, question, asked)
+
+
+def _rows_in_order(candidates: list[tuple], question: str) -> list[tuple]:
+    """Candidates in order, but the table rows among them re-ranked by how much of what the question names their
+    name, brand, code or category holds, across languages ("gel manicure" is "sơn gel tay", not "tháo gel");
+    passages keep their places. Each candidate holds its hit (a dict) and its chunk."""
+    def parts(candidate: tuple) -> tuple[dict, Chunk]:
+        return (next(x for x in candidate if isinstance(x, dict)), next(x for x in candidate if isinstance(x, Chunk)))
+
+    slots = [i for i, c in enumerate(candidates) if parts(c)[1].cells]
+    if len(slots) < 2:
+        return candidates
+    overlap = {}
+    for i in slots:
+        hit, chunk = parts(candidates[i])
+        overlap[i] = rows.name_overlaps(question, {i: chunk.cells}, _fields(hit["document_id"], chunk.cells))[i]
+    ranked = list(candidates)
+    for slot, i in zip(slots, sorted(slots, key=lambda i: -overlap[i])):
+        ranked[slot] = candidates[i]
+    return ranked
+
+
+def _named_row(services, hits: list[dict], chunks: dict, first: dict, question: str, asked: int) -> list[dict]:
+    """`_with_named_row`'s second half: the row of `first`'s table the question names, or its list, counted."""
+    fields = _fields(first["document_id"], chunks[first["chunk_id"]].cells)
+    overlaps = rows.name_overlaps(question, _table(first["document_id"]), fields)
+    if rows.asks_for_list(question):
+        if sum(overlap == asked for overlap in overlaps.values()) < 2:
+            return hits
+        return [{**hit, "relevant": True, "named": True} if hit is first else hit for hit in hits]
+    if asked < _NAMED_AT_LEAST:
+        return hits
+    scored = sorted(((overlap, i) for i, overlap in overlaps.items()), reverse=True)
+    table_hits = {h["chunk_id"]: h for h in hits if h["document_id"] == first["document_id"]}
+    if (not scored or scored[0][0] < max(_NAMED_AT_LEAST, math.ceil(_NAMED_SHARE * asked))
+            or (len(scored) > 1 and scored[1][0] == scored[0][0])
+            or any(overlaps.get(i, 0) >= scored[0][0] for i in table_hits if i != scored[0][1])):
+        return hits
+    best = scored[0][1]
+    if best in table_hits:  # found, but perhaps not close enough in meaning to count: what it names counts
+        named = {**table_hits[best], "relevant": True, "named": True}
+    else:
+        row = Chunk.get_by_id(best)
+        score = round(float(_similarities(services, question, [row.text])[0]), 4)
+        named = {**first, "chunk_id": row.id, "text": row.text, "page": row.page, "row": row.row, "start": row.start,
+                 "end": row.end, "score": score, "strong": [], "relevant": True, "named": True,
+                 "fused": None, "lexical": None}
+    ordered = []
+    for hit in hits:
+        if hit is first:
+            ordered.append(named)
+        if hit["chunk_id"] != best:
+            ordered.append(hit)
+    return ordered
+
+
+_NAMED_AT_LEAST = 2  # things named (a word or its glossary meaning): one ("gel", "extensions") names no one row
+_NAMED_SHARE = 0.75  # of what the question names: "repair Sony TVs" is not the Sony TV row
+
+
+_MOST_SCANNED = 500  # rows: a table this size is read whole for a named item or a list (~25 ms); a bigger one is not
+
+
+def _table(document_id: int) -> dict[int, dict]:
+    """A table's rows (chunk id: cells) in order, or nothing when it is too big to read whole."""
+    live = Chunk.cells.is_null(False) & (Chunk.deleted == False)  # noqa: E712
+    table = (Chunk.select(Chunk.id, Chunk.cells).where((Chunk.document == document_id) & live)
+             .order_by(Chunk.ordinal).limit(_MOST_SCANNED + 1))
+    found = {c.id: c.cells for c in table}
+    return found if len(found) <= _MOST_SCANNED else {}
+
+
+def _table_answer(hit: dict, chunk: Chunk, question: str, language: str, hits: list[dict]) -> str:
+    """A row's answer to the question, or the rows that match when the question asks what the shop has."""
+    fields = _fields(hit["document_id"], chunk.cells)
+    if rows.asks_for_list(question):
+        listed = _listed_rows(hit, chunk, fields, question, hits)
+        if len(listed) > 1:
+            return rows.list_answer([(cells, fields) for cells in listed], question, language)
+    return rows.row_answer(chunk.cells, fields, language, question)
+
+
+def _listed_rows(hit: dict, chunk: Chunk, fields: dict, question: str, hits: list[dict]) -> list[dict]:
+    """The rows of the hit's table that name most of what the question asks for, in the table's order; the hits' rows
+    of that table when the question names nothing in particular."""
+    ids = list(dict.fromkeys([chunk.id] + [h["chunk_id"] for h in hits if h["document_id"] == hit["document_id"]]))
+    found = _table(hit["document_id"])
+    if not found:
+        found = {c.id: c.cells for c in Chunk.select(Chunk.id, Chunk.cells).where(Chunk.id.in_(ids))}
+    overlap = rows.name_overlaps(question, found, fields)
+    best = max(overlap.values(), default=0)
+    if best == 0:
+        return [found[i] for i in ids if i in found]
+    return [cells for i, cells in found.items() if overlap[i] == best]
 
 
 _CLEARLY_CLOSER = 0.1  # cosine: less than this is the embedder's noise, retrieval's order knows as much
@@ -273,44 +266,6 @@ def about(question: str, text: str) -> bool:
 
 def _script_language(text: str) -> str:
     return relevance.script_language(text)
-
-
-_ROW_WORDS = {
-    "en": {"costs": "{name} costs {price}.", "price": "Price: {price}.", "in_stock": "{n} in stock.",
-           "out": "Currently out of stock.", "stock": "Availability: {stock}.", "colour": "Colours: {colour}.",
-           "size": "Size: {size}.", "duration": "Takes {duration}.", "warranty": "Warranty: {warranty}."},
-    "vi": {"costs": "{name} có giá {price}.", "price": "Giá: {price}.", "in_stock": "Còn {n} sản phẩm.",
-           "out": "Hiện đã hết hàng.", "stock": "Tình trạng: {stock}.", "colour": "Màu: {colour}.",
-           "size": "Kích thước: {size}.", "duration": "Thời gian: {duration}.",
-           "warranty": "Bảo hành: {warranty}."},
-}
-
-
-def row_answer(cells: dict, fields: dict, language: str) -> str:
-    """A product row as one or a few plain sentences, labels and price format in `language`."""
-    words = _ROW_WORDS["vi" if language == "vi" else "en"]
-    value = {role: str(cells.get(column) or "").strip() for role, column in fields.items()}
-    name, parts = value.get("name", ""), []
-    if value.get("price"):
-        price = format_price(value["price"], fields["price"], language)
-        parts.append(words["costs" if name else "price"].format(name=name, price=price))
-    elif name:
-        parts.append(f"{name}.")
-    stock = value.get("stock", "")
-    if stock:
-        count = _amount(stock)
-        if count is None:
-            parts.append(words["stock"].format(stock=stock))
-        else:
-            parts.append(words["in_stock"].format(n=int(count)) if count > 0 else words["out"])
-    for role in ("colour", "size", "duration", "warranty"):
-        if value.get(role):
-            parts.append(words[role].format(**{role: value[role]}))
-    if value.get("description"):
-        parts.append(value["description"].rstrip(".") + ".")
-    if not parts:  # no column recognised: the row's values, without the column names
-        parts = [", ".join(v.strip() for v in cells.values() if str(v).strip()) + "."]
-    return " ".join(parts)
 
 
 _QA = re.compile(r"(?im)^\s*(?:\*\*)?\s*(?:q|question|hỏi|câu hỏi)\s*[:.]\s*(?:\*\*)?(?P<q>.+?)\s*\n+"

@@ -135,3 +135,44 @@ def _covered(question: str) -> bool:
         for term in sorted(folded, key=len, reverse=True):
             asked = asked.replace(f" {term} ", "  ")
     return all(word in _FILLER for word in asked.split())
+
+
+# What shops sell and do, by the parts of its names, for telling which row a question names across languages ("gel
+# manicure" is "sơn gel tay", not "tháo gel"). Not used by search: only to choose among rows already found.
+ITEM_WORDS: tuple[tuple[str, ...], ...] = (
+    ("tay", "móng tay", "manicure", "hand", "hands", "fingernails"),
+    ("chân", "móng chân", "pedicure", "foot", "feet", "toenails", "toe"),
+    ("móng", "nail", "nails"), ("sơn", "polish", "paint", "painted"), ("tháo", "gỡ", "removal", "remove", "removing"),
+    ("đắp", "extension", "extensions", "acrylic"),
+    ("tóc", "hair", "haircut"), ("cắt", "cut", "haircut", "trim"), ("gội", "gội đầu", "wash", "shampoo", "hair wash"),
+    ("nhuộm", "dye", "dyeing", "colouring", "coloring", "hair colour", "hair color"),
+    ("uốn", "perm", "perming", "curl", "curling"), ("duỗi", "straighten", "straightening", "straightener"),
+    ("phủ bạc", "grey coverage", "gray coverage", "grey hair", "gray hair"),
+    ("nam", "men", "man", "male", "gents"), ("nữ", "women", "woman", "female", "ladies", "lady"),
+    ("da mặt", "mặt", "facial", "face"), ("da", "skin"), ("mụn", "acne", "pimple", "pimples", "blackheads"),
+    ("massage", "mát xa", "xoa bóp"), ("wax", "waxing", "tẩy lông"), ("lông mi", "mi", "eyelash", "eyelashes", "lash"),
+    ("lông mày", "chân mày", "eyebrow", "eyebrows", "brow"),
+    ("máy tính xách tay", "laptop", "laptops", "notebook"), ("máy tính", "computer", "pc"),
+    ("điện thoại", "phone", "smartphone", "mobile"), ("máy tính bảng", "tablet", "ipad"),
+    ("tivi", "ti vi", "tv", "tvs", "television", "televisions"), ("màn hình", "monitor", "screen", "display"),
+    ("bàn phím", "keyboard", "keyboards"), ("chuột", "mouse", "mice"), ("máy ảnh", "camera", "cameras"),
+    ("tủ lạnh", "fridge", "refrigerator"), ("máy giặt", "washing machine", "washer"), ("quạt", "fan", "fans"),
+    ("nồi cơm điện", "rice cooker"), ("máy lạnh", "điều hòa", "air conditioner", "aircon"),
+    ("áo", "shirt", "shirts", "top", "tops"), ("quần", "trousers", "pants", "jeans", "shorts"),
+    ("váy", "đầm", "dress", "dresses", "skirt"), ("giày", "shoes", "shoe", "sneakers"), ("dép", "sandals", "slippers"),
+    ("túi", "bag", "bags", "handbag"), ("mũ", "nón", "hat", "cap"),
+    ("cà phê", "coffee"), ("trà", "tea"), ("sữa", "milk"), ("bánh", "cake", "cakes", "bread", "pastry"),
+    ("nước", "drink", "drinks", "water"), ("kem", "cream", "ice cream"),
+    ("son môi", "lipstick"), ("sữa rửa mặt", "cleanser", "face wash"), ("kem chống nắng", "sunscreen", "sunblock"),
+    ("nước hoa", "perfume", "fragrance"), ("dầu gội", "shampoo"), ("không dây", "wireless", "bluetooth"),
+)
+_MEANINGS: dict[str, set[str]] = {}  # a term (folded words) -> the keys of the meanings it has
+for _key, _group in enumerate(GROUPS + ITEM_WORDS):
+    for _term in _group:
+        _MEANINGS.setdefault(_words(_term).strip(), set()).add(f"#{_key}")
+LONGEST_TERM = max(len(term.split()) for term in _MEANINGS)  # words
+
+
+def meanings_of(phrase: str) -> set[str]:
+    """The glossary's meanings (as opaque keys) of a word or phrase in either language; empty when it has none."""
+    return _MEANINGS.get(_words(phrase).strip(), set())

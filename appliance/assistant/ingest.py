@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from appliance.assistant import cache, index, lexical
-from appliance.assistant.compose import guess_fields
+from appliance.assistant.rows import guess_fields
 from appliance.assistant.index import pack
 from appliance.db import database
 from appliance.errors import AppError

@@ -1,12 +1,32 @@
-"""The one small shape every platform module shares: `Inbound` events in, `Outbound` replies out.
+"""The channel registry and the one small shape every channel module shares: `Inbound` in, `Outbound` out.
 
-A platform module offers: verify_handshake(args, credentials), check_signature(raw, headers, credentials),
-parse(raw) -> list[Inbound], and send(outbound, credentials, api_base, session) -> platform message id.
+Every channel kind is a module here (`module(kind)`): whatsapp, messenger, zalo, telegram and web. Every module has
+send(outbound, credentials, api_base, http) -> its id for the message, and FREE_WINDOW (None: no messaging window).
+The platforms add verify_handshake(args, credentials), check_signature(raw, headers, credentials) and
+parse(raw) -> [Inbound] for their webhooks. Optional, where a kind needs it (the outbox and the API look for them,
+never at the kind): LOCAL = True (no network: no credentials, breaker or rate cap; the widget), TEMPLATES = False,
+PATH (the URL shown to paste), CONFIRMS_SENDS, reply_extra(inbound) and prepare(outbound, customer, settings) (what
+a send needs: Telegram's callback answer, Zalo's ZNS phone and endpoint), check_credentials(credentials),
+connect(webhook_url, credentials, api_base, http) and disconnect(channel_id, credentials, api_base, http)
+(Telegram's setWebhook/deleteWebhook), Refreshable + renew(services, channel, credentials, http) (Zalo's token
+refresh), progress(streams, channel_id, user_id, reply_to) (the widget's typing notice and streamed tokens).
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import asdict, dataclass, field
+from types import ModuleType
 from typing import Any
+
+KINDS = ("whatsapp", "messenger", "zalo", "telegram", "web")
+PLATFORMS = ("whatsapp", "messenger", "zalo", "telegram")  # the kinds with webhooks and an API to send to
+
+
+def module(kind: str) -> ModuleType:
+    """The channel module of a kind (KeyError for any other name)."""
+    if kind not in KINDS:
+        raise KeyError(kind)
+    return importlib.import_module(f"appliance.channels.{kind}")
 
 # kinds the pipeline answers; the rest are stored and applied (statuses, follows) or skipped
 CONVERSATIONAL = ("text", "button", "media", "location")

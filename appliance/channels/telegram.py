@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hmac
+import logging
+import re
 from typing import Callable, Mapping
 
 from appliance.channels import Inbound, Outbound
@@ -10,7 +12,10 @@ from appliance.channels.platform import (
     by_http_status, clip, load_json, error_code, refusal, text_of, whole_number,
 )
 
+log = logging.getLogger(__name__)
+
 KIND = "telegram"
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook accepts as secret_token
 FREE_WINDOW = None  # a bot may write to a chat that started it at any time
 HARD_WINDOW = None
 MAX_UPDATE_ID = 2**63 - 1
@@ -152,3 +157,40 @@ def reply_extra(inbound: Inbound) -> dict:
     """What a reply to this inbound needs: the callback query to answer."""
     query = inbound.raw.get("callback_query") if inbound.raw else None
     return {"callback_query_id": text_of(query.get("id"))} if isinstance(query, dict) and query.get("id") else {}
+
+
+# --- connecting a channel: Telegram posts updates only to a URL registered with setWebhook ---------------------
+
+def check_credentials(credentials: dict) -> None:
+    """A 422 for a secret_token setWebhook would refuse."""
+    from appliance.errors import AppError
+
+    if not SECRET_TOKEN.fullmatch(credentials["secret_token"]):
+        raise AppError(422, "invalid_credentials", "A Telegram secret_token is 1-256 characters of A-Z, a-z, 0-9, _ and -.")
+
+
+def connect(webhook_url: str, credentials: dict, api_base: str, http: Http) -> dict:
+    """setWebhook with a channel's new credentials: {"registered": bool, "reason"?}; a refused token is a 422."""
+    from appliance.errors import AppError
+
+    if not webhook_url.startswith("https://"):
+        return {"registered": False, "reason": "Telegram delivers updates only to https URLs: set the public_url "
+                "setting to this appliance's https address and send the credentials again (PATCH /channels/<id>), "
+                "or call setWebhook yourself with webhook_url and the channel's secret_token."}
+    try:
+        register_webhook(webhook_url, credentials, api_base, http)
+    except TokenExpired:
+        raise AppError(422, "invalid_credentials",
+                       "Telegram refused this bot token; copy it again from @BotFather.") from None
+    except SendError as exc:
+        return {"registered": False, "reason": f"Telegram did not take the webhook ({exc}); the channel is saved: "
+                "send its credentials again (PATCH /channels/<id>) to retry."}
+    return {"registered": True}
+
+
+def disconnect(channel_id: str, credentials: dict, api_base: str, http: Http) -> None:
+    """Best effort: ask Telegram to stop posting to the webhook (else it retries the dead URL for a day)."""
+    try:
+        unregister_webhook(credentials, api_base, http)
+    except SendError as exc:
+        log.info("deleteWebhook for telegram channel %s failed (%s); disconnecting anyway", channel_id, exc.reason)

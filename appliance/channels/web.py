@@ -1,15 +1,27 @@
-"""The web chat widget channel: messages from the page in, replies streamed back over SSE."""
+"""The web chat widget channel: messages from the page in, replies streamed back over SSE.
+
+A channel module like the platforms: its "platform" is the open widget streams of this process. A reply reaches
+them through the `message.out` event (`WidgetFeed`, subscribed in app.create_services), so an agent's reply and the
+bot's go the same way; `send` then only marks the row sent (the widget reads what it missed from the database).
+"""
 from __future__ import annotations
 
 import json
 import queue
 import re
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
+from typing import Callable
 
 from appliance import jsonbody
-from appliance.channels import Inbound
+from appliance.channels import Inbound, Outbound
 from appliance.errors import AppError
+
+KIND = "web"
+FREE_WINDOW = None  # the page may show a reply at any time
+LOCAL = True  # nothing goes over the network: no credentials, breaker or rate cap
+TEMPLATES = False
+PATH = "/widget/{id}.js"  # what the admin pastes: the embed script (the platforms' is /webhooks/<kind>/<id>)
 
 MAX_SESSION = 128
 SESSION_PATTERN = re.compile(r"[A-Za-z0-9_-]+")  # ASCII only: isalnum() would let other scripts' digits in
@@ -106,3 +118,67 @@ def parse_message(raw: bytes, max_chars: int, max_bytes: int = MAX_BODY_BYTES) -
 
     platform_id = f"{session}:{client_id}" if client_id else f"{session}:{secrets.token_hex(8)}"
     return Inbound(kind="text", platform_id=platform_id, user_id=session, text=text.strip())
+
+
+# --- sending: the open streams of the session ----------------------------------------------------------------
+
+def send(outbound: Outbound, credentials: dict, api_base: str, http) -> str:
+    """The widget got the reply from its stream already (WidgetFeed); our ref is the message's id on this channel."""
+    return str(outbound.extra.get("ref", ""))
+
+
+def progress(streams: Streams, channel_id: str, session: str, reply_to: int) -> Callable[[str], None]:
+    """Tell the session the bot is typing, and return what streams each piece of its reply as it is written."""
+    streams.publish(channel_id, session, "typing", {"reply_to": reply_to})
+
+    def on_token(piece: str) -> None:
+        streams.publish(channel_id, session, "token", {"reply_to": reply_to, "text": piece})
+
+    return on_token
+
+
+class WidgetFeed:
+    """The `message.out` subscriber that shows replies in the widget: web conversations only, customer's view only.
+
+    Where a conversation goes (channel, session, whether it is a web one) never changes, so it is looked up once per
+    conversation and remembered (a bounded map): a reply costs no query after its conversation's first."""
+
+    CACHE = 10_000
+
+    def __init__(self, streams: Streams):
+        self.streams = streams
+        self._lock = threading.Lock()
+        self._routes: OrderedDict[int, tuple[str, str] | None] = OrderedDict()
+
+    def __call__(self, event) -> None:
+        """Publish the message to the session's open streams when the conversation is a widget's."""
+        from appliance.conversations import STAFF_ONLY
+
+        route = self._route(event.conversation_id)
+        if route is not None:
+            data = {k: v for k, v in event.data.items() if k not in STAFF_ONLY}
+            self.streams.publish(route[0], route[1], "message", data)
+
+    def _route(self, conversation_id: int) -> tuple[str, str] | None:
+        with self._lock:
+            if conversation_id in self._routes:
+                self._routes.move_to_end(conversation_id)
+                return self._routes[conversation_id]
+        route = _lookup(conversation_id)
+        with self._lock:
+            self._routes[conversation_id] = route
+            while len(self._routes) > self.CACHE:
+                self._routes.popitem(last=False)
+        return route
+
+
+def _lookup(conversation_id: int) -> tuple[str, str] | None:
+    from appliance.records import Channel, Conversation, Customer
+
+    row = (Conversation.select(Channel.id, Channel.kind, Customer.external_id)
+           .join(Channel, on=(Conversation.channel == Channel.id))
+           .switch(Conversation).join(Customer, on=(Conversation.customer == Customer.id))
+           .where(Conversation.id == conversation_id).tuples().first())
+    if row is None or row[1] != KIND:
+        return None
+    return row[0], row[2]

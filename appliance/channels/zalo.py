@@ -4,7 +4,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
+from dataclasses import replace
 from datetime import timedelta
 from typing import Callable, Mapping
 
@@ -13,6 +15,8 @@ from appliance.channels.platform import (
     Http, NotFollower, build, OutsideWindow, PayloadError, Permanent, RateLimited, SendError, SignatureError,
     TokenExpired, Transient, by_http_status, clip, load_json, error_code, obj, refusal, text_of,
 )
+
+log = logging.getLogger(__name__)
 
 KIND = "zalo"
 FREE_WINDOW = timedelta(hours=48)  # free consultation replies within 48 h of the user's last interaction
@@ -185,6 +189,14 @@ def _check(answer, key: str) -> str:
     raise by_http_status(answer.status)(f"HTTP {answer.status}", answer.status, answer.retry_after)
 
 
+def prepare(outbound: Outbound, customer, settings) -> Outbound:
+    """A ZNS template goes to the customer's phone number (a custom field) through the ZNS endpoint."""
+    template = outbound.template
+    if template and not template.get("phone"):
+        template = {**template, "phone": (customer.custom_fields or {}).get("phone", "")}
+    return replace(outbound, template=template, extra={**outbound.extra, "zns_base": settings.zalo_zns_base})
+
+
 def send(outbound: Outbound, credentials: dict, api_base: str, http: Http) -> str:
     """Send a CS message (or a ZNS template); Zalo reports failures as negative codes even with HTTP 200."""
     headers = {"access_token": credentials["access_token"]}
@@ -207,3 +219,19 @@ def refresh(credentials: dict, oauth_base: str, http: Http) -> dict:
         raise TokenExpired(refusal("Zalo (token refresh)", code, answer.status), code)
     return {**credentials, "access_token": text_of(token),
             "refresh_token": text_of(answer.body.get("refresh_token") or credentials["refresh_token"])}
+
+
+def renew(services, channel, credentials: dict, http: Http) -> dict:
+    """Fresh credentials after the access token expired (the caller holds the outbox's refresh lock): another
+    worker's refresh when it stored one meanwhile (refresh tokens are single-use), else our own, stored."""
+    from appliance.records import Channel
+
+    stored = Channel.get_by_id(channel.id).credentials
+    fresh = services.vault.decrypt(stored, f"channel:{channel.id}") if stored else credentials
+    if fresh.get("access_token") != credentials.get("access_token"):
+        return fresh
+    fresh = refresh(credentials, services.settings.zalo_oauth_base, http)
+    Channel.update(credentials=services.vault.encrypt(fresh, f"channel:{channel.id}")).where(
+        Channel.id == channel.id).execute()
+    log.info("refreshed the access token of zalo channel %s", channel.id)
+    return fresh

@@ -13,11 +13,12 @@ from appliance.assistant.cloud import CLOUD_FIELDS, CLOUD_TIMEOUT, cloud_timeout
 from appliance.assistant.llm import DEFAULT_MODEL, ModelError, is_model_name, list_models
 from appliance.assistant.prompts import DEFAULT_ASSISTANT
 from appliance.auth import api_auth, create_tenant, tenant_id_required
-from appliance.channels import CREDENTIAL_FIELDS, telegram
-from appliance.channels.platform import SendError, TokenExpired
+from appliance import channels, conversations
+from appliance.channels import CREDENTIAL_FIELDS, Outbound
 from appliance.errors import AppError
 from appliance.outbound import UnsafeUrl, check_url
 from appliance.outbox import api_base as channel_api_base
+from appliance.conversations import conversation_json, message_json
 from appliance.records import Channel, Conversation, Message, Tenant
 from appliance.web import MAX_ROW_ID, public_base, services
 
@@ -103,15 +104,18 @@ CHANNEL_FIELDS = {"name": TEXT, "api_base": {"type": "string", "format": "uri"},
 @api_auth(*ADMINS)
 def post_channel():
     """Connect a channel; credentials are checked for completeness, encrypted, and never returned."""
-    tenant_id = tenant_id_required()
-    body = json_body()
+    return connect_channel(tenant_id_required(), json_body()), 201
+
+
+def connect_channel(tenant_id: str, body: dict) -> dict:
+    """Connect a channel from a request body (the API's or the admin form's); its JSON."""
     kind = body.get("kind")
     if not isinstance(kind, str) or kind not in CREDENTIAL_FIELDS:
         raise AppError(422, "invalid_kind", f"'kind' must be one of {', '.join(CREDENTIAL_FIELDS)}.")
     name = _text(body, "name", 200, required=False) or kind
     credentials = _credentials(kind, body.get("credentials") or {})
     channel = Channel(tenant=tenant_id, kind=kind, name=name, api_base=_api_base(body))
-    return _save_channel(channel, credentials, force_insert=True), 201
+    return _save_channel(channel, credentials, force_insert=True)
 
 
 @blueprint.patch("/channels/<channel_id>")
@@ -121,10 +125,14 @@ def patch_channel(channel_id: str):
     """Change a channel in place: its name, api_base or some credentials; the id and webhook URL stay.
 
     New credentials (a new token after `needs_attention`) make the channel active again."""
-    channel = Channel.get_for_tenant(tenant_id_required(), channel_id, "channel")
+    return change_channel(tenant_id_required(), channel_id, json_body())
+
+
+def change_channel(tenant_id: str, channel_id: str, body: dict) -> dict:
+    """Change a live channel from a request body (the API's or the admin form's); its JSON."""
+    channel = Channel.get_for_tenant(tenant_id, channel_id, "channel")
     if channel.deleted:
         raise AppError(404, "not_found", f"No channel with id {channel_id} in this tenant.")
-    body = json_body()
     unknown = sorted(set(body) - {"name", "api_base", "credentials"})
     if unknown:
         raise AppError(422, "unknown_field", f"'{unknown[0]}' cannot be changed; use name, api_base or credentials.")
@@ -166,9 +174,9 @@ def _credentials(kind: str, given, current: dict | None = None) -> dict:
     missing = [f for f in CREDENTIAL_FIELDS[kind] if not merged.get(f)]
     if missing:
         raise AppError(422, "missing_credentials", f"A {kind} channel needs these credentials: {', '.join(missing)}.")
-    if kind == "telegram" and not TELEGRAM_SECRET.fullmatch(merged["secret_token"]):
-        raise AppError(422, "invalid_credentials",
-                       "A Telegram secret_token is 1-256 characters of A-Z, a-z, 0-9, _ and -.")
+    module = channels.module(kind)
+    if hasattr(module, "check_credentials"):
+        module.check_credentials(merged)
     return merged
 
 
@@ -184,48 +192,19 @@ def _api_base(body: dict) -> str | None:
 
 
 def _save_channel(channel: Channel, credentials: dict | None, force_insert: bool = False) -> dict:
-    """Encrypt new credentials (Telegram: register the webhook with them first) and save; the channel's JSON."""
+    """Encrypt new credentials (a channel that registers its webhook, Telegram, does so with them first) and save."""
     webhook = None
+    module = channels.module(channel.kind)
     if credentials is not None:
-        if channel.kind == "telegram":
-            webhook = _register_telegram(channel, credentials)
+        if hasattr(module, "connect"):
+            webhook = module.connect(public_base() + channel.webhook_path, credentials,
+                                     channel_api_base(services().settings, channel), services().outbox.http)
         channel.credentials = services().vault.encrypt(credentials, f"channel:{channel.id}") if credentials else None
     channel.save(force_insert=force_insert)
     body = channel_json(channel)
     if webhook is not None:
         body["webhook"] = webhook
     return body
-
-
-TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-
-def _register_telegram(channel: Channel, credentials: dict) -> dict:
-    """setWebhook with a Telegram channel's new credentials: {"registered": bool, "reason"?}; a refused token is a 422."""
-    url = public_base() + channel.webhook_path
-    if not url.startswith("https://"):
-        return {"registered": False, "reason": "Telegram delivers updates only to https URLs: set the public_url "
-                "setting to this appliance's https address and send the credentials again (PATCH /channels/<id>), "
-                "or call setWebhook yourself with webhook_url and the channel's secret_token."}
-    settings = services().settings
-    try:
-        telegram.register_webhook(url, credentials, channel_api_base(settings, channel), services().outbox.http)
-    except TokenExpired:
-        raise AppError(422, "invalid_credentials",
-                       "Telegram refused this bot token; copy it again from @BotFather.") from None
-    except SendError as exc:
-        return {"registered": False, "reason": f"Telegram did not take the webhook ({exc}); the channel is saved: "
-                "send its credentials again (PATCH /channels/<id>) to retry."}
-    return {"registered": True}
-
-
-def _unregister_telegram(channel: Channel) -> None:
-    """Best effort: ask Telegram to stop posting to the webhook (else it retries the dead URL for a day)."""
-    credentials = services().vault.decrypt(channel.credentials, f"channel:{channel.id}")
-    try:
-        telegram.unregister_webhook(credentials, channel_api_base(services().settings, channel), services().outbox.http)
-    except SendError as exc:
-        log.info("deleteWebhook for telegram channel %s failed (%s); disconnecting anyway", channel.id, exc.reason)
 
 
 @blueprint.get("/channels")
@@ -239,13 +218,22 @@ def list_channels():
 @api_auth(*ADMINS)
 def delete_channel(channel_id: str):
     """Disconnect a channel: its webhooks stop answering, its history stays."""
-    channel = Channel.get_for_tenant(tenant_id_required(), channel_id, "channel")
-    if channel.kind == "telegram" and channel.credentials and not channel.deleted:
-        _unregister_telegram(channel)
+    disconnect_channel(tenant_id_required(), channel_id)
+    return "", 204
+
+
+def disconnect_channel(tenant_id: str, channel_id: str) -> None:
+    """Disconnect a tenant's channel (the platform's own clean-up first, e.g. Telegram's deleteWebhook) and forget
+    its credentials."""
+    channel = Channel.get_for_tenant(tenant_id, channel_id, "channel")
+    module = channels.module(channel.kind)
+    if hasattr(module, "disconnect") and channel.credentials and not channel.deleted:
+        credentials = services().vault.decrypt(channel.credentials, f"channel:{channel.id}")
+        module.disconnect(channel.id, credentials, channel_api_base(services().settings, channel),
+                          services().outbox.http)
     channel.deleted = True
     channel.credentials = None
     channel.save()
-    return "", 204
 
 
 # --- assistant -----------------------------------------------------------------------------
@@ -324,8 +312,11 @@ def _check_free_form(config: dict) -> None:
 @api_auth(*ADMINS)
 def put_assistant():
     """Change the assistant; the cloud api_key is write-only and encrypted."""
-    tenant = Tenant.get_by_id(tenant_id_required())
-    body = json_body()
+    return change_assistant(Tenant.get_by_id(tenant_id_required()), json_body())
+
+
+def change_assistant(tenant: Tenant, body: dict) -> dict:
+    """Check and store assistant settings from a request body (the API's or the admin form's); the new settings."""
     config = dict(tenant.assistant or {})
     for name, value in body.items():
         kind = ASSISTANT_FIELDS.get(name)
@@ -404,8 +395,12 @@ def _local_model(name: str) -> str:
 @api_auth(*ANY_ROLE)
 def test_assistant():
     """Ask the tenant's assistant one question, outside any conversation."""
-    tenant = Tenant.get_by_id(tenant_id_required())
-    text = _text(json_body(), "text", services().settings.widget_max_chars)
+    return ask_assistant(Tenant.get_by_id(tenant_id_required()), json_body())
+
+
+def ask_assistant(tenant: Tenant, body: dict) -> dict:
+    """One question to the tenant's assistant from a request body ({"text"}): reply, sources, path, model, timing."""
+    text = _text(body, "text", services().settings.widget_max_chars)
     started = time.monotonic()
     try:
         reply = answer(services(), tenant, [], text)
@@ -418,38 +413,6 @@ def test_assistant():
 
 
 # --- conversations -------------------------------------------------------------------------
-
-def conversation_json(c: Conversation, with_messages: bool = False) -> dict:
-    data = {"id": c.id, "channel": c.channel_id, "status": c.status,
-            "customer": {"id": c.customer_id, "name": c.customer.name},
-            "assigned_user": c.assigned_user_id, "last_message_at": c.last_message_at.isoformat() + "Z"}
-    if with_messages:
-        data["messages"] = [m.as_json() for m in c.messages.order_by(Message.id)]
-    return data
-
-
-@blueprint.get("/conversations")
-@accepts(query={"status": {"type": "string"}, "channel": {"type": "string"}, "q": {"type": "string"}})
-@api_auth(*ANY_ROLE)
-def list_conversations():
-    query = Conversation.select().where(Conversation.tenant == tenant_id_required())
-    if request.args.get("status"):
-        query = query.where(Conversation.status == request.args["status"])
-    if request.args.get("channel"):
-        query = query.where(Conversation.channel == request.args["channel"])
-    if request.args.get("q"):
-        hits = Message.select(Message.conversation).where(Message.text.contains(request.args["q"]))
-        query = query.where(Conversation.id.in_(hits))
-    rows = query.order_by(Conversation.last_message_at.desc()).limit(200)
-    return {"conversations": [conversation_json(c) for c in rows]}
-
-
-@blueprint.get("/conversations/<int:conversation_id>")
-@api_auth(*ANY_ROLE)
-def get_conversation(conversation_id: int):
-    conversation = Conversation.get_for_tenant(tenant_id_required(), conversation_id, "conversation")
-    return conversation_json(conversation, with_messages=True)
-
 
 def _buttons(body: dict) -> list[dict]:
     buttons = body.get("buttons") or []
@@ -482,27 +445,13 @@ def _template(body: dict) -> dict | None:
 @api_auth(*ANY_ROLE)
 def post_conversation_message(conversation_id: int):
     """Send a message (text, optional buttons) or a template to the customer; 409 outside_window for text."""
-    from appliance.outbox import free_window_open
-
     conversation = Conversation.get_for_tenant(tenant_id_required(), conversation_id, "conversation")
     body = json_body()
     template = _template(body)
     text = _text(body, "text", 4096, required=template is None) or ""
-    channel, customer = conversation.channel, conversation.customer
-    if template is None and not free_window_open(channel.kind, customer.last_inbound_at):
-        raise AppError(409, "outside_window", f"The customer last wrote more than the {channel.kind} window ago; "
-                                              "only a template may be sent now.")
-    if template is not None and channel.kind == "web":
-        raise AppError(422, "templates_unsupported", "The web widget has no templates; send 'text' instead.")
-    if channel.deleted:
-        raise AppError(409, "channel_disconnected", "This conversation's channel was disconnected.")
-    payload = {k: v for k, v in {"buttons": _buttons(body), "template": template,
-                                 "template_text": text if template else None}.items() if v}
-    message = Message.create(tenant=conversation.tenant_id, conversation=conversation, direction="out",
-                             sender="agent", kind="template" if template else "text",
-                             text=text or (template or {}).get("name", ""), payload=payload or None, status="pending")
-    services().deliver(message)
-    return Message.get_by_id(message.id).as_json(), 201
+    outbound = Outbound(to="", text=text, buttons=_buttons(body), template=template)
+    message = conversations.reply(services(), conversation, outbound, "agent")
+    return message_json(Message.get_by_id(message.id)), 201
 
 
 # --- description ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from appliance import __version__, outbox, tasks
+from appliance.pipeline import failed_figures
 from appliance.records import Channel, InboundEvent
 from appliance.web import services
 
@@ -18,16 +19,18 @@ def healthz():
     svc = services()
     attention = Channel.select().where((Channel.status != "active") & (Channel.deleted == False)).count()  # noqa: E712
     sends = {**outbox.figures(svc), "channels_needing_attention": attention}
+    failed = failed_figures()
     models = svc.models.status
     status = {"ready": "ok", "loading": "loading", "not_loaded": "ok", "disabled": "ok"}.get(models, "error")
-    if status == "ok" and (sends["channels_paused"] or sends["channels_needing_attention"] or sends["failed_last_hour"]):
+    if status == "ok" and (sends["channels_paused"] or sends["channels_needing_attention"] or sends["failed_last_hour"]
+                           or failed["failed_events_last_hour"]):
         status = "degraded"
     body = {
         "status": status,
         "version": __version__,
         "model": {"status": models, "name": svc.settings.model, "error": svc.models.error},
         "queue": {"pending_events": InboundEvent.select().where(InboundEvent.status.in_(("pending", "processing"))).count(),
-                  "queued_tasks": tasks.huey.pending_count() if not tasks.huey.immediate else 0},
+                  "queued_tasks": tasks.huey.pending_count() if not tasks.huey.immediate else 0, **failed},
         "outbox": sends,
     }
     return jsonify(body), 503 if status == "error" else 200

@@ -14,7 +14,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from appliance import tasks
-from appliance.assistant import cache, compose, ingest
+from appliance.assistant import cache, ingest, rows
 from appliance.assistant.answer import retrieve
 from appliance.assistant.llm import ModelError
 from appliance.auth import api_auth, tenant_id_required
@@ -32,8 +32,12 @@ MAX_K = 50
 @api_auth(*ADMINS)
 def post_document():
     """Upload a .txt, .md, .csv or .pdf document; it is processed in the background."""
-    tenant_id = tenant_id_required()
-    upload = request.files.get("file")
+    body = upload_document(tenant_id_required(), request.files.get("file"))
+    return body, 200 if body["duplicate"] else 202
+
+
+def upload_document(tenant_id: str, upload) -> dict:
+    """Store an uploaded file (the API's or the admin form's) and queue it; its JSON with `duplicate`."""
     if upload is None or not upload.filename:
         raise AppError(400, "file_required", "Send the document as a multipart form field named 'file'.")
     limit = services().settings.upload_max_bytes
@@ -44,7 +48,7 @@ def post_document():
         document = Document.get_by_id(document.id)
     body = ingest.document_json(document)
     body["duplicate"] = not queued
-    return body, 202 if queued else 200
+    return body
 
 
 @blueprint.get("/documents")
@@ -63,7 +67,7 @@ def get_document(document_id: int):
 
 
 @blueprint.patch("/documents/<int:document_id>")
-@accepts({"fields": {"type": "object", "properties": {role: {"type": ["string", "null"]} for role in compose.ROLES}}},
+@accepts({"fields": {"type": "object", "properties": {role: {"type": ["string", "null"]} for role in rows.ROLES}}},
          required=("fields",))
 @api_auth(*ADMINS)
 def patch_document(document_id: int):
@@ -72,10 +76,10 @@ def patch_document(document_id: int):
     body = json_body()
     if "fields" not in body:
         raise AppError(422, "fields_required", "Send {\"fields\": {\"name\": \"<column>\", \"price\": \"<column>\"}}.")
-    columns = compose.columns_of(document)
+    columns = rows.columns_of(document)
     if document.kind != "csv" or not columns:
         raise AppError(422, "not_a_table", f"{document.name} is not a processed table (.csv); only tables have fields.")
-    document.fields = compose.check_fields(body["fields"], columns, document.fields)
+    document.fields = rows.check_fields(body["fields"], columns, document.fields)
     document.save()
     cache.knowledge_changed(document.tenant_id)  # cached answers were composed with the old mapping
     return {**ingest.document_json(document), "columns": columns}
@@ -85,9 +89,15 @@ def patch_document(document_id: int):
 @api_auth(*ADMINS)
 def delete_document(document_id: int):
     """Remove a document from the knowledge base."""
-    document = Document.get_for_tenant(tenant_id_required(), document_id, "document")
-    ingest.delete_document(services(), document)
+    remove_document(tenant_id_required(), document_id)
     return "", 204
+
+
+def remove_document(tenant_id: str, document_id: int) -> str:
+    """Delete a tenant's document (the API's or the admin form's); its name."""
+    document = Document.get_for_tenant(tenant_id, document_id, "document")
+    ingest.delete_document(services(), document)
+    return document.name
 
 
 @blueprint.post("/search")
@@ -95,8 +105,11 @@ def delete_document(document_id: int):
 @api_auth(*ANY_ROLE)
 def search():
     """The knowledge base's best chunks for a query, with their documents and similarity scores."""
-    tenant_id = tenant_id_required()
-    body = json_body()
+    return search_documents(tenant_id_required(), json_body())
+
+
+def search_documents(tenant_id: str, body: dict) -> dict:
+    """Search a tenant's knowledge from a request body ({"query", "k"?}, the API's or the admin form's)."""
     query = _text(body, "query", services().settings.widget_max_chars)
     k = body.get("k", services().settings.rag_top_k)
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:

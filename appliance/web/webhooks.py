@@ -17,7 +17,8 @@ from flask import Blueprint, Response, request
 from appliance.channels.platform import SHAPE_ERRORS, PayloadError, SignatureError
 from appliance.db import database
 from appliance.errors import AppError
-from appliance.outbox import PLATFORMS, platform
+from appliance import channels
+from appliance.channels import PLATFORMS
 from appliance.pipeline import store_events
 from appliance.records import Channel
 from appliance.vault import VaultError
@@ -44,7 +45,7 @@ def _channel(kind: str, channel_id: str) -> tuple[Channel, object, dict]:
     except VaultError:
         raise AppError(503, "credentials_unreadable",
                        "This channel's credentials cannot be read; check the key file and reconnect the channel.") from None
-    return channel, platform(kind), credentials
+    return channel, channels.module(kind), credentials
 
 
 @blueprint.get("/webhooks/<kind>/<channel_id>")

@@ -7,33 +7,28 @@ web server thread, so streams end after `widget_stream_seconds` and the widget r
 from __future__ import annotations
 
 import queue
-import random
-import re
-import time
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Iterator
 
-from flask import Blueprint, Response, current_app, render_template_string, request
+from flask import Blueprint, Response, current_app, render_template, request
 
-from appliance.channels.web import Streams, check_session, parse_message, sse
+from appliance.channels.web import check_session, parse_message, sse
+from appliance.config import stream_caps
+from appliance.conversations import message_json
 from appliance.errors import AppError
 from appliance.limits import RateLimit, Slots, too_many
 from appliance.pipeline import store_events
 from appliance.records import Channel, Conversation, Customer, Message
 from appliance.web import client_address, public_base, services
+from appliance.web.brand import brand
+from appliance.web.i18n import gettext
+from appliance.web.sse import hold, live, resume_after
 
 blueprint = Blueprint("widget", __name__)
 
-PING_SECONDS = 15
-# Retry-After for a refused stream, spread out: when every stream slot is taken, refused clients coming back every few
-# seconds would spend the threads' time on refusals (measured: webhook acks fell to 0.46 of idle with 200 clients);
-# spread over 10-30 s they come back when held streams have ended (widget_stream_seconds) and replies wait stored
-STREAM_RETRY_SECONDS = (10.0, 30.0)
 SESSION_WINDOW_SECONDS = 10
 ADDRESS_WINDOW_SECONDS = 60
-MESSAGE_ID = re.compile(r"[0-9]{1,19}")
-MAX_MESSAGE_ID = 2**63  # SQLite integers are signed 64-bit
 
 
 @dataclass(frozen=True)
@@ -48,9 +43,8 @@ class WidgetLimits:
 @blueprint.record_once
 def _make_limits(state) -> None:
     settings = state.app.extensions["appliance"].settings
-    total = settings.widget_streams or settings.http_threads // 2
     state.app.extensions["widget_limits"] = WidgetLimits(
-        streams=Slots(total),
+        streams=Slots(stream_caps(settings)[0]),
         per_session=RateLimit(settings.widget_session_messages, SESSION_WINDOW_SECONDS),
         per_address=RateLimit(settings.widget_address_messages, ADDRESS_WINDOW_SECONDS))
 
@@ -90,8 +84,18 @@ def embed_script(channel_id: str):
 def widget_config(channel_id: str):
     """What the bubble shows, as JSON (never pasted into the script)."""
     channel = _channel(channel_id)
-    return {"channel": channel.id, "title": channel.name or "Chat",
-            "max_chars": services().settings.widget_max_chars}
+    look = brand()
+    body = {"channel": channel.id, "title": channel.name or gettext("Chat"),
+            "max_chars": services().settings.widget_max_chars, "product": look["name"], "accent": look["accent"],
+            "logo": look["logo"], "texts": _texts()}
+    return body, 200, {"Vary": "Accept-Language"}
+
+
+def _texts() -> dict[str, str]:
+    """The bubble's own words in the visitor's language (their browser's Accept-Language)."""
+    return {"open": gettext("Open chat"), "placeholder": gettext("Type your message…"), "send": gettext("Send"),
+            "failed": gettext("Could not send."),
+            "unreachable": gettext("Could not reach the shop's chat; try again.")}
 
 
 @blueprint.route("/widget/<channel_id>/messages", methods=["OPTIONS"])
@@ -131,76 +135,29 @@ def _stored_replies(channel: Channel, session: str, after: int) -> list[Message]
                 .order_by(Message.id))
 
 
-def _message_id(raw: str) -> int:
-    if not MESSAGE_ID.fullmatch(raw) or int(raw) >= MAX_MESSAGE_ID:
-        raise AppError(422, "invalid_since", "Last-Event-ID / since must be the id of a message (a whole number).")
-    return int(raw)
-
-
-def _resume_after() -> int:
-    """The last reply the widget has: the newer of Last-Event-ID (browser reconnect) and ?since= (widget reconnect)."""
-    marks = (request.headers.get("Last-Event-ID"), request.args.get("since"))
-    return max((_message_id(mark) for mark in marks if mark), default=0)
-
-
 @blueprint.get("/widget/<channel_id>/events")
 def events(channel_id: str):
     """SSE: stored replies after Last-Event-ID / since, then live tokens, replies and typing notices, for a while."""
     svc = services()
     channel = _channel(channel_id)
     session = check_session(request.args.get("session"))
-    after = _resume_after()
-    slots = _limits().streams
+    after = resume_after() or 0
     keys = {f"channel:{channel.id}": svc.settings.widget_streams_per_channel,
             f"address:{client_address()}": svc.settings.widget_streams_per_address}
-    if not slots.acquire(keys):
-        raise too_many(random.uniform(*STREAM_RETRY_SECONDS), "Too many chats are open right now; the chat reconnects by itself in a few seconds.")
-    try:
-        box = svc.streams.subscribe(channel.id, session)
-        backlog = _stored_replies(channel, session, after)
-    except BaseException:
-        slots.release(keys)
-        raise
 
-    def closed() -> None:
-        # runs when the server closes the response, even if the stream never started (client gone early)
-        svc.streams.unsubscribe(channel.id, session, box)
-        slots.release(keys)
+    def frames(box: queue.Queue) -> Iterator[str]:
+        backlog = _stored_replies(channel, session, after)  # read after subscribing: nothing falls in between
+        return _stream(box, backlog, svc.settings.widget_stream_seconds)
 
-    response = Response(_stream(box, backlog, svc.settings.widget_stream_seconds), mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    response.call_on_close(closed)
-    return response
+    return hold(_limits().streams, keys, "Too many chats are open right now; the chat reconnects by itself in a few "
+                "seconds.", svc.streams, (channel.id, session), frames)
 
 
 def _stream(box: queue.Queue, backlog: list[Message], seconds: float) -> Iterator[str]:
     yield ": connected\n\n"
     for message in backlog:
-        yield sse("message", message.as_json(for_customer=True), message.id)
-    ends = time.monotonic() + seconds
-    while (left := ends - time.monotonic()) > 0:
-        try:
-            event, data = box.get(timeout=min(PING_SECONDS, left))
-        except queue.Empty:
-            yield ": ping\n\n"
-            continue
-        if (event, data) == Streams.CLOSE:
-            return
-        yield sse(event, data, data.get("id") if event == "message" else None)
-
-
-DEMO_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ tenant }} — chat demo</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}</style>
-</head><body>
-<h1>{{ tenant }}</h1>
-<p>This page shows the chat bubble your customers see. Click it in the corner and ask something.</p>
-<p>To put it on your own site, paste this before <code>&lt;/body&gt;</code>:</p>
-<pre>&lt;script src="{{ base }}/widget/{{ channel }}.js" async&gt;&lt;/script&gt;</pre>
-<p><a href="/admin/">Admin page</a></p>
-<script src="/widget/{{ channel }}.js" async></script>
-</body></html>"""
+        yield sse("message", message_json(message, for_customer=True), message.id)
+    yield from live(box, seconds, lambda event, data: sse(event, data, data.get("id") if event == "message" else None))
 
 
 @blueprint.get("/")
@@ -211,4 +168,4 @@ def demo():
     channel = Channel.live(demo_id, "web") if demo_id else None
     if channel is None:
         raise AppError(404, "no_demo", "This appliance shows no demo chat; the admin page is at /admin/.")
-    return render_template_string(DEMO_PAGE, tenant=channel.tenant.name, channel=channel.id, base=public_base())
+    return render_template("demo.html", tenant=channel.tenant.name, channel=channel.id, base=public_base())

@@ -92,6 +92,8 @@ def number_values(token: str) -> set[float]:
         values.add(float("".join(parts)))
     if len(parts) == 2:
         values.add(float(f"{parts[0]}.{parts[1]}"))
+    if len(parts) > 2 and all(len(p) == 3 for p in parts[1:-1]) and len(parts[-1]) <= 2:
+        values.add(float(f"{''.join(parts[:-1])}.{parts[-1]}"))  # $1,099.00 and 1.099,00 USD
     return values
 
 

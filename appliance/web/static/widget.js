@@ -26,38 +26,54 @@
   }).then(start).catch(function () { /* no bubble for an unknown or deleted channel */ });
 
   function start(config) {
+    /* the bubble's own words, in the visitor's language (the server picks them from its Accept-Language) */
+    function text(key, fallback) {
+      var texts = config.texts || {};
+      return typeof texts[key] === "string" && texts[key] ? texts[key] : fallback;
+    }
     var KEY = "appliance-session-" + CHANNEL;
     var session = localStorage.getItem(KEY);
     if (!session || !/^[A-Za-z0-9_-]{1,128}$/.test(session)) {
       session = "w" + Math.random().toString(36).slice(2) + Date.now().toString(36);
       localStorage.setItem(KEY, session);
     }
-    var css = ".apl-bubble{display:flex;align-items:center;justify-content:center;position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;background:#1f6feb;color:#fff;border:0;font-size:26px;cursor:pointer;box-shadow:0 4px 12px rgba(0,0,0,.25);z-index:2147483000}" +
+    /* the accent colour goes into a style sheet: only a hex colour is used (the server checks it too) */
+    var ACCENT = /^#(?:[0-9a-fA-F]{3}){1,2}$/.test(config.accent || "") ? config.accent : "#1f6feb";
+    var css = ".apl-bubble{display:flex;align-items:center;justify-content:center;position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;background:" + ACCENT + ";color:#fff;border:0;font-size:26px;cursor:pointer;box-shadow:0 4px 12px rgba(0,0,0,.25);z-index:2147483000}" +
       ".apl-panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;background:#fff;border-radius:12px;box-shadow:0 8px 24px rgba(0,0,0,.25);display:none;flex-direction:column;font:14px system-ui,sans-serif;z-index:2147483000;overflow:hidden}" +
-      ".apl-panel.open{display:flex}.apl-head{background:#1f6feb;color:#fff;padding:12px 14px;font-weight:600}" +
+      ".apl-panel.open{display:flex}.apl-head{background:" + ACCENT + ";color:#fff;padding:12px 14px;font-weight:600}" +
       ".apl-log{flex:1;overflow-y:auto;padding:10px;background:#f6f8fa}.apl-msg{margin:6px 0;padding:8px 10px;border-radius:10px;max-width:85%;white-space:pre-wrap;word-wrap:break-word}" +
-      ".apl-me{background:#1f6feb;color:#fff;margin-left:auto}.apl-bot{background:#fff;border:1px solid #d0d7de}" +
-      ".apl-form{display:flex;border-top:1px solid #d0d7de}.apl-form input{flex:1;border:0;padding:12px;font:inherit;outline:none}.apl-form button{border:0;background:#fff;color:#1f6feb;font-weight:600;padding:0 14px;cursor:pointer}" +
-      ".apl-err{color:#cf222e;font-size:12px;padding:4px 10px}";
+      ".apl-me{background:" + ACCENT + ";color:#fff;margin-left:auto}.apl-bot{background:#fff;border:1px solid #d0d7de}" +
+      ".apl-form{display:flex;border-top:1px solid #d0d7de}.apl-form input{flex:1;border:0;padding:12px;font:inherit;outline:none}.apl-form button{border:0;background:#fff;color:" + ACCENT + ";font-weight:600;padding:0 14px;cursor:pointer}" +
+      ".apl-err{color:#cf222e;font-size:12px;padding:4px 10px}" +
+      ".apl-head img{height:20px;width:auto;vertical-align:middle;margin-right:8px}.apl-foot{font-size:11px;color:#57606a;text-align:center;padding:2px 0 4px}";
     var style = document.createElement("style");
     style.textContent = css;
     document.head.appendChild(style);
 
     var bubble = el("button", "apl-bubble");
     bubble.appendChild(icon());
-    bubble.setAttribute("aria-label", "Open chat");
+    bubble.setAttribute("aria-label", text("open", "Open chat"));
     var panel = el("div", "apl-panel");
-    var head = el("div", "apl-head", String(config.title || "Chat"));
+    var head = el("div", "apl-head");
+    if (/^https?:\/\//.test(config.logo || "")) {
+      var logo = el("img");
+      logo.src = config.logo;
+      logo.alt = "";
+      head.appendChild(logo);
+    }
+    head.appendChild(document.createTextNode(String(config.title || "Chat")));
+    var foot = el("div", "apl-foot", config.product ? String(config.product) : "");
     var log = el("div", "apl-log");
     var err = el("div", "apl-err");
     var form = el("form", "apl-form");
     var input = el("input");
-    input.placeholder = "Type your message…";
+    input.placeholder = text("placeholder", "Type your message…");
     input.maxLength = config.max_chars || 4000;
-    var send = el("button", null, "Send");
+    var send = el("button", null, text("send", "Send"));
     send.type = "submit";
     form.appendChild(input); form.appendChild(send);
-    panel.appendChild(head); panel.appendChild(log); panel.appendChild(err); panel.appendChild(form);
+    panel.appendChild(head); panel.appendChild(log); panel.appendChild(err); panel.appendChild(form); panel.appendChild(foot);
     document.body.appendChild(panel); document.body.appendChild(bubble);
 
     var live = {}; /* reply_to -> element being streamed */
@@ -117,8 +133,8 @@
         method: "POST", headers: {"Content-Type": "application/json"},
         body: JSON.stringify({session: session, text: text, id: Date.now().toString(36) + Math.random().toString(36).slice(2, 6)})
       }).then(function (r) {
-        if (!r.ok) return r.json().then(function (b) { err.textContent = (b.error && b.error.message) || "Could not send."; });
-      }).catch(function () { err.textContent = "Could not reach the shop's chat; try again."; });
+        if (!r.ok) return r.json().then(function (b) { err.textContent = (b.error && b.error.message) || text("failed", "Could not send."); });
+      }).catch(function () { err.textContent = text("unreachable", "Could not reach the shop's chat; try again."); });
     };
   }
 

@@ -1,0 +1,159 @@
+"""The admin console in a real headless Chromium: sign in, switch to Vietnamese, upload a document and see it
+ready, at a 390 px phone width without horizontal scrolling; a white-labelled name and colour on the admin page
+and in the widget. Screenshots go to the test's temporary folder."""
+import shutil
+
+import pytest
+
+from appliance.auth import create_user
+from appliance.records import Document
+from tests.conftest import REPO
+from tests.test_core_browser import browser  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.skipif(not shutil.which("chromedriver"), reason="test.sh installs chromium and chromium-driver")
+NAME = "Hoa Mai <b>Bot</b>"
+
+
+def no_horizontal_scroll(driver) -> bool:
+    return driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_sign_in_switch_to_vietnamese_and_upload_a_document(browser, live_server, tenant, web_channel,  # noqa: F811
+                                                             settings, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    settings.update(product_name=NAME, accent_colour="#e11d48", demo_channel=web_channel.id)
+    create_user("owner@lan.vn", "flowers-4-all", "tenant-admin", tenant.tenant)
+    browser.set_window_size(390, 844)
+    wait = WebDriverWait(browser, 60)
+
+    browser.get(live_server + "/admin/login")
+    browser.find_element(By.ID, "email").send_keys("owner@lan.vn")
+    browser.find_element(By.ID, "password").send_keys("flowers-4-all")
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "nav.main")))
+    assert browser.find_element(By.CSS_SELECTOR, ".brand span").text == NAME  # the name as text, never markup
+    header = browser.find_element(By.CSS_SELECTOR, "header.top").value_of_css_property("background-color")
+    assert header == "rgba(225, 29, 72, 1)"
+    assert no_horizontal_scroll(browser)
+    browser.save_screenshot(str(tmp_path / "overview-390.png"))
+
+    Select(browser.find_element(By.ID, "language")).select_by_value("vi")  # admin.js sends the form at once
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "nav.main"), "Tổng quan"))
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "vi"
+
+    browser.find_element(By.LINK_TEXT, "Kiến thức").click()
+    wait.until(ec.presence_of_element_located((By.ID, "f-file")))
+    browser.find_element(By.ID, "f-file").send_keys(str(REPO / "tests" / "data" / "shop" / "faq.md"))
+    browser.find_element(By.XPATH, "//button[text()='Tải lên']").click()
+    ready = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "tr[data-status=ready]")))
+    assert "faq.md" in ready.text and "Sẵn sàng" in ready.text
+    document = Document.get(Document.tenant == tenant.id)
+    assert ready.get_attribute("data-document") == str(document.id) and str(document.chunks) in ready.text
+    assert no_horizontal_scroll(browser)
+    browser.save_screenshot(str(tmp_path / "knowledge-vi-390.png"))
+
+    browser.set_window_size(1280, 900)
+    browser.get(live_server + "/")
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".apl-bubble"))).click()
+    foot = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".apl-foot")))
+    assert foot.text == NAME
+    bubble = browser.find_element(By.CSS_SELECTOR, ".apl-bubble").value_of_css_property("background-color")
+    assert bubble == "rgba(225, 29, 72, 1)"
+    browser.save_screenshot(str(tmp_path / "widget-white-label.png"))
+
+
+def sign_in(browser, base: str, email: str, password: str) -> None:
+    """Fill in the login form and send it; returns once the next page has replaced it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(base + "/admin/login")
+    browser.find_element(By.ID, "email").send_keys(email)
+    browser.find_element(By.ID, "password").send_keys(password)
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    WebDriverWait(browser, 30).until(ec.staleness_of(page))
+
+
+def test_rate_limit_then_the_wizard_end_to_end_and_an_agent_refused(browser, live_server, tenant,  # noqa: F811
+                                                                     settings, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    settings["login_failures_per_account"] = 2
+    create_user("locked@lan.vn", "flowers-4-all", "tenant-admin", tenant.tenant)
+    create_user("owner@lan.vn", "flowers-4-all", "tenant-admin", tenant.tenant)
+    create_user("agent@lan.vn", "flowers-4-all", "agent", tenant.tenant)
+    wait = WebDriverWait(browser, 60)
+    shot = iter(range(100))
+
+    def screenshot(name: str) -> None:
+        browser.save_screenshot(str(tmp_path / f"{next(shot):02d}-{name}.png"))
+
+    def go(by: str, value: str) -> None:
+        """Click a link or button and wait until the page it leads to has replaced this one."""
+        page = browser.find_element(By.TAG_NAME, "html")
+        wait.until(ec.element_to_be_clickable((by, value))).click()
+        wait.until(ec.staleness_of(page))
+
+    for _ in range(2):
+        sign_in(browser, live_server, "locked@lan.vn", "wrong-password")
+        assert "do not match" in browser.find_element(By.CSS_SELECTOR, "main").text
+    sign_in(browser, live_server, "locked@lan.vn", "flowers-4-all")  # the right one, but too late
+    assert "Too many wrong passwords" in browser.find_element(By.TAG_NAME, "body").text
+    screenshot("login-rate-limited")
+
+    sign_in(browser, live_server, "owner@lan.vn", "flowers-4-all")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "nav.main")))
+    go(By.LINK_TEXT, "Continue the set-up")
+    screenshot("setup-channel")
+    go(By.LINK_TEXT, "WhatsApp")
+    for name, value in (("phone_number_id", "1098765"), ("access_token", "EAAG-token"), ("app_secret", "s3cret")):
+        browser.find_element(By.ID, f"f-{name}").send_keys(value)
+    verify_token = browser.find_element(By.ID, "f-verify_token").get_attribute("value")
+    screenshot("connect-whatsapp")
+    go(By.XPATH, "//button[text()='Connect']")
+    webhook = browser.find_element(By.ID, "webhook-url").get_attribute("value")
+    assert webhook.startswith(live_server + "/webhooks/whatsapp/ch_")
+    assert browser.find_element(By.ID, "verify-token").get_attribute("value") == verify_token
+    screenshot("whatsapp-connected")
+    go(By.XPATH, "//button[text()='Check the webhook']")
+    flash = browser.find_element(By.CSS_SELECTOR, ".flash")
+    assert "answered the handshake" in flash.text and "flash-ok" in flash.get_attribute("class")
+    screenshot("handshake-checked")
+
+    go(By.LINK_TEXT, "Next step")
+    browser.find_element(By.ID, "f-file").send_keys(str(REPO / "tests" / "data" / "shop" / "faq.md"))
+    go(By.XPATH, "//button[text()='Upload']")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "tr[data-status=ready]")))
+    screenshot("setup-documents")
+    go(By.LINK_TEXT, "Next step")
+    screenshot("setup-model")
+    go(By.XPATH, "//button[text()='Save and continue']")
+    browser.find_element(By.ID, "f-text").send_keys("What are your opening hours?")
+    go(By.XPATH, "//button[text()='Ask']")
+    trial = browser.find_element(By.CSS_SELECTOR, ".trial")
+    assert "faq.md" in trial.text and "Made by: extract" in trial.text
+    screenshot("setup-test-chat")
+    go(By.LINK_TEXT, "Next step")
+    go(By.XPATH, "//button[text()='Finish']")
+    assert "is set up" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    screenshot("overview-after-setup")
+    browser.set_window_size(390, 844)
+    for area in ("knowledge", "assistant", "channels", "channels/new/whatsapp", "users", "setup/model"):
+        browser.get(f"{live_server}/admin/t/{tenant.id}/{area}")
+        assert no_horizontal_scroll(browser), area
+        screenshot(area.replace("/", "-") + "-390")
+    browser.set_window_size(1000, 800)
+
+    browser.delete_all_cookies()
+    sign_in(browser, live_server, "agent@lan.vn", "flowers-4-all")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "nav.main")))
+    browser.get(f"{live_server}/admin/t/{tenant.id}/knowledge")
+    assert "This page is for admins" in browser.find_element(By.TAG_NAME, "main").text
+    screenshot("agent-refused")

@@ -28,7 +28,7 @@ ABOUT = 0.5  # share of the question's weight a passage must cover to be about i
 _STOP_VI = set("có không ko là của tôi bạn mình em anh chị cho và với nào gì thế như thì được bao nhiêu trong các "
                "những một này đó ở tại để vậy à ạ ơi nhé nha hả hay hoặc bị rất nhất làm đi đến từ ra vào khi nếu ai "
                "sao đâu còn rồi chưa về muốn cần hỏi xin mấy nhiêu lúc đã sẽ đang cũng thể phải nên giúp dạ vâng nhỉ "
-               "chứ cái chiếc loại bán mua shop tiệm quán xưởng salon hiện nay dùng số tới chắc".split())
+               "chứ cái chiếc loại bán mua shop tiệm quán xưởng salon hiện nay dùng số tới chắc xong".split())
 _STOP_VI_PHRASES = ("cửa hàng", "cửa tiệm", "có thể", "vui lòng", "cho mình", "cho em", "cho tôi", "bên mình", "bên em",
                     "bên shop", "bên bạn")
 _STOP_EN = set(

@@ -8,7 +8,9 @@ when it covers most of what the question names, weighed by how rare each word is
 - the glossary's other words for a term (the other language, synonyms) count for that term, but weigh as much as the
   word found is rare in the tenant's documents: "phone" found as "điện thoại" in a phone shop proves little;
 - words the question names that the passage does not say count against it, the more so when no document has them
-  (a question about bike rental is not answered by the repairs section because both say "bike")."""
+  (a question about bike rental is not answered by the repairs section because both say "bike");
+- a passage headed by a shop topic the question names (opening hours, parking, deposit...) says that topic whatever
+  its words, and the question's asking words and numbers for it do not count against it (_TOPICS)."""
 from __future__ import annotations
 
 import math

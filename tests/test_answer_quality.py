@@ -207,3 +207,76 @@ def test_a_duration_column_is_guessed_and_stated_and_a_warranty_period_stays_a_w
              "Thời gian bảo hành": ""}
     assert row_answer(cells, fields, "vi") == "Massage đá nóng có giá 450.000đ. Thời gian: 90 phút."
     assert row_answer(cells, fields, "en") == "Massage đá nóng costs 450,000 VND. Takes 90 phút."
+
+
+# A barber's FAQ and policy: the sections are named by their topic, their bodies never repeat the customer's words.
+BARBER_FAQ = """# Tiệm cắt tóc Ba Lâm
+
+## Giờ mở cửa
+Thứ Hai đến Thứ Sáu: 8:00 – 19:00. Thứ Bảy và Chủ nhật: 7:30 – 21:00.
+
+## Liên hệ
+Hotline 0912 345 678, nhắn Zalo cùng số.
+
+## Gửi xe
+Xe máy để trước cửa, có người trông. Ô tô đỗ ở bãi xe chợ Tân Định, cách 200m.
+
+## Thanh toán
+Tiệm nhận tiền mặt và chuyển khoản; quẹt thẻ Visa phụ thu 3%.
+"""
+
+BARBER_POLICY = ("QUY ĐỊNH CỦA TIỆM\n\n"
+                 "Đặt lịch: Khách đặt lịch qua hotline hoặc Zalo trước ít nhất 2 giờ.\n\n"
+                 "Đến trễ: Tiệm giữ chỗ tối đa 10 phút, sau đó nhường lịch cho khách kế tiếp.\n\n"
+                 "Hoàn tiền: Gói cắt tóc trả trước không được hoàn tiền.\n")
+
+
+@pytest.fixture
+def barber(services, tenant):
+    upload(services, tenant.id, "hoi-dap.md", BARBER_FAQ)
+    upload(services, tenant.id, "quy-dinh.txt", BARBER_POLICY)
+    return tenant
+
+
+@pytest.mark.parametrize("question, wanted", [
+    ("Thứ bảy tiệm làm tới mấy giờ?", "21:00"),  # "làm tới mấy giờ" against "Giờ mở cửa"
+    ("What time do you close on weekdays?", "19:00"),
+    ("Số hotline bên mình là gì vậy?", "0912 345 678"),
+    ("Where can I park my car?", "200m"),
+    ("Is there a surcharge for paying by card?", "3%"),
+    ("Em tới trễ 15 phút thì tiệm còn giữ chỗ không?", "10 phút"),  # the case's number against the rule's
+])
+def test_a_question_on_a_shop_topic_in_other_words_is_answered_from_the_section_named_for_it(
+        services, barber, question, wanted):
+    reply = ask(services, barber.id, question)
+    assert reply.path == "extract" and wanted in reply.text, reply.text
+
+
+@pytest.mark.parametrize("question", ["Tiệm có nhuộm tóc highlight không?", "Do you sell beard oil?",
+                                      "Tiệm có cho thuê xe máy không?", "Can I pay with bitcoin at the salon?"])
+def test_a_question_naming_what_no_document_has_still_gets_the_fallback_on_a_topic_shop(services, barber, question):
+    reply = ask(services, barber.id, question)
+    assert (reply.path, reply.text) == ("fallback", prompts.dont_know(question)), reply.text
+
+
+def test_a_heading_names_the_topic_of_every_sentence_under_it_and_a_label_only_its_own():
+    assert relevance.heading_topics("## Giờ mở cửa\nThứ Hai: 8:00.") == {"hours"}
+    assert relevance.heading_topics("Saigon Tools - Returns policy\n\nYou can return...") == {"returns"}
+    assert relevance.labelled_topics("Tiệm mở cửa 8:00. Đến trễ: giữ chỗ 10 phút.") == {"late"}
+    assert relevance.labelled_topics("Khách đến trễ nhiều lần sẽ không được giữ chỗ: đây là quy định.") == set()
+
+
+def test_a_label_heads_the_sentences_of_its_paragraph_up_to_the_next_label():
+    found = ["Hủy lịch: Hủy trước 24 giờ được hoàn cọc.", "Hủy muộn hơn mất 50% cọc.", "Đến trễ: Giữ chỗ 10 phút.",
+             "Sau đó nhường lịch."]
+    assert relevance.paragraph_topics(found) == [frozenset({"cancellation"})] * 2 + [frozenset({"late"})] * 2
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Do you give discounts?", True),
+    ("Tiệm có chương trình khuyến mãi gì không?", True),
+    ("Do you give a discount to students?", False),  # the heading stands for "discount", "students" must be said
+    ("Có giảm giá cho học sinh không?", False),
+])
+def test_a_heading_stands_for_its_topic_but_not_for_the_subject_the_question_names(question, expected):
+    assert relevance.about(question, "## Ưu đãi\nCắt đủ 10 lần, lần thứ 11 tiệm cắt miễn phí.") is expected

@@ -258,7 +258,10 @@ def _section_coverage(question: str, section: str, asked, rarity, most: int = 3)
     """How much of the question a section says in at most `most` neighbouring sentences (an answer is that long;
     a page that names the words in different paragraphs says none of them together)."""
     found = _titled(sentences(section)) or [section]
-    return max(relevance.coverage(question, " ".join(found[i:i + most]), rarity, asked)
+    # "## Giờ mở cửa" heads every sentence under it, "Đến trễ: ..." those of its paragraph
+    heads = relevance.paragraph_topics(found, frozenset(relevance.heading_topics(section)))
+    return max(relevance.coverage(question, " ".join(found[i:i + most]), rarity, asked,
+                                  frozenset().union(*heads[i:i + most]))
                for i in range(max(1, len(found) - most + 1)))
 
 
@@ -297,14 +300,15 @@ def passage_answer(services, text: str, question, rarity: relevance.Rarity | Non
         if len(pairs) == 1:
             body = pairs[0][1]
         else:
-            scores = _scores(services, question, [f"{q} {a}" for q, a in pairs], rarity, memo)
+            scores = _scores(services, question, [f"{q} {a}" for q, a in pairs], rarity, memo=memo)
             body = pairs[int(np.argmax(scores))][1]
     else:
         body = _HEADING_LINE.sub("", text)
     body = clean(body)
     if len(body) <= _LONG and len(sentences(body)) <= 3:
         return body
-    return " ".join(closest_sentences(services, body, question, rarity=rarity, memo=memo))
+    headed = frozenset(relevance.heading_topics(text))
+    return " ".join(closest_sentences(services, body, question, rarity=rarity, headed=headed, memo=memo))
 
 
 # Sentence ends: . ! ? … followed by space and a capital or digit (Vietnamese capitals too), or a line break.
@@ -329,13 +333,14 @@ def sentences(text: str) -> list[str]:
 
 
 def closest_sentences(services, text: str, question, most: int = 3, rarity: relevance.Rarity | None = None,
-                      memo=None) -> list[str]:
+                      headed: frozenset[str] = frozenset(), memo=None) -> list[str]:
     """Up to `most` neighbouring sentences of `text` that say most of the question (the words it names, then the
-    embedder's closeness), in their order in the text; with the sentence stating a number when one is asked for."""
+    embedder's closeness), in their order in the text; with the sentence stating a number when one is asked for.
+    `headed`: the shop topics of the heading over the text (relevance.heading_topics)."""
     found = _titled(sentences(text))
     if len(found) <= 1:
         return found
-    scores = _scores(services, question, found, rarity, memo)
+    scores = _scores(services, question, found, rarity, relevance.paragraph_topics(found, headed), memo=memo)
     for i, sentence in enumerate(found):
         if _is_title(sentence):
             scores[i] = -np.inf  # "RETURNS POLICY - SHOP NAME" names the document, it answers nothing
@@ -375,12 +380,14 @@ def _question_text(question) -> str:
     return question if isinstance(question, str) else list(question)[0]
 
 
-def _scores(services, question, texts: list[str], rarity: relevance.Rarity | None = None, memo=None) -> np.ndarray:
+def _scores(services, question, texts: list[str], rarity: relevance.Rarity | None = None,
+            headed: list[frozenset[str]] | None = None, memo=None) -> np.ndarray:
     """How well each text answers the question: the share of what it names that the text says (relevance.coverage)
-    plus the embedder's cosine."""
+    plus the embedder's cosine. `headed`: per text, the shop topics heading it (relevance.paragraph_topics)."""
     words = _question_text(question)
     asked = relevance.units(words)
-    covered = np.array([relevance.coverage(words, text, rarity, asked) for text in texts])
+    heads = headed or [frozenset()] * len(texts)
+    covered = np.array([relevance.coverage(words, text, rarity, asked, head) for text, head in zip(texts, heads)])
     return covered + _similarities(services, question, texts, memo)
 
 

@@ -8,7 +8,9 @@ when it covers most of what the question names, weighed by how rare each word is
 - the glossary's other words for a term (the other language, synonyms) count for that term, but weigh as much as the
   word found is rare in the tenant's documents: "phone" found as "điện thoại" in a phone shop proves little;
 - words the question names that the passage does not say count against it, the more so when no document has them
-  (a question about bike rental is not answered by the repairs section because both say "bike")."""
+  (a question about bike rental is not answered by the repairs section because both say "bike");
+- a passage headed by a shop topic the question names (opening hours, parking, deposit...) says that topic whatever
+  its words, and the question's asking words and numbers for it do not count against it (_TOPICS)."""
 from __future__ import annotations
 
 import math
@@ -28,21 +30,142 @@ ABOUT = 0.5  # share of the question's weight a passage must cover to be about i
 _STOP_VI = set("có không ko là của tôi bạn mình em anh chị cho và với nào gì thế như thì được bao nhiêu trong các "
                "những một này đó ở tại để vậy à ạ ơi nhé nha hả hay hoặc bị rất nhất làm đi đến từ ra vào khi nếu ai "
                "sao đâu còn rồi chưa về muốn cần hỏi xin mấy nhiêu lúc đã sẽ đang cũng thể phải nên giúp dạ vâng nhỉ "
-               "chứ cái chiếc loại bán mua shop tiệm quán xưởng salon hiện nay dùng số".split())
-_STOP_VI_PHRASES = ("cửa hàng", "cửa tiệm", "có thể", "vui lòng", "cho mình", "cho em", "cho tôi")
+               "chứ cái chiếc loại bán mua shop tiệm quán xưởng salon hiện nay dùng số tới chắc xong".split())
+_STOP_VI_PHRASES = ("cửa hàng", "cửa tiệm", "có thể", "vui lòng", "cho mình", "cho em", "cho tôi", "bên mình", "bên em",
+                    "bên shop", "bên bạn")
 _STOP_EN = set(
     "the a an is are am was were be been being you your yours what how do does did done can could i and when much "
     "of to for in on at it its my me we our us have has had there here any this that these those with or about which "
     "who whom will would shall should may might must please tell many from if then than so up out get got give "
     "offer sell sells buy need want know like also just still yet some all one let see make go im ive dont more most "
     "less other same such very only really after before happen happens happened don doesn didn isn aren wasn won "
-    "couldn shouldn wouldn haven hasn by as into onto per via take takes taking took "
+    "couldn shouldn wouldn haven hasn by as into onto per via take takes taking took now right currently something "
+    "anything worth but never ever even already "
     "shop store workshop salon bakery restaurant cafe hi hello thanks thank".split())
 
 # glossary terms that ask for an amount, a period or a time rather than name a subject
 _ASKS_AMOUNT = {"how much", "how long", "how many", "bao nhieu tien", "bao lau", "gio", "hours"}
+_ABSENT = 2.0  # a Vietnamese word the question names that no document says weighs this much more
+_HEADED = 0.5  # a word the passage does not say but its heading's topic stands for weighs this much
 _ASKING = 0.5  # what kind of answer is wanted says less about which passage answers than what it is about
 _SYLLABLE = re.compile(r"[^\W_]+")
+
+# The topics nearly every shop's FAQ or policy has a section on. Per topic: the words that name it and the words that
+# only say how it is asked ("what time", "làm tới", "where", "kẹt xe" for being late), folded, English by their stem.
+# A question naming a topic is about a passage whose heading or label ("## Giờ mở cửa", "Đến trễ: ...") names the
+# same topic, whatever words the body uses ("Thứ Hai đến Thứ Bảy: 9:00 – 20:30" says no "close" nor "weekdays"); its
+# other words still weigh, so a question naming something no document has is still refused.
+_TOPICS: dict[str, tuple[str, str]] = {
+    "hours": ("gio mo cua|mo cua|dong cua|gio lam viec|gio|open|opening|close|closing|hour|weekday|weekend|monday|"
+              "tuesday|wednesday|thursday|friday|saturday|sunday|holiday|chu nhat|thu hai|thu ba|thu tu|thu nam|"
+              "thu sau|thu bay|cuoi tuan|ngay le|tet|le tet", "time|what time|until|late|today|tonight|lam"),
+    "contact": ("hotline|so dien thoai|dien thoai|sdt|phone|phone number|call|contact|lien he|zalo|email|e mail|"
+                "fanpage|facebook", "number|reach|goi|nhan tin|message|text"),
+    "address": ("address|dia chi|located|location|branch|chi nhanh|co so|ban do|map|directions|chi duong",
+                "where|find|o dau|cho nao|near|nearby"),
+    "parking": ("park|parking|gui xe|do xe|dau xe|bai xe|car|o to|oto|xe may|motorbike|scooter|xe hoi",
+                "where|near|nearby|leave|free|mien phi"),
+    # a card alone is no payment topic: "Thẻ quà tặng (gift card)" is a product
+    "payment": ("pay|payment|thanh toan|tra tien|credit|debit|the tin dung|quet the|cash|tien mat|transfer|"
+                "chuyen khoan|bank|surcharge|phu thu|installment|instalment|tra gop|visa|mastercard|momo|zalopay|qr|"
+                "vi dien tu|e wallet", "card|the|accept|take|nhan|chap nhan|use|dung|fee|phi|extra|percent"),
+    "delivery": ("delivery|deliver|ship|shipping|giao hang|giao|van chuyen|courier|cod|ship cod|freight",
+                 "how long|bao lau|send|gui|nhanh|fast|arrive"),  # a fee is what is asked, not how
+    "returns": ("return|refund|exchange|doi|doi tra|tra hang|tra lai|hoan tien|hoan tra|doi hang|money back",
+                "cash|tien mat|get|back|lai"),
+    "warranty": ("warranty|guarantee|bao hanh", "how long|bao lau|cover|free|mien phi"),
+    "booking": ("book|booking|appointment|reserve|reservation|dat lich|lich hen|dat cho|dat truoc|walk in",
+                "need|advance|truoc|group|nhom|nguoi|people|person"),
+    "deposit": ("deposit|coc|dat coc|tien coc|prepay|prepayment|upfront",
+                "need|phai|mat|lose|group|nhom|nguoi|people|person|lich|dat lich|book|booking"),
+    "cancellation": ("cancel|cancellation|huy|huy lich|doi lich|reschedule|no show",
+                     "before|truoc|tieng|hour|mat|lose|coc|deposit"),
+    "late": ("late|tre|den tre|toi tre|delay", "ket xe|traffic|jam|giu|giu lich|hold|keep|minute|phut|wait|doi"),
+    "discount": ("discount|giam gia|khuyen mai|uu dai|promotion|voucher|loyalty|than thiet|thanh vien|member|"
+                 "membership|contractor|wholesale|si|gia si",
+                 "get|duoc|price|gia|chuong trinh|program|programme|scheme"),
+}
+
+
+def _phrases(spec: str) -> set[str]:
+    return {" ".join(stem(w) for w in phrase.split()) for phrase in spec.split("|")}
+
+
+_TOPIC_WORDS: dict[str, tuple[set[str], set[str]]] = {}
+
+
+def _topic_words() -> dict[str, tuple[set[str], set[str]]]:
+    if not _TOPIC_WORDS:
+        _TOPIC_WORDS.update({topic: (_phrases(words), _phrases(glue)) for topic, (words, glue) in _TOPICS.items()})
+    return _TOPIC_WORDS
+
+
+def _unit_keys(unit: _Unit) -> set[str]:
+    """The unit's folded, stemmed forms: its own words and its syllable pairs."""
+    return {" ".join(stem(fold(t)) for t in form) for form in (unit.own, *unit.neighbours)}
+
+
+def _topics_named(unit: _Unit) -> set[str]:
+    keys = _unit_keys(unit)
+    return {topic for topic, (words, _) in _topic_words().items() if keys & words}
+
+
+def _topic_glue(unit: _Unit, topics: set[str]) -> bool:
+    keys = _unit_keys(unit)
+    return any(keys & _topic_words()[topic][1] for topic in topics)
+
+
+# a Markdown heading, or a label before a colon opening a paragraph or sentence ("Đến trễ: Tiệm giữ lịch...")
+_LABEL = re.compile(r"(?m)^\s{0,3}#{1,6}\s*([^\n]+)|(?:^|(?<=[.!?])\s|\n)\s*([^\n:.!?#]{2,40}):\s")
+_LABEL_WORDS = 6  # a heading joined to its body ("## Giờ mở cửa Thứ Hai...") is named by its first words
+
+
+_TITLE_LINE = re.compile(r"\A\s*([^\n.!?:]{2,80})\n")  # "Saigon Tool House - Returns and refunds policy"
+
+
+def labelled_topics(text: str) -> set[str]:
+    """The shop topics the passage's headings, title line or labels name."""
+    found = heading_topics(text)
+    for match in _LABEL.finditer(text[:4000]):
+        if match.group(2):
+            found |= _topics_in(match.group(2), 5)
+    return found
+
+
+_OPENING_LABEL = re.compile(r"\A\s*([^\n:.!?#]{2,40}):\s")
+
+
+def paragraph_topics(found: list[str], headed: frozenset[str] = frozenset()) -> list[frozenset[str]]:
+    """Per sentence, the topics heading it: `headed` and those of the last label opening a sentence ("Hủy lịch và
+    tiền cọc: ...") up to the next label, since a label heads its paragraph."""
+    out, current = [], frozenset()
+    for sentence in found:
+        label = _OPENING_LABEL.match(sentence)
+        if label:
+            current = frozenset(_topics_in(label.group(1), 5))
+        out.append(headed | current)
+    return out
+
+
+def heading_topics(text: str) -> set[str]:
+    """The shop topics the passage's Markdown headings or its title line name (they head all its sentences)."""
+    found: set[str] = set()
+    for match in _LABEL.finditer(text[:4000]):
+        if match.group(1):
+            found |= _topics_in(match.group(1), _LABEL_WORDS, cut=True)
+    title = _TITLE_LINE.match(text)
+    if title and not title.group(1).lstrip().startswith("#"):
+        found |= _topics_in(title.group(1), 10)
+    return found
+
+
+def _topics_in(label: str, most: int, cut: bool = False) -> set[str]:
+    words = [stem(fold(t)) for t in _SYLLABLE.findall(unicodedata.normalize("NFC", label.lower()))]
+    if len(words) > most and not cut:
+        return set()  # a sentence, not a label
+    line = f" {' '.join(words[:most])} "
+    return {topic for topic, (named, _) in _topic_words().items() if any(f" {w} " in line for w in named)}
+
 # a folded Vietnamese syllable: onset, vowels, coda; words of another shape are names or foreign words (croissant)
 _VIETNAMESE_SHAPE = re.compile(r"(ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?[aeiouy]{1,3}"
                                r"(ng|nh|ch|[cmnpt])?")
@@ -207,27 +330,45 @@ def _flat(_: str) -> float:
     return 1.0
 
 
-def coverage(question: str, text: str, rarity: Rarity | None = None, asked: list[_Unit] | None = None) -> float:
+def coverage(question: str, text: str, rarity: Rarity | None = None, asked: list[_Unit] | None = None,
+             headed: frozenset[str] = frozenset()) -> float:
     """The share (0..1) of what the question names that the passage says, each part weighed by its rarity."""
-    said, total = evidence(question, text, rarity, asked)
+    said, total = evidence(question, text, rarity, asked, headed)
     return said / total if total else 0.0
 
 
-def evidence(question: str, text: str, rarity: Rarity | None = None, asked: list[_Unit] | None = None
-             ) -> tuple[float, float]:
+def evidence(question: str, text: str, rarity: Rarity | None = None, asked: list[_Unit] | None = None,
+             headed: frozenset[str] = frozenset()) -> tuple[float, float]:
     """(weight of what the passage says of the question, weight of all the question names): between passages that
-    cover as much, the one saying rarer words ("hotline" rather than the "điện thoại" of the shop's name) says more."""
+    cover as much, the one saying rarer words ("hotline" rather than the "điện thoại" of the shop's name) says more.
+    `headed`: the topics of the heading over the passage (relevance.heading_topics of its section)."""
     asked = units(question) if asked is None else asked
     if not asked:
         return 0.0, 0.0
     rarity = rarity or _flat
     passage = _Text(text)
     toned = question != fold(question)
+    named = [_topics_named(unit) for unit in asked]
+    shared = set().union(*named) & (labelled_topics(text) | headed) if any(named) else set()
+    weighed = rarity is not _flat
+    # only Vietnamese syllables can be looked up as they are ("repaired" is not "repair"), and across languages every
+    # word is absent
+    vietnamese = script_language(question) == "vi" == script_language(text)
     said = total = 0.0
-    for unit in asked:
+    for unit, topics in zip(asked, named):
         matched = _matched(unit, passage, toned)
-        asking = _asks_amount(unit) or unit.own[0].isdigit()  # "after 3 days" tells the case, the rule says "5 days"
+        if not matched and shared and not topics & shared and _topic_glue(unit, shared):
+            continue  # "what time" of a question about the hours, against the opening-hours section
+        headed_only = False
+        if not matched and shared and (topics & shared or (_numeric(unit) and passage.digits)):
+            matched = unit.own  # the section is on that topic; "trễ 20 phút" is a case of the rule's "15 phút"
+            headed_only = True
+        asking = _asks_amount(unit) or _numeric(unit)  # "after 3 days" tells the case, the rule says "5 days"
         weight = _weight(matched or unit.own, rarity) * (_ASKING if asking else 1.0)
+        if headed_only:
+            weight *= _HEADED  # the topic is the heading's, the subject ("students" of a discount) must be said
+        if not matched and not asking and weighed and weight >= 1.0 and vietnamese and not unit.alternatives:
+            weight *= _ABSENT  # "thuê xe máy": nothing is rented, the parking section is no answer
         total += weight
         if matched:
             said += weight
@@ -251,6 +392,14 @@ def _matched(unit: _Unit, passage: _Text, toned: bool) -> tuple[str, ...] | None
     if unit.alone and passage.has(unit.own, toned and _toned(unit.own[0])):
         return unit.own
     return None
+
+
+_NUMBER_WORDS = {"million", "millions", "thousand", "thousands", "trieu", "nghin", "ngan", "percent", "phan tram"}
+
+
+def _numeric(unit: _Unit) -> bool:
+    """A number or an amount word ("8 million", "10 tiếng" is a case of the rule, not its subject)."""
+    return unit.own[0].isdigit() or " ".join(fold(t) for t in unit.own) in _NUMBER_WORDS
 
 
 def _asks_amount(unit: _Unit) -> bool:

@@ -233,8 +233,8 @@ BARBER_POLICY = ("QUY ĐỊNH CỦA TIỆM\n\n"
 
 @pytest.fixture
 def barber(services, tenant):
-    upload(services, tenant.id, "hoi-dap.md", BARBER_FAQ)
-    upload(services, tenant.id, "quy-dinh.txt", BARBER_POLICY)
+    upload_text(services, tenant.id, "hoi-dap.md", BARBER_FAQ)
+    upload_text(services, tenant.id, "quy-dinh.txt", BARBER_POLICY)
     return tenant
 
 

@@ -89,8 +89,9 @@ def reply(user: User, tenant: Tenant, conversation_id: int):
 
 
 def _moved(tenant: Tenant, before: Conversation, after: Conversation, wanted: str, done: str):
-    """Flash what happened: `done`, or why nothing did (the write path left it in another state)."""
-    if after.status == wanted:
+    """Flash what happened: `done`, or why nothing did (a page older than the conversation's state, or a refusal)."""
+    changed = (after.status, after.assigned_user_id) != (before.status, before.assigned_user_id)
+    if changed and after.status == wanted:
         flash(done, "ok")
     else:
         flash(gettext("Nothing changed: %(reason)s.", reason=_not_now(after.status)), "error")
@@ -102,6 +103,9 @@ def _moved(tenant: Tenant, before: Conversation, after: Conversation, wanted: st
 def take_over(user: User, tenant: Tenant, conversation_id: int):
     """Assign the conversation to the signed-in user: the bot stays silent."""
     c = _conversation(tenant, conversation_id)
+    if user.tenant_id != tenant.id:  # the platform admin belongs to no shop: only its staff answer its customers
+        flash(gettext("Only the shop's staff can take a conversation over; assign it to one of them."), "error")
+        return _back(tenant, c)
     after = _run(lambda: conversations.assign(services(), c, user, by_user=user), c)
     return _moved(tenant, c, after, "assigned", gettext("You have this conversation now; the bot stays silent."))
 

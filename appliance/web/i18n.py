@@ -396,6 +396,8 @@ VI: dict[str, str] = {
     "Open the inbox": "Mở hộp thư",
     "%(name)s is set up. Customers can write now.": "%(name)s đã được thiết lập. Khách hàng có thể nhắn tin ngay.",
     # the Inbox (admin_inbox.py, inbox.html, conversation.html)
+    "Only the shop's staff can take a conversation over; assign it to one of them.":
+        "Chỉ nhân viên của cửa hàng mới tiếp nhận được cuộc trò chuyện; hãy giao cho một người trong số họ.",
     "%(email)s has this conversation now.": "%(email)s đang phụ trách cuộc trò chuyện này.",
     "A person answers": "Nhân viên trả lời",
     "All channels": "Mọi kênh",

@@ -10,7 +10,8 @@ import pytest
 from appliance import conversations
 from appliance.auth import create_user
 from appliance.records import Conversation, Customer, Message, User, utcnow
-from tests.conftest import OWNER_PASSWORD, assert_page_policies, conversation_for, form_post, form_token, signed_in
+from tests.conftest import (OWNER_PASSWORD, assert_page_policies, conversation_for, form_post, form_token, needs_chromium,
+                            signed_in)
 from tests.fakes import connect, fake_whatsapp  # noqa: F401  (fixture)
 from tests.test_inbox_api import HUMAN, say
 
@@ -307,3 +308,80 @@ def test_the_page_stream_replays_after_last_event_id(agent, client, tenant, web_
     stream.close()
     assert "event: message.in" in frames and '"text": "Hello"' in frames
     assert browser.get(f"/admin/t/{tenant.id}/events", query_string={"since": "x"}).status_code == 422
+
+
+# --- in a real browser -------------------------------------------------------------------------------------
+
+def widget_says(base: str, channel, session: str, text: str) -> None:
+    """A customer writes in the web chat (its HTTP endpoint, as the widget sends it)."""
+    import requests
+
+    response = requests.post(f"{base}/widget/{channel.id}/messages", json={"session": session, "text": text},
+                             timeout=60)
+    assert response.status_code == 202, response.text
+
+
+@needs_chromium
+def test_an_open_inbox_follows_customers_live_and_the_agent_takes_over_and_replies(browser, live_server, tenant,
+                                                                                   web_channel, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.test_admin_browser import no_horizontal_scroll, sign_in
+
+    create_user("agent@lan.vn", OWNER_PASSWORD, "agent", tenant.tenant)
+    widget_says(live_server, web_channel, "anh", "Hello")
+    first = Conversation.get()
+    browser.set_window_size(390, 844)
+    wait = WebDriverWait(browser, 30)
+    sign_in(browser, live_server, "agent@lan.vn", OWNER_PASSWORD)
+    browser.get(f"{live_server}/admin/t/{tenant.id}/inbox")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-inbox][data-live=ready]")))
+    page = browser.find_element(By.TAG_NAME, "html")
+
+    def rows() -> list[str]:
+        return [li.get_attribute("data-conversation") for li in browser.find_elements(By.CSS_SELECTOR, "[data-inbox] li")]
+
+    widget_says(live_server, web_channel, "binh", HOSTILE_TEXT)  # a new customer: on top, without a reload
+    second = Conversation.select().order_by(Conversation.id.desc()).get()
+    wait.until(lambda _: rows() == [str(second.id), str(first.id)])
+    widget_says(live_server, web_channel, "anh", HUMAN)  # the first one again: back on top
+    wait.until(lambda _: rows() == [str(first.id), str(second.id)])
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-inbox] img")  # the customer's "<img>" stayed text
+    assert no_horizontal_scroll(browser)
+    browser.save_screenshot(str(tmp_path / "inbox-390.png"))
+
+    browser.find_element(By.CSS_SELECTOR, f'li[data-conversation="{first.id}"] a').click()
+    wait.until(ec.staleness_of(page))
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-open-conversation][data-live=ready]")))
+    page = browser.find_element(By.TAG_NAME, "html")
+    widget_says(live_server, web_channel, "anh", "Are you there? <b>please</b>")
+    asked = wait.until(ec.presence_of_element_located((By.XPATH, "//li[@data-message][last()]//p[@class='text']")))
+    wait.until(lambda _: asked.text == "Are you there? <b>please</b>")
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-messages] b")
+    assert page.is_displayed()  # the same page: no reload brought it
+
+    browser.find_element(By.XPATH, "//button[text()='Take over']").click()
+    wait.until(ec.staleness_of(page))
+    assert Conversation.get_by_id(first.id).status == "assigned"
+    browser.find_element(By.ID, "f-text").send_keys("Yes, Lan here. How can I help?")
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.XPATH, "//button[text()='Send']").click()
+    wait.until(ec.staleness_of(page))
+    reply = Message.get(Message.sender == "agent")
+    shown = browser.find_element(By.CSS_SELECTOR, f'li[data-message="{reply.id}"]')
+    assert "Yes, Lan here. How can I help?" in shown.text and "Staff" in shown.text
+    wait.until(lambda _: shown.find_element(By.CSS_SELECTOR, "[data-status]").get_attribute("data-status") == "sent")
+    assert shown.find_element(By.CSS_SELECTOR, "[data-status]").text == "Sent"
+    assert no_horizontal_scroll(browser)
+    browser.save_screenshot(str(tmp_path / "conversation-390.png"))
+
+    browser.get(f"{live_server}/admin/t/{tenant.id}/inbox")  # the agent has it: the bot is silent, unread counts up
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-inbox][data-live=ready]")))
+    badge = browser.find_element(By.CSS_SELECTOR, f'li[data-conversation="{first.id}"] [data-unread]')
+    assert not badge.is_displayed()
+    widget_says(live_server, web_channel, "anh", "Thanks!")
+    widget_says(live_server, web_channel, "anh", "One more thing")
+    wait.until(lambda _: badge.is_displayed() and badge.text == "2")
+    assert "One more thing" in browser.find_element(By.CSS_SELECTOR, f'li[data-conversation="{first.id}"]').text

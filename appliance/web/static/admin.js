@@ -60,7 +60,14 @@
     on("message.status", function (ev) { if (open) status(ev.data); });
     ["conversation.handoff", "conversation.assigned", "conversation.resumed", "conversation.closed"].forEach(
       function (name) { on(name, function (ev) { state(ev.conversation_id, ev.data.status); }); });
-    on("reset", function () { source.setAttribute("data-stale", labels.reload || ""); });
+    on("ready", function () { source.setAttribute("data-live", "ready"); }); /* tests and styles can tell */
+    on("reset", function () { /* events were missed (no longer kept): say so instead of showing a wrong page */
+      var note = document.createElement("div");
+      note.className = "flash flash-error";
+      note.setAttribute("role", "status");
+      note.textContent = labels.reload || "";
+      document.getElementById("main").insertBefore(note, document.getElementById("main").firstChild);
+    });
 
     function message(ev, inbound) {
       if (list) listed(ev.conversation_id, ev.data.text, inbound);

@@ -76,6 +76,17 @@ def test_filters_by_status_channel_and_assigned_to_me(agent, client, tenant, web
     assert any("status" in text for text in flashes(refused.data))
 
 
+@pytest.mark.parametrize("query", [{"before": "abc"}, {"before": "9" * 40 + "-1"}, {"before": "1-" + "9" * 30},
+                                   {"status": "x" * 5000}, {"channel": "<script>" * 500}, {"mine": "<b>"}])
+def test_hand_edited_filters_show_the_whole_list_or_nothing_never_an_error(agent, client, tenant, web_channel, query):
+    browser, _ = agent
+    conversation = say(client, web_channel, "s1", "Hello")
+    response = browser.get(f"/admin/t/{tenant.id}/inbox", query_string=query)
+    assert response.status_code == 200 and b"<script><script>" not in response.data and b"<b>" not in response.data
+    expected = [] if "channel" in query or "mine" in query else [conversation.id]  # nothing there, nothing mine
+    assert listed(response.data) == expected
+
+
 def test_the_list_pages_with_older_conversations(agent, client, tenant, web_channel):
     browser, _ = agent
     made = []  # more than a page (the API's 50), made directly: the widget limits messages per address
@@ -394,3 +405,37 @@ def test_an_open_inbox_follows_customers_live_and_the_agent_takes_over_and_repli
         wait.until(lambda _: row.text == f"Question {n}")
         delays.append(time.perf_counter() - started)
     print(f"customer message to the open inbox page: slowest of 5 {max(delays) * 1000:.0f} ms")
+
+
+@needs_chromium
+def test_whatsapp_messages_and_delivery_statuses_reach_the_open_conversation(browser, live_server, client, tenant,
+                                                                             fake_whatsapp):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.fakes import sample, signed_headers
+    from tests.test_admin_browser import sign_in
+    from tests.test_inbox_api import customer_writes
+
+    channel_id = connect(client, tenant, fake_whatsapp)
+    hello = customer_writes(client, channel_id, 1, "Xin chào")
+    create_user("agent@lan.vn", OWNER_PASSWORD, "agent", tenant.tenant)
+    wait = WebDriverWait(browser, 30)
+    sign_in(browser, live_server, "agent@lan.vn", OWNER_PASSWORD)
+    browser.get(f"{live_server}{url(tenant, hello.conversation)}")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-open-conversation][data-live=ready]")))
+    page = browser.find_element(By.TAG_NAME, "html")
+
+    asked = customer_writes(client, channel_id, 2, "Còn hoa hồng không?")  # through the fake platform's webhook
+    answer = Message.get(Message.reply_to == asked.id)
+    shown = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f'li[data-message="{answer.id}"]')))
+    assert browser.find_element(By.CSS_SELECTOR, f'li[data-message="{asked.id}"] .text').text == "Còn hoa hồng không?"
+    status = shown.find_element(By.CSS_SELECTOR, "[data-status]")
+    wait.until(lambda _: status.get_attribute("data-status") == "sent")
+    for name, label in (("status_delivered.json", "Delivered"), ("status_read.json", "Read")):
+        raw = sample("whatsapp", name).replace(b"wamid.OUT1", answer.platform_id.encode())
+        assert client.post(f"/webhooks/whatsapp/{channel_id}", data=raw,
+                           headers=signed_headers("whatsapp", raw)).status_code == 200
+        wait.until(lambda _: status.text == label)
+    assert page.is_displayed()  # the same page all along

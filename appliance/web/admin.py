@@ -10,6 +10,7 @@ the account page and the platform admin's tenants. Each area's pages live in adm
 | /admin/language               | anyone              | English or Vietnamese (stored on the user)     |
 | /admin/account                | signed in           | language and password                          |
 | /admin/t/<tenant>/<area>      | by area (see below) | knowledge, assistant, channels, users          |
+| /admin/t/<tenant>/inbox...    | the shop's staff    | conversations, replies, hand-off (admin_inbox) |
 """
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Callable, Mapping
 
 from flask import Blueprint, g, request
 
@@ -49,8 +50,8 @@ def _after_cursor(raw: str):
     return (Conversation.last_message_at < at) | ((Conversation.last_message_at == at) & (Conversation.id < int(match[2])))
 
 
-def _limit() -> int:
-    raw = request.args.get("limit", str(PAGE_SIZE))
+def _limit(args: Mapping[str, str]) -> int:
+    raw = args.get("limit", str(PAGE_SIZE))
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise AppError(422, "invalid_limit", f"'limit' must be a whole number from 1 to {MAX_PAGE_SIZE}.")
     return int(raw)
@@ -64,16 +65,15 @@ def _token_user_id() -> int:
     return g.token.user_id
 
 
-def _assigned(raw: str):
+def _assigned(raw: str, me: Callable[[], int]):
     if not ASSIGNED.fullmatch(raw) or (raw.isdigit() and int(raw) > MAX_ROW_ID):
         raise AppError(422, "invalid_assigned", "'assigned' must be 'me', 'none' or a user id.")
     if raw == "none":
         return Conversation.assigned_user.is_null()
-    return Conversation.assigned_user == (_token_user_id() if raw == "me" else int(raw))
+    return Conversation.assigned_user == (me() if raw == "me" else int(raw))
 
 
-def _filtered(tenant_id: str):
-    args = request.args
+def _filtered(tenant_id: str, args: Mapping[str, str], me: Callable[[], int]):
     query = Conversation.select(Conversation, Customer).join(Customer).where(Conversation.tenant == tenant_id)
     if args.get("status"):
         if args["status"] not in conversations.STATUSES:
@@ -82,7 +82,7 @@ def _filtered(tenant_id: str):
     if args.get("channel"):
         query = query.where(Conversation.channel == args["channel"])
     if args.get("assigned"):
-        query = query.where(_assigned(args["assigned"]))
+        query = query.where(_assigned(args["assigned"], me))
     if args.get("unread") not in (None, "", "true", "false"):
         raise AppError(422, "invalid_unread", "'unread' must be true or false.")
     if args.get("unread") == "true":
@@ -106,14 +106,20 @@ def _filtered(tenant_id: str):
 @api_auth(*ANY_ROLE)
 def list_conversations():
     """The tenant's conversations, newest message first, with unread counts; `next` pages on (as `before`)."""
-    tenant_id = tenant_id_required()
-    limit = _limit()
-    rows = list(_filtered(tenant_id).order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+    page, unread, after = conversation_page(tenant_id_required(), request.args, _token_user_id)
+    return {"conversations": [{**conversations.conversation_json(c), "unread": unread.get(c.id, 0)} for c in page],
+            "next": after}
+
+
+def conversation_page(tenant_id: str, args: Mapping[str, str], me: Callable[[], int]):
+    """One page of the inbox filtered by `args` (the query string of GET /conversations; `me()` is the user for
+    assigned=me): (conversations, unread counts by id, the cursor of the next page or None). The admin Inbox page
+    calls it too."""
+    limit = _limit(args)
+    rows = list(_filtered(tenant_id, args, me).order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
                 .limit(limit + 1))
     page = rows[:limit]
-    unread = Message.unread_counts([c.id for c in page])
-    return {"conversations": [{**conversations.conversation_json(c), "unread": unread.get(c.id, 0)} for c in page],
-            "next": _cursor(page[-1]) if len(rows) > limit else None}
+    return page, Message.unread_counts([c.id for c in page]), _cursor(page[-1]) if len(rows) > limit else None
 
 
 @blueprint.get("/<int:conversation_id>")

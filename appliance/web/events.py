@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Iterator
 
-from flask import Blueprint, current_app
+from flask import Blueprint, Response, current_app
 
 from appliance.auth import api_auth, tenant_id_required
 from appliance.channels.web import sse
@@ -76,8 +76,13 @@ def _start(mark: int | None) -> Start:
 @api_auth(*ANY_ROLE)
 def events():
     """SSE of the tenant's conversation events; Last-Event-ID (or ?since=) replays the ones after it."""
+    return tenant_stream(tenant_id_required())
+
+
+def tenant_stream(tenant_id: str) -> Response:
+    """The event-stream response of one tenant's conversation events, resumed from Last-Event-ID (or ?since=) and
+    capped per tenant: the API's and the admin Inbox page's (cookie-authenticated) share the slots."""
     svc = services()
-    tenant_id = tenant_id_required()
     start = _start(resume_after())
     keys = {f"tenant:{tenant_id}": svc.settings.admin_streams_per_tenant}
     return hold(current_app.extensions["admin_stream_slots"], keys,

@@ -28,7 +28,7 @@ from appliance.assistant.llm import Models  # noqa: E402
 from appliance.auth import create_tenant, issue_token  # noqa: E402
 from appliance.config import load_settings  # noqa: E402
 from appliance.db import database, open_database  # noqa: E402
-from appliance.records import Channel  # noqa: E402
+from appliance.records import Channel, Conversation, Customer, InboundEvent, Message  # noqa: E402
 from appliance.vault import Vault  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -482,3 +482,56 @@ def accessory_shop(services, tenant):
     for name in ACCESSORY_FILES:
         upload_text(services, tenant.id, name, accessory_text(name))
     return tenant
+
+
+# --- the inbox: customers writing, staff signing in (tests/test_inbox_api.py, test_admin_*.py) --------------
+
+HUMAN = "Can I talk to a person?"
+
+
+def say(client, channel, session, text):
+    """A widget customer writes; the conversation it went to."""
+    response = post_json(client, f"/widget/{channel.id}/messages", {"session": session, "text": text})
+    assert response.status_code == 202, response.get_json()
+    return Customer.get(Customer.external_id == session).conversations.order_by(Conversation.id.desc()).first()
+
+
+def whatsapp_text(n: int, text: str) -> bytes:
+    """A signed-ready WhatsApp webhook with one customer text (a new message id per n)."""
+    from tests.fakes import CREDENTIALS
+
+    return json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
+        "field": "messages", "value": {
+            "messaging_product": "whatsapp", "metadata": {"phone_number_id": CREDENTIALS["whatsapp"]["phone_number_id"]},
+            "contacts": [{"profile": {"name": "Lan"}, "wa_id": "84901234567"}],
+            "messages": [{"from": "84901234567", "id": f"wamid.handoff.{n}", "timestamp": "1763790000",
+                          "type": "text", "text": {"body": text}}]}}]}]}).encode()
+
+
+def customer_writes(client, channel_id, n, text) -> Message:
+    """A WhatsApp customer writes through the signed webhook; the stored message, once it was handled."""
+    from tests.fakes import signed_headers
+
+    raw = whatsapp_text(n, text)
+    assert client.post(f"/webhooks/whatsapp/{channel_id}", data=raw, headers=signed_headers("whatsapp", raw)).status_code == 200
+    assert InboundEvent.get(InboundEvent.platform_id == f"wamid.handoff.{n}").status == "done"  # handled, answered or not
+    return Message.get(Message.platform_id == f"wamid.handoff.{n}")
+
+
+def no_horizontal_scroll(driver) -> bool:
+    """Whether the page fits the window's width."""
+    return driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def sign_in(browser, base: str, email: str, password: str) -> None:
+    """Fill in the login form and send it; returns once the next page has replaced it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(base + "/admin/login")
+    browser.find_element(By.ID, "email").send_keys(email)
+    browser.find_element(By.ID, "password").send_keys(password)
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    WebDriverWait(browser, 30).until(ec.staleness_of(page))

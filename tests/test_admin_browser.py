@@ -7,14 +7,10 @@ import pytest
 
 from appliance.auth import create_user
 from appliance.records import Document
-from tests.conftest import REPO
+from tests.conftest import REPO, no_horizontal_scroll, sign_in
 
 pytestmark = pytest.mark.skipif(not shutil.which("chromedriver"), reason="test.sh installs chromium and chromium-driver")
 NAME = "Hoa Mai <b>Bot</b>"
-
-
-def no_horizontal_scroll(driver) -> bool:
-    return driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_sign_in_switch_to_vietnamese_and_upload_a_document(browser, live_server, tenant, web_channel,  # noqa: F811
@@ -64,18 +60,6 @@ def test_sign_in_switch_to_vietnamese_and_upload_a_document(browser, live_server
     browser.save_screenshot(str(tmp_path / "widget-white-label.png"))
 
 
-def sign_in(browser, base: str, email: str, password: str) -> None:
-    """Fill in the login form and send it; returns once the next page has replaced it."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    browser.get(base + "/admin/login")
-    browser.find_element(By.ID, "email").send_keys(email)
-    browser.find_element(By.ID, "password").send_keys(password)
-    page = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
-    WebDriverWait(browser, 30).until(ec.staleness_of(page))
 
 
 def test_rate_limit_then_the_wizard_end_to_end_and_an_agent_refused(browser, live_server, tenant,  # noqa: F811

@@ -11,10 +11,9 @@ import pytest
 from appliance import conversations
 from appliance.auth import create_user
 from appliance.records import Conversation, Customer, Message, User, utcnow
-from tests.conftest import (OWNER_PASSWORD, assert_page_policies, conversation_for, form_post, form_token, needs_chromium,
-                            signed_in)
+from tests.conftest import (HUMAN, OWNER_PASSWORD, assert_page_policies, conversation_for, customer_writes, form_post,
+                            form_token, needs_chromium, no_horizontal_scroll, say, sign_in, signed_in)
 from tests.fakes import connect, fake_whatsapp  # noqa: F401  (fixture)
-from tests.test_inbox_api import HUMAN, say
 
 HOSTILE_NAME = '<script>alert("name")</script>'
 HOSTILE_TEXT = '<img src=x onerror=alert(1)>"</p>'
@@ -340,7 +339,6 @@ def test_an_open_inbox_follows_customers_live_and_the_agent_takes_over_and_repli
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tests.test_admin_browser import no_horizontal_scroll, sign_in
 
     create_user("agent@lan.vn", OWNER_PASSWORD, "agent", tenant.tenant)
     widget_says(live_server, web_channel, "anh", "Hello")
@@ -415,8 +413,6 @@ def test_whatsapp_messages_and_delivery_statuses_reach_the_open_conversation(bro
     from selenium.webdriver.support.ui import WebDriverWait
 
     from tests.fakes import sample, signed_headers
-    from tests.test_admin_browser import sign_in
-    from tests.test_inbox_api import customer_writes
 
     channel_id = connect(client, tenant, fake_whatsapp)
     hello = customer_writes(client, channel_id, 1, "Xin chào")

@@ -1,23 +1,13 @@
 """The inbox API: list and read conversations, hand off, assign, resume the bot, close; and the hand-off round trip
 on the WhatsApp fake (customer asks for a human -> bot silent -> agent replies in the window -> resume -> bot again)."""
-import json
 from datetime import timedelta
 
 import pytest
 
 from appliance.auth import create_user, issue_token
-from appliance.records import Channel, Conversation, ConversationEvent, Customer, InboundEvent, Message, utcnow
-from tests.conftest import assert_error, post_json, wait_until
-from tests.fakes import CREDENTIALS, connect, fake_whatsapp, signed_headers  # noqa: F401  (fixtures)
-
-HUMAN = "Can I talk to a person?"
-
-
-def say(client, channel, session, text):
-    response = post_json(client, f"/widget/{channel.id}/messages", {"session": session, "text": text})
-    assert response.status_code == 202, response.get_json()
-    return Customer.get(Customer.external_id == session).conversations.order_by(Conversation.id.desc()).first()
-
+from appliance.records import Channel, Conversation, ConversationEvent, Customer, Message, utcnow
+from tests.conftest import HUMAN, assert_error, customer_writes, post_json, say, wait_until
+from tests.fakes import connect, fake_whatsapp  # noqa: F401  (fixtures)
 
 def act(client, headers, conversation_id, action, body=None):
     url = f"/api/v1/conversations/{conversation_id}/{action}"
@@ -195,23 +185,6 @@ def test_handoff_reason_is_checked(client, tenant, web_channel):
 
 
 # --- the hand-off round trip on WhatsApp ----------------------------------------------------------------------
-
-def whatsapp_text(n: int, text: str) -> bytes:
-    """A signed-ready WhatsApp webhook with one customer text (a new message id per n)."""
-    return json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
-        "field": "messages", "value": {
-            "messaging_product": "whatsapp", "metadata": {"phone_number_id": CREDENTIALS["whatsapp"]["phone_number_id"]},
-            "contacts": [{"profile": {"name": "Lan"}, "wa_id": "84901234567"}],
-            "messages": [{"from": "84901234567", "id": f"wamid.handoff.{n}", "timestamp": "1763790000",
-                          "type": "text", "text": {"body": text}}]}}]}]}).encode()
-
-
-def customer_writes(client, channel_id, n, text) -> Message:
-    raw = whatsapp_text(n, text)
-    assert client.post(f"/webhooks/whatsapp/{channel_id}", data=raw, headers=signed_headers("whatsapp", raw)).status_code == 200
-    assert InboundEvent.get(InboundEvent.platform_id == f"wamid.handoff.{n}").status == "done"  # handled, answered or not
-    return Message.get(Message.platform_id == f"wamid.handoff.{n}")
-
 
 def bot_reply_to(message: Message) -> Message | None:
     return Message.get_or_none(Message.reply_to == message.id)

@@ -435,3 +435,47 @@ def test_whatsapp_messages_and_delivery_statuses_reach_the_open_conversation(bro
                            headers=signed_headers("whatsapp", raw)).status_code == 200
         wait.until(lambda _: status.text == label)
     assert page.is_displayed()  # the same page all along
+
+
+@needs_chromium
+def test_the_agent_answers_a_whatsapp_customer_and_hands_back_to_the_bot(browser, live_server, client, tenant,
+                                                                        fake_whatsapp, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    channel_id = connect(client, tenant, fake_whatsapp)
+    hello = customer_writes(client, channel_id, 1, "Xin chào")
+    create_user("agent@lan.vn", OWNER_PASSWORD, "agent", tenant.tenant)
+    wait = WebDriverWait(browser, 30)
+    sign_in(browser, live_server, "agent@lan.vn", OWNER_PASSWORD)
+    browser.get(f"{live_server}{url(tenant, hello.conversation)}")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-open-conversation][data-live=ready]")))
+
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.XPATH, "//button[text()='Take over']").click()
+    wait.until(ec.staleness_of(page))
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.ID, "f-text").send_keys("Dạ, shop còn hoa hồng ạ.")
+    sends = len(fake_whatsapp.delivered)
+    browser.find_element(By.XPATH, "//button[text()='Send']").click()
+    wait.until(ec.staleness_of(page))
+    sent = fake_whatsapp.wait_for(sends + 1)[-1].body
+    assert (sent["to"], sent["text"]["body"]) == ("84901234567", "Dạ, shop còn hoa hồng ạ.")
+    browser.save_screenshot(str(tmp_path / "whatsapp-agent-replied.png"))
+
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-open-conversation][data-live=ready]")))
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.XPATH, "//button[text()='Hand back to the bot']").click()
+    wait.until(ec.staleness_of(page))
+    assert Conversation.get_by_id(hello.conversation_id).status == "open"
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-open-conversation][data-live=ready]")))
+    page = browser.find_element(By.TAG_NAME, "html")
+    asked = customer_writes(client, channel_id, 2, "Bao nhiêu tiền?")
+    answer = Message.get(Message.reply_to == asked.id)
+    assert answer.sender == "bot"
+    shown = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f'li[data-message="{answer.id}"]')))
+    wait.until(lambda _: shown.find_element(By.CSS_SELECTOR, ".text").text == answer.text.strip())
+    assert "Bot" in shown.find_element(By.CSS_SELECTOR, ".sender").text
+    assert page.is_displayed()  # the bot's reply came live, without a reload
+    browser.save_screenshot(str(tmp_path / "whatsapp-handed-back.png"))

@@ -62,7 +62,11 @@ def conversation_json(c: Conversation, with_messages: bool = False) -> dict:
 
 def _emit_message(services, name: str, message: Message) -> None:
     if services.events.wanted(name):
-        services.events.emit(Event(name, message.tenant_id, message.conversation_id, message_json(message)))
+        # the conversation's customer and state ride along: an inbox page shows and filters a new conversation by them
+        c = message.conversation
+        data = {**message_json(message), "customer": {"id": c.customer_id, "name": c.customer.name},
+                "channel": c.channel_id, "conversation_status": c.status, "assigned_user": c.assigned_user_id}
+        services.events.emit(Event(name, message.tenant_id, message.conversation_id, data))
 
 
 def _emit_conversation(services, name: str, conversation: Conversation, **extra) -> None:

@@ -2,6 +2,7 @@
 statuses, the bot's reasons), the reply box and its window template, the take over / hand back / assign / close
 buttons through the write path, and the cookie-authenticated event stream with the API stream's caps."""
 import html
+import json
 import re
 import time
 from datetime import timedelta
@@ -105,7 +106,8 @@ def test_another_tenants_staff_get_404_for_the_inbox_its_conversations_and_event
                                                                                    web_channel):
     conversation = say(client, web_channel, "s1", "Hello")
     outsider = signed_in(app, "agent@other.example", "agent", other_tenant.tenant)
-    for path in (f"/admin/t/{tenant.id}/inbox", url(tenant, conversation), f"/admin/t/{tenant.id}/events"):
+    for path in (f"/admin/t/{tenant.id}/inbox", url(tenant, conversation), url(tenant, conversation, "actions"),
+                 f"/admin/t/{tenant.id}/events"):
         assert outsider.get(path).status_code == 404
     # their own tenant's URL with this tenant's conversation id: no such conversation there
     assert outsider.get(url(other_tenant, conversation)).status_code == 404
@@ -116,7 +118,8 @@ def test_another_tenants_staff_get_404_for_the_inbox_its_conversations_and_event
 
 def test_signed_out_visitors_go_to_the_login_page(client, tenant, web_channel):
     conversation = say(client, web_channel, "s1", "Hello")
-    for path in (f"/admin/t/{tenant.id}/inbox", url(tenant, conversation), f"/admin/t/{tenant.id}/events"):
+    for path in (f"/admin/t/{tenant.id}/inbox", url(tenant, conversation), url(tenant, conversation, "actions"),
+                 f"/admin/t/{tenant.id}/events"):
         response = client.get(path)
         assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
 
@@ -240,6 +243,24 @@ def test_take_over_hand_back_assign_and_close(agent, client, tenant, web_channel
     assert said == ["The conversation is closed."] and now.status == "closed"
 
 
+def test_the_buttons_fragment_fits_the_conversations_state_now(agent, client, tenant, web_channel, services):
+    browser, user = agent
+    conversation = say(client, web_channel, "s1", "Hello")
+
+    def buttons() -> list[str]:
+        fragment = browser.get(url(tenant, conversation, "actions"))
+        assert fragment.status_code == 200 and b"<html" not in fragment.data
+        return re.findall(r'<button type="submit"[^>]*>([^<]+)<', fragment.data.decode())
+
+    assert buttons() == ["Take over", "Assign", "Close"]
+    token = f'name="csrf" value="{form_token(browser)}"'.encode()
+    assert token in browser.get(url(tenant, conversation, "actions")).data  # the forms work as they are
+    conversations.assign(services, conversation, user)
+    assert buttons() == ["Hand back to the bot", "Assign", "Close"]
+    conversations.close(services, Conversation.get_by_id(conversation.id))
+    assert buttons() == []
+
+
 @pytest.mark.parametrize("start, action, sentence", [
     ("open", "resume", "Nothing changed: the bot has it."),
     ("closed", "take", "Nothing changed: it is closed; it starts again when the customer writes."),
@@ -319,6 +340,22 @@ def test_the_page_stream_replays_after_last_event_id(agent, client, tenant, web_
     stream.close()
     assert "event: message.in" in frames and '"text": "Hello"' in frames
     assert browser.get(f"/admin/t/{tenant.id}/events", query_string={"since": "x"}).status_code == 422
+
+
+def test_message_events_carry_the_customer_and_the_conversations_state(agent, client, tenant, fake_whatsapp):
+    browser, _ = agent
+    channel_id = connect(client, tenant, fake_whatsapp)
+    hello = customer_writes(client, channel_id, 1, "Xin chào")
+    stream = browser.get(f"/admin/t/{tenant.id}/events", headers={"Last-Event-ID": "0"}, buffered=False)
+    frames = ""
+    for chunk in stream.response:
+        frames += chunk if isinstance(chunk, str) else chunk.decode()
+        if "event: ready" in frames:
+            break
+    stream.close()
+    came_in = json.loads(re.search(r"event: message.in\ndata: (.*)\n", frames)[1])["data"]
+    assert came_in["text"] == "Xin chào" and came_in["customer"] == {"id": hello.conversation.customer_id, "name": "Lan"}
+    assert (came_in["channel"], came_in["conversation_status"], came_in["assigned_user"]) == (channel_id, "open", None)
 
 
 # --- in a real browser -------------------------------------------------------------------------------------
@@ -479,3 +516,49 @@ def test_the_agent_answers_a_whatsapp_customer_and_hands_back_to_the_bot(browser
     assert "Bot" in shown.find_element(By.CSS_SELECTOR, ".sender").text
     assert page.is_displayed()  # the bot's reply came live, without a reload
     browser.save_screenshot(str(tmp_path / "whatsapp-handed-back.png"))
+
+
+@needs_chromium
+def test_a_filtered_inbox_adds_new_conversations_by_name_and_the_open_one_redraws_its_buttons(
+        browser, live_server, client, tenant, web_channel, fake_whatsapp, services, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    channel_id = connect(client, tenant, fake_whatsapp)
+    owner = create_user("owner@lan.vn", OWNER_PASSWORD, "tenant-admin", tenant.tenant)
+    create_user("agent@lan.vn", OWNER_PASSWORD, "agent", tenant.tenant)
+    wait = WebDriverWait(browser, 30)
+    sign_in(browser, live_server, "agent@lan.vn", OWNER_PASSWORD)
+    browser.get(f"{live_server}/admin/t/{tenant.id}/inbox?channel={channel_id}")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-inbox][data-live=ready]")))
+
+    widget_says(live_server, web_channel, "web", "Hello from the web")  # another channel: not in this list
+    hello = customer_writes(client, channel_id, 1, "Xin chào")
+    row = wait.until(ec.presence_of_element_located(
+        (By.CSS_SELECTOR, f'li[data-conversation="{hello.conversation_id}"] .who')))
+    wait.until(lambda _: row.text == "Lan")  # the customer's name at once, not "New conversation"
+    web = Conversation.get(Conversation.channel != channel_id)
+    assert not browser.find_elements(By.CSS_SELECTOR, f'li[data-conversation="{web.id}"]')
+    browser.save_screenshot(str(tmp_path / "inbox-filtered-live.png"))
+
+    browser.get(f"{live_server}{url(tenant, hello.conversation)}")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-open-conversation][data-live=ready]")))
+    page = browser.find_element(By.TAG_NAME, "html")
+
+    def buttons() -> list[str]:  # read at once: a redraw replaces the elements
+        return browser.execute_script(
+            "return Array.from(document.querySelectorAll('[data-actions] button'), b => b.textContent)")
+
+    assert buttons() == ["Take over", "Assign", "Close"]
+    conversations.assign(services, Conversation.get_by_id(hello.conversation_id), owner)  # someone else, elsewhere
+    wait.until(lambda _: buttons() == ["Take over", "Hand back to the bot", "Assign", "Close"])
+    assert browser.find_element(By.CSS_SELECTOR, "[data-open-conversation] [data-state]").text == "A person answers"
+    browser.save_screenshot(str(tmp_path / "conversation-redrawn.png"))
+    browser.find_element(By.XPATH, "//button[text()='Hand back to the bot']").click()  # the redrawn form works
+    wait.until(ec.staleness_of(page))
+    assert Conversation.get_by_id(hello.conversation_id).status == "open"
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-open-conversation][data-live=ready]")))
+    conversations.close(services, Conversation.get_by_id(hello.conversation_id))
+    wait.until(lambda _: buttons() == [] and "closed" in browser.execute_script(
+        "return document.querySelector('[data-actions]').textContent"))

@@ -72,6 +72,14 @@ def conversation(user: User, tenant: Tenant, conversation_id: int):
                            window=_window(c), staff=User.of_tenant(tenant.id), first_seen=first_seen)
 
 
+@blueprint.get("/t/<tenant_id>/inbox/<int:conversation_id>/actions")
+@tenant_page(*STAFF)
+def actions(user: User, tenant: Tenant, conversation_id: int):
+    """The conversation's buttons for its state now (the open page redraws them after a live state change)."""
+    c = _conversation(tenant, conversation_id)
+    return render_template("conversation_actions.html", tenant=tenant, c=c, staff=User.of_tenant(tenant.id))
+
+
 @blueprint.post("/t/<tenant_id>/inbox/<int:conversation_id>/reply")
 @tenant_page(*STAFF)
 def reply(user: User, tenant: Tenant, conversation_id: int):

@@ -70,14 +70,15 @@
     });
 
     function message(ev, inbound) {
-      if (list) listed(ev.conversation_id, ev.data.text, inbound);
+      if (list) listed(ev, inbound);
       if (open && Number(open.getAttribute("data-open-conversation")) === ev.conversation_id) appended(ev.data);
     }
-    function listed(id, text, inbound) {
+    function listed(ev, inbound) {
+      var id = ev.conversation_id, text = ev.data.text;
       var row = list.querySelector('li[data-conversation="' + Number(id) + '"]');
       if (!row) {
-        if (!list.hasAttribute("data-add-new")) return;
-        row = newRow(id);
+        if (!wanted(ev.data)) return;
+        row = newRow(id, ev.data.customer);
       }
       row.querySelector("[data-last]").textContent = text.slice(0, 140);
       var badge = row.querySelector("[data-unread]");
@@ -88,11 +89,19 @@
       var empty = document.querySelector("[data-empty]");
       if (empty) empty.hidden = true;
     }
-    function newRow(id) {
+    /* a new conversation joins the list when it passes the list's filters (none on an older page) */
+    function wanted(m) {
+      if (!list.hasAttribute("data-add-new")) return false;
+      var channel = list.getAttribute("data-filter-channel"), state = list.getAttribute("data-filter-status");
+      var user = list.getAttribute("data-filter-user");
+      return (!channel || channel === m.channel) && (!state || state === m.conversation_status) &&
+        (!user || user === String(m.assigned_user));
+    }
+    function newRow(id, customer) {
       var row = document.createElement("li"), link = document.createElement("a");
       row.setAttribute("data-conversation", String(Number(id)));
       link.href = list.getAttribute("data-link").replace(/\/0$/, "/" + Number(id));
-      [["who", labels["new"] || ""], ["badge", "0"], ["state", ""], ["last", ""]].forEach(function (part) {
+      [["who", (customer && customer.name) || labels["new"] || ""], ["badge", "0"], ["state", ""], ["last", ""]].forEach(function (part) {
         var span = document.createElement("span");
         span.className = part[0];
         span.textContent = part[1];
@@ -141,6 +150,21 @@
       error.textContent = m.error || "";
       error.hidden = !m.error;
     }
+    /* after a state change the buttons that fit it come from the server (a fragment: no flash is used up) */
+    function redraw() {
+      var actions = document.querySelector("[data-actions]");
+      if (actions) actions.setAttribute("data-redrawn", "pending");
+      fetch(open.getAttribute("data-actions-url"), {credentials: "same-origin"})
+        .then(function (r) { if (!r.ok) throw new Error("status " + r.status); return r.text(); })
+        .then(function (body) {
+          var fresh = new DOMParser().parseFromString(body, "text/html");
+          var now = document.querySelector("[data-actions]"), next = fresh.querySelector("[data-actions]");
+          if (now && next) now.replaceWith(document.importNode(next, true));
+          var drawn = document.querySelector("[data-actions]");
+          if (drawn) drawn.setAttribute("data-redrawn", "done");
+        })
+        .catch(function () { /* the buttons still work: a stale one does nothing and says why */ });
+    }
     function state(id, value) {
       var label = labels["conversation-" + value] || value;
       if (list) {
@@ -149,6 +173,7 @@
       }
       if (open && Number(open.getAttribute("data-open-conversation")) === id) {
         open.querySelector("[data-state]").textContent = label;
+        redraw();
       }
     }
   }

@@ -11,7 +11,7 @@ from appliance.auth import check_login, create_user
 from appliance.records import Channel, Document, Tenant, User
 from tests.conftest import (  # noqa: F401  (owner: a fixture)
     OWNER_PASSWORD as PASSWORD, SHOP, admin_login, assert_page_policies, csrf, field_error, form_post,
-    form_token, form_upload, owner, signed_in,
+    form_token, form_upload, owner, say, signed_in,
 )
 
 HOSTILE = '<script>alert("x")</script>'
@@ -53,6 +53,15 @@ def test_an_agent_gets_a_403_page_on_admin_pages_and_sees_no_admin_links(app, te
     assert User.select().where(User.email == "x@lan.vn").count() == 0
     overview = agent.get("/admin/").get_data(as_text=True)
     assert "Latest conversations" in overview and f"/admin/t/{tenant.id}/knowledge" not in overview
+
+
+def test_the_overviews_conversations_open_in_the_inbox(app, client, tenant, web_channel):
+    conversation = say(client, web_channel, "s1", "Hello")
+    agent = signed_in(app, "agent@lan.vn", "agent", tenant.tenant)
+    overview = agent.get("/admin/").get_data(as_text=True)
+    link = re.search(r'<tr data-conversation="%d"><td><a href="([^"]+)">' % conversation.id, overview)
+    assert link[1] == f"/admin/t/{tenant.id}/inbox/{conversation.id}" and "Bot answers" in overview
+    assert agent.get(link[1]).status_code == 200
 
 
 def test_the_403_page_speaks_the_reader_s_language(app, tenant):

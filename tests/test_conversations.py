@@ -231,7 +231,10 @@ def test_event_data_is_the_api_shape_scoped_to_its_tenant(client, tenant, servic
     conversation = Conversation.get()
     assert {e.tenant_id for e in (inbound, out, status)} == {tenant.id}
     assert {e.conversation_id for e in (inbound, out, status)} == {conversation.id}
-    assert inbound.data == conversations.message_json(Message.get(Message.direction == "in"))
+    came_in = Message.get(Message.direction == "in")
+    assert inbound.data == {**conversations.message_json(came_in),  # the API shape, plus the conversation's state
+                            "customer": {"id": conversation.customer_id, "name": conversation.customer.name},
+                            "channel": web_channel.id, "conversation_status": "open", "assigned_user": None}
     assert (out.data["sender"], out.data["status"], status.data["status"]) == ("bot", "pending", "sent")
     closed = conversations.close(services, conversation)
     event = received.get_nowait()

@@ -217,7 +217,7 @@ def bench_reply(runs: int, max_tokens: int) -> dict:
     import requests
     import waitress
 
-    from appliance import pipeline, tasks
+    from appliance import responders, tasks
     from appliance.app import create_app, create_services
     from appliance.assistant import ingest
     from appliance.auth import create_tenant
@@ -250,7 +250,7 @@ def bench_reply(runs: int, max_tokens: int) -> dict:
             return result
 
         model.generate = spy
-        answer, generation_cpu, answer_cpu = pipeline.answer, [], []
+        answer, generation_cpu, answer_cpu = responders.answer, [], []
 
         def timed_answer(*args, **kwargs):
             # CPU time of the worker thread making the answer, its generation left out: what the appliance adds to
@@ -261,7 +261,7 @@ def bench_reply(runs: int, max_tokens: int) -> dict:
             finally:
                 answer_cpu.append(time.thread_time() - began - sum(generation_cpu[before:]))
 
-        pipeline.answer = timed_answer
+        responders.answer = timed_answer
         tenant, _ = create_tenant("Lan's Flower Shop")
         # Answers are composed from the shop's documents; the local model rewords them only when asked (the
         # default model is a base model), which is the generation measured here.
@@ -328,7 +328,7 @@ def bench_reply(runs: int, max_tokens: int) -> dict:
             server.close()
             fake.close()
             services.models.close()
-            pipeline.answer = answer
+            responders.answer = answer
     return {"webhook_to_reply_s": statistics.median(end_to_end), "bare_model_s": statistics.median(bare),
             "ratio": statistics.median(p / b for p, b in zip(end_to_end, bare)),  # each pair ran back to back
             "runs": runs, "replies": replies, "completion_tokens": statistics.median(tokens),

@@ -201,7 +201,7 @@ def test_re_upload_replaces_the_document(client, tenant, owner):
 ASSISTANT_FORM = {"enabled": "on", "persona": "You are Lan, the florist of {shop}.", "tone": "warm", "language": "vi",
                   "instructions": "Be brief.", "fallback": "handoff", "history_length": "6", "rewrite": "never",
                   "model": "local", "local_model": "", "cloud_policy": "never", "cloud_base_url": "",
-                  "cloud_model": "", "cloud_api_key": ""}
+                  "cloud_model": "", "cloud_api_key": "", "min_similarity": ""}
 
 
 def test_the_assistant_form_saves_through_the_api_checks(client, tenant, owner):

@@ -43,6 +43,12 @@ def assistant_config(tenant: Tenant) -> dict:
     return config
 
 
+def min_similarity(services, config: dict) -> float:
+    """The tenant's relevance threshold: its own `min_similarity`, or the appliance's rag_min_similarity."""
+    own = config.get("min_similarity")
+    return services.settings.rag_min_similarity if own is None else float(own)
+
+
 def answer(services, tenant: Tenant, history: list[prompts.Turn], question: str,
            on_token: Callable[[str], None] | None = None) -> Reply:
     """The tenant's reply to `question`: small talk, hand-off, the cache, an answer from its sources, or its fallback."""
@@ -71,7 +77,8 @@ def answer(services, tenant: Tenant, history: list[prompts.Turn], question: str,
     memo = vectors.Memo(services.models.embedder)  # the question is embedded once, for retrieval and composing
     if has_knowledge(tenant.id):
         try:
-            hits = retrieve(services, tenant.id, question, services.settings.rag_top_k, memo)
+            hits = retrieve(services, tenant.id, question, services.settings.rag_top_k, memo,
+                            threshold=min_similarity(services, config))
         except (ModelError, index.IndexError_) as exc:
             log.error("knowledge search of %s failed: %s", tenant.id, exc)
             hits = []
@@ -106,33 +113,36 @@ def has_knowledge(tenant_id: str) -> bool:
     return Document.select().where((Document.tenant == tenant_id) & (Document.status == "ready")).exists()
 
 
-def retrieve(services, tenant_id: str, query: str, k: int, memo: vectors.Memo | None = None) -> list[dict]:
+def retrieve(services, tenant_id: str, query: str, k: int, memo: vectors.Memo | None = None,
+             threshold: float | None = None) -> list[dict]:
     """The tenant's k best chunks for `query`, best first, each with its document, page/row and scores.
 
     Every hit has `score` (cosine similarity to the question, also for chunks only the keyword search found),
     `lexical` (its BM25 rank, 1 = best, or None), `fused` (reciprocal rank fusion of both rankings; None with the
     `retrieval` setting `vector`), `strong` (the product codes, model names and brands of the question it contains)
-    and `relevant`: cosine >= rag_min_similarity, or (hybrid) a strong keyword match. Hybrid order: hits with the
+    and `relevant`: cosine >= `threshold` (None: rag_min_similarity), or (hybrid) a strong keyword match. Hybrid order: hits with the
     strongest match first (a question naming SKU-4471 is about that row), then by fused score. Hybrid search also
     looks for the question with the glossary's other words for what it names (the other language, synonyms).
     `memo` keeps the question's vectors for composing the answer."""
     embedder = memo or services.models.embedder()
     wordings = glossary.wordings(query, prompts.language_of(query))
     if services.settings.retrieval != "hybrid" or len(wordings) == 1:
-        return search_chunks(services, tenant_id, query, embedder.encode([query])[0], k)
+        return search_chunks(services, tenant_id, query, embedder.encode([query])[0], k, threshold=threshold)
     vectors = embedder.encode(wordings)
-    return search_chunks(services, tenant_id, query, vectors[0], k, also=vectors[1])
+    return search_chunks(services, tenant_id, query, vectors[0], k, also=vectors[1], threshold=threshold)
 
 
-def search_chunks(services, tenant_id: str, query: str, vector, k: int, also=None) -> list[dict]:
+def search_chunks(services, tenant_id: str, query: str, vector, k: int, also=None,
+                  threshold: float | None = None) -> list[dict]:
     """`retrieve` for a question already embedded as `vector` (the benchmark times this part); `also` is the vector
     of the question read with the glossary's words, searched as well, and then the keyword search has them too."""
     settings = services.settings
+    threshold = settings.rag_min_similarity if threshold is None else threshold
     tenant_index = index.for_tenant(settings, tenant_id, len(vector))
     if settings.retrieval == "vector":
         found = tenant_index.search(vector, k, services.models.embedder)
         hits = _hits(tenant_id, [chunk_id for chunk_id, _ in found])
-        return _scored(hits, dict(found), {}, {}, settings.rag_min_similarity)
+        return _scored(hits, dict(found), {}, {}, threshold)
     pool = max(2 * k, 20)  # fusion needs more than k of each ranking to rerank
     found = tenant_index.search(vector, pool, services.models.embedder)
     vectors = [vector]
@@ -160,7 +170,7 @@ def search_chunks(services, tenant_id: str, query: str, vector, k: int, also=Non
     for each in vectors:
         for chunk_id, score in _cosines(tenant_id, each, missing).items():
             scores[chunk_id] = max(score, scores.get(chunk_id, -1.0))
-    return _scored(hits, scores, ranks, fused, settings.rag_min_similarity)
+    return _scored(hits, scores, ranks, fused, threshold)
 
 
 def _best_of(*rankings: list[tuple[int, float]]) -> list[tuple[int, float]]:
@@ -284,7 +294,7 @@ def _grounded(services, tenant, config, history, question, context, language, kb
               memo: vectors.Memo) -> Reply:
     """The answer composed from the sources; a model's rewrite replaces it only when it passes the check."""
     memo.load(tenant.id, [(hit["chunk_id"], hit["text"]) for hit in context])  # their stored sentence vectors
-    extract = compose.compose(services, context, question, language, services.settings.rag_min_similarity,
+    extract = compose.compose(services, context, question, language, min_similarity(services, config),
                               relevance.rarity_for(tenant.id, kb_version), memo)
     if extract is None:
         if free_form_allowed(services, config):

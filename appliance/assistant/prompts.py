@@ -17,6 +17,7 @@ DEFAULT_ASSISTANT = {
     "cloud_policy": "never",  # never | on_failure | always
     "fallback": "dont_know",  # dont_know | handoff | cloud: when the knowledge base has nothing relevant
     "history_length": None,  # None = the history_length setting
+    "min_similarity": None,  # None = the rag_min_similarity setting
     "rewrite": "auto",  # auto | always | never: let a model reword the extract (auto: instruct or cloud models only)
     "allow_free_form": False,  # answer questions without a source from the persona (instruct models only)
     "smalltalk": {},  # {"vi": {"greeting": ..., "thanks": ..., "goodbye": ...}, "en": {...}} over SMALLTALK

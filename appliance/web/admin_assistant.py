@@ -17,7 +17,7 @@ from appliance.web.i18n import error_text, gettext
 TEXTS = ("persona", "tone", "language", "instructions", "fallback", "rewrite", "model", "local_model",
          "cloud_policy")
 # the API's field names (from its error codes) -> this form's fields
-FIELDS = {**{name: name for name in TEXTS}, "history_length": "history_length", "base_url": "cloud_base_url",
+FIELDS = {**{name: name for name in TEXTS}, "history_length": "history_length", "min_similarity": "min_similarity", "base_url": "cloud_base_url",
           "timeout": "cloud_timeout", "api_key": "cloud_api_key",
           "credentials_required": "cloud_api_key"}
 
@@ -33,6 +33,11 @@ def _body(form) -> tuple[dict, dict[str, str]]:
             body["history_length"] = int(history)
         else:
             errors["history_length"] = gettext("Give a whole number of messages, such as 10.")
+    threshold = form.get("min_similarity", "").strip().replace(",", ".")  # 0,4 is how Vietnamese write 0.4
+    try:
+        body["min_similarity"] = float(threshold) if threshold else None
+    except ValueError:
+        errors["min_similarity"] = gettext("Give a number from 0 to 1, such as 0.4.")
     body["cloud"] = cloud_body(form)
     return body, errors
 
@@ -85,7 +90,7 @@ def _page(tenant: Tenant, errors: dict, form, trial: dict | None = None, questio
     config = assistant_config(Tenant.get_by_id(tenant.id))
     if form is not None:  # show what was typed, not what is stored, next to its error
         config.update({name: form.get(name, "") for name in TEXTS}, enabled=form.get("enabled") == "on",
-                      history_length=form.get("history_length", ""),
+                      history_length=form.get("history_length", ""), min_similarity=form.get("min_similarity", ""),
                       cloud={"base_url": form.get("cloud_base_url", ""), "model": form.get("cloud_model", "")})
     return render_template("assistant.html", tenant=tenant, config=config, errors=errors, models=model_options(),
                            key_set=bool(Tenant.get_by_id(tenant.id).assistant_secret), trial=trial,

@@ -234,7 +234,7 @@ def disconnect_channel(tenant_id: str, channel_id: str) -> None:
 ASSISTANT_FIELDS = {
     "enabled": bool, "persona": str, "tone": str, "language": str, "instructions": str, "model": str,
     "local_model": str, "cloud": dict, "cloud_policy": str, "fallback": str, "history_length": int,
-    "rewrite": str, "allow_free_form": bool, "smalltalk": dict,
+    "rewrite": str, "allow_free_form": bool, "smalltalk": dict, "min_similarity": float,
 }
 CHOICES = {"model": ("local", "cloud"), "cloud_policy": ("never", "on_failure", "always"),
            "fallback": ("dont_know", "handoff", "cloud"), "rewrite": ("auto", "always", "never")}
@@ -257,17 +257,28 @@ def get_assistant():
 
 def _assistant_schema() -> dict:
     """ASSISTANT_FIELDS and CHOICES as JSON schema properties."""
-    types = {bool: "boolean", str: "string", int: "integer", dict: "object"}
+    types = {bool: "boolean", str: "string", int: "integer", dict: "object", float: "number"}
     fields = {name: {"type": types[kind]} for name, kind in ASSISTANT_FIELDS.items()}
     for name, choices in CHOICES.items():
         fields[name]["enum"] = list(choices)
     fields["history_length"].update(minimum=0, maximum=200)
+    fields["min_similarity"].update(nullable=True, minimum=0, maximum=1)
     fields["cloud"]["properties"] = {"base_url": {"type": "string", "format": "uri"}, "model": TEXT,
                                      "timeout": {"type": "number"}, "api_key": {"type": "string"}}
     replies = {"type": "object", "properties": {kind: {"type": "string", "maxLength": 500} for kind in SMALLTALK_KINDS},
                "additionalProperties": False}
     fields["smalltalk"].update(properties={lang: replies for lang in SMALLTALK_LANGUAGES}, additionalProperties=False)
     return fields
+
+
+def _min_similarity(value) -> float | None:
+    """The tenant's relevance threshold, checked: a number from 0 to 1, or None for the appliance's setting."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:  # NaN fails the range
+        raise AppError(422, "invalid_min_similarity", "'min_similarity' must be a number from 0 to 1, or null for "
+                       "the appliance's setting.")
+    return float(value)
 
 
 def _smalltalk(value: dict) -> dict:
@@ -315,6 +326,9 @@ def change_assistant(tenant: Tenant, body: dict) -> dict:
         kind = ASSISTANT_FIELDS.get(name)
         if kind is None:
             raise AppError(422, "unknown_field", f"'{name}' is not an assistant setting; use {', '.join(ASSISTANT_FIELDS)}.")
+        if name == "min_similarity":
+            config[name] = _min_similarity(value)
+            continue
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise AppError(422, f"invalid_{name}", f"'{name}' must be a {kind.__name__}.")
         if name in CHOICES and value not in CHOICES[name]:

@@ -177,8 +177,10 @@ VI: dict[str, str] = {
     "When the model can (instruct or cloud models)": "Khi mô hình làm được (mô hình instruct hoặc đám mây)",
     "Always, also with the small default model": "Luôn luôn, kể cả với mô hình mặc định nhỏ",
     "Never: send the passage found": "Không bao giờ: gửi đoạn văn tìm được",
-    "A passage counts as relevant from a similarity of %(threshold)s (the appliance's rag_min_similarity setting).":
-        "Một đoạn văn được coi là liên quan từ độ tương đồng %(threshold)s (thiết lập rag_min_similarity của hệ thống).",
+    "Relevance threshold": "Ngưỡng liên quan",
+    "How close in meaning (0 to 1) a passage must be to the question to answer from it; higher is stricter, and below it the assistant gives its fallback. Empty: the appliance's default (%(threshold)s).":
+        "Đoạn văn phải gần nghĩa với câu hỏi đến mức nào (0 đến 1) thì mới được dùng để trả lời; càng cao càng chặt, dưới ngưỡng này trợ lý dùng câu trả lời dự phòng. Để trống: mặc định của hệ thống (%(threshold)s).",
+    "Give a number from 0 to 1, such as 0.4.": "Hãy nhập một số từ 0 đến 1, ví dụ 0,4.",
     "Model": "Mô hình",
     "Model that answers": "Mô hình trả lời",
     "Local model on this machine": "Mô hình cục bộ trên máy này",
@@ -463,6 +465,7 @@ VI_ERRORS: dict[str, str] = {
     "weak_password": "Mật khẩu cần ít nhất 8 ký tự.",
     "email_taken": "Đã có người dùng với e-mail này.",
     "invalid_role": "Hãy chọn nhân viên hoặc quản trị cửa hàng.",
+    "invalid_min_similarity": "Ngưỡng liên quan phải là một số từ 0 đến 1, hoặc để trống để dùng mặc định của hệ thống.",
     "cannot_remove_self": "Bạn không thể tự xóa tài khoản của mình; hãy nhờ quản trị viên khác.",
     "invalid_name": "Hãy đặt tên dài từ 1 đến 200 ký tự.",
     "missing_credentials": "Thiếu thông tin xác thực bắt buộc; hãy điền đủ các ô bắt buộc.",

@@ -15,10 +15,10 @@ from flask import Blueprint, request
 
 from appliance import tasks
 from appliance.assistant import cache, ingest, rows
-from appliance.assistant.answer import retrieve
+from appliance.assistant.answer import assistant_config, min_similarity, retrieve
 from appliance.auth import api_auth, tenant_id_required
 from appliance.errors import AppError
-from appliance.records import Document
+from appliance.records import Document, Tenant
 from appliance.web import services
 from appliance.web.api import ADMINS, ANY_ROLE, TEXT, _text, accepts, json_body
 
@@ -113,8 +113,8 @@ def search_documents(tenant_id: str, body: dict) -> dict:
     k = body.get("k", services().settings.rag_top_k)
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
         raise AppError(422, "invalid_k", f"'k' must be a whole number from 1 to {MAX_K}.")
-    hits = retrieve(services(), tenant_id, query, k)  # a ModelError (no embedder) is a 503 model_unavailable
-    threshold = services().settings.rag_min_similarity
+    threshold = min_similarity(services(), assistant_config(Tenant.get_by_id(tenant_id)))
+    hits = retrieve(services(), tenant_id, query, k, threshold=threshold)  # no embedder: a 503 model_unavailable
     return {"query": query, "min_similarity": threshold,
             "hits": [{"text": h["text"], "score": h["score"], "relevant": h["relevant"], "lexical": h["lexical"],
                       "fused": h["fused"], "strong": h["strong"],

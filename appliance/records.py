@@ -353,6 +353,11 @@ class Chunk(BaseModel):
     deleted = BooleanField(default=False)
     cells = JSONField(null=True)  # a table row's raw cells by column name, so answers never re-parse the text
 
+    @classmethod
+    def by_ids(cls, chunk_ids: list[int]) -> dict[int, "Chunk"]:
+        """{id: chunk} of these ids that exist, in one query (an answer's hits, each read several times)."""
+        return {chunk.id: chunk for chunk in cls.select().where(cls.id.in_(list(set(chunk_ids))))} if chunk_ids else {}
+
 
 class Usage(BaseModel):
     """Tokens spent per reply and provider (local model or a cloud endpoint)."""

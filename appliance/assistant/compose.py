@@ -37,8 +37,9 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
     hits = _with_named_row(services, hits, question)
     asked = relevance.units(question)
     candidates = []
+    chunks = Chunk.by_ids([hit["chunk_id"] for hit in hits])
     for hit in hits:
-        chunk = Chunk.get_or_none(Chunk.id == hit["chunk_id"])
+        chunk = chunks.get(hit["chunk_id"])
         if chunk is None:
             continue
         if chunk.cells:
@@ -111,7 +112,8 @@ def _with_named_row(services, hits: list[dict], question: str) -> list[dict]:
     question finds Vietnamese rows by meaning only roughly ("gel manicure" finds "tháo gel" and "wax" as readily as
     "sơn gel tay"). For a question asking what the shop has, the first row counts when two rows of its table name all
     the question does ("what TVs do you have?" and three TV rows)."""
-    chunks = {h["chunk_id"]: Chunk.get_or_none(Chunk.id == h["chunk_id"]) for h in hits}
+    found = Chunk.by_ids([h["chunk_id"] for h in hits])
+    chunks = {h["chunk_id"]: found.get(h["chunk_id"]) for h in hits}
     first = next((h for h in hits if chunks[h["chunk_id"]] is not None and chunks[h["chunk_id"]].cells), None)
     asked = len(rows.concepts(question))
     if first is None or asked == 0:

@@ -69,10 +69,16 @@ def _words(text: str) -> str:
 
 
 def _vietnamese(term: str) -> bool:
+    return term in _VIETNAMESE_TERMS  # every call asks about a glossary term
+
+
+def _is_vietnamese(term: str) -> bool:
     return _words(term).strip() != term.lower()  # tone marks or đ: every Vietnamese term here has one
 
 
 _FOLDED = [[_words(term).strip() for term in group] for group in GROUPS]
+# Worked out once: expand() asks these of every term for every question.
+_VIETNAMESE_TERMS = frozenset(term for group in GROUPS for term in group if _is_vietnamese(term))
 
 
 def expand(question: str, across: bool = False) -> str:
@@ -101,6 +107,9 @@ def _toned_words(text: str) -> str:
     return f" {' '.join(_SYLLABLE.findall(unicodedata.normalize('NFC', text.lower())))} "
 
 
+_TONED = {term: _toned_words(term).strip() for term in _VIETNAMESE_TERMS}
+
+
 def _says(term: str, plain: str, asked: str, toned: str, english: bool, typed_plain: bool) -> bool:
     """Whether the question says the term: English terms folded; Vietnamese terms with their tone marks ("sữa" is
     not "sửa"), folded when the customer typed none, never in an English question."""
@@ -108,7 +117,7 @@ def _says(term: str, plain: str, asked: str, toned: str, english: bool, typed_pl
         return f" {plain} " in asked
     if english:
         return False
-    return f" {plain} " in asked if typed_plain else f" {_toned_words(term).strip()} " in toned
+    return f" {plain} " in asked if typed_plain else f" {_TONED[term]} " in toned
 
 
 def wordings(question: str, language: str) -> list[str]:

@@ -183,11 +183,8 @@ def fold(text: str) -> str:
     return "".join(c for c in text if unicodedata.category(c) != "Mn")
 
 
-def language_of(text: str, configured: str = "auto") -> str:
-    """The customer's language as a short code: the configured one, else guessed from the text (default en)."""
-    configured = (configured or "auto").strip().lower()
-    if configured != "auto":
-        return _LANGUAGE_NAMES.get(configured, configured[:2] if configured[:2] in DONT_KNOW else "en")
+def _script(text: str) -> str:
+    """The language a non-ASCII text's letters show (Thai, Japanese, Korean, Chinese, Vietnamese marks), or ""."""
     if any("\u0e00" <= c <= "\u0e7f" for c in text):
         return "th"
     if any("\u3040" <= c <= "\u30ff" for c in text):
@@ -196,9 +193,17 @@ def language_of(text: str, configured: str = "auto") -> str:
         return "ko"
     if any("\u4e00" <= c <= "\u9fff" for c in text):
         return "zh"
+    return "vi" if any(c in _VIETNAMESE for c in text.lower()) else ""
+
+
+def language_of(text: str, configured: str = "auto") -> str:
+    """The customer's language as a short code: the configured one, else guessed from the text (default en)."""
+    configured = (configured or "auto").strip().lower()
+    if configured != "auto":
+        return _LANGUAGE_NAMES.get(configured, configured[:2] if configured[:2] in DONT_KNOW else "en")
+    if not text.isascii() and (script := _script(text)):
+        return script
     lowered = text.lower()
-    if any(c in _VIETNAMESE for c in lowered):
-        return "vi"
     words = set("".join(c if c.isalpha() else " " for c in lowered).split())
     scores = {lang: len(words & stop) for lang, stop in _STOPWORDS.items()}
     scores["vi"] = len(set(fold(" ".join(words)).split()) & _UNACCENTED_VIETNAMESE) - 1  # one shared word ("co", "la") is not enough

@@ -391,7 +391,12 @@ def pdf_bytes(pages: list[list[str]], draw_only: bool = False) -> bytes:
         objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> "
                        f"/Contents {page_id + 1} 0 R >>".encode())
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    return pdf_file(objects, b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+
+
+def pdf_file(objects: list[bytes], header: bytes = b"%PDF-1.4\n") -> bytes:
+    """The PDF file holding these objects (numbered from 1; object 1 is the catalog) with its xref table."""
+    out = bytearray(header)
     offsets = []
     for number, body in enumerate(objects, 1):
         offsets.append(len(out))

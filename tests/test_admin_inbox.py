@@ -442,14 +442,11 @@ def test_an_open_inbox_follows_customers_live_and_the_agent_takes_over_and_repli
     print(f"customer message to the open inbox page: slowest of 5 {max(delays) * 1000:.0f} ms")
 
 
-@needs_chromium
-def test_whatsapp_messages_and_delivery_statuses_reach_the_open_conversation(browser, live_server, client, tenant,
-                                                                             fake_whatsapp):
+def agent_opens_a_whatsapp_conversation(browser, live_server, client, tenant, fake_whatsapp):
+    """A WhatsApp customer says hello; an agent signs in and has the conversation open and live: (channel id, hello message, wait)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
-
-    from tests.fakes import sample, signed_headers
 
     channel_id = connect(client, tenant, fake_whatsapp)
     hello = customer_writes(client, channel_id, 1, "Xin chào")
@@ -458,6 +455,18 @@ def test_whatsapp_messages_and_delivery_statuses_reach_the_open_conversation(bro
     sign_in(browser, live_server, "agent@lan.vn", OWNER_PASSWORD)
     browser.get(f"{live_server}{url(tenant, hello.conversation)}")
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-open-conversation][data-live=ready]")))
+    return channel_id, hello, wait
+
+
+@needs_chromium
+def test_whatsapp_messages_and_delivery_statuses_reach_the_open_conversation(browser, live_server, client, tenant,
+                                                                             fake_whatsapp):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    from tests.fakes import sample, signed_headers
+
+    channel_id, _, wait = agent_opens_a_whatsapp_conversation(browser, live_server, client, tenant, fake_whatsapp)
     page = browser.find_element(By.TAG_NAME, "html")
 
     asked = customer_writes(client, channel_id, 2, "Còn hoa hồng không?")  # through the fake platform's webhook
@@ -479,15 +488,8 @@ def test_the_agent_answers_a_whatsapp_customer_and_hands_back_to_the_bot(browser
                                                                         fake_whatsapp, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    channel_id = connect(client, tenant, fake_whatsapp)
-    hello = customer_writes(client, channel_id, 1, "Xin chào")
-    create_user("agent@lan.vn", OWNER_PASSWORD, "agent", tenant.tenant)
-    wait = WebDriverWait(browser, 30)
-    sign_in(browser, live_server, "agent@lan.vn", OWNER_PASSWORD)
-    browser.get(f"{live_server}{url(tenant, hello.conversation)}")
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-open-conversation][data-live=ready]")))
+    channel_id, hello, wait = agent_opens_a_whatsapp_conversation(browser, live_server, client, tenant, fake_whatsapp)
 
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.XPATH, "//button[text()='Take over']").click()

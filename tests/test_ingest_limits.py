@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_settings, wait_until
+from tests.conftest import make_settings, pdf_file, wait_until
 from tests.fakes import real_consumer
 
 SHOP_TEXT = b"Opening hours. We open at 9am and close at 6pm from Monday to Saturday.\n"
@@ -22,16 +22,7 @@ def shared_stream_pdf(pages: int, lines: int) -> bytes:
                b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"]
     objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> "
                 b"/Contents 4 0 R >>"] * pages
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, item in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + item + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_file(objects)
 
 
 def upload(client, tenant, name: str, data: bytes):

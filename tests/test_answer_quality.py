@@ -280,3 +280,44 @@ def test_a_label_heads_the_sentences_of_its_paragraph_up_to_the_next_label():
 ])
 def test_a_heading_stands_for_its_topic_but_not_for_the_subject_the_question_names(question, expected):
     assert relevance.about(question, "## Ưu đãi\nCắt đủ 10 lần, lần thứ 11 tiệm cắt miễn phí.") is expected
+
+
+CAFE_FAQ = """# Quán Cà Phê Mây
+
+## Giờ mở cửa
+Quán mở cửa từ 7:00 đến 22:00 mỗi ngày.
+
+## Wifi
+Quán có wifi miễn phí, mật khẩu là maycafe2024.
+
+## Thanh toán
+Quán nhận tiền mặt, chuyển khoản và thẻ Visa; không nhận thẻ Amex.
+
+## Chỗ ngồi
+Quán có tầng hai máy lạnh và sân vườn phía sau.
+"""
+
+CAFE_MENU = "Tên món,Giá\nCà phê sữa đá,29000\nCà phê muối,35000\nBạc xỉu,32000\nTrà đào,39000\n"
+
+
+@pytest.fixture
+def cafe(services, tenant):
+    upload_text(services, tenant.id, "hoi-dap.md", CAFE_FAQ)
+    upload_text(services, tenant.id, "menu.csv", CAFE_MENU)
+    return tenant
+
+
+@pytest.mark.parametrize("question, wanted", [
+    ("Is there wifi, and what's the password?", "maycafe2024"),  # a rare word heading a section in the other language
+    ("Do you accept Amex?", "Amex"),
+    ("How much is a salted coffee (cà phê muối)?", "35"),  # the row's whole name, said in the question
+])
+def test_a_passage_the_question_names_by_a_rare_word_or_a_row_name_answers(services, cafe, question, wanted):
+    reply = ask(services, cafe.id, question)
+    assert reply.path == "extract" and wanted in reply.text, reply.text
+
+
+@pytest.mark.parametrize("question", ["Is there a karaoke room?", "Quán có phòng karaoke và wifi không?"])
+def test_a_rare_word_no_document_says_still_gets_the_fallback(services, cafe, question):
+    reply = ask(services, cafe.id, question)
+    assert (reply.path, reply.text) == ("fallback", prompts.dont_know(question)), reply.text

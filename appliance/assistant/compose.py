@@ -48,7 +48,7 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
         else:
             unit, score, covered = _best_section(services, hit["text"], queries, asked, rarity, memo)
             score = max(score, hit["score"])
-        if _answers(question, hit, covered, score, threshold):
+        if _answers(question, hit, covered, score, threshold) or _named_directly(question, hit, chunk, rarity, asked):
             said, _ = relevance.evidence(question, hit["text"] if unit is None else unit, rarity, asked)
             candidates.append((covered, score, hit, chunk, unit, said))
     for _, _, hit, chunk, unit, _ in _rows_in_order(_in_order(candidates, question), question):
@@ -76,6 +76,21 @@ def _answers(question: str, hit: dict, covered: float, score: float, threshold: 
         return True  # it holds the product code or brand the question names ("Do you accept JCB cards?")
     english = _script_language(question) == "en" and _script_language(hit["text"]) == "en"
     return english and covered >= _COVERS_SOME and score >= _CLEARLY_CLOSE
+
+
+def _named_directly(question: str, hit: dict, chunk: Chunk, rarity, asked) -> bool:
+    """Whether the question names this passage though it covers little else of it: it holds the whole name of a table
+    row, no other row having it ("How much is a salted coffee (cà phê muối)?"), or it is the keyword search's first hit and says a word of the
+    question rare in the shop's documents ("wifi", "Amex": relevance.names_rare_word)."""
+    if chunk.cells:
+        # no name column guessed ("món"): a table names its rows in its first column
+        column = _fields(hit["document_id"], chunk.cells).get("name") or next(iter(chunk.cells), None)
+        name = _tokens(str(chunk.cells.get(column) or "")) if column else []
+        if not name or f" {' '.join(name)} " not in f" {' '.join(_tokens(question))} ":
+            return False
+        # a name many rows share ("iPhone 13" for each of its repairs) does not say which row is asked about
+        return sum(_tokens(str(cells.get(column) or "")) == name for cells in _table(hit["document_id"]).values()) == 1
+    return hit.get("lexical") == 1 and relevance.names_rare_word(question, hit["text"], rarity, asked)
 
 
 def _in_order(candidates: list[tuple], question: str) -> list[tuple]:

@@ -439,6 +439,8 @@ def rarity_for(tenant_id: str, kb_version: int) -> Rarity:
         return _flat
     seen: dict[str, float] = {}
     scale = math.log(total + 1)
+    # a word in this many chunks or fewer is rare: it names the few passages that say it
+    few = math.log((total + 1) / (max(_RARE_CHUNKS, _RARE_SHARE * total) + 0.5)) / scale
 
     def rarity(word: str) -> float:
         if word not in seen:
@@ -447,4 +449,32 @@ def rarity_for(tenant_id: str, kb_version: int) -> Rarity:
             seen[word] = min(1.0, max(_LEAST, value))
         return seen[word]
 
+    rarity.rare = min(1.0, max(_LEAST, few))  # the least rarity of a rare word (names_rare_word)
     return rarity
+
+
+_RARE_CHUNKS = 2
+_RARE_SHARE = 0.05
+
+
+def names_rare_word(question: str, text: str, rarity: Rarity | None, asked: list[_Unit] | None = None) -> bool:
+    """Whether the passage says, in the question's own words, a word of the question that is rare in the tenant's
+    documents and no shop topic nor asking word ("wifi", "amex"), while (in the same language) every word the
+    question names is in some document: the keyword search's best passage saying it is about it, though it covers little else of the question."""
+    least = getattr(rarity, "rare", None)
+    if least is None:
+        return False
+    asked = units(question) if asked is None else asked
+    # a word no document says: the question is about something else; across languages every word is absent
+    same = script_language(question) == script_language(text)
+    if same and any(not u.alternatives and not _numeric(u) and rarity(fold(u.own[0])) >= 1.0 for u in asked):
+        return False
+    passage = _Text(text)
+    toned = question != fold(question)
+    for unit in asked:
+        if unit.alternatives or _numeric(unit) or len(unit.own) != 1 or _topics_named(unit):
+            continue
+        word = fold(unit.own[0])
+        if len(word) > 2 and least <= rarity(word) < 1.0 and _matched(unit, passage, toned) == unit.own:
+            return True
+    return False

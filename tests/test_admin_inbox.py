@@ -328,9 +328,8 @@ def test_the_page_stream_is_the_tenants_events_by_cookie_with_the_apis_caps(tena
     assert browser.get(events, buffered=False).status_code == 200
 
 
-def test_the_page_stream_replays_after_last_event_id(agent, client, tenant, web_channel):
-    browser, _ = agent
-    say(client, web_channel, "s1", "Hello")
+def replayed_frames(browser, tenant) -> str:
+    """The page stream's frames from the first kept event up to its `ready` mark."""
     stream = browser.get(f"/admin/t/{tenant.id}/events", headers={"Last-Event-ID": "0"}, buffered=False)
     frames = ""
     for chunk in stream.response:
@@ -338,6 +337,13 @@ def test_the_page_stream_replays_after_last_event_id(agent, client, tenant, web_
         if "event: ready" in frames:
             break
     stream.close()
+    return frames
+
+
+def test_the_page_stream_replays_after_last_event_id(agent, client, tenant, web_channel):
+    browser, _ = agent
+    say(client, web_channel, "s1", "Hello")
+    frames = replayed_frames(browser, tenant)
     assert "event: message.in" in frames and '"text": "Hello"' in frames
     assert browser.get(f"/admin/t/{tenant.id}/events", query_string={"since": "x"}).status_code == 422
 
@@ -346,13 +352,7 @@ def test_message_events_carry_the_customer_and_the_conversations_state(agent, cl
     browser, _ = agent
     channel_id = connect(client, tenant, fake_whatsapp)
     hello = customer_writes(client, channel_id, 1, "Xin chào")
-    stream = browser.get(f"/admin/t/{tenant.id}/events", headers={"Last-Event-ID": "0"}, buffered=False)
-    frames = ""
-    for chunk in stream.response:
-        frames += chunk if isinstance(chunk, str) else chunk.decode()
-        if "event: ready" in frames:
-            break
-    stream.close()
+    frames = replayed_frames(browser, tenant)
     came_in = json.loads(re.search(r"event: message.in\ndata: (.*)\n", frames)[1])["data"]
     assert came_in["text"] == "Xin chào" and came_in["customer"] == {"id": hello.conversation.customer_id, "name": "Lan"}
     assert (came_in["channel"], came_in["conversation_status"], came_in["assigned_user"]) == (channel_id, "open", None)

@@ -143,19 +143,20 @@ def window_template(credentials: dict, outbound: Outbound, customer: Customer) -
 
 
 def reply(services, conversation: Conversation, outbound: Outbound, sender: str, inline: bool = False,
-          **meta) -> Message:
+          more: tuple[Outbound, ...] = (), **meta) -> Message:
     """Queue a message to the conversation's customer (`outbound.to` is ignored: it is the customer) and hand it to
     the outbox; `inline` (a worker thread) sends it at once while its channel is healthy.
 
     Outside the platform's free window a text goes as the channel's window template, or is refused with a 409
-    `outside_window`. meta: reply_to (one reply per inbound message: a second call returns the first), model,
-    tokens {"prompt", "completion"}, latency_ms, sources, path, rejected."""
+    `outside_window`. `more`: further messages of the same turn (a flow's send then ask), stored in the same
+    transaction, so a crash sends all or none. meta: reply_to (one reply per inbound message: a second call returns
+    the first), model, tokens {"prompt", "completion"}, latency_ms, sources, path, rejected."""
     from appliance import outbox
 
     if sender not in SENDERS:
         raise ValueError(f"sender must be one of {SENDERS}")
     channel, customer = _destination(conversation)
-    outbound = _allowed(services, channel, customer, outbound)
+    outbounds = [_allowed(services, channel, customer, o) for o in (outbound, *more)]
     reply_to = meta.get("reply_to")
     reply_to_id = reply_to.id if isinstance(reply_to, Message) else reply_to
     with database.atomic("IMMEDIATE"):
@@ -163,11 +164,13 @@ def reply(services, conversation: Conversation, outbound: Outbound, sender: str,
             existing = Message.get_or_none(Message.reply_to == reply_to_id)
             if existing is not None:
                 return existing
-        message = Message.create(**_row(conversation, outbound, sender, reply_to_id, meta))
-    message.conversation = conversation
-    _emit_message(services, "message.out", message)
-    outbox.hand_over(services, message, channel, inline)
-    return message
+        rows = [Message.create(**_row(conversation, o, sender, reply_to_id if n == 0 else None, meta))
+                for n, o in enumerate(outbounds)]
+    for message in rows:
+        message.conversation = conversation
+        _emit_message(services, "message.out", message)
+        outbox.hand_over(services, message, channel, inline)
+    return rows[0]
 
 
 def _destination(conversation: Conversation) -> tuple[Channel, Customer]:

@@ -109,8 +109,10 @@ def _act(services, conversation: Conversation, message: Message, response) -> Me
     out = None
     outbound = response.outbound() if response is not None else None
     if outbound is not None:
-        out = conversations.reply(services, conversation, outbound, "bot", inline=True, reply_to=message.id,
-                                  **response.meta)
+        sender = response.meta.get("sender", "bot")
+        meta = {k: v for k, v in response.meta.items() if k != "sender"}
+        out = conversations.reply(services, conversation, outbound, sender, inline=True, reply_to=message.id,
+                                  more=response.more, **meta)
     if response is not None and response.action == "handoff":
         conversations.handoff(services, conversation, reason=response.reason)
     return out

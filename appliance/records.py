@@ -649,3 +649,105 @@ class ChunkSentences(BaseModel):
 def _create_chunk_sentences(db) -> None:
     # every chunk gets its row from the first answer that uses it (vectors.Memo.load)
     db.create_tables([ChunkSentences])
+
+
+# --- automation: rules, flows and their runs, A/B assignments, outgoing webhook calls (schema version 13) ------
+# Shapes of match/conditions/actions/definition: appliance/automation/__init__.py.
+
+class Rule(BaseModel):
+    """A tenant's automation rule: a match, conditions and actions; the first matching rule by priority wins."""
+
+    id = CharField(primary_key=True, default=lambda: new_id("rul"))
+    tenant = ForeignKeyField(Tenant, backref="rules", on_delete="CASCADE")
+    name = CharField()
+    enabled = BooleanField(default=True)
+    priority = IntegerField(default=100)  # lower first; ties by creation
+    match = JSONField()
+    conditions = JSONField(default=list)
+    actions = JSONField(default=list)
+    proceed = BooleanField(default=False)  # the API's "continue": later rules run after this one too
+    matches = IntegerField(default=0)
+    last_matched_at = DateTimeField(null=True)
+    disabled_reason = TextField(null=True)  # set when the appliance disabled it (a regex over its time budget)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("tenant", "priority"), False),)
+
+
+class Flow(BaseModel):
+    """A named flow; its steps live in versions (editing makes a new one; running customers finish on theirs)."""
+
+    id = CharField(primary_key=True, default=lambda: new_id("flw"))
+    tenant = ForeignKeyField(Tenant, backref="flows", on_delete="CASCADE")
+    name = CharField()
+    active = BooleanField(default=False)
+    version = IntegerField(default=1)  # the current version: new runs start on it
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class FlowVersion(BaseModel):
+    flow = ForeignKeyField(Flow, backref="versions", on_delete="CASCADE")
+    version = IntegerField()
+    definition = JSONField()  # {"triggers", "start", "steps", "timeout_minutes"?}
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("flow", "version"), True),)
+
+
+class FlowRun(BaseModel):
+    """One customer's place in a flow: rows, so a restart or a kill -9 continues at the same step."""
+
+    STATUSES = ("running", "waiting", "delayed", "done", "timed_out", "stopped", "failed")
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    customer = ForeignKeyField(Customer, on_delete="CASCADE")
+    conversation = ForeignKeyField(Conversation, on_delete="CASCADE")
+    flow = ForeignKeyField(Flow, on_delete="CASCADE")
+    version = IntegerField()
+    step = CharField()
+    status = CharField(default="running")
+    tries = IntegerField(default=0)  # failed answers to the current ask
+    resume_at = DateTimeField(null=True, index=True)  # a delay's end
+    started_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)  # the last step taken: time-outs count from it
+    ended_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("customer", "status"), False),)
+
+
+class Assignment(BaseModel):
+    """A customer's variant in an A/B experiment: sticky; reached when assigned, converted when the goal is met."""
+
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    experiment = CharField()  # "rule:<id>:<experiment>" or "flow:<id>:<experiment>"
+    customer = ForeignKeyField(Customer, on_delete="CASCADE")
+    variant = CharField()
+    goal = JSONField(null=True)
+    reached_at = DateTimeField(default=utcnow)
+    converted_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("experiment", "customer"), True), (("tenant", "experiment"), False))
+
+
+class HookCall(BaseModel):
+    """An outgoing webhook call: rows are the ledger (huey only rings), so a restart still sends it."""
+
+    tenant = ForeignKeyField(Tenant, on_delete="CASCADE")
+    url = TextField()
+    secret = TextField(null=True)  # vault-sealed signing secret
+    body = TextField()  # the exact JSON bytes signed and sent
+    status = CharField(default="pending")  # pending | sent | failed
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow, index=True)
+    error = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+@migration(13)
+def _create_automation_tables(db) -> None:
+    db.create_tables([Rule, Flow, FlowVersion, FlowRun, Assignment, HookCall])

@@ -45,10 +45,14 @@ class Response:
     reason: str = ""  # why the action: shown to staff with the hand-off
     buttons: list[dict] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
+    more: tuple[Outbound, ...] = ()  # further messages of the same turn, sent after this one (automation)
+    template: dict | None = None  # the first message as a template instead of text (automation)
 
     def outbound(self) -> Outbound | None:
         """The message to send, or None for an action alone."""
-        return Outbound(to="", text=self.text, buttons=list(self.buttons)) if self.text else None
+        if not self.text and not self.template:
+            return None
+        return Outbound(to="", text=self.text, buttons=list(self.buttons), template=self.template)
 
 
 Responder = Callable[[Context], "Response | None"]
@@ -103,6 +107,6 @@ def respond(context: Context, chain: tuple[Responder, ...] = CHAIN) -> Response 
     """The first response of the chain, or None when no responder had anything to say or do."""
     for responder in chain:
         response = responder(context)
-        if response is not None and (response.text or response.action):
+        if response is not None and (response.text or response.template or response.action):
             return response
     return None

@@ -1,5 +1,7 @@
 """The shape of a flow body (name, triggers, steps and their fields): every field's type and size, normalized, each
-problem naming its step. What the steps mean together (references, reachability, loops, platform limits) is
+problem naming its step. Triggers, conditions and the steps that are actions (send, tag, set_field, webhook,
+hand-off) pass the rules' own checks too (rules.check_match, conditions.check_one, rules.check_action), so a flow and
+a rule accept the same things. What the steps mean together (references, reachability, loops, platform limits) is
 flow_check's."""
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ import re
 
 from huey import crontab
 
-from appliance.automation.match import EVENTS, MODES
+from appliance.automation import conditions, rules
 from appliance.channels import KINDS
+from appliance.errors import AppError
 
 MAX_STEPS = 200
 MAX_TRIGGERS = 20
@@ -17,7 +20,6 @@ STEP_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 VALIDATE = ("text", "number", "email", "phone", "date", "choice")
 OPS = ("equals", "not_equals", "contains", "exists", "absent")
 GOALS = ("button", "tag", "step", "no_handoff")
-CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
 class Bad(ValueError):
@@ -89,36 +91,14 @@ def _choice(options):
     return check
 
 
-def _flag(value, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise Bad(f"'{name}' must be true or false.")
-    return value
-
-
 def _condition(value, name: str) -> dict:
-    """A branch's condition: a rule's (channel, tag, field, time) or "reply" on the last answer."""
-    if not isinstance(value, dict) or value.get("type") not in CONDITIONS:
-        raise Bad(f"'{name}' must be a condition whose type is one of {', '.join(CONDITIONS)}.")
-    fields = CONDITIONS[value["type"]]
-    return _fields(value, fields, required={k for k in fields if k in ("channels", "tag", "field", "op")})
-
-
-def _channels(value, name: str) -> list[str]:
-    if not isinstance(value, list) or not value or any(kind not in KINDS for kind in value):
-        raise Bad(f"'{name}' must be a list of channel kinds ({', '.join(KINDS)}).")
-    return list(dict.fromkeys(value))
-
-
-def _days(value, name: str) -> list[int]:
-    if not isinstance(value, list) or not value or any(isinstance(d, bool) or d not in range(7) for d in value):
-        raise Bad(f"'{name}' must be a list of weekdays, 0 (Monday) to 6 (Sunday).")
-    return sorted(set(value))
-
-
-def _clock(value, name: str) -> str:
-    if not isinstance(value, str) or not CLOCK.fullmatch(value):
-        raise Bad(f"'{name}' must be a time of day such as 08:30.")
-    return value
+    """A branch's condition: a rule's (channel, tag, field, time: conditions.check_one) or "reply" on the last answer."""
+    if isinstance(value, dict) and value.get("type") == "reply":
+        return _fields(value, {"op": _choice(OPS), "value": _value}, required={"op"})
+    try:
+        return conditions.check_one(value, name)
+    except AppError as exc:
+        raise Bad(exc.message if exc.message.endswith(".") else exc.message + ".") from None
 
 
 def _branches(value, name: str) -> list[dict]:
@@ -159,12 +139,6 @@ def _cron(value, name: str) -> str:
     return " ".join(parts)
 
 
-def _keywords(value, name: str) -> list[str]:
-    if not isinstance(value, list) or not 1 <= len(value) <= 50:
-        raise Bad(f"'{name}' must be a list of 1 to 50 keywords.")
-    return [_text(k, "keyword", 100) for k in value]
-
-
 def _short(limit: int):
     return lambda value, name: _text(value, name, limit)
 
@@ -188,19 +162,11 @@ STEPS = {
 }
 REQUIRED = {"ask": {"text"}, "condition": {"branches"}, "delay": {"seconds"}, "tag": {"tag"}, "untag": {"tag"},
             "set_field": {"field"}, "webhook": {"url"}, "jump": {"to"}, "ab": {"experiment", "variants"}}
-CONDITIONS = {
-    "channel": {"channels": _channels},
-    "tag": {"tag": _short(64), "present": _flag},
-    "field": {"field": _short(64), "op": _choice(OPS), "value": _value},
-    "time": {"days": _days, "from": _clock, "to": _clock, "inside": _flag},
-    "reply": {"op": _choice(OPS), "value": _value},
-}
-TRIGGERS = {
-    "keyword": ({"mode": _choice(MODES), "keywords": _keywords}, {"keywords"}),
-    "payload": ({"payload": _short(256)}, {"payload"}),
-    "event": ({"event": _choice(EVENTS)}, {"event"}),
+TRIGGERS = {  # keyword, payload and event: rules.check_match
+    "keyword": None, "payload": None, "event": None,
     "schedule": ({"cron": _cron, "tag": _short(64)}, {"cron", "tag"}),
 }
+ACTION_STEPS = ("tag", "untag", "set_field", "webhook", "handoff")
 
 
 def _fields(value, fields: dict, required: set, fixed: tuple[str, ...] = ("type",)) -> dict:
@@ -227,6 +193,7 @@ def _step(raw) -> dict:
         raise Bad("A send step needs 'text', 'media_url' or 'template'.")
     if kind == "ask" and step.get("validate") == "choice" and not step.get("buttons"):
         raise Bad("An ask that validates a choice needs 'buttons' to choose from.")
+    _as_action(step)
     return step
 
 
@@ -234,11 +201,32 @@ def _trigger(raw) -> dict:
     kind = raw.get("type") if isinstance(raw, dict) else None
     if kind not in TRIGGERS:
         raise Bad(f"Each trigger's 'type' must be one of {', '.join(TRIGGERS)}.")
+    if kind != "schedule":
+        return _ruled(rules.check_match, raw, "trigger")
     fields, required = TRIGGERS[kind]
-    trigger = _fields(raw, fields, required)
-    if kind == "keyword":
-        trigger.setdefault("mode", "contains")
-    return trigger
+    return _fields(raw, fields, required)
+
+
+def _ruled(check, value: dict, where: str) -> dict:
+    """The rules' check of a match or an action, its RuleError as this module's Bad."""
+    try:
+        return check(value, where)
+    except AppError as exc:
+        raise Bad(exc.message if exc.message.endswith(".") else exc.message + ".") from None
+
+
+def _as_action(step: dict) -> None:
+    """A step that is an action passes rules.check_action (the same limits as a rule's)."""
+    kind = step["type"]
+    if kind in ACTION_STEPS:
+        action = {"type": kind, **{k: step[k] for k in STEPS[kind] if k in step and k != "next"}}
+    elif kind in ("send", "ask") and "template" in step:
+        action = {"type": "template", **step["template"]}
+    elif kind in ("send", "ask") and "text" in step:
+        action = {"type": "reply", "text": step["text"], "buttons": step.get("buttons")}
+    else:
+        return
+    _ruled(rules.check_action, action, "step")
 
 
 def _steps(raw, problems: list[dict]) -> list[dict]:

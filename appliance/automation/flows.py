@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from huey import crontab
 
-from appliance.automation import actions, match
+from appliance.automation import actions, conditions, match
+from appliance.automation.conditions import Facts
 from appliance.automation.flow_shape import shape_problems
 from appliance.channels import KINDS, Outbound
 from appliance.db import database
@@ -243,17 +244,14 @@ def _webhook(turn: actions.Turn, step: dict) -> None:
 
 
 def _holds(walk: _Walk, condition: dict) -> bool:
-    """Whether a condition step's branch applies (the rules' conditions, or "reply" on the last answer)."""
-    from appliance.automation import flow_interim
-
+    """Whether a condition step's branch applies: a rule's condition (conditions.why_not), or "reply": the rules'
+    field test on the last answer."""
+    customer = walk.turn.customer
     if condition["type"] == "reply":
-        return flow_interim.compare(condition["op"], walk.run.answer, condition.get("value"))
-    try:
-        from appliance.automation import conditions
-    except ImportError:  # s15-rules not merged yet
-        return flow_interim.condition_holds(condition, walk.turn.customer, walk.channel_kind,
-                                            _local_now(walk.timezone))
-    return conditions.why_not([condition], walk.turn) is None
+        test = {"type": "field", "field": "reply", "op": condition["op"], "value": condition.get("value")}
+        return conditions.why_not([test], Facts(fields={"reply": walk.run.answer})) is None
+    facts = Facts(walk.channel_kind, list(customer.tags or []), dict(customer.custom_fields or {}), walk.timezone)
+    return conditions.why_not([condition], facts) is None
 
 
 def _local_now(zone: str) -> datetime:
@@ -537,10 +535,14 @@ def _cron(text: str):
 
 
 def _scheduled(services, flow: Flow, definition: dict, customer: Customer) -> bool:
-    """Start the flow for one customer in their open conversation (none, or one with a person: skipped)."""
-    conversation = (Conversation.select().where((Conversation.customer == customer) & (Conversation.status == "open"))
-                    .order_by(Conversation.id.desc()).first())
-    if conversation is None or FlowRun.active_of(customer.id) is not None:
+    """Start the flow for one customer in their conversation (a new one if theirs was closed); skipped while a person
+    has it or another flow runs for them."""
+    from appliance import conversations
+
+    if FlowRun.active_of(customer.id) is not None:
+        return False
+    conversation = conversations.open_conversation(services, flow.tenant_id, customer.channel, customer)
+    if conversation.status != "open":
         return False
     turn = actions.Turn(services, flow.tenant_id, customer, source=f"flow:{flow.id}")
     _begin(turn, flow, definition, conversation, conversation.channel.kind)

@@ -57,9 +57,8 @@ def variant_for(turn, experiment_key: str, variants: list[dict], goal: dict | No
     unless the turn is a dry run."""
     customer_id = turn.customer.id
     chosen = pick(experiment_key, customer_id, variants)
-    if turn.dry_run:
-        row = Assignment.get_or_none((Assignment.experiment == experiment_key) & (Assignment.customer == customer_id))
-    else:
+    row = Assignment.get_or_none((Assignment.experiment == experiment_key) & (Assignment.customer == customer_id))
+    if row is None and not turn.dry_run:  # the first ask: stored (a re-ask only reads)
         row = Assignment.assign(turn.tenant_id, experiment_key, customer_id, chosen["name"], goal)
     if row is not None:
         stored = next((v for v in variants if v["name"] == row.variant), None)

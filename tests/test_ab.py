@@ -321,3 +321,11 @@ def test_schema_17_adds_lost_at_to_an_older_database(services):
 def test_split_benchmark_meets_its_targets():
     output = run_benchmark("ab_split.py", "--quick")
     assert "A/B targets met" in output and "sticky 100.00%" in output
+
+
+def test_a_caller_without_the_goal_gets_the_one_its_rule_defines(services, tenant, customers):
+    rule = make_rule(tenant, {"type": "step", "flow": "flw_1", "step": "paid"})
+    customer = customers[0]
+    ab.variant_for(turn_for(services, tenant, customer, source=f"rule:{rule.id}"), f"rule:{rule.id}:price", VARIANTS)
+    assert Assignment.get().goal == {"type": "step", "flow": "flw_1", "step": "paid"}
+    assert ab.observe(customer.id, "step", {"flow": "flw_1", "step": "paid"}) == 1  # the flows' way of saying it

@@ -9,7 +9,7 @@ import re
 
 from huey import crontab
 
-from appliance.automation import conditions, rules
+from appliance.automation import ab, conditions, hooks, rules
 from appliance.channels import KINDS
 from appliance.errors import AppError
 
@@ -19,7 +19,6 @@ MAX_TEXT = 4096
 STEP_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 VALIDATE = ("text", "number", "email", "phone", "date", "choice")
 OPS = ("equals", "not_equals", "contains", "exists", "absent")
-GOALS = ("button", "tag", "step", "no_handoff")
 
 
 class Bad(ValueError):
@@ -108,22 +107,14 @@ def _branches(value, name: str) -> list[dict]:
 
 
 def _variants(value, name: str) -> list[dict]:
-    if not isinstance(value, list) or not 2 <= len(value) <= 10:
-        raise Bad(f"'{name}' must be a list of 2 to 10 variants like {{\"name\": \"A\", \"weight\": 50, \"next\": "
-                  "\"step\"}}.")
-    out = [_fields(v, {"name": lambda x, n: _text(x, n, 64), "weight": lambda x, n: _number(x, n, 0, 1_000_000),
-                       "next": _ref}, required={"name", "weight", "next"}) for v in value]
-    if len({v["name"] for v in out}) != len(out) or not any(v["weight"] > 0 for v in out):
-        raise Bad(f"'{name}' need different names and at least one weight above 0.")
-    return out
+    """An ab step's variants (ab.check_variants: names, weights), each going on to a step."""
+    checked = _ruled(lambda v, where: ab.check_variants(v, where), value, name)
+    return [_fields(v, {"name": _short(100), "weight": lambda x, n: x, "next": _ref}, {"name", "next"}, fixed=())
+            for v in checked]
 
 
-def _goal(value, name: str) -> dict:
-    if not isinstance(value, dict) or value.get("type") not in GOALS:
-        raise Bad(f"'{name}' must be an object whose type is one of {', '.join(GOALS)}.")
-    if len(str(value)) > 1000:
-        raise Bad(f"'{name}' is too long.")
-    return dict(value)
+def _goal(value, name: str) -> dict | None:
+    return _ruled(lambda v, where: ab.check_goal(v), value, name)
 
 
 def _cron(value, name: str) -> str:
@@ -153,12 +144,12 @@ STEPS = {
     "tag": {"tag": _short(64), **NEXT},
     "untag": {"tag": _short(64), **NEXT},
     "set_field": {"field": _short(64), "value": _value, **NEXT},
-    "webhook": {"url": _url, "secret": _short(256), **NEXT},
+    "webhook": {"url": _url, "secret": _short(256), "secret_sealed": _short(4096), **NEXT},
     "handoff": {"reason": _short(500)},
     "assistant": {},
     "jump": {"to": _ref},
     "end": {},
-    "ab": {"experiment": _short(64), "goal": _goal, "variants": _variants},
+    "ab": {"experiment": _short(100), "goal": _goal, "variants": _variants},
 }
 REQUIRED = {"ask": {"text"}, "condition": {"branches"}, "delay": {"seconds"}, "tag": {"tag"}, "untag": {"tag"},
             "set_field": {"field"}, "webhook": {"url"}, "jump": {"to"}, "ab": {"experiment", "variants"}}
@@ -166,7 +157,7 @@ TRIGGERS = {  # keyword, payload and event: rules.check_match
     "keyword": None, "payload": None, "event": None,
     "schedule": ({"cron": _cron, "tag": _short(64)}, {"cron", "tag"}),
 }
-ACTION_STEPS = ("tag", "untag", "set_field", "webhook", "handoff")
+ACTION_STEPS = ("tag", "untag", "set_field", "handoff")
 
 
 def _fields(value, fields: dict, required: set, fixed: tuple[str, ...] = ("type",)) -> dict:
@@ -184,7 +175,7 @@ def _fields(value, fields: dict, required: set, fixed: tuple[str, ...] = ("type"
     return out
 
 
-def _step(raw) -> dict:
+def _step(raw, services) -> dict:
     kind = raw.get("type") if isinstance(raw, dict) else None
     if kind not in STEPS:
         raise Bad(f"'type' must be one of {', '.join(STEPS)}.")
@@ -193,8 +184,7 @@ def _step(raw) -> dict:
         raise Bad("A send step needs 'text', 'media_url' or 'template'.")
     if kind == "ask" and step.get("validate") == "choice" and not step.get("buttons"):
         raise Bad("An ask that validates a choice needs 'buttons' to choose from.")
-    _as_action(step)
-    return step
+    return _as_action(step, services)
 
 
 def _trigger(raw) -> dict:
@@ -215,9 +205,14 @@ def _ruled(check, value: dict, where: str) -> dict:
         raise Bad(exc.message if exc.message.endswith(".") else exc.message + ".") from None
 
 
-def _as_action(step: dict) -> None:
-    """A step that is an action passes rules.check_action (the same limits as a rule's)."""
+def _as_action(step: dict, services) -> dict:
+    """A step that is an action passes rules.check_action (the same limits as a rule's); a webhook's secret is
+    sealed to its URL (hooks.check_action: the step keeps "secret_sealed", never the secret)."""
     kind = step["type"]
+    if kind == "webhook":
+        action = {k: step[k] for k in ("type", "url", "secret", "secret_sealed") if k in step}
+        checked = _ruled(lambda a, where: hooks.check_action(a, services), action, "step")
+        return {**{k: v for k, v in step.items() if k != "secret"}, **checked}
     if kind in ACTION_STEPS:
         action = {"type": kind, **{k: step[k] for k in STEPS[kind] if k in step and k != "next"}}
     elif kind in ("send", "ask") and "template" in step:
@@ -225,11 +220,12 @@ def _as_action(step: dict) -> None:
     elif kind in ("send", "ask") and "text" in step:
         action = {"type": "reply", "text": step["text"], "buttons": step.get("buttons")}
     else:
-        return
+        return step
     _ruled(rules.check_action, action, "step")
+    return step
 
 
-def _steps(raw, problems: list[dict]) -> list[dict]:
+def _steps(raw, problems: list[dict], services) -> list[dict]:
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_STEPS:
         problems.append({"step": None, "message": f"'steps' must be a list of 1 to {MAX_STEPS} steps."})
         return []
@@ -245,14 +241,15 @@ def _steps(raw, problems: list[dict]) -> list[dict]:
             continue
         seen.add(step_id)
         try:
-            steps.append(_step(item))
+            steps.append(_step(item, services))
         except Bad as exc:
             problems.append({"step": step_id, "message": str(exc)})
     return steps
 
 
-def shape_problems(body) -> tuple[dict, list[dict]]:
-    """(the normalized flow, its problems [{"step": id | None, "message"}]); the flow is usable only without any."""
+def shape_problems(body, services=None) -> tuple[dict, list[dict]]:
+    """(the normalized flow, its problems [{"step": id | None, "message"}]); the flow is usable only without any.
+    `services`: for a webhook step's URL check and sealing (default: the running app's)."""
     if not isinstance(body, dict):
         return {}, [{"step": None, "message": "Send the flow as a JSON object with 'name', 'start' and 'steps'."}]
     problems: list[dict] = []
@@ -276,5 +273,5 @@ def shape_problems(body) -> tuple[dict, list[dict]]:
             flow["timeout_minutes"] = _number(body["timeout_minutes"], "timeout_minutes", 1, 60 * 24 * 30)
     except Bad as exc:
         problems.append({"step": None, "message": str(exc)})
-    flow["steps"] = _steps(body.get("steps"), problems)
+    flow["steps"] = _steps(body.get("steps"), problems, services)
     return flow, problems

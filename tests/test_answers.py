@@ -18,7 +18,9 @@ TODAY = datetime.date(2026, 11, 29)  # a Sunday
     ("500k", 500000), ("500 nghìn", 500000), ("300 ngàn", 300000), ("2 tỷ", 2000000000), ("3 tỉ", 3000000000),
     ("2 million", 2000000), ("5 thousand", 5000), ("1.500.000đ", 1500000), ("1.500.000 VNĐ", 1500000),
     ("200.000 đồng", 200000), ("$500", 500), ("500$", 500), ("50 USD", 50), ("4 người", 4), ("tầm 3 người ạ", 3),
-    ("１２", 12), ("50%", 50),
+    ("１２", 12), ("50%", 50), ("1tr5", 1500000), ("1 triệu 5", 1500000), ("1 triệu rưỡi", 1500000),
+    ("2k5", 2500), ("2tr350", 2350000), ("1 triệu 200 nghìn", 1200000), ("5 triệu/tháng", 5000000),
+    ("300k/người", 300000), ("2.000.000đ/tháng", 2000000),
 ])
 def test_numbers_in_vietnamese_and_english_formats(text, value):
     result = parse("number", text)
@@ -27,7 +29,7 @@ def test_numbers_in_vietnamese_and_english_formats(text, value):
 
 @pytest.mark.parametrize("text", [
     "", "   ", "abc", "hai", "5/3", "10:30", "1.5.3", "1,500,5", "2 con 3 tuổi", "từ 2 đến 3 triệu", "1 5",
-    "1" * 17, "0912345678a", "v2", "1e5", "∞", "NaN",
+    "1" * 17, "0912345678a", "v2", "1e5", "∞", "NaN", "1.5tr5", "9999999 tỷ",
 ])
 def test_what_is_not_one_number(text):
     assert parse("number", text) is None
@@ -94,6 +96,8 @@ def test_what_is_not_a_phone(text):
     ("day after tomorrow", "2026-12-01"), ("hôm qua", "2026-11-28"), ("thứ 2", "2026-11-30"),
     ("thứ hai", "2026-11-30"), ("thứ 7", "2026-12-05"), ("chủ nhật", "2026-12-06"), ("friday", "2026-12-04"),
     ("29/02/2028", "2028-02-29"), ("ngày mai 30/11", "2026-11-30"), ("1.5", "2027-05-01"),
+    ("ngày 5", "2026-12-05"), ("mùng 5", "2026-12-05"), ("ngày 30", "2026-11-30"), ("ngày 29", "2026-11-29"),
+    ("ngày 28", "2026-12-28"), ("ngày 31", "2026-12-31"), ("ngày 5 lúc 10h", "2026-12-05"),
 ])
 def test_dates_become_iso_relative_to_today(text, value):
     assert parse("date", text, today=TODAY) == value
@@ -101,7 +105,7 @@ def test_dates_become_iso_relative_to_today(text, value):
 
 @pytest.mark.parametrize("text", [
     "31/02/2027", "29/02/2027", "32/1", "0/5", "5/13", "5/0/2027", "2027-02-30", "2027-13-01", "31 tháng 4",
-    "tháng 3", "5/3 hoặc 6/3", "ngày mai hoặc thứ 7", "sometime", "", "5/3/202", "12345", "1.5.2027.1",
+    "tháng 3", "5/3 hoặc 6/3", "ngày mai hoặc thứ 7", "ngày 32", "ngày 0", "ngày 5 hoặc ngày 6", "sometime", "", "5/3/202", "12345", "1.5.2027.1",
 ])
 def test_what_is_not_a_date(text):
     assert parse("date", text, today=TODAY) is None
@@ -111,6 +115,11 @@ def test_a_date_at_the_end_of_the_calendar_is_none_not_an_error():
     assert parse("date", "ngày mai", today=datetime.date(9999, 12, 31)) is None
     assert parse("date", "5/3", today=datetime.date(9999, 12, 31)) is None
     assert parse("date", "31/12", today=datetime.date(9999, 12, 31)) == "9999-12-31"
+
+
+def test_a_day_of_the_month_skips_months_without_it():
+    assert parse("date", "ngày 30", today=datetime.date(2027, 1, 31)) == "2027-03-30"
+    assert parse("date", "ngày 5", today=datetime.date(2026, 12, 20)) == "2027-01-05"
 
 
 def test_today_defaults_to_the_clock():

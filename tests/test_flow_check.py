@@ -286,6 +286,9 @@ def buttons(count: int, first_title: str = "B", first_id: str = "b") -> list:
                                                    "characters; WhatsApp takes at most 256. Shorten it."),
     ("whatsapp", buttons(4, "B", "i" * 201), "Chọn", "the button id 'iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii…' has 201 "
                                                    "characters; WhatsApp takes at most 200. Shorten it."),
+    ("whatsapp", buttons(4) + [{"id": "d", "title": "D", "description": "d" * 73}], "Chọn",
+     "the description of the button 'D' has 73 characters; WhatsApp shows at most 72 on a list row. Shorten it."),
+    ("whatsapp", buttons(4) + [{"id": "d", "title": "D", "description": "d" * 72}], "Chọn", None),
     ("messenger", buttons(13, "x" * 20), "Chọn", None),
     ("messenger", buttons(2, "x" * 21), "Chọn", "the button title 'xxxxxxxxxxxxxxxxxxxxx' has 21 characters; "
                                                 "Messenger shows at most 20 on a button. Shorten it."),

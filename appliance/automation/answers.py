@@ -9,8 +9,8 @@ Decisions, so a shop owner's flow behaves the same everywhere:
 - number: a dot, comma or space followed by exactly three digits groups thousands, so "1.500.000", "1,500,000" and
   "1 500 000" are 1500000 and "1.500" is 1500; any other dot or comma is the decimal mark ("1,5" and "1.5" are 1.5,
   "1.500,5" and "1,500.5" are 1500.5). Units multiply: k / nghìn / ngàn / thousand (10^3), tr / triệu / million
-  (10^6), tỷ / tỉ / billion (10^9), so "2 triệu" is 2000000 and "1,5tr" is 1500000; currency marks (đ, vnd, vnđ,
-  đồng, $, usd) are dropped. Whole values are ints, others floats; magnitudes above 10^15 are refused.
+  (10^6), tỷ / tỉ / billion (10^9), so "2 triệu" is 2000000 and "1,5tr", "1tr5", "1 triệu 5" and "1 triệu rưỡi"
+  are 1500000; currency marks (đ, vnd, vnđ, đồng, $, usd) and a "/tháng" after them are dropped. Whole values are ints, others floats; magnitudes above 10^15 are refused.
 - email: one address; the domain is lower-cased, the local part kept as typed.
 - phone: Vietnamese mobiles (10 digits, 03/05/07/08/09...) and landlines (11 digits, 02...), written with spaces,
   dots, dashes or brackets, with 0, 84, +84, 0084 or "+84 (0)" in front, all become "+84xxxxxxxxx". Other countries
@@ -18,7 +18,8 @@ Decisions, so a shop owner's flow behaves the same everywhere:
 - date: day before month always (Vietnamese order: "3/5" is 3 May), as dd/mm/yyyy, dd-mm-yyyy, dd.mm.yyyy, d/m,
   d/m/yy, yyyy-mm-dd, "5 tháng 3 (năm 2027)", "ngày 5/3", "5 March", "March 5, 2027", hôm nay / today, ngày mai /
   mai / tomorrow, ngày kia / ngày mốt / day after tomorrow, hôm qua / yesterday, and a weekday ("thứ 7", "chủ nhật",
-  "friday": the next one after today). A date without a year is the next one on or after `today`. Impossible dates
+  "friday": the next one after today), "ngày 5" / "mùng 5" (the next 5th of a month). A date without a year is
+  the next one on or after `today`. Impossible dates
   (31/02) are None. The value is ISO "yyyy-mm-dd".
 - choice: one of the buttons, by id, by title (case and accents folded), by its number ("2", "số 2") or by a title
   named alone in the answer ("có ạ"); returns the button's id.
@@ -29,6 +30,7 @@ from __future__ import annotations
 import datetime
 import re
 import unicodedata
+from fractions import Fraction
 
 from appliance.assistant.prompts import fold
 
@@ -77,8 +79,9 @@ UNITS = {"k": 10**3, "nghin": 10**3, "ngan": 10**3, "thousand": 10**3, "tr": 10*
 CURRENCY = ("d", "vnd", "dong", "usd", "$")
 # a number token on folded text: sign, digits with separators, then an optional unit and currency mark
 _NUMBER = re.compile(
-    r"(?<![\w.,/:-])([-+]?)(\d[\d., ]*\d|\d)(?:\s*(" + "|".join(sorted(UNITS, key=len, reverse=True)) + r"))?"
-    r"(?:\s*(?:" + "|".join(re.escape(c) for c in CURRENCY) + r"))?(?![\w/:-])")
+    r"(?<![\w.,/:-])([-+]?)(\d[\d., ]*\d|\d)"
+    r"(?:\s*(" + "|".join(sorted(UNITS, key=len, reverse=True)) + r")(?:\s*(\d{1,3})(?![\d.,])|\s+(ruoi))?)?"
+    r"(?:\s*(?:" + "|".join(re.escape(c) for c in CURRENCY) + r"))?(?![\w:-]|/\d)")
 _GROUPED = re.compile(r"[1-9]\d{0,2}(?:([., ])\d{3})(?:\1\d{3})*")
 
 
@@ -86,12 +89,15 @@ def _number(text: str) -> int | float | None:
     found = list(_NUMBER.finditer(fold(text).replace("$", " $ ")))
     if len(found) != 1:
         return None
-    sign, digits, unit = found[0].groups()
+    sign, digits, unit, tail, half = found[0].groups()
     value = _decimal(digits.strip())
     if value is None:
         return None
     if unit:
-        value = value * UNITS[unit]
+        # "1tr5" and "1 triệu 5" are 1.5 million, "2k5" 2500, "1 triệu rưỡi" 1.5 million
+        if (tail or half) and value != int(value):
+            return None
+        value = (value + (Fraction(int(tail), 10 ** len(tail)) if tail else Fraction(1, 2) if half else 0)) * UNITS[unit]
     if sign == "-":
         value = -value
     if abs(value) > MAX_NUMBER:
@@ -99,10 +105,8 @@ def _number(text: str) -> int | float | None:
     return int(value) if value == int(value) else float(value)
 
 
-def _decimal(digits: str):
+def _decimal(digits: str) -> Fraction | None:
     """"1.500.000" -> 1500000, "1,5" -> 1.5, "1.500,5" -> 1500.5 (see the module's docstring), or None."""
-    from fractions import Fraction
-
     whole, fraction = digits, ""
     last = max(digits.rfind("."), digits.rfind(","))
     if last >= 0 and not _GROUPED.fullmatch(digits):
@@ -196,6 +200,7 @@ _DATE_PATTERNS = (  # (pattern on folded text, the order of its groups)
     (re.compile(r"(?<!\d)(\d{1,2})\s*(?:thang|thg|th)\s*(\d{1,2})(?:\s*(?:nam|,)?\s*(\d{4}))?(?!\d)"), "dmy"),
     (re.compile(r"(?<!\d)(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(" + _MONTH_NAMES + r")\.?(?:,?\s+(\d{4}))?\b"), "dMy"),
     (re.compile(r"\b(" + _MONTH_NAMES + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?(?!\d)"), "Mdy"),
+    (re.compile(r"\b(?:ngay|mung|mong)\s+(\d{1,2})(?![\d/.-])"), "d"),  # "ngày 5", "mùng 5": a day of the month
 )
 _RELATIVE = re.compile(r"\b(" + "|".join(sorted(RELATIVE, key=len, reverse=True)) + r")\b")
 _WEEKDAY = re.compile(r"\b(" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")\b")
@@ -224,12 +229,27 @@ def _after(today: datetime.date, days: int) -> datetime.date | None:
         return None
 
 
+def _next_day_of_month(today: datetime.date, day: int) -> datetime.date | None:
+    """The next date on or after today that is the `day`th of its month ("ngày 31" in November: 31 December)."""
+    month = today.replace(day=1)
+    for _ in range(12):
+        if day <= 31 and (day >= today.day or month != today.replace(day=1)):
+            try:
+                return month.replace(day=day)
+            except ValueError:
+                pass  # the 31st of a 30-day month: try the next month
+        month = datetime.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return None
+
+
 def _calendar(order: str, groups: tuple, today: datetime.date) -> datetime.date | None:
     """The date of a match's groups in `order` (d day, m month number, M month name, y year), or None if impossible."""
     parts = dict(zip(order.lower(), groups))
-    month = MONTHS[parts["m"]] if "M" in order else int(parts["m"])
     day, year = int(parts["d"]), parts.get("y")
     try:
+        if "m" not in parts:
+            return _next_day_of_month(today, day)
+        month = MONTHS[parts["m"]] if "M" in order else int(parts["m"])
         if year is None:
             date = datetime.date(today.year, month, day)
             return date if date >= today else datetime.date(today.year + 1, month, day)

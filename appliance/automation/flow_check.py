@@ -61,10 +61,11 @@ class Limits:
     rows: int = 0  # more buttons than `buttons` are shown as a list of up to `rows` rows
     row_title: int = 0
     row_id: int | None = None
+    row_description: int | None = None
 
 
 CHANNEL_LIMITS = {
-    "whatsapp": Limits("WhatsApp", 4096, 1024, 3, 20, 256, rows=10, row_title=24, row_id=200),
+    "whatsapp": Limits("WhatsApp", 4096, 1024, 3, 20, 256, rows=10, row_title=24, row_id=200, row_description=72),
     "messenger": Limits("Messenger", 2000, 2000, 13, 20, 1000),
     "zalo": Limits("Zalo", 2000, 2000, 5, 100),
     "telegram": Limits("Telegram", 4096, 4096, 100, 64, 64, id_bytes=True),
@@ -450,6 +451,11 @@ def _over_limits(limits: Limits, buttons: list[dict], text: str | None) -> list[
             unit = "bytes" if limits.id_bytes else "characters"
             found.append(f"the button id {_show(button['id'])} has {size} {unit}; {limits.name} takes at most "
                          f"{id_limit}. Shorten it.")
+        description = button.get("description")
+        if as_list and limits.row_description and isinstance(description, str) and len(
+                description) > limits.row_description:
+            found.append(f"the description of the button '{button['title']}' has {len(description)} characters; "
+                         f"{limits.name} shows at most {limits.row_description} on a list row. Shorten it.")
     return found
 
 

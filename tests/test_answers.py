@@ -4,7 +4,7 @@ import datetime
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from appliance.automation.answers import KINDS, MAX_TEXT, parse
+from appliance.automation.answers import KINDS, MAX_TEXT, parse, retry_text
 
 QUICK = hsettings(derandomize=True, max_examples=300, deadline=None, database=None)
 TODAY = datetime.date(2026, 11, 29)  # a Sunday
@@ -207,3 +207,18 @@ def test_long_hostile_answers_are_quick():
     elapsed = time.perf_counter() - started
     print(f"\n36 parses of 4,000-character hostile answers: {elapsed * 1000:.1f} ms")
     assert elapsed < 5  # only catches a catastrophic (quadratic or worse) pattern, not noise
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_has_a_default_retry_text_in_both_languages(kind):
+    vi, en = retry_text(kind, "vi"), retry_text(kind, "en")
+    assert vi.startswith("Bạn vui lòng") and en.startswith("Please") and vi.endswith(".") and en.endswith(".")
+    assert retry_text(kind, "fr") == en
+
+
+@pytest.mark.parametrize("kind, example", [
+    ("number", "1.500.000"), ("number", "1,500,000"), ("email", "ten@gmail.com"), ("email", "name@example.com"),
+    ("phone", "0912 345 678"), ("date", "25/12"), ("date", "ngày mai"), ("date", "tomorrow")])
+def test_the_examples_in_the_retry_texts_are_accepted(kind, example):
+    assert example in retry_text(kind, "vi") + retry_text(kind, "en")
+    assert parse(kind, example, today=TODAY) is not None

@@ -56,6 +56,27 @@ def parse(kind: str, text, buttons=(), today: datetime.date | None = None):
     return PARSERS[kind](text)
 
 
+RETRY_TEXTS = {
+    "vi": {"text": "Bạn vui lòng nhập câu trả lời.",
+           "number": "Bạn vui lòng gửi một con số, ví dụ 2 hoặc 1.500.000.",
+           "email": "Bạn vui lòng gửi địa chỉ email, ví dụ ten@gmail.com.",
+           "phone": "Bạn vui lòng gửi số điện thoại, ví dụ 0912 345 678.",
+           "date": "Bạn vui lòng gửi ngày, ví dụ 25/12 hoặc \"ngày mai\".",
+           "choice": "Bạn vui lòng bấm một nút, hoặc gõ số thứ tự của nút."},
+    "en": {"text": "Please type your answer.",
+           "number": "Please send a number, for example 2 or 1,500,000.",
+           "email": "Please send an e-mail address like name@example.com.",
+           "phone": "Please send a phone number like 0912 345 678.",
+           "date": "Please send a date like 25/12 or \"tomorrow\".",
+           "choice": "Please tap one of the buttons, or type its number."},
+}
+
+
+def retry_text(kind: str, language: str = "vi") -> str:
+    """What to say when an answer does not fit and the ask step has no retry_text of its own (vi or en)."""
+    return RETRY_TEXTS.get(language, RETRY_TEXTS["en"])[kind]
+
+
 def _encodable(text: str) -> bool:
     """False for a lone surrogate: such text cannot be stored or sent."""
     try:

@@ -811,6 +811,8 @@ class FlowRun(BaseModel):
     ended_at = DateTimeField(null=True)
     answer = TextField(null=True)  # the last valid answer to an ask (a condition step's "reply")
     error = TextField(null=True)  # why it failed or stopped, for the owner
+    turn_message = IntegerField(null=True)  # the inbound message its last turn answered...
+    turn_said = JSONField(null=True)  # ...and what that turn said: a retry after a crash says it again
 
     ACTIVE = ("running", "waiting", "delayed")
 
@@ -822,6 +824,11 @@ class FlowRun(BaseModel):
         """The customer's run in progress (running, waiting for an answer, or delayed), or None."""
         return (cls.select().where((cls.customer == customer_id) & cls.status.in_(cls.ACTIVE))
                 .order_by(cls.id.desc()).first())
+
+    @classmethod
+    def answered(cls, customer_id: int, message_id: int) -> "FlowRun | None":
+        """The customer's run whose last turn answered this message (it is being answered again), or None."""
+        return cls.get_or_none((cls.customer == customer_id) & (cls.turn_message == message_id))
 
     @classmethod
     def move(cls, run_id: int, from_statuses: tuple[str, ...], **changes) -> bool:
@@ -953,9 +960,10 @@ def _create_automation_tables(db) -> None:
     db.create_tables([Rule, Flow, FlowVersion, FlowRun, Assignment, HookCall])
 
 
-# --- flows: a run's last answer and error, a schedule's last minute (schedule version 16) ---------------------
+# --- flows: a run's last answer, error and turn, a schedule's last minute (schema version 16) -----------------
 
-_COLUMNS_16 = (("flowrun", "answer", "TEXT"), ("flowrun", "error", "TEXT"), ("flow", "schedule_mark", "VARCHAR(255)"))
+_COLUMNS_16 = (("flowrun", "answer", "TEXT"), ("flowrun", "error", "TEXT"), ("flowrun", "turn_message", "INTEGER"),
+               ("flowrun", "turn_said", "TEXT"), ("flow", "schedule_mark", "VARCHAR(255)"))
 
 
 @migration(16)

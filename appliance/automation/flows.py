@@ -306,16 +306,34 @@ def _answer(walk: _Walk, step: dict, text: str, payload: str | None) -> bool:
 
 def responder(context):
     """The customer's active flow takes the message (an answer, or a stop word); else a flow whose trigger matches
-    starts. None: no flow has anything to do with it."""
+    starts. None: no flow has anything to do with it.
+
+    A turn's rows (the run's step, what it said) are written in one transaction; a crash before its reply was stored
+    leaves the message pending, and answering it again gives the same messages (`_replay`), not a second step."""
     customer = context.conversation.customer
+    done = FlowRun.answered(customer.id, context.message.id)
+    if done is not None:
+        return _replay(done, context)
+    with database.atomic("IMMEDIATE"):
+        taken = _take(context)
+    if taken is None:
+        return None
+    turn, assistant_at = taken
+    return _response(turn, context, assistant_at=assistant_at)
+
+
+def _take(context) -> tuple[actions.Turn, int | None] | None:
+    """This message's turn of a flow (its rows written, its messages in the turn), or None."""
     text = context.message.text or ""
     payload = (context.message.payload or {}).get("button_id")
-    run = FlowRun.active_of(customer.id)
+    run = FlowRun.active_of(context.conversation.customer_id)
     if run is not None:
         language = STOP_WORDS.get(match.words(text))
         if language:
             _end(run, "stopped", "The customer asked to stop.")
-            return _response(_turn(context, run.flow_id), context, [Outbound(to="", text=STOPPED[language])])
+            turn = _turn(context, run.flow_id)
+            turn.outbounds.append(Outbound(to="", text=STOPPED[language]))
+            return _remember(run, context, turn, None)
         if run.status == "delayed":
             return None  # the chain answers meanwhile; the flow goes on when its delay is over
         if not _expired(context.services, run):
@@ -337,7 +355,7 @@ def _continue(context, run: FlowRun, text: str, payload: str | None):
     walk = _walk(turn, run, definition, context.channel.kind)
     if not _answer(walk, step, text, payload):
         return None
-    return _response(turn, context, assistant_at=walk.assistant_at)
+    return _remember(run, context, turn, walk.assistant_at)
 
 
 def _triggered(context, text: str, payload: str | None):
@@ -360,8 +378,27 @@ def _triggered(context, text: str, payload: str | None):
                 turn = _turn(context, flow.id)
                 turn.note(f"flow '{flow.name}': {hit}")
                 walk = _begin(turn, flow, definition, context.conversation, context.channel.kind)
-                return _response(turn, context, assistant_at=walk.assistant_at)
+                return _remember(walk.run, context, turn, walk.assistant_at)
     return None
+
+
+def _remember(run: FlowRun, context, turn: actions.Turn, assistant_at: int | None):
+    """Note on the run which message this turn answered and what it said (in the turn's transaction)."""
+    said = {"replies": [{"text": o.text, "buttons": o.buttons, "template": o.template} for o in turn.outbounds],
+            "handoff": turn.handoff, "assistant": turn.assistant, "assistant_at": assistant_at}
+    FlowRun.update(turn_message=context.message.id, turn_said=said).where(FlowRun.id == run.id).execute()
+    return turn, assistant_at
+
+
+def _replay(run: FlowRun, context):
+    """The reply of a turn whose rows were written before a crash and whose reply was not stored."""
+    said = run.turn_said or {}
+    turn = _turn(context, run.flow_id)
+    turn.outbounds = [Outbound(to="", text=r["text"], buttons=r.get("buttons") or [], template=r.get("template"))
+                      for r in said.get("replies", ())]
+    turn.handoff, turn.assistant = said.get("handoff"), bool(said.get("assistant"))
+    log.info("flow run %d: message %d is answered again as before", run.id, context.message.id)
+    return _response(turn, context, assistant_at=said.get("assistant_at"))
 
 
 def _first_message(context) -> bool:

@@ -190,3 +190,19 @@ def test_hostile_flow_bodies_are_never_a_500(client, tenant, body):
         assert response.status_code in (201, 400, 413, 422), response.get_json()
         if response.status_code == 422:
             assert response.get_json()["error"]["code"] == "invalid_flow"
+
+
+def test_a_webhook_step_s_secret_is_sealed_and_stays_on_this_appliance(client, tenant):
+    client.application.extensions["appliance"].settings["outbound_allow_hosts"] = "127.0.0.1:9"
+    body = with_steps({"id": "a", "type": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "s3cret-s3cret"})
+    created = create(client, tenant, body)
+    step = created["definition"]["steps"][0]
+    assert "secret" not in step and step["secret_sealed"] and "s3cret" not in str(created)
+    detail = client.get(f"/api/v1/flows/{created['id']}", headers=tenant.headers).get_json()
+    again = client.put(f"/api/v1/flows/{created['id']}", json={"name": "Bad", **detail["definition"]},
+                       headers=tenant.headers)
+    assert again.status_code == 200 and again.get_json()["version"] == 1  # sent back as read: nothing changed
+    exported = client.get(f"/api/v1/flows/{created['id']}/export", headers=tenant.headers).get_json()
+    assert "secret_sealed" not in exported["flow"]["steps"][0]
+    problems = problems_of(post_json(client, "/api/v1/flows/import", exported, tenant.headers))
+    assert problems[0]["step"] == "a" and "secret" in problems[0]["message"]

@@ -26,7 +26,8 @@ from appliance.records import Channel, Conversation, Customer, Flow, FlowRun, Fl
 
 log = logging.getLogger(__name__)
 
-STEP_BUDGET = 50  # steps one turn may take without waiting: a loop that slipped through the check stops here
+STEP_BUDGET = flow_check.MAX_STEPS  # a turn takes at most every step once unless it loops: a loop that slipped through
+# the check (an old version, a row written by hand) stops here
 STOP_WORDS = {"stop": "en", "cancel": "en", "huy": "vi", "thoat": "vi"}  # folded: "hủy", "thoát" too
 STOPPED = {"vi": "Đã dừng. Bạn cần gì cứ nhắn cho shop nhé.", "en": "Stopped. Write to us any time you need something."}
 EXPORT_FORMAT = "appliance-flow-1"
@@ -110,9 +111,12 @@ def delete(tenant_id: str, flow_id: str) -> None:
 
 
 def export(tenant_id: str, flow_id: str) -> dict:
-    """The flow's current version as a JSON document `import_flow` takes (here or on another appliance)."""
+    """The flow's current version as a JSON document `import_flow` takes (here or on another appliance); a webhook
+    step's sealed secret stays here (the importer gives the secret again)."""
     row = Flow.get_for_tenant(tenant_id, flow_id, "flow")
-    return {"format": EXPORT_FORMAT, "flow": {"name": row.name, **FlowVersion.definition_of(row.id, row.version)}}
+    definition = FlowVersion.definition_of(row.id, row.version)
+    steps = [{k: v for k, v in step.items() if k != "secret_sealed"} for step in definition["steps"]]
+    return {"format": EXPORT_FORMAT, "flow": {"name": row.name, **definition, "steps": steps}}
 
 
 def import_flow(tenant_id: str, document, services=None) -> Flow:
@@ -314,6 +318,9 @@ def responder(context):
     done = FlowRun.answered(customer.id, context.message.id)
     if done is not None:
         return _replay(done, context)
+    payload = (context.message.payload or {}).get("button_id")
+    if payload and context.message.kind == "button":
+        ab.observe(customer.id, "button", payload)  # a tap may be an A/B goal, whoever answers it
     with database.atomic("IMMEDIATE"):
         taken = _take(context)
     if taken is None:

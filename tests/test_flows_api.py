@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from appliance.auth import issue_token
+from appliance.automation import answers
 from appliance.records import Flow, FlowRun, FlowVersion
 from tests.conftest import assert_error, post_json
 from tests.fakes import connect, fake_whatsapp  # noqa: F401  (fixtures)
@@ -206,3 +207,26 @@ def test_a_webhook_step_s_secret_is_sealed_and_stays_on_this_appliance(client, t
     assert "secret_sealed" not in exported["flow"]["steps"][0]
     problems = problems_of(post_json(client, "/api/v1/flows/import", exported, tenant.headers))
     assert problems[0]["step"] == "a" and "secret" in problems[0]["message"]
+
+
+def test_the_test_box_says_what_a_flow_would_do_and_changes_nothing(client, tenant, web_channel):
+    flow_id = create(client, tenant, {**FLOW, "active": True})["id"]
+    started = post_json(client, "/api/v1/automation/test", {"text": "I want to book"}, tenant.headers).get_json()
+    assert (started["answered_by"], started["flow"]["id"], started["replies"]) == ("flow", flow_id,
+                                                                                  [{"text": "Your phone?"}])
+    assert FlowRun.select().count() == 0
+    assert post_json(client, f"/widget/{web_channel.id}/messages", {"session": "s1", "text": "book"}).status_code == 202
+    customer = FlowRun.get().customer
+    answer = post_json(client, "/api/v1/automation/test", {"text": "0912 345 678", "customer": customer.id},
+                       tenant.headers).get_json()
+    assert answer["answered_by"] == "flow" and answer["replies"] == [{"text": "Thanks!"}]
+    wrong = post_json(client, "/api/v1/automation/test", {"text": "soon", "customer": customer.id},
+                      tenant.headers).get_json()
+    assert wrong["replies"] == [{"text": answers.retry_text("phone", "en")}]  # re-asked in the question's language
+    stop = post_json(client, "/api/v1/automation/test", {"text": "hủy", "customer": customer.id},
+                     tenant.headers).get_json()
+    assert stop["replies"] == [{"text": "Đã dừng. Bạn cần gì cứ nhắn cho shop nhé."}]
+    run = FlowRun.get()
+    assert (run.step, run.status, run.tries) == ("ask", "waiting", 0) and "phone" not in run.customer.custom_fields
+    other = post_json(client, "/api/v1/automation/test", {"text": "hello"}, tenant.headers).get_json()
+    assert other["answered_by"] == "assistant"  # no flow, no rule

@@ -161,7 +161,12 @@ class _Walk:
 
 
 def _walk(turn: actions.Turn, run: FlowRun, definition: dict, channel_kind: str, answering: bool = True) -> _Walk:
-    return _Walk(turn, run, definition, channel_kind, turn.services.settings.get("timezone", "UTC"), answering)
+    return _Walk(turn, run, definition, channel_kind, _setting(turn.services, "timezone", "UTC"), answering)
+
+
+def _setting(services, name: str, default):
+    """A setting of the running appliance (a dry run without one, as in a test box call: the default)."""
+    return services.settings.get(name, default) if services is not None else default
 
 
 def _save(walk: _Walk, step: str, status: str, **changes) -> None:
@@ -476,7 +481,7 @@ def _end(run: FlowRun, status: str, why: str) -> None:
 
 
 def _timeout(services, definition: dict | None) -> timedelta:
-    minutes = (definition or {}).get("timeout_minutes") or services.settings.get("flow_timeout_minutes", 60)
+    minutes = (definition or {}).get("timeout_minutes") or _setting(services, "flow_timeout_minutes", 60)
     return timedelta(minutes=minutes)
 
 
@@ -484,6 +489,52 @@ def _expired(services, run: FlowRun) -> bool:
     if run.status != "waiting":
         return False
     return utcnow() - run.updated_at > _timeout(services, FlowVersion.definition_of(run.flow_id, run.version))
+
+
+# --- the test box: what a flow would do with a message (a dry run) ----------------------------------------------
+
+def explain(services, tenant_id: str, text: str, customer: Customer | None = None, channel_kind: str | None = None,
+            payload: str | None = None) -> dict | None:
+    """What the flows would answer, changing nothing: {"answered_by": "flow", "flow": {"id", "name"}, "why",
+    "replies"}, or None when no flow takes the message (the rules and the assistant then get it)."""
+    person = customer or Customer(tenant=tenant_id, tags=[], custom_fields={})
+    turn = actions.Turn(services, tenant_id, person, dry_run=True, text=text or "")
+    run = FlowRun.active_of(customer.id) if customer is not None else None
+    if run is not None and run.status != "delayed" and not _expired(services, run):
+        flow = Flow.get_by_id(run.flow_id)
+        language = STOP_WORDS.get(match.words(text or ""))
+        if language:
+            turn.outbounds.append(Outbound(to="", text=STOPPED[language]))
+            return _explained(flow, turn, f"'{text}' leaves flow '{flow.name}'")
+        definition = FlowVersion.definition_of(run.flow_id, run.version)
+        step = {s["id"]: s for s in definition["steps"]}.get(run.step)
+        if step is None or step["type"] != "ask":
+            return None
+        answered = _answer(_walk(turn, run, definition, channel_kind or ""), step, text or "", payload)
+        return _explained(flow, turn, f"the customer is in flow '{flow.name}', which waits on step '{step['id']}'") \
+            if answered else None
+    return _explain_trigger(turn, tenant_id, text, customer, channel_kind, payload)
+
+
+def _explain_trigger(turn, tenant_id, text, customer, channel_kind, payload) -> dict | None:
+    message = match.Message.of(text or "", payload)
+    for flow, definition in Flow.current(tenant_id):
+        for trigger in definition.get("triggers", ()):
+            hit = match.why(trigger, message) if trigger["type"] in ("keyword", "payload") else (
+                "event first_message" if trigger["type"] == "event" and trigger["event"] == "first_message"
+                and customer is None else None)
+            if hit:
+                run = FlowRun(tenant=tenant_id, flow=flow.id, version=flow.version, step=definition["start"],
+                              status="running")
+                _execute(_walk(turn, run, definition, channel_kind or ""), definition["start"])
+                return _explained(flow, turn, f"flow '{flow.name}' starts: {hit}")
+    return None
+
+
+def _explained(flow: Flow, turn: actions.Turn, why: str) -> dict:
+    replies = [{"text": o.text, **({"buttons": o.buttons} if o.buttons else {})} for o in turn.outbounds]
+    return {"answered_by": "flow", "flow": {"id": flow.id, "name": flow.name}, "why": [why] + turn.why,
+            "replies": replies, **({"handoff": turn.handoff} if turn.handoff else {})}
 
 
 # --- outside a message: delays, time-outs, schedules, crash recovery (tasks.py rings these) -------------------
@@ -554,7 +605,7 @@ def time_out(services) -> int:
 def run_schedules(services, now: datetime | None = None) -> int:
     """Start flows whose schedule trigger is due this minute (in the `timezone` setting) for the customers with the
     trigger's tag; the flow row keeps the minute, so a restart or a second worker never repeats it. How many runs."""
-    local = now or _local_now(services.settings.get("timezone", "UTC"))
+    local = now or _local_now(_setting(services, "timezone", "UTC"))
     minute = local.strftime("%Y-%m-%dT%H:%M")
     started = 0
     for flow, definition in Flow.current():

@@ -105,7 +105,8 @@ def test_dates_become_iso_relative_to_today(text, value):
 
 @pytest.mark.parametrize("text", [
     "31/02/2027", "29/02/2027", "32/1", "0/5", "5/13", "5/0/2027", "2027-02-30", "2027-13-01", "31 tháng 4",
-    "tháng 3", "5/3 hoặc 6/3", "ngày mai hoặc thứ 7", "ngày 32", "ngày 0", "ngày 5 hoặc ngày 6", "sometime", "", "5/3/202", "12345", "1.5.2027.1",
+    "tháng 3", "5/3 hoặc 6/3", "ngày mai hoặc thứ 7", "ngày 32", "ngày 0", "ngày 5 hoặc ngày 6", "sometime", "",
+    "5/3/202", "12345", "1.5.2027.1",
 ])
 def test_what_is_not_a_date(text):
     assert parse("date", text, today=TODAY) is None

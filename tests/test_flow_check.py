@@ -43,7 +43,8 @@ def good_flow() -> dict:
             {"id": "assistant", "type": "assistant", "next": "wait"},
             {"id": "wait", "type": "delay", "seconds": 3600, "next": "test"},
             {"id": "test", "type": "ab", "experiment": "reminder", "goal": {"type": "step", "step": "bye"},
-             "variants": [{"name": "short", "weight": 1, "next": "remind"}, {"name": "none", "weight": 0, "next": "bye"}]},
+             "variants": [{"name": "short", "weight": 1, "next": "remind"},
+                          {"name": "none", "weight": 0, "next": "bye"}]},
             {"id": "remind", "type": "send", "template": {"name": "reminder", "language": "vi", "params": ["5/3", 2]},
              "next": "bye"},
             {"id": "human", "type": "handoff", "reason": "no date"},
@@ -109,13 +110,14 @@ CASES = {
     "unknown fallback": (set_in("ask_date", "fallback", "people"), "ask_date", "goes to 'people' ('fallback')"),
     "unknown default": (set_in("check", "default", "later"), "check", "goes to 'later' ('default')"),
     "unknown branch next": (lambda f: step(f, "check")["branches"][0].__setitem__("next", "vpi"), "check",
-                            "goes to 'vpi' ('branch 1')"),
+                            "goes to 'vpi' (branch 1's 'next')"),
     "unknown jump": (set_in("bye", "to", "fin"), "bye", "goes to 'fin' ('to')"),
     "jump without to": (drop("bye", "to"), "bye", "'to' must be the id of a step"),
     "unknown variant next": (lambda f: step(f, "test")["variants"][1].__setitem__("next", "by"), "test",
-                             "goes to 'by' ('variant 2')"),
+                             "goes to 'by' (variant 2's 'next')"),
     "next not a text": (set_in("vip", "next", {"id": "wait"}), "vip", "'next' must be the id of a step"),
-    "unreachable step": (add_step({"id": "orphan", "type": "end"}), "orphan", "never reached from the start step 'hello'"),
+    "unreachable step": (add_step({"id": "orphan", "type": "end"}), "orphan",
+                         "never reached from the start step 'hello'"),
     "self loop": (set_in("vip", "next", "vip"), "vip", "Steps 'vip' → 'vip' go round without an ask or a delay"),
     "loop through a jump": (set_in("remind", "next", "test"), "test", "Steps 'test' → 'remind' → 'test' go round"),
     "condition without default": (drop("check", "default"), "check", "has no 'default'"),
@@ -130,12 +132,14 @@ CASES = {
     "retries as text": (set_in("ask_date", "retries", "2"), "ask_date", "'retries' must be a whole number"),
     "ask without text": (drop("ask_date", "text"), "ask_date", "needs 'text'"),
     "text not a text": (set_in("hello", "text", 5), "hello", "needs 'text'"),
-    "retry_text too long": (set_in("ask_date", "retry_text", "x" * 4097), "ask_date", "'retry_text' has 4097 characters"),
+    "retry_text too long": (set_in("ask_date", "retry_text", "x" * 4097), "ask_date",
+                            "'retry_text' has 4097 characters"),
     "send sends nothing": (lambda f: [step(f, "remind").pop("template")], "remind", "sends nothing"),
     "buttons without text": (drop("hello", "text"), "hello", "has buttons but no 'text'"),
     "buttons not a list": (set_in("hello", "buttons", {"id": "a"}), "hello", "give 'buttons' as a list"),
     "button not an object": (set_in("hello", "buttons", ["Đặt lịch"]), "hello", "button 1 must be an object"),
-    "button without title": (set_in("hello", "buttons", [{"id": "a"}]), "hello", "button 1 needs a 'title' as a text of 1 to 200"),
+    "button without title": (set_in("hello", "buttons", [{"id": "a"}]), "hello",
+                             "button 1 needs a 'title' as a text of 1 to 200"),
     "button id too long": (set_in("hello", "buttons", [{"id": "i" * 1001, "title": "A"}]), "hello",
                            "button 1 needs an 'id' as a text of 1 to 1000 characters: it has 1001 characters"),
     "duplicate buttons": (set_in("hello", "buttons", [{"id": "a", "title": "A"}, {"id": "b", "title": "a"}]), "hello",
@@ -195,7 +199,8 @@ CASES = {
     "keyword trigger without keywords": (lambda f: f["triggers"][0].__setitem__("keywords", []), None,
                                          "Trigger 1: The keyword trigger needs 'keywords'"),
     "keyword trigger mode": (lambda f: f["triggers"][0].__setitem__("mode", "fuzzy"), None, "'mode' must be one of"),
-    "payload trigger empty": (lambda f: f["triggers"][1].__setitem__("payload", ""), None, "needs the button's 'payload'"),
+    "payload trigger empty": (lambda f: f["triggers"][1].__setitem__("payload", ""), None,
+                              "needs the button's 'payload'"),
     "event trigger unknown": (lambda f: f["triggers"][2].__setitem__("event", "birthday"), None,
                               "'event' must be one of first_message"),
     "schedule minute 61": (lambda f: f["triggers"][3].__setitem__("cron", "61 9 * * 1"), None, "needs 'cron'"),
@@ -433,7 +438,7 @@ def test_deep_nesting_gives_problems_not_a_recursion_error():
     assert problems(flow, ALL_KINDS) == [
         {"step": "check", "message": "Step 'check': branch 6: the condition type None is unknown; use one of channel, "
                                      "tag, field, time or reply."},
-        {"step": "check", "message": "Step 'check': 'branch 6' must be the id of a step."}]
+        {"step": "check", "message": "Step 'check': branch 6's 'next' must be the id of a step."}]
 
 
 def assert_problems(found):

@@ -10,7 +10,8 @@ Decisions, so a shop owner's flow behaves the same everywhere:
   "1 500 000" are 1500000 and "1.500" is 1500; any other dot or comma is the decimal mark ("1,5" and "1.5" are 1.5,
   "1.500,5" and "1,500.5" are 1500.5). Units multiply: k / nghìn / ngàn / thousand (10^3), tr / triệu / million
   (10^6), tỷ / tỉ / billion (10^9), so "2 triệu" is 2000000 and "1,5tr", "1tr5", "1 triệu 5" and "1 triệu rưỡi"
-  are 1500000; currency marks (đ, vnd, vnđ, đồng, $, usd) and a "/tháng" after them are dropped. Whole values are ints, others floats; magnitudes above 10^15 are refused.
+  are 1500000; currency marks (đ, vnd, vnđ, đồng, $, usd) and a "/tháng" after them are dropped. Whole values
+  are ints, others floats; magnitudes above 10^15 are refused.
 - email: one address; the domain is lower-cased, the local part kept as typed.
 - phone: Vietnamese mobiles (10 digits, 03/05/07/08/09...) and landlines (11 digits, 02...), written with spaces,
   dots, dashes or brackets, with 0, 84, +84, 0084 or "+84 (0)" in front, all become "+84xxxxxxxxx". Other countries
@@ -118,7 +119,8 @@ def _number(text: str) -> int | float | None:
         # "1tr5" and "1 triệu 5" are 1.5 million, "2k5" 2500, "1 triệu rưỡi" 1.5 million
         if (tail or half) and value != int(value):
             return None
-        value = (value + (Fraction(int(tail), 10 ** len(tail)) if tail else Fraction(1, 2) if half else 0)) * UNITS[unit]
+        value = (value + (Fraction(int(tail), 10 ** len(tail)) if tail else Fraction(1, 2) if half else 0))
+        value *= UNITS[unit]
     if sign == "-":
         value = -value
     if abs(value) > MAX_NUMBER:
@@ -147,6 +149,7 @@ def _decimal(digits: str) -> Fraction | None:
 _EMAIL_TOKEN = re.compile(r"[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']+")
 _LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_TLD = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]+")
 
 
 def _email(text: str) -> str | None:
@@ -160,7 +163,7 @@ def _email(text: str) -> str | None:
     domain = domain.lower()
     labels = domain.split(".")
     if (len(address) > 254 or not 0 < len(local) <= 64 or not _LOCAL.fullmatch(local) or len(labels) < 2
-            or not all(_LABEL.fullmatch(label) for label in labels) or not re.fullmatch(r"[a-z]{2,63}|xn--[a-z0-9-]+", labels[-1])):
+            or not all(_LABEL.fullmatch(label) for label in labels) or not _TLD.fullmatch(labels[-1])):
         return None
     return f"{local}@{domain}"
 

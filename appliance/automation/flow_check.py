@@ -78,7 +78,9 @@ def problems(definition, kinds=()) -> list[dict]:
     if not isinstance(definition, dict):
         report.add(-1, None, "Send the flow as a JSON object with 'name', 'triggers', 'start' and 'steps'.")
         return report.sorted()
-    kinds = [k for k in kinds if isinstance(k, str) and k in CHANNEL_LIMITS] if isinstance(kinds, (list, tuple, set, frozenset)) else []
+    if not isinstance(kinds, (list, tuple, set, frozenset)):
+        kinds = []
+    kinds = [k for k in kinds if isinstance(k, str) and k in CHANNEL_LIMITS]  # the widget has no limits of its own
     _check_flow_fields(definition, report)
     steps = definition.get("steps")
     if not isinstance(steps, list) or not steps:
@@ -156,8 +158,8 @@ def _check_ids(steps: list, report: _Report) -> dict[str, int]:
             if not isinstance(step_id, str):
                 step_id = None
         if step_id is not None and step_id in ids:
-            report.add(position, step_id, f"Step {position + 1} has the id '{step_id}' of step {ids[step_id] + 1}; "
-                                          "give every step its own id.")
+            report.add(position, step_id, f"Step {position + 1} has the id {_show(step_id)} of step "
+                                          f"{ids[step_id] + 1}; give every step its own id.")
         elif step_id is not None:
             ids[step_id] = position
         kind = step.get("type")
@@ -190,9 +192,9 @@ class _Step:
         CHECKS[kind](self)
         for field, target in _targets(self.step):
             if not isinstance(target, str):
-                self.add(f"{self.name}: '{field}' must be the id of a step.")
+                self.add(f"{self.name}: {field} must be the id of a step.")
             elif target not in self.ids:
-                self.add(f"{self.name} goes to {_show(target)} ('{field}'), but no step has that id.")
+                self.add(f"{self.name} goes to {_show(target)} ({field}), but no step has that id.")
 
     # shared field checks
 
@@ -386,14 +388,14 @@ STEP_FIELDS = {
 
 def _targets(step: dict) -> list[tuple[str, object]]:
     """Every step reference of a step as (where it is, the id), in the order a reader sees them."""
-    found = [(key, step[key]) for key in ("next", "fallback", "default", "to") if key in step]
+    found = [(f"'{key}'", step[key]) for key in ("next", "fallback", "default", "to") if key in step]
     for key, item_key in (("branches", "branch"), ("variants", "variant")):
         items = step.get(key)
         if isinstance(items, list):
-            found += [(f"{item_key} {n}", item["next"]) for n, item in enumerate(items, 1)
+            found += [(f"{item_key} {n}'s 'next'", item["next"]) for n, item in enumerate(items, 1)
                       if isinstance(item, dict) and "next" in item]
     if step.get("type") == "jump" and "to" not in step:
-        found.append(("to", None))
+        found.append(("'to'", None))
     return found
 
 
@@ -545,7 +547,8 @@ def _goal_problems(goal, ids: dict) -> list[str]:
     allowed = {"button": ("payload",), "tag": ("tag",), "step": ("flow", "step"), "no_handoff": ("hours",)}[kind]
     found = [f"the {kind} goal has the unknown field {_show(key)}; remove it."
              for key in goal if key != "type" and key not in allowed]
-    found += [f"the {kind} goal needs '{key}' {_bad_short(goal.get(key))}" for key in needs if _bad_short(goal.get(key))]
+    found += [f"the {kind} goal needs '{key}' {_bad_short(goal.get(key))}"
+              for key in needs if _bad_short(goal.get(key))]
     if kind == "no_handoff" and not (_is_number(goal.get("hours", 24)) and 1 <= goal.get("hours", 24) <= 24 * 30):
         found.append("the no_handoff goal's 'hours' must be a number from 1 to 720.")
     if kind == "step" and goal.get("flow") is None and isinstance(goal.get("step"), str) and goal["step"] not in ids:

@@ -146,19 +146,17 @@ def _decimal(digits: str) -> Fraction | None:
 
 # --- email ----------------------------------------------------------------------------------------------
 
-_EMAIL_TOKEN = re.compile(r"[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']+")
+_EMAIL_GAP = re.compile(r"[\s<>()\[\],;:\"']+")  # what cannot be in an address: the words are split on it
 _LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _TLD = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]+")
 
 
 def _email(text: str) -> str | None:
-    found = _EMAIL_TOKEN.findall(text)
+    found = [word for word in _EMAIL_GAP.split(text) if "@" in word]  # a split, not a search: linear on any text
     if len(found) != 1:
         return None
     address = found[0].rstrip(".")
-    if address.lower().startswith("mailto:"):
-        address = address[7:]
     local, _, domain = address.rpartition("@")
     domain = domain.lower()
     labels = domain.split(".")

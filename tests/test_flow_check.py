@@ -174,6 +174,7 @@ CASES = {
     "handoff reason a number": (set_in("human", "reason", 5), "human", "needs 'reason'"),
     "ab without experiment": (drop("test", "experiment"), "test", "needs 'experiment'"),
     "ab without variants": (set_in("test", "variants", []), "test", "needs 'variants'"),
+    "ab with one variant": (lambda f: step(f, "test")["variants"].pop(), "test", "a list of 2 to 10"),
     "ab negative weight": (lambda f: step(f, "test")["variants"][0].__setitem__("weight", -1), "test",
                            "variant 1's 'weight' must be a number from 0"),
     "ab weight a text": (lambda f: step(f, "test")["variants"][0].__setitem__("weight", "50%"), "test",
@@ -189,7 +190,10 @@ CASES = {
     "ab goal unknown type": (set_in("test", "goal", {"type": "sale"}), "test", "the 'goal' must be an object"),
     "ab goal step unknown": (set_in("test", "goal", {"type": "step", "step": "paid"}), "test",
                              "the goal's step 'paid' is not a step of this flow"),
-    "ab goal hours": (set_in("test", "goal", {"type": "no_handoff", "hours": 0}), "test", "'hours' must be a number"),
+    "ab goal hours": (set_in("test", "goal", {"type": "no_handoff", "hours": 0}), "test",
+                      "'hours' must be a number above 0 and at most 2160"),
+    "webhook sealed secret not a text": (set_in("hook", "secret_sealed", 5), "hook", "give the 'secret' again"),
+    "handoff reason too long": (set_in("human", "reason", "r" * 501), "human", "it has 501 characters"),
     "ab goal without payload": (set_in("test", "goal", {"type": "button"}), "test", "the button goal needs 'payload'"),
     "flow name empty": (lambda f: f.__setitem__("name", ""), None, "Give the flow a 'name'"),
     "timeout out of range": (lambda f: f.__setitem__("timeout_minutes", 0), None, "'timeout_minutes'"),
@@ -242,10 +246,12 @@ def test_too_many_steps_is_one_problem_and_the_steps_are_still_checked():
     ({"type": "field", "field": "city", "op": "equals", "value": ["Hà Nội"]}, "needs a 'value'"),
     ({"type": "time", "days": [7]}, "'days' must be a list of day numbers from 0 (Monday) to 6"),
     ({"type": "time", "days": [True]}, "'days' must be a list"),
-    ({"type": "time", "from": "08:00"}, "needs both 'from' and 'to'"),
+    ({"type": "time", "from": "08:00", "to": "08:00"}, "the time condition's range ends where it starts"),
+    ({"type": "time", "from": "24:00"}, "'from' must be a time like \"08:00\" (24-hour clock)."),
+    ({"type": "field", "field": "city", "value": True}, "needs a 'value': a text of at most 1000 characters"),
+    ({"type": "field", "field": "city", "value": "x" * 1001}, "needs a 'value'"),
     ({"type": "time", "from": "8h", "to": "21:00"}, "'from' must be a time like \"08:00\""),
     ({"type": "time", "from": "08:00", "to": "25:00"}, "'to' must be a time"),
-    ({"type": "time"}, "needs 'days', or 'from' and 'to'"),
     ({"type": "time", "days": [1], "inside": 1}, "'inside' must be true or false"),
     ({"type": "reply", "op": "like", "value": "a"}, "the reply condition's 'op' must be one of"),
     ({"type": "reply", "value": "a", "case": True}, "unknown field 'case'"),
@@ -261,6 +267,9 @@ def test_every_condition_shape_problem_is_named(condition, fragment):
 
 def test_good_conditions_and_triggers_have_no_problem():
     assert check_condition({"type": "time", "from": "22:00", "to": "24:00"}) == []
+    assert check_condition({"type": "time", "from": "22:00"}) == []  # until the end of the day, as conditions.py
+    assert check_condition({"type": "time"}) == []
+    assert check_condition({"type": "reply", "op": "equals", "value": True}) == []
     assert check_condition({"type": "reply", "op": "absent"}) == []
     assert check_condition({"type": "field", "field": "n", "value": 3}) == []
     assert check_trigger({"type": "schedule", "cron": "*/15 8-17 1,15 * 1-5"}) == []
@@ -492,3 +501,9 @@ def test_the_definition_is_not_changed():
     before = copy.deepcopy(flow)
     problems(flow, ALL_KINDS)
     assert flow == before
+
+
+def test_a_webhook_step_as_flows_stores_it_is_fine():
+    flow = with_change(lambda f: step(f, "hook").update(secret_sealed="v1:sealed", secret=None))
+    step(flow, "hook").pop("secret")
+    assert problems(flow, ALL_KINDS) == []

@@ -210,6 +210,8 @@ CASES = {
     "schedule minute 61": (lambda f: f["triggers"][3].__setitem__("cron", "61 9 * * 1"), None, "needs 'cron'"),
     "schedule four fields": (lambda f: f["triggers"][3].__setitem__("cron", "0 9 * *"), None, "needs 'cron'"),
     "schedule step zero": (lambda f: f["triggers"][3].__setitem__("cron", "*/0 9 * * 1"), None, "needs 'cron'"),
+    "schedule without tag": (lambda f: f["triggers"][3].pop("tag"), None,
+                             "Trigger 4: The schedule trigger needs 'tag' (the customers with this tag receive"),
     "trigger unknown field": (lambda f: f["triggers"][2].__setitem__("when", "now"), None,
                               "The event trigger has the unknown field 'when'"),
 }
@@ -272,7 +274,7 @@ def test_good_conditions_and_triggers_have_no_problem():
     assert check_condition({"type": "reply", "op": "equals", "value": True}) == []
     assert check_condition({"type": "reply", "op": "absent"}) == []
     assert check_condition({"type": "field", "field": "n", "value": 3}) == []
-    assert check_trigger({"type": "schedule", "cron": "*/15 8-17 1,15 * 1-5"}) == []
+    assert check_trigger({"type": "schedule", "cron": "*/15 8-17 1,15 * 1-5", "tag": "vip"}) == []
     assert check_trigger({"type": "keyword", "keywords": ["giá"]}) == []
     assert check_trigger(None) == ["Each trigger must be an object with a 'type'."]
 

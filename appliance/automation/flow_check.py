@@ -606,9 +606,9 @@ def _schedule_trigger(trigger: dict) -> list[str]:
     found = [] if _is_cron(trigger.get("cron")) else [
         "The schedule trigger needs 'cron': five fields, minute hour day month weekday, like \"0 9 * * 1\" "
         "(9:00 every Monday; weekday 0 is Sunday)."]
-    tag = trigger.get("tag")
-    if tag is not None and _bad_short(tag):
-        found.append(f"The schedule trigger's 'tag' (who receives it) must be {_bad_short(tag)}")
+    if _bad_short(trigger.get("tag")):  # never every customer at once: a schedule goes to the customers with a tag
+        found.append(f"The schedule trigger needs 'tag' (the customers with this tag receive the flow) "
+                     f"{_bad_short(trigger.get('tag'))}")
     return found
 
 

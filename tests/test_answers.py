@@ -183,8 +183,15 @@ def test_an_unknown_kind_is_a_programming_error():
         parse("postcode", "10000")
 
 
-HOSTILE = st.one_of(st.text(max_size=60), st.text(alphabet="0123456789.,/- +()@đĐtháng", max_size=40),
-                    st.sampled_from(["\ud800", "a\udfff0912345678", "9" * 5000, "1" * 3999, "ngày " * 800]))
+HOSTILE = st.one_of(st.text(max_size=60), st.text(alphabet="0123456789.,/- +()@đĐtháng⑳", max_size=40),
+                    st.sampled_from(["\ud800", "a\udfff0912345678", "9" * 5000, "1" * 3999, "ngày " * 800,
+                                     "⑳" * 3000]))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_answer_that_normalizing_makes_too_long_is_none(kind):
+    assert parse(kind, "⑳" * 3000, BUTTONS, today=TODAY) is None  # 6,000 digits once "⑳" is "20"
+    assert parse("number", "⑳") == 20
 
 
 @QUICK

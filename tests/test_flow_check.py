@@ -98,7 +98,7 @@ CASES = {
     "id too long": (add_step({"id": "x" * 65, "type": "end"}), "x" * 65, "1 to 64 letters"),
     "duplicate id": (add_step({"id": "bye", "type": "end"}), "bye", "Step 16 has the id 'bye' of step 14"),
     "unknown step type": (set_in("end", "type", "stop"), "end", "unknown type 'stop'; use one of send, ask"),
-    "step type not a text": (set_in("end", "type", ["end"]), "end", "unknown type ['end']"),
+    "step type not a text": (set_in("end", "type", ["end"]), "end", "unknown type a list"),
     "step without type": (drop("end", "type"), "end", "Step 'end' has no type"),
     "unknown field": (set_in("hello", "colour", "red"), "hello", "unknown field 'colour'"),
     "next on a condition": (set_in("check", "next", "bye"), "check", "goes on by its branches"),
@@ -450,6 +450,27 @@ def test_deep_nesting_gives_problems_not_a_recursion_error():
         {"step": "check", "message": "Step 'check': branch 6: the condition type None is unknown; use one of channel, "
                                      "tag, field, time or reply."},
         {"step": "check", "message": "Step 'check': branch 6's 'next' must be the id of a step."}]
+
+
+def test_values_nested_without_end_or_huge_are_named_not_printed():
+    deep = []
+    for _ in range(100_000):
+        deep = [deep]
+    flow = good_flow()
+    flow["triggers"].append({"type": deep})
+    flow["timeout_minutes"] = 10**5000
+    step(flow, "end")["type"] = deep
+    step(flow, "wait")["seconds"] = 10**5000
+    step(flow, "ask_date")["validate"] = {"kind": deep}
+    assert [(p["step"], p["message"]) for p in problems(flow, ALL_KINDS)] == [
+        (None, "Set 'timeout_minutes' to a number of minutes from 1 to 43200 (30 days), or leave it out to use the "
+               "flow_timeout_minutes setting."),
+        (None, "Trigger 5: The trigger type a list is unknown; use one of keyword, payload, event or schedule."),
+        ("ask_date", "Step 'ask_date': 'validate' must be one of text, number, email, phone, date or choice, not an "
+                     "object."),
+        ("wait", "Step 'wait': 'seconds' must be a number from 1 to 2592000 (30 days), not a very large number."),
+        ("end", "Step 'end' has the unknown type a list; use one of send, ask, condition, delay, tag, untag, "
+                "set_field, webhook, handoff, assistant, jump, end or ab.")]
 
 
 def assert_problems(found):

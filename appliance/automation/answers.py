@@ -48,7 +48,7 @@ def parse(kind: str, text, buttons=(), today: datetime.date | None = None):
     if not isinstance(text, str) or len(text) > MAX_INPUT or not _encodable(text):
         return None
     text = unicodedata.normalize("NFKC", text).strip()
-    if not text:
+    if not text or len(text) > MAX_INPUT:  # NFKC can lengthen a text ("⑳" is "20")
         return None
     if kind == "choice":
         return _choice(text, buttons)

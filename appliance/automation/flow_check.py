@@ -775,8 +775,14 @@ def _name(step_id, position: int) -> str:
 
 
 def _show(value) -> str:
-    """A value inside a sentence, short and printable."""
-    text = repr(value) if not isinstance(value, str) else f"'{value}'"
+    """A value inside a sentence, short and printable (a list or an object only named: it may nest without end)."""
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return "a very large number"  # repr of a huge int is slow, and refused past 4300 digits
+    text = f"'{value}'" if isinstance(value, str) else repr(value)
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= 40 else text[:39] + "…'"
 

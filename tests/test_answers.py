@@ -117,6 +117,9 @@ def test_a_date_at_the_end_of_the_calendar_is_none_not_an_error():
     assert parse("date", "ngày mai", today=datetime.date(9999, 12, 31)) is None
     assert parse("date", "5/3", today=datetime.date(9999, 12, 31)) is None
     assert parse("date", "31/12", today=datetime.date(9999, 12, 31)) == "9999-12-31"
+    assert parse("date", "ngày 5", today=datetime.date(9999, 12, 31)) is None
+    assert parse("date", "hôm qua", today=datetime.date.min) is None
+    assert parse("date", "thứ 7", today=datetime.date.max) is None
 
 
 def test_a_day_of_the_month_skips_months_without_it():
@@ -198,9 +201,9 @@ def test_an_answer_that_normalizing_makes_too_long_is_none(kind):
 @given(kind=st.sampled_from(KINDS), text=HOSTILE, buttons=st.lists(
     st.one_of(st.none(), st.text(max_size=4), st.fixed_dictionaries({"id": st.text(max_size=4) | st.integers(),
                                                                      "title": st.text(max_size=8) | st.none()})),
-    max_size=4))
-def test_parse_never_raises_and_answers_none_or_a_plain_value(kind, text, buttons):
-    value = parse(kind, text, buttons, today=TODAY)
+    max_size=4), today=st.dates() | st.sampled_from([datetime.date.min, datetime.date.max]))
+def test_parse_never_raises_and_answers_none_or_a_plain_value(kind, text, buttons, today):
+    value = parse(kind, text, buttons, today=today)
     assert value is None or type(value) in (str, int, float)
     if isinstance(value, str):
         value.encode("utf-8")  # storable and sendable

@@ -1,7 +1,8 @@
 """A flow definition's problems, each naming its step: `problems(definition, kinds)`.
 
-Pure (no database): flows.check_flow calls it at save and refuses the flow with the first problem; the admin page
-shows every problem next to its step. The checks: the shape of every field (types, required fields, unknown fields
+Pure (no database): flows.check_flow calls it at save and refuses a flow with problems; the admin page shows every
+problem next to its step. Fields the flow's envelope may carry besides name, triggers, start, timeout_minutes and
+steps are left to the caller. The checks: the shape of every field (types, required fields, unknown fields
 and step types), step ids (unique, short), `start`, every step reference (next, fallback, default, branches[].next,
 jump.to, variants[].next), steps the start never reaches, loops that pass no ask or delay step (they would send
 messages without end), a condition without a default, an ask for a choice without buttons, buttons and texts over
@@ -230,7 +231,7 @@ class _Step:
         if not _is_url(value):
             self.add(f"{self.name} needs '{key}' as an http:// or https:// address of at most {MAX_URL} characters.")
 
-    def buttons(self, text: str | None) -> list:
+    def buttons(self) -> list:
         buttons = self.step.get("buttons")
         if buttons is None or buttons == []:
             return []
@@ -241,7 +242,7 @@ class _Step:
         if self.step.get("text") is None and good:
             self.add(f"{self.name} has buttons but no 'text'; add the text shown above them.")
         for kind in self.kinds:
-            for message in _over_limits(CHANNEL_LIMITS[kind], good, text):
+            for message in _over_limits(CHANNEL_LIMITS[kind], good):
                 self.add(f"{self.name}: {message}")
         return good
 
@@ -265,7 +266,7 @@ def _send(step: _Step) -> None:
             step.add(f"{step.name}: {message}")
     if text is None and step.step.get("media_url") is None and template is None:
         step.add(f"{step.name} sends nothing; give it a 'text', a 'media_url' or a 'template'.")
-    buttons = step.buttons(text)
+    buttons = step.buttons()
     step.texts_on_channels("text", text, bool(buttons))
 
 
@@ -274,7 +275,7 @@ def _ask(step: _Step) -> None:
     validate = step.step.get("validate", "text")
     if validate not in answers.KINDS:
         step.add(f"{step.name}: 'validate' must be one of {_list(answers.KINDS)}, not {_show(validate)}.")
-    buttons = step.buttons(text)
+    buttons = step.buttons()
     if validate == "choice" and not buttons:
         step.add(f"{step.name} asks for a choice but has no buttons; add the choices as 'buttons' "
                  "or validate the answer another way.")
@@ -437,7 +438,7 @@ def _check_buttons(buttons: list, add, name: str) -> list[dict]:
     return good
 
 
-def _over_limits(limits: Limits, buttons: list[dict], text: str | None) -> list[str]:
+def _over_limits(limits: Limits, buttons: list[dict]) -> list[str]:
     """What of these buttons a channel kind cannot show, as sentences naming the kind and the limit."""
     if not buttons:
         return []

@@ -6,9 +6,9 @@ are pure (no database, no clock unless `today` is left out) and never raise on a
 Decisions, so a shop owner's flow behaves the same everywhere:
 - The answer may have words around the value ("sđt 0912 345 678 ạ", "2 người", "ngày 5/3 nhé"); when it holds two
   values ("0912345678 hoặc 0987654321", "từ 2 đến 3 triệu", "5/3 hoặc 6/3") it is None: asking again beats guessing.
-- number: a dot, comma or space followed by exactly three digits groups thousands, so "1.500.000", "1,500,000" and
-  "1 500 000" are 1500000 and "1.500" is 1500; any other dot or comma is the decimal mark ("1,5" and "1.5" are 1.5,
-  "1.500,5" and "1,500.5" are 1500.5). Units multiply: k / nghìn / ngàn / thousand (10^3), tr / triệu / million
+- number: digits (number words like "hai" are not read). A dot, comma or space followed by exactly three digits
+  groups thousands, so "1.500.000", "1,500,000" and "1 500 000" are 1500000 and "1.500" is 1500; any other dot or
+  comma is the decimal mark ("1,5" and "1.5" are 1.5, "1.500,5" and "1,500.5" are 1500.5). Units multiply: k / nghìn / ngàn / thousand (10^3), tr / triệu / million
   (10^6), tỷ / tỉ / billion (10^9), so "2 triệu" is 2000000 and "1,5tr", "1tr5", "1 triệu 5" and "1 triệu rưỡi"
   are 1500000; currency marks (đ, vnd, vnđ, đồng, $, usd) and a "/tháng" after them are dropped. Whole values
   are ints, others floats; magnitudes above 10^15 are refused.
@@ -20,7 +20,7 @@ Decisions, so a shop owner's flow behaves the same everywhere:
 - date: the day before the month always (Vietnamese order: "3/5" is 3 May), as dd/mm/yyyy, dd-mm-yyyy, dd.mm.yyyy,
   d/m, d/m/yy, yyyy-mm-dd, "5 tháng 3 (năm 2027)", "ngày 5/3", "5 March", "March 5, 2027", "ngày 5" / "mùng 5" (the
   next 5th of a month), hôm nay / today, ngày mai / mai / tomorrow, ngày kia / ngày mốt / day after tomorrow,
-  hôm qua / yesterday, or a weekday ("thứ 7", "chủ nhật", "friday": the next one after today). A date without a
+  hôm qua / yesterday, or a weekday ("thứ 7", "T7", "chủ nhật", "CN", "friday": the next one after today). A date without a
   year is the next one on or after `today`. Impossible dates (31/02) are None. The value is ISO "yyyy-mm-dd".
 - choice: one of the buttons, by id, by title (case and accents folded), by its number ("2", "số 2") or by a title
   named alone in the answer ("có ạ"); returns the button's id.
@@ -219,7 +219,8 @@ MONTHS = {"january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june":
 RELATIVE = {"hom nay": 0, "today": 0, "bua nay": 0, "ngay mai": 1, "mai": 1, "tomorrow": 1, "ngay kia": 2,
             "ngay mot": 2, "day after tomorrow": 2, "hom qua": -1, "yesterday": -1}
 WEEKDAYS = {"thu 2": 0, "thu hai": 0, "thu 3": 1, "thu ba": 1, "thu 4": 2, "thu tu": 2, "thu 5": 3, "thu nam": 3,
-            "thu 6": 4, "thu sau": 4, "thu 7": 5, "thu bay": 5, "chu nhat": 6, "cn": 6, "monday": 0, "tuesday": 1,
+            "thu 6": 4, "thu sau": 4, "thu 7": 5, "thu bay": 5, "chu nhat": 6, "cn": 6, "t2": 0, "t3": 1, "t4": 2,
+            "t5": 3, "t6": 4, "t7": 5, "monday": 0, "tuesday": 1,
             "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6}
 _MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
 _DATE_PATTERNS = (  # (pattern on folded text, the order of its groups)

@@ -144,6 +144,9 @@ CASES = {
                            "button 1 needs an 'id' as a text of 1 to 1000 characters: it has 1001 characters"),
     "duplicate buttons": (set_in("hello", "buttons", [{"id": "a", "title": "A"}, {"id": "b", "title": "a"}]), "hello",
                           "button 2 ('a') repeats the id or the title"),
+    "buttons the same when typed": (set_in("hello", "buttons", [{"id": "a", "title": "Có"},
+                                                                {"id": "b", "title": "CO!"}]),
+                                    "hello", "button 2 ('CO!') repeats the id or the title"),
     "more than 13 buttons": (set_in("hello", "buttons", [{"id": f"b{i}", "title": f"B{i}"} for i in range(14)]),
                              "hello", "has 14 buttons; a step can have at most 13"),
     "text too long": (set_in("hello", "text", "x" * 4097), "hello", "'text' has 4097 characters; the most is 4096"),
@@ -529,4 +532,9 @@ def test_the_definition_is_not_changed():
 def test_a_webhook_step_as_flows_stores_it_is_fine():
     flow = with_change(lambda f: step(f, "hook").update(secret_sealed="v1:sealed", secret=None))
     step(flow, "hook").pop("secret")
+    assert problems(flow, ALL_KINDS) == []
+
+
+def test_emoji_titles_are_different_buttons():
+    flow = with_change(set_in("hello", "buttons", [{"id": "up", "title": "👍"}, {"id": "down", "title": "👎"}]))
     assert problems(flow, ALL_KINDS) == []

@@ -34,6 +34,7 @@ import unicodedata
 from fractions import Fraction
 
 from appliance.assistant.prompts import fold
+from appliance.automation.match import words
 
 KINDS = ("text", "number", "email", "phone", "date", "choice")
 MAX_TEXT = 1000  # characters of a free-text answer stored in a custom field
@@ -289,27 +290,21 @@ def _calendar(order: str, groups: tuple, today: datetime.date) -> datetime.date 
 
 # --- choice ---------------------------------------------------------------------------------------------
 
-def _words(text: str) -> str:
-    return " ".join(re.sub(r"[^\w]+", " ", fold(text)).split())
-
-
 def _choice(text: str, buttons) -> str | None:
-    options = [(str(b["id"]), str(b.get("title") or "")) for b in _buttons(buttons)]
-    if not options:
+    options = [(str(b["id"]), words(str(b.get("title") or "")), words(str(b["id"]))) for b in _buttons(buttons)]
+    if any(button_id == text for button_id, _, _ in options):
+        return text  # a tap: the button's id itself
+    said = words(text)
+    if not said:
         return None
-    for button_id, _ in options:
-        if text == button_id:
-            return button_id
-    said = _words(text)
-    for look in (lambda i, t: _words(t), lambda i, t: _words(i)):
-        hits = [button_id for button_id, title in options if said and look(button_id, title) == said]
+    for column in (1, 2):  # the title as typed, then the id as typed
+        hits = [option[0] for option in options if option[column] == said]
         if len(hits) == 1:
             return hits[0]
     number = re.fullmatch(r"(?:so|number|no)?\s*(\d{1,3})", said)
     if number and 1 <= int(number.group(1)) <= len(options):
         return options[int(number.group(1)) - 1][0]
-    named = [button_id for button_id, title in options
-             if _words(title) and f" {_words(title)} " in f" {said} "]
+    named = [button_id for button_id, title, _ in options if title and f" {title} " in f" {said} "]
     return named[0] if len(named) == 1 else None
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from huey import crontab
 
 from appliance.automation import answers
-from appliance.automation.match import EVENTS, MODES
+from appliance.automation.match import EVENTS, MODES, words
 from appliance.channels import KINDS
 
 MAX_STEPS = 200
@@ -424,11 +424,12 @@ def _check_buttons(buttons: list, add, name: str) -> list[dict]:
             for message in bad:
                 add(message)
             continue
-        if button_id in seen_ids or title.casefold().strip() in seen_titles:
-            add(f"{name}: button {number} ('{title}') repeats the id or the title of another button; "
-                "make each one different.")
+        typed = words(title) or title.casefold().strip()  # "Có" and "co" are one answer when typed
+        if button_id in seen_ids or typed in seen_titles:
+            add(f"{name}: button {number} ('{title}') repeats the id or the title of another button (titles "
+                "are compared without case and accents); make each one different.")
         seen_ids.add(button_id)
-        seen_titles.add(title.casefold().strip())
+        seen_titles.add(typed)
         description = button.get("description")
         if description is not None and _bad_short(description):
             add(f"{name}: button {number}'s 'description' must be a text {_bad_short(description)}")

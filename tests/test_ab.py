@@ -8,8 +8,8 @@ from appliance import conversations
 from appliance.automation import ab, actions
 from appliance.automation.actions import Turn
 from appliance.errors import AppError
-from appliance.records import Assignment, Conversation, Customer, Rule, utcnow
-from tests.conftest import assert_error, run_benchmark, wait_until
+from appliance.records import Assignment, Conversation, Customer, Message, Rule, utcnow
+from tests.conftest import assert_error, post_json, run_benchmark, wait_until
 
 VARIANTS = [{"name": "short", "weight": 1, "actions": [{"type": "reply", "text": "50.000đ"}]},
             {"name": "long", "weight": 1, "actions": [{"type": "reply", "text": "Hoa hồng 50.000đ một bông, giao trong 2 giờ."}]}]
@@ -329,3 +329,25 @@ def test_a_caller_without_the_goal_gets_the_one_its_rule_defines(services, tenan
     ab.variant_for(turn_for(services, tenant, customer, source=f"rule:{rule.id}"), f"rule:{rule.id}:price", VARIANTS)
     assert Assignment.get().goal == {"type": "step", "flow": "flw_1", "step": "paid"}
     assert ab.observe(customer.id, "step", {"flow": "flw_1", "step": "paid"}) == 1  # the flows' way of saying it
+
+
+def test_an_ab_rule_through_the_pipeline_is_sticky_and_counts_its_tag_goal(client, services, tenant, web_channel):
+    price = {"name": "price", "match": {"type": "keyword", "mode": "contains", "keywords": ["giá"]},
+             "actions": [ab_action({"type": "tag", "tag": "ordered"})]}
+    order = {"name": "order", "match": {"type": "keyword", "mode": "contains", "keywords": ["đặt"]},
+             "actions": [{"type": "tag", "tag": "ordered"}, {"type": "reply", "text": "Cảm ơn bạn!"}]}
+    for rule in (price, order):
+        assert post_json(client, "/api/v1/rules", rule, tenant.headers).status_code == 201
+
+    def says(session, text):
+        assert post_json(client, f"/widget/{web_channel.id}/messages", {"session": session, "text": text}).status_code == 202
+        return (Message.select().where(Message.direction == "out").order_by(Message.id.desc()).first()).text
+
+    answers = {session: {says(session, "giá?"), says(session, "Giá bao nhiêu vậy?")} for session in ("v1", "v2", "v3")}
+    assert all(len(texts) == 1 for texts in answers.values())  # each visitor got the same variant twice
+    says("v1", "mình đặt 3 bông")
+    [result] = client.get("/api/v1/automation/experiments", headers=tenant.headers).get_json()["experiments"]
+    assert sum(v["reached"] for v in result["variants"]) == 3 and sum(v["converted"] for v in result["variants"]) == 1
+    ordered = Customer.get(Customer.external_id == "v1")
+    won = Assignment.get(Assignment.customer == ordered.id).variant
+    assert next(v for v in result["variants"] if v["name"] == won)["converted"] == 1

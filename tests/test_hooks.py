@@ -15,7 +15,7 @@ from appliance.automation.actions import Turn
 from appliance.errors import AppError
 from appliance.records import Conversation, Customer, HookCall, Message, utcnow
 from appliance.worker import requeue
-from tests.conftest import wait_until
+from tests.conftest import post_json, wait_until
 from tests.fakes import consumer, hook_receiver, real_consumer  # noqa: F401  (fixtures)
 
 SECRET = "shop-hook-secret-42"
@@ -214,3 +214,22 @@ def test_no_secret_or_message_text_at_info(services, tenant, customer, conversat
     assert settled(call_id).status == "sent"
     logged = "\n".join(r.getMessage() for r in caplog.records if r.levelname != "DEBUG")
     assert "webhook call" in logged and SECRET not in logged and "0912345678" not in logged and "/hooks/shop" not in logged
+
+
+def test_a_rules_webhook_through_the_pipeline_never_holds_the_reply(client, services, tenant, web_channel, allowed,
+                                                                     consumer):
+    rule = {"name": "price", "match": {"type": "keyword", "mode": "contains", "keywords": ["giá"]},
+            "actions": [{"type": "webhook", "url": allowed.url, "secret": SECRET},
+                        {"type": "reply", "text": "Hoa hồng 50.000đ một bông."}]}
+    assert post_json(client, "/api/v1/rules", rule, tenant.headers).status_code == 201
+    allowed.hold()
+    response = post_json(client, f"/widget/{web_channel.id}/messages", {"session": "visitor-1", "text": "Giá bao nhiêu?"})
+    assert response.status_code == 202
+    reply = wait_until(lambda: Message.get_or_none((Message.direction == "out") & (Message.status == "sent")), 30)
+    headers, raw = allowed.wait_for(1)[0]
+    assert reply.text == "Hoa hồng 50.000đ một bông." and allowed.answered == []  # the receiver has not answered yet
+    body = json.loads(raw)
+    assert body["source"].startswith("rule:") and body["customer"]["id"] == reply.conversation.customer_id
+    assert headers["X-Appliance-Signature"] == "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    allowed.release()
+    assert settled(HookCall.get().id).status == "sent"

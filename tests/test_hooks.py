@@ -179,6 +179,12 @@ def test_a_stored_secret_never_goes_to_a_changed_url(services, tenant, customer,
     with pytest.raises(AppError) as info:
         hooks.check_action({**action, "url": elsewhere}, services)
     assert info.value.code == "secret_required"
+    # saved again without the secret: the stored action's sealed secret is kept for the same URL, not for another
+    stored = [{"type": "reply", "text": "hi"}, {"type": "ab", "variants": [{"name": "a", "actions": [action]}]}]
+    assert hooks.check_action({"type": "webhook", "url": allowed.url}, services, previous=stored) == action
+    with pytest.raises(AppError) as info:
+        hooks.check_action({"type": "webhook", "url": elsewhere}, services, previous=stored)
+    assert info.value.code == "secret_required"
     # and a sealed secret put next to another URL by hand does not open there: the call fails unsigned and unsent
     call_id = hooks.call(services, tenant.id, {**action, "url": elsewhere}, turn_of(services, tenant, customer,
                                                                                      conversation))

@@ -49,9 +49,11 @@ FIELDS = ("type", "url", "secret", "secret_sealed")
 
 # --- at save ------------------------------------------------------------------------------------------------
 
-def check_action(action: dict, services=None) -> dict:
+def check_action(action: dict, services=None, previous: list | tuple = ()) -> dict:
     """A webhook action ready to store: {"type", "url", "secret_sealed"} with the URL checked now and the secret
-    sealed to it; else AppError 422 naming the field. `services` defaults to the running app's (in a request)."""
+    sealed to it; else AppError 422 naming the field. Without a secret, the sealed one of a `previous` action (the
+    stored rule's or flow's actions, A/B variants included) with the same URL is kept. `services` defaults to the
+    running app's (in a request)."""
     services = services or _app_services()
     unknown = sorted(set(action) - set(FIELDS))
     if unknown:
@@ -64,10 +66,24 @@ def check_action(action: dict, services=None) -> dict:
             raise AppError(422, "invalid_secret", f"Give 'secret' as a text of {MIN_SECRET} to {MAX_SECRET} "
                                                   "characters; the receiver checks each call's signature with it.")
         return {"type": "webhook", "url": url, "secret_sealed": seal(services.vault, url, secret)}
+    if sealed is None:
+        sealed = next((a.get("secret_sealed") for a in _webhooks(previous) if a.get("url") == url), None)
     if not isinstance(sealed, str) or not _opens(services.vault, url, sealed):
         raise AppError(422, "secret_required", "Give the webhook's 'secret' again: a stored secret only goes to the "
                                                "URL it was given with, and this URL is new.")
     return {"type": "webhook", "url": url, "secret_sealed": sealed}
+
+
+def _webhooks(items) -> list[dict]:
+    """The webhook actions among stored actions or steps, and inside their A/B variants."""
+    found = []
+    for item in items or ():
+        if isinstance(item, dict) and item.get("type") == "webhook":
+            found.append(item)
+        elif isinstance(item, dict) and item.get("type") == "ab":
+            for variant in item.get("variants") or ():
+                found += _webhooks(variant.get("actions") if isinstance(variant, dict) else ())
+    return found
 
 
 def _checked(url, settings) -> str:

@@ -236,6 +236,7 @@ def test_a_rules_webhook_through_the_pipeline_never_holds_the_reply(client, serv
     assert reply.text == "Hoa hồng 50.000đ một bông." and allowed.answered == []  # the receiver has not answered yet
     body = json.loads(raw)
     assert body["source"].startswith("rule:") and body["customer"]["id"] == reply.conversation.customer_id
+    assert body["conversation"] == reply.conversation_id and body["message"] == {"text": "Giá bao nhiêu?"}
     assert headers["X-Appliance-Signature"] == "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
     allowed.release()
     assert settled(HookCall.get().id).status == "sent"

@@ -24,15 +24,12 @@ Goals, met at most once per assignment and only after it was reached ("converted
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 from datetime import timedelta
 from typing import Callable
 
 from appliance.errors import AppError
 from appliance.records import Assignment, Flow, FlowVersion, Rule, utcnow
-
-log = logging.getLogger(__name__)
 
 GOALS = ("button", "tag", "step", "no_handoff")
 MAX_VARIANTS = 10

@@ -33,7 +33,7 @@ from appliance import outbound, tasks
 from appliance.db import database
 from appliance.errors import AppError
 from appliance.outbound import UnsafeUrl, Unresolvable, check_url
-from appliance.records import Conversation, HookCall, encode_json, new_id, utcnow
+from appliance.records import Conversation, HookCall, Message, encode_json, new_id, utcnow
 from appliance.vault import VaultError
 
 log = logging.getLogger(__name__)
@@ -133,17 +133,24 @@ def call(services, tenant_id: str, action: dict, turn) -> int:
 
 
 def body_of(turn) -> dict:
-    """What a call tells the receiver: the event, where it came from, the conversation, the customer and message."""
+    """What a call tells the receiver: the event, where it came from, the conversation, the customer and message.
+
+    A turn that does not name its conversation or message (a flow resumed by a timer) gets the customer's latest
+    conversation and the customer's last message in it."""
     customer = turn.customer
-    conversation_id = turn.conversation_id
+    conversation_id, text = turn.conversation_id, turn.text
     if conversation_id is None:
         conversation_id = (Conversation.select(Conversation.id).where(Conversation.customer == customer.id)
                            .order_by(Conversation.id.desc()).scalar())
+    if not text and conversation_id is not None:
+        text = (Message.select(Message.text).where((Message.conversation == conversation_id)
+                                                   & (Message.direction == "in"))
+                .order_by(Message.id.desc()).scalar()) or ""
     return {"event": "automation", "id": new_id("hk"), "tenant": turn.tenant_id, "source": turn.source or None,
             "conversation": conversation_id,
             "customer": {"id": customer.id, "name": customer.name, "tags": list(customer.tags or []),
                          "custom_fields": dict(customer.custom_fields or {})},
-            "message": {"text": (turn.text or "")[:MAX_TEXT]},
+            "message": {"text": text[:MAX_TEXT]},
             "time": utcnow().isoformat(timespec="seconds") + "Z"}
 
 

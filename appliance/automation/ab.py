@@ -58,7 +58,7 @@ def variant_for(turn, experiment_key: str, variants: list[dict], goal: dict | No
         if stored is not None:
             chosen = stored
         elif not turn.dry_run:  # its variant was removed from the experiment: the customer starts again on the pick
-            Assignment.restart(row.id, chosen["name"], goal)
+            Assignment.restart(row.id, chosen["name"], goal if goal is not None else row.goal)
     turn.note(f"A/B {experiment_key}: variant {chosen['name']}")
     return chosen
 
@@ -67,6 +67,8 @@ def pick(experiment_key: str, customer_id: int, variants: list[dict]) -> dict:
     """Where (experiment, customer) falls on the weights: a hash, so every ask and every worker picks the same."""
     digest = hashlib.sha256(f"{experiment_key}\x00{customer_id}".encode()).digest()
     weights = [max(0.0, float(v.get("weight", 1))) for v in variants]
+    if sum(weights) <= 0:  # refused at save; a hand-made definition still gets an answer
+        return variants[0]
     point = int.from_bytes(digest[:8], "big") / 2 ** 64 * sum(weights)
     running = 0.0
     for variant, weight in zip(variants, weights):
@@ -133,7 +135,7 @@ def results(tenant_id: str) -> list[dict]:
     rate, and z/p against the first variant; the experiment's z/p is its comparison with the smallest p."""
     defined = definitions(tenant_id)
     counted: dict[str, dict[str, tuple]] = {}
-    for key, variant, goal_type, reached, converted, waiting in Assignment.tallies(tenant_id, utcnow()):
+    for key, variant, reached, converted, waiting in Assignment.tallies(tenant_id, utcnow()):
         counted.setdefault(key, {})[variant] = (int(reached or 0), int(converted or 0), int(waiting or 0))
     out = []
     for key in list(defined) + sorted(k for k in counted if k not in defined):

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from appliance import conversations
 from appliance.automation import ab, actions
 from appliance.automation.actions import Turn
+from appliance.errors import AppError
 from appliance.records import Assignment, Conversation, Customer, Message, Rule, utcnow
 from tests.conftest import assert_error, post_json, run_benchmark, wait_until
 
@@ -235,6 +236,36 @@ def test_a_defined_experiment_without_customers_is_listed_empty(services, tenant
     assert result["experiment"] == f"rule:{rule.id}:price" and result["defined"] is True
     assert [(v["name"], v["reached"], v["rate"], v["z"]) for v in result["variants"]] == [
         ("short", 0, None, None), ("long", 0, None, None)]
+
+
+# --- validation (a flow's ab step; a rule's ab action goes through rules.check_action) --------------------------
+
+def test_goals_and_variants_are_normalized_at_save():
+    assert ab.check_goal({"type": "no_handoff"}) == {"type": "no_handoff", "hours": 24}
+    assert ab.check_goal({"type": "tag", "tag": " ordered "}) == {"type": "tag", "tag": "ordered"}
+    assert ab.check_goal(None) is None
+    variants = ab.check_variants([{"name": " a ", "next": "s1"}, {"name": "b", "weight": 2.5, "next": "s2"}])
+    assert variants == [{"name": "a", "weight": 1, "next": "s1"}, {"name": "b", "weight": 2.5, "next": "s2"}]
+
+
+@pytest.mark.parametrize("goal", [{"type": "sale"}, {"type": "no_handoff", "hours": 0}, {"type": "no_handoff",
+                                  "hours": True}, {"type": "button"}, {"type": "step", "flow": "flw_1"}, "tag", []])
+def test_bad_goals_are_refused(goal):
+    with pytest.raises(AppError) as info:
+        ab.check_goal(goal)
+    assert (info.value.status, info.value.code) == (422, "invalid_goal")
+
+
+@pytest.mark.parametrize("variants", [
+    [VARIANTS[0]], [VARIANTS[0], VARIANTS[0]], [{**VARIANTS[0], "weight": 0}, {**VARIANTS[1], "weight": 0}],
+    [{**VARIANTS[0], "weight": -1}, VARIANTS[1]], [{**VARIANTS[0], "weight": True}, VARIANTS[1]],
+    [{**VARIANTS[0], "weight": float("nan")}, VARIANTS[1]], [{**VARIANTS[0], "name": ""}, VARIANTS[1]],
+    ["a", "b"], {"a": 1}, [VARIANTS[0]] * 11,
+])
+def test_bad_variants_are_refused(variants):
+    with pytest.raises(AppError) as info:
+        ab.check_variants(variants)
+    assert (info.value.status, info.value.code) == (422, "invalid_variants")
 
 
 # --- the API ---------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ real (not dry-run) ask stores it as an Assignment row (unique per experiment and
 first ask read back the same row), and that row is the customer's variant from then on ("reached").
 
 An experiment's key is "<source>:<name>", the source being the turn's "rule:<id>" or "flow:<id>" (experiment_key).
-The shapes are checked at save by rules.check_action (ab actions) and flow_check (ab steps).
+The shapes are checked at save: a rule's ab action by rules.check_action, a flow's ab step by check_goal and
+check_variants here.
 
 Goals, met at most once per assignment and only after it was reached ("converted"):
     {"type": "button", "payload"}   the customer taps a button or quick reply with that payload (rules and flows call
@@ -28,8 +29,13 @@ import hashlib
 import math
 from datetime import timedelta
 
+from appliance.errors import AppError
 from appliance.records import Assignment, Flow, FlowVersion, Rule, utcnow
 
+GOALS = ("button", "tag", "step", "no_handoff")
+MAX_VARIANTS = 10
+MAX_NAME = 100
+MAX_HOURS = 24 * 90
 DEFAULT_HOURS = 24  # a no_handoff goal without "hours"
 
 
@@ -199,3 +205,58 @@ def _collect(found: dict, source: str, items: list) -> None:
         variants = [v for v in item["variants"] if isinstance(v, dict) and isinstance(v.get("name"), str)]
         found[experiment_key(source, str(item.get("experiment")))] = {
             "goal": item.get("goal"), "weights": {v["name"]: v.get("weight", 1) for v in variants}}
+
+
+# --- validation at save (flow steps; rules.check_action checks a rule's ab action) ------------------------
+
+def check_goal(goal) -> dict | None:
+    """A goal ready to store (None: no goal, reached only), else AppError 422 naming the field."""
+    if goal is None:
+        return None
+    if not isinstance(goal, dict) or goal.get("type") not in GOALS:
+        raise _invalid("goal", f"'goal' must be an object whose 'type' is one of {', '.join(GOALS)}.")
+    kind = goal["type"]
+    if kind == "button":
+        return {"type": kind, "payload": _name(goal.get("payload"), "goal.payload")}
+    if kind == "tag":
+        return {"type": kind, "tag": _name(goal.get("tag"), "goal.tag")}
+    if kind == "step":
+        return {"type": kind, "flow": _name(goal.get("flow"), "goal.flow"), "step": _name(goal.get("step"), "goal.step")}
+    hours = goal.get("hours", DEFAULT_HOURS)
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= MAX_HOURS:
+        raise _invalid("goal", f"'goal.hours' must be a number of hours above 0 and at most {MAX_HOURS}.")
+    return {"type": kind, "hours": hours}
+
+
+def check_variants(variants, where: str = "variants") -> list[dict]:
+    """Variants ready to store (names unique, weights numbers >= 0, some weight above 0; their other keys as given:
+    the caller checks "actions" or "next"), else AppError 422 naming the variant."""
+    if not isinstance(variants, list) or not 2 <= len(variants) <= MAX_VARIANTS:
+        raise _invalid("variants", f"'{where}' must be a list of 2 to {MAX_VARIANTS} variants.")
+    out, names = [], set()
+    for n, variant in enumerate(variants, 1):
+        if not isinstance(variant, dict):
+            raise _invalid("variants", f"Variant {n} of '{where}' must be an object with 'name' and 'weight'.")
+        name = _name(variant.get("name"), f"{where}[{n}].name")
+        if name in names:
+            raise _invalid("variants", f"Two variants of '{where}' are called '{name}'; give each its own name.")
+        weight = variant.get("weight", 1)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1e6 \
+                or weight != weight:
+            raise _invalid("variants", f"The weight of variant '{name}' must be a number from 0 to 1000000.")
+        names.add(name)
+        out.append({**variant, "name": name, "weight": weight})
+    if not any(v["weight"] > 0 for v in out):
+        raise _invalid("variants", f"At least one variant of '{where}' needs a weight above 0.")
+    return out
+
+
+def _name(value, field: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > MAX_NAME:
+        raise _invalid(field.split(".")[0].split("[")[0], f"'{field}' must be a non-empty text of at most "
+                                                          f"{MAX_NAME} characters.")
+    return value.strip()
+
+
+def _invalid(field: str, message: str) -> AppError:
+    return AppError(422, f"invalid_{field}", message)

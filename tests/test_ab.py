@@ -3,13 +3,14 @@ nothing, conversions per goal type, results with a two-proportion z-test, and GE
 import threading
 
 import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from appliance import conversations
 from appliance.automation import ab, actions
 from appliance.automation.actions import Turn
 from appliance.errors import AppError
-from appliance.records import Assignment, Conversation, Customer, Rule, utcnow
-from tests.conftest import assert_error, run_benchmark, wait_until
+from appliance.records import Assignment, Conversation, Customer, Message, Rule, utcnow
+from tests.conftest import assert_error, post_json, run_benchmark, wait_until
 
 VARIANTS = [{"name": "short", "weight": 1, "actions": [{"type": "reply", "text": "50.000đ"}]},
             {"name": "long", "weight": 1, "actions": [{"type": "reply", "text": "Hoa hồng 50.000đ một bông, giao trong 2 giờ."}]}]
@@ -237,31 +238,34 @@ def test_a_defined_experiment_without_customers_is_listed_empty(services, tenant
         ("short", 0, None, None), ("long", 0, None, None)]
 
 
-# --- validation ------------------------------------------------------------------------------------------
+# --- validation (a flow's ab step; a rule's ab action goes through rules.check_action) --------------------------
 
-def test_ab_actions_are_checked_at_save():
-    checked = ab.check_action(ab_action({"type": "no_handoff"}), lambda a: {**a, "checked": True})
-    assert checked["goal"] == {"type": "no_handoff", "hours": 24}
-    assert checked["variants"][0]["actions"] == [{"type": "reply", "text": "50.000đ", "checked": True}]
+def test_goals_and_variants_are_normalized_at_save():
+    assert ab.check_goal({"type": "no_handoff"}) == {"type": "no_handoff", "hours": 24}
+    assert ab.check_goal({"type": "tag", "tag": " ordered "}) == {"type": "tag", "tag": "ordered"}
+    assert ab.check_goal(None) is None
+    variants = ab.check_variants([{"name": " a ", "next": "s1"}, {"name": "b", "weight": 2.5, "next": "s2"}])
+    assert variants == [{"name": "a", "weight": 1, "next": "s1"}, {"name": "b", "weight": 2.5, "next": "s2"}]
 
 
-@pytest.mark.parametrize("action,code", [
-    (ab_action({"type": "sale"}), "invalid_goal"),
-    (ab_action({"type": "no_handoff", "hours": 0}), "invalid_goal"),
-    (ab_action({"type": "button"}), "invalid_goal"),
-    (ab_action(None, [VARIANTS[0]]), "invalid_variants"),
-    (ab_action(None, [VARIANTS[0], VARIANTS[0]]), "invalid_variants"),
-    (ab_action(None, [{**VARIANTS[0], "weight": 0}, {**VARIANTS[1], "weight": 0}]), "invalid_variants"),
-    (ab_action(None, [{**VARIANTS[0], "weight": -1}, VARIANTS[1]]), "invalid_variants"),
-    (ab_action(None, [{**VARIANTS[0], "weight": True}, VARIANTS[1]]), "invalid_variants"),
-    (ab_action(None, [{**VARIANTS[0], "actions": [ab_action(None)]}, VARIANTS[1]]), "invalid_variants"),
-    (ab_action(None, experiment=""), "invalid_experiment"),
-    (ab_action(None, experiment="x" * 101), "invalid_experiment"),
-])
-def test_bad_ab_actions_are_refused_naming_the_field(action, code):
+@pytest.mark.parametrize("goal", [{"type": "sale"}, {"type": "no_handoff", "hours": 0}, {"type": "no_handoff",
+                                  "hours": True}, {"type": "button"}, {"type": "step", "flow": "flw_1"}, "tag", []])
+def test_bad_goals_are_refused(goal):
     with pytest.raises(AppError) as info:
-        ab.check_action(action, lambda a: a)
-    assert (info.value.status, info.value.code) == (422, code)
+        ab.check_goal(goal)
+    assert (info.value.status, info.value.code) == (422, "invalid_goal")
+
+
+@pytest.mark.parametrize("variants", [
+    [VARIANTS[0]], [VARIANTS[0], VARIANTS[0]], [{**VARIANTS[0], "weight": 0}, {**VARIANTS[1], "weight": 0}],
+    [{**VARIANTS[0], "weight": -1}, VARIANTS[1]], [{**VARIANTS[0], "weight": True}, VARIANTS[1]],
+    [{**VARIANTS[0], "weight": float("nan")}, VARIANTS[1]], [{**VARIANTS[0], "name": ""}, VARIANTS[1]],
+    ["a", "b"], {"a": 1}, [VARIANTS[0]] * 11,
+])
+def test_bad_variants_are_refused(variants):
+    with pytest.raises(AppError) as info:
+        ab.check_variants(variants)
+    assert (info.value.status, info.value.code) == (422, "invalid_variants")
 
 
 # --- the API ---------------------------------------------------------------------------------------------
@@ -292,6 +296,16 @@ def test_hostile_query_parameters(client, tenant, value, status):
         assert_error(response, 422, "invalid_experiment")
     else:
         assert response.status_code == 200 and response.get_json() == {"experiments": []}
+
+
+@hsettings(derandomize=True, max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(value=st.text(max_size=320))
+def test_any_experiment_parameter_is_a_list_or_a_422(client, tenant, value):
+    response = client.get("/api/v1/automation/experiments", query_string={"experiment": value}, headers=tenant.headers)
+    if value.strip() and len(value) <= 300:
+        assert response.status_code == 200 and response.get_json() == {"experiments": []}
+    else:
+        assert_error(response, 422, "invalid_experiment")
 
 
 def test_the_api_needs_a_token_and_a_tenant(client, admin_headers):
@@ -329,3 +343,25 @@ def test_a_caller_without_the_goal_gets_the_one_its_rule_defines(services, tenan
     ab.variant_for(turn_for(services, tenant, customer, source=f"rule:{rule.id}"), f"rule:{rule.id}:price", VARIANTS)
     assert Assignment.get().goal == {"type": "step", "flow": "flw_1", "step": "paid"}
     assert ab.observe(customer.id, "step", {"flow": "flw_1", "step": "paid"}) == 1  # the flows' way of saying it
+
+
+def test_an_ab_rule_through_the_pipeline_is_sticky_and_counts_its_tag_goal(client, services, tenant, web_channel):
+    price = {"name": "price", "match": {"type": "keyword", "mode": "contains", "keywords": ["giá"]},
+             "actions": [ab_action({"type": "tag", "tag": "ordered"})]}
+    order = {"name": "order", "match": {"type": "keyword", "mode": "contains", "keywords": ["đặt"]},
+             "actions": [{"type": "tag", "tag": "ordered"}, {"type": "reply", "text": "Cảm ơn bạn!"}]}
+    for rule in (price, order):
+        assert post_json(client, "/api/v1/rules", rule, tenant.headers).status_code == 201
+
+    def says(session, text):
+        assert post_json(client, f"/widget/{web_channel.id}/messages", {"session": session, "text": text}).status_code == 202
+        return (Message.select().where(Message.direction == "out").order_by(Message.id.desc()).first()).text
+
+    answers = {session: {says(session, "giá?"), says(session, "Giá bao nhiêu vậy?")} for session in ("v1", "v2", "v3")}
+    assert all(len(texts) == 1 for texts in answers.values())  # each visitor got the same variant twice
+    says("v1", "mình đặt 3 bông")
+    [result] = client.get("/api/v1/automation/experiments", headers=tenant.headers).get_json()["experiments"]
+    assert sum(v["reached"] for v in result["variants"]) == 3 and sum(v["converted"] for v in result["variants"]) == 1
+    ordered = Customer.get(Customer.external_id == "v1")
+    won = Assignment.get(Assignment.customer == ordered.id).variant
+    assert next(v for v in result["variants"] if v["name"] == won)["converted"] == 1

@@ -4,18 +4,22 @@ URL, and a reply that never waits for a slow receiver."""
 import hashlib
 import hmac
 import json
+import signal
 import time
 from datetime import timedelta
 
 import pytest
 
-from appliance import conversations
+from appliance import conversations, tasks
+from appliance.app import create_services
+from appliance.auth import create_tenant
 from appliance.automation import actions, hooks
 from appliance.automation.actions import Turn
 from appliance.errors import AppError
-from appliance.records import Conversation, Customer, HookCall, Message, utcnow
+from appliance.db import database, open_database
+from appliance.records import Channel, Conversation, Customer, HookCall, Message, utcnow
 from appliance.worker import requeue
-from tests.conftest import wait_until
+from tests.conftest import free_port, make_settings, post_json, start_server, wait_until
 from tests.fakes import consumer, hook_receiver, real_consumer  # noqa: F401  (fixtures)
 
 SECRET = "shop-hook-secret-42"
@@ -179,6 +183,12 @@ def test_a_stored_secret_never_goes_to_a_changed_url(services, tenant, customer,
     with pytest.raises(AppError) as info:
         hooks.check_action({**action, "url": elsewhere}, services)
     assert info.value.code == "secret_required"
+    # saved again without the secret: the stored action's sealed secret is kept for the same URL, not for another
+    stored = [{"type": "reply", "text": "hi"}, {"type": "ab", "variants": [{"name": "a", "actions": [action]}]}]
+    assert hooks.check_action({"type": "webhook", "url": allowed.url}, services, previous=stored) == action
+    with pytest.raises(AppError) as info:
+        hooks.check_action({"type": "webhook", "url": elsewhere}, services, previous=stored)
+    assert info.value.code == "secret_required"
     # and a sealed secret put next to another URL by hand does not open there: the call fails unsigned and unsent
     call_id = hooks.call(services, tenant.id, {**action, "url": elsewhere}, turn_of(services, tenant, customer,
                                                                                      conversation))
@@ -214,3 +224,65 @@ def test_no_secret_or_message_text_at_info(services, tenant, customer, conversat
     assert settled(call_id).status == "sent"
     logged = "\n".join(r.getMessage() for r in caplog.records if r.levelname != "DEBUG")
     assert "webhook call" in logged and SECRET not in logged and "0912345678" not in logged and "/hooks/shop" not in logged
+
+
+def test_a_rules_webhook_through_the_pipeline_never_holds_the_reply(client, services, tenant, web_channel, allowed,
+                                                                     consumer):
+    rule = {"name": "price", "match": {"type": "keyword", "mode": "contains", "keywords": ["giá"]},
+            "actions": [{"type": "webhook", "url": allowed.url, "secret": SECRET},
+                        {"type": "reply", "text": "Hoa hồng 50.000đ một bông."}]}
+    assert post_json(client, "/api/v1/rules", rule, tenant.headers).status_code == 201
+    allowed.hold()
+    response = post_json(client, f"/widget/{web_channel.id}/messages", {"session": "visitor-1", "text": "Giá bao nhiêu?"})
+    assert response.status_code == 202
+    reply = wait_until(lambda: Message.get_or_none((Message.direction == "out") & (Message.status == "sent")), 30)
+    headers, raw = allowed.wait_for(1)[0]
+    assert reply.text == "Hoa hồng 50.000đ một bông." and allowed.answered == []  # the receiver has not answered yet
+    body = json.loads(raw)
+    assert body["source"].startswith("rule:") and body["customer"]["id"] == reply.conversation.customer_id
+    assert body["conversation"] == reply.conversation_id and body["message"] == {"text": "Giá bao nhiêu?"}
+    assert headers["X-Appliance-Signature"] == "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    allowed.release()
+    assert settled(HookCall.get().id).status == "sent"
+
+
+def test_a_real_server_sends_the_calls_a_killed_one_left(tmp_path, monkeypatch, hook_receiver):
+    """What a kill -9 leaves: a call whose queued task is gone and a call cut short mid-send. The next
+    `appliance serve` sends both, signed."""
+    data = tmp_path / "data"
+    settings = make_settings(data, load_models=False, outbound_allow_hosts=hook_receiver.host)
+    services = create_services(settings)
+    tasks.use_queue_file(data / "queue.db")
+    try:
+        tenant, _ = create_tenant("Restart Shop")
+        channel = Channel.create(tenant=tenant, kind="web", name="chat")
+        customer = Customer.create(tenant=tenant, channel=channel, external_id="s1", name="Lan")
+        action = webhook(services, hook_receiver.url)
+        turn = Turn(services, tenant.id, customer, source="rule:rul_restart", text="Còn hàng không?")
+        lost, cut = hooks.call(services, tenant.id, action, turn), hooks.call(services, tenant.id, action, turn)
+        assert tasks.huey.pending_count() == 2
+        while tasks.huey.dequeue() is not None:  # the rings are gone with the killed process
+            pass
+        HookCall.update(status="sending", attempts=1).where(HookCall.id == cut).execute()  # killed mid-send
+    finally:
+        tasks.huey.storage.close()
+        tasks.use_queue_file(None)
+        database.close()
+    monkeypatch.setenv("APPLIANCE_OUTBOUND_ALLOW_HOSTS", hook_receiver.host)
+    server = start_server(data, free_port())
+    try:
+        calls = hook_receiver.wait_for(2, 90)
+        assert len(calls) == 2
+        for headers, raw in calls:
+            assert headers["X-Appliance-Signature"] == "sha256=" + hmac.new(SECRET.encode(), raw,
+                                                                             hashlib.sha256).hexdigest()
+        assert {json.loads(raw)["message"]["text"] for _, raw in calls} == {"Còn hàng không?"}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=60)[0]
+    assert server.returncode == 0, output
+    open_database(data / "appliance.db")
+    try:
+        assert [(c.id, c.status) for c in HookCall.select().order_by(HookCall.id)] == [(lost, "sent"), (cut, "sent")]
+    finally:
+        database.close()

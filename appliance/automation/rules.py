@@ -361,7 +361,8 @@ def reorder(tenant_id: str, ids) -> list[Rule]:
     if unknown:
         raise RuleError(f"ids: no rule with id {unknown[0][:80]} in this tenant.")
     if len(set(ids)) != len(ids) or len(ids) != len(rules):
-        missing = [i for i in rules if i not in ids]
+        named = set(ids)
+        missing = [i for i in rules if i not in named]
         problem = f"{missing[0]} is missing" if missing else "a rule is named twice"
         raise RuleError(f"ids: name each of your rules exactly once ({problem}).")
     Rule.set_priorities({rule_id: 10 * (n + 1) for n, rule_id in enumerate(ids)})
@@ -511,13 +512,13 @@ def _observe(customer_id: int, payload: str | None) -> None:
 
 def responder(context):
     """The first matching rule's answer (with those after it while they say continue), or None."""
+    inbound, customer = context.message, context.conversation.customer
+    payload = (inbound.payload or {}).get("button_id") if inbound.kind == "button" else None
+    _observe(customer.id, payload)
     rules = active(context.tenant.id)
     if not rules:
         return None
     started = time.monotonic()
-    inbound, customer = context.message, context.conversation.customer
-    payload = (inbound.payload or {}).get("button_id") if inbound.kind == "button" else None
-    _observe(customer.id, payload)
     message = match.Message.of(inbound.text, payload)
     events = _message_events(rules, customer.id, inbound.id, context.conversation.id)
     turn = Turn(context.services, context.tenant.id, customer)
@@ -609,10 +610,14 @@ def explain(tenant, text: str, channel_kind: str | None = None, customer: Custom
     person = customer or Customer(tenant=tenant.id, tags=[], custom_fields={})
     kind = channel_kind or (customer.channel.kind if customer is not None else None)
     facts = Facts(kind if kind in KINDS else None, list(person.tags or []), dict(person.custom_fields or {}), zone)
+    message = match.Message.of(text or "", payload)
+    by_flow = _flow_explain(tenant, message, facts, customer)
+    if by_flow is not None:
+        return by_flow
     rules = active(tenant.id)
     events = _explain_events(rules, customer)
     turn = Turn(services, tenant.id, person, dry_run=True)
-    matched = run(turn, rules, match.Message.of(text or "", payload), events, facts)
+    matched = run(turn, rules, message, events, facts)
     if not matched:
         return {"answered_by": "assistant", "why": turn.why + ["no rule matched: the assistant answers"],
                 "replies": []}
@@ -627,6 +632,16 @@ def explain(tenant, text: str, channel_kind: str | None = None, customer: Custom
     if turn.start_flow:
         result["flow"] = turn.start_flow
     return result
+
+
+def _flow_explain(tenant, message: match.Message, facts: Facts, customer: Customer | None) -> dict | None:
+    """The flows' own dry run, when the flows module offers one: flows answer before rules."""
+    try:
+        from appliance.automation import flows
+    except ImportError:
+        return None
+    explain_flow = getattr(flows, "explain", None)
+    return explain_flow(tenant, message, facts, customer) if explain_flow is not None else None
 
 
 def _explain_events(rules, customer: Customer | None) -> tuple[str, ...]:

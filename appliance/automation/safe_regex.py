@@ -186,7 +186,7 @@ class _Parser:
             self.refuse(f"the group '{self.p[start:start + 4]}'")
         unknown = set(flags.group(1) + (flags.group(2) or "")) - _FLAG_LETTERS
         if unknown:
-            self.refuse(f"the flag '{''.join(sorted(unknown))}' (only i, m, s and u are allowed)")
+            self.refuse(f"'{self.p[start:self.i + flags.end()]}' (the only flags allowed are i, m, s and u)")
         self.i += flags.end()
         if flags.group(3) == ")":
             return None  # a global flag: the check treats every pattern as case-insensitive and '.' as any character

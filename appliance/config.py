@@ -160,6 +160,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("outbox_breaker_failures", 5, int, "Consecutive send failures on one channel that pause sending on it.", 1, 1000),
     Setting("outbox_breaker_seconds", 60.0, float, "How long a paused channel waits before trying one message again (seconds).", 0.001, 86400),
     Setting("outbox_rate_per_second", 20.0, float, "Most messages sent per second on one channel (WhatsApp allows ~80, Telegram ~30).", 0.01, 10000),
+    Setting("regex_budget_ms", 20.0, float, "CPU milliseconds one rule's regex may take on one message; a pattern that takes longer is stopped and its rule disabled with the reason (the shop owner simplifies it and enables it again).", 1, 10_000),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -10,7 +10,7 @@ import pytest
 
 from appliance import conversations
 from appliance.assistant import prompts
-from appliance.automation import conditions, rules, safe_regex
+from appliance.automation import ab, conditions, rules
 from appliance.automation.conditions import Facts
 from appliance.errors import AppError
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, Rule
@@ -365,6 +365,24 @@ def test_start_flow_without_a_flows_module_still_answers(writer, tenant):
     add_rule(tenant, actions=[reply("Let's book."), {"type": "start_flow", "flow": flow.id}])
     writer.says("giá")
     assert writer.texts()[0] == "Let's book."
+
+
+def test_ab_rule_assigns_a_sticky_variant_and_a_button_tap_converts_it(client, tenant, fake_whatsapp):
+    from appliance.records import Assignment
+
+    writer = Writer(client, "whatsapp", connect(client, tenant, fake_whatsapp))
+    button = [{"id": "BOOK", "title": "Book"}]
+    rule = add_rule(tenant, actions=[{"type": "ab", "experiment": "offer", "goal": {"type": "button", "payload": "BOOK"},
+                                      "variants": [{"name": "short", "actions": [reply("50k", buttons=button)]},
+                                                   {"name": "long", "actions": [reply("Roses 50k", buttons=button)]}]}])
+    writer.says("giá?")
+    writer.says("giá?")
+    [row] = Assignment.select()
+    picked = ab.pick(f"rule:{rule.id}:offer", writer.customer().id, rule.actions[0]["variants"])
+    assert row.variant == picked["name"] and writer.texts() == [picked["actions"][0]["text"]] * 2  # sticky
+    assert row.converted_at is None
+    writer.taps("BOOK", "Book")  # no rule for it: the assistant answers, and the goal is met
+    assert Assignment.get_by_id(row.id).converted_at is not None
 
 
 # --- platform events -------------------------------------------------------------------------------------------

@@ -372,7 +372,8 @@ def test_ab_rule_assigns_a_sticky_variant_and_a_button_tap_converts_it(client, t
 
     writer = Writer(client, "whatsapp", connect(client, tenant, fake_whatsapp))
     button = [{"id": "BOOK", "title": "Book"}]
-    rule = add_rule(tenant, actions=[{"type": "ab", "experiment": "offer", "goal": {"type": "button", "payload": "BOOK"},
+    goal = {"type": "button", "payload": "BOOK"}
+    rule = add_rule(tenant, actions=[{"type": "ab", "experiment": "offer", "goal": goal,
                                       "variants": [{"name": "short", "actions": [reply("50k", buttons=button)]},
                                                    {"name": "long", "actions": [reply("Roses 50k", buttons=button)]}]}])
     writer.says("giá?")

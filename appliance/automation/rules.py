@@ -306,8 +306,8 @@ def _seal_webhooks(rule_actions: list[dict], services, previous=(), where: str =
             except AppError as exc:
                 raise AppError(exc.status, exc.code, f"{where}[{n}]: {exc.message}") from None
         elif action["type"] == "ab":
-            action = {**action, "variants": [
-                {**v, "actions": _seal_webhooks(v["actions"], services, previous, f"{where}[{n}].variants[{i}].actions")}
+            action = {**action, "variants": [{**v, "actions": _seal_webhooks(
+                v["actions"], services, previous, f"{where}[{n}].variants[{i}].actions")}
                 for i, v in enumerate(action["variants"])]}
         sealed.append(action)
     return sealed

@@ -358,13 +358,18 @@ def test_assistant_action_after_a_reply_appends_the_assistants_answer(writer, te
     assert {m.sender for m in writer.replies()} == {"automation"}
 
 
-def test_start_flow_without_a_flows_module_still_answers(writer, tenant):
-    from appliance.records import Flow
+def test_start_flow_action_adds_the_flows_first_messages_and_the_flow_takes_the_next_message(writer, tenant):
+    from appliance.automation import flows
 
-    flow = Flow.create(tenant=tenant.id, name="booking")
+    flow = flows.create(tenant.id, {"name": "Booking", "triggers": [], "start": "when", "steps": [
+        {"id": "when", "type": "ask", "text": "Which day?", "field": "day", "validate": "date", "next": "done"},
+        {"id": "done", "type": "send", "text": "Booked."}]}, active=True)
     add_rule(tenant, actions=[reply("Let's book."), {"type": "start_flow", "flow": flow.id}])
     writer.says("giá")
-    assert writer.texts()[0] == "Let's book."
+    writer.says("05/12/2026")  # the flow's ask takes it, not the rules
+    assert writer.texts() == ["Let's book.", "Which day?", "Booked."]
+    assert writer.customer().custom_fields["day"] == "2026-12-05"
+    assert writer.replies()[0].sources == [{"rule": Rule.get().id}]
 
 
 def test_ab_rule_assigns_a_sticky_variant_and_a_button_tap_converts_it(client, tenant, fake_whatsapp):

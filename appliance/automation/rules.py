@@ -38,11 +38,10 @@ MAX_NAME, MAX_TEXT, MAX_ACTIONS = 200, 4096, 20
 MAX_KEYWORDS, MAX_KEYWORD, MAX_PAYLOAD = 100, 100, 1000
 MAX_BUTTONS, MAX_BUTTON_ID, MAX_TITLE = 13, 256, 80
 MAX_PRIORITY = 1_000_000
-MAX_PARAMS, MAX_VARIANTS = 20, 10
+MAX_PARAMS = 20
 MESSAGE_EVENTS = ("first_message", "reopened")  # found from the message itself; the others are platform events
 SILENT_EVENTS = ("unfollow",)  # nobody to answer
 SPEAKING = ("reply", "template", "assistant", "start_flow")
-_SLOW = getattr(safe_regex, "RegexSlow", ())  # the regex helper's time budget; () catches nothing until it lands
 
 
 class RuleError(AppError):
@@ -225,52 +224,26 @@ def _check_webhook(action: dict, where: str) -> dict:
     url = _text(action.get("url"), f"{where}.url", 2000, "the webhook's URL")
     if not url.lower().startswith(("https://", "http://")):
         raise RuleError(f"{where}.url: give the webhook's address as an https:// URL.", "invalid_action")
-    secret = action.get("secret")
-    return {"url": url, **({"secret": _text(secret, f"{where}.secret", 200, "the signing secret")}
+    secret = action.get("secret")  # sealed to the URL when the rule is stored (hooks.check_action)
+    return {"url": url, **({"secret": _text(secret, f"{where}.secret", 256, "the signing secret")}
                            if secret is not None else {})}
 
 
 def _check_ab(action: dict, where: str) -> dict:
-    experiment = _text(action.get("experiment"), f"{where}.experiment", 100, "the experiment's name")
-    goal = action.get("goal")
-    if not isinstance(goal, dict) or goal.get("type") not in GOAL_FIELDS:
-        raise RuleError(f"{where}.goal.type: use one of {', '.join(GOAL_FIELDS)}.", "invalid_action")
-    _only(goal, GOAL_FIELDS[goal["type"]], f"{where}.goal", f"a {goal['type']} goal", "invalid_action")
-    checked_goal = {"type": goal["type"]}
-    for name in GOAL_FIELDS[goal["type"]]:
-        if name == "hours":
-            hours = goal.get("hours", 24)
-            if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 24 * 90:
-                raise RuleError(f"{where}.goal.hours: give a number of hours from 1 to {24 * 90}.", "invalid_action")
-            checked_goal["hours"] = hours
-        else:
-            checked_goal[name] = _text(goal.get(name), f"{where}.goal.{name}", MAX_PAYLOAD, f"the goal's {name}")
-    variants = action.get("variants")
-    if not isinstance(variants, list) or not 2 <= len(variants) <= MAX_VARIANTS:
-        raise RuleError(f"{where}.variants: give a list of 2-{MAX_VARIANTS} variants.", "invalid_action")
-    return {"experiment": experiment, "goal": checked_goal,
-            "variants": [_variant(v, f"{where}.variants[{n}]") for n, v in enumerate(variants)]}
+    """ab.check_action (experiment, goal, variants), each variant's actions checked here and named by their place."""
+    from appliance.automation import ab
 
-
-GOAL_FIELDS = {"button": ("payload",), "tag": ("tag",), "step": ("flow", "step"), "no_handoff": ("hours",)}
-
-
-def _variant(variant, where: str) -> dict:
-    if not isinstance(variant, dict):
-        raise RuleError(f"{where}: give a variant as {{\"name\", \"weight\", \"actions\"}}.", "invalid_action")
-    _only(variant, ("name", "weight", "actions"), where, "a variant", "invalid_action")
-    weight = variant.get("weight", 1)
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 1000:
-        raise RuleError(f"{where}.weight: give a number above 0 and at most 1000.", "invalid_action")
-    inner = variant.get("actions")
-    if not isinstance(inner, list) or not 0 < len(inner) <= MAX_ACTIONS:
-        raise RuleError(f"{where}.actions: give a list of 1-{MAX_ACTIONS} actions.", "invalid_action")
-    for n, action in enumerate(inner):
-        if isinstance(action, dict) and action.get("type") == "ab":
-            raise RuleError(f"{where}.actions[{n}].type: an A/B variant cannot hold another A/B action.",
-                            "invalid_action")
-    return {"name": _text(variant.get("name"), f"{where}.name", 100, "the variant's name"), "weight": weight,
-            "actions": [check_action(a, f"{where}.actions[{n}]") for n, a in enumerate(inner)]}
+    places = {}  # the variants' actions by identity: ab.check_action hands them to check_inner one by one
+    for v, variant in enumerate(action.get("variants") if isinstance(action.get("variants"), list) else ()):
+        inner = variant.get("actions") if isinstance(variant, dict) else None
+        for n, item in enumerate(inner if isinstance(inner, list) else ()):
+            places[id(item)] = f"{where}.variants[{v}].actions[{n}]"
+    try:
+        return ab.check_action(action, lambda item: check_action(item, places.get(id(item), f"{where}.variants")))
+    except RuleError:
+        raise
+    except AppError as exc:
+        raise AppError(exc.status, exc.code, f"{where}: {exc.message}") from None
 
 
 ACTION_CHECKS = {"reply": _check_reply, "template": _check_template, "tag": _check_tag, "untag": _check_tag,
@@ -278,7 +251,7 @@ ACTION_CHECKS = {"reply": _check_reply, "template": _check_template, "tag": _che
                  "webhook": _check_webhook, "assistant": lambda action, where: {}, "ab": _check_ab}
 ACTION_FIELDS = {"reply": ("text", "buttons", "quick_replies"), "template": ("name", "language", "params", "text"),
                  "tag": ("tag",), "untag": ("tag",), "set_field": ("field", "value"), "handoff": ("reason",),
-                 "start_flow": ("flow",), "webhook": ("url", "secret"), "assistant": (),
+                 "start_flow": ("flow",), "webhook": ("url", "secret", "secret_set"), "assistant": (),
                  "ab": ("experiment", "goal", "variants")}
 
 
@@ -320,10 +293,32 @@ def _columns(checked: dict) -> dict:
     return {names.get(k, k): v for k, v in checked.items()}
 
 
-def create(tenant_id: str, body) -> Rule:
-    """Check and store a new rule of the tenant (the API, the admin pages and the starter packs call this)."""
+def _seal_webhooks(rule_actions: list[dict], services, previous=(), where: str = "actions") -> list[dict]:
+    """The actions with each webhook's URL checked and its secret sealed to it (hooks.check_action): a stored
+    secret is kept for the same URL (`previous`: the stored actions)."""
+    from appliance.automation import hooks
+
+    sealed = []
+    for n, action in enumerate(rule_actions):
+        if action["type"] == "webhook":
+            try:
+                action = hooks.check_action(action, services, previous)
+            except AppError as exc:
+                raise AppError(exc.status, exc.code, f"{where}[{n}]: {exc.message}") from None
+        elif action["type"] == "ab":
+            action = {**action, "variants": [{**v, "actions": _seal_webhooks(
+                v["actions"], services, previous, f"{where}[{n}].variants[{i}].actions")}
+                for i, v in enumerate(action["variants"])]}
+        sealed.append(action)
+    return sealed
+
+
+def create(tenant_id: str, body, services=None) -> Rule:
+    """Check and store a new rule of the tenant (the API, the admin pages and the starter packs call this;
+    `services` defaults to the running app's)."""
     checked = check_rule(body)
     _check_flows(tenant_id, checked["actions"])
+    checked["actions"] = _seal_webhooks(checked["actions"], services)
     if Rule.count_of(tenant_id) >= MAX_RULES:
         raise AppError(409, "too_many_rules", f"A shop can have at most {MAX_RULES} rules; delete some first.")
     rule = Rule.create(tenant=tenant_id, **_columns(checked))
@@ -331,11 +326,13 @@ def create(tenant_id: str, body) -> Rule:
     return rule
 
 
-def update(rule: Rule, body, partial: bool = True) -> Rule:
-    """Check and apply a change (PATCH: partial; PUT: the whole rule); enabling clears the appliance's reason."""
+def update(rule: Rule, body, partial: bool = True, services=None) -> Rule:
+    """Check and apply a change (PATCH: partial; PUT: the whole rule); enabling clears the appliance's reason.
+    A webhook keeps its stored secret while its URL stays the same."""
     checked = check_rule(body, partial=partial)
     if "actions" in checked:
         _check_flows(rule.tenant_id, checked["actions"])
+        checked["actions"] = _seal_webhooks(checked["actions"], services, rule.actions or [])
     for name, value in _columns(checked).items():
         setattr(rule, name, value)
     if checked.get("enabled"):
@@ -361,7 +358,8 @@ def reorder(tenant_id: str, ids) -> list[Rule]:
     if unknown:
         raise RuleError(f"ids: no rule with id {unknown[0][:80]} in this tenant.")
     if len(set(ids)) != len(ids) or len(ids) != len(rules):
-        missing = [i for i in rules if i not in ids]
+        named = set(ids)
+        missing = [i for i in rules if i not in named]
         problem = f"{missing[0]} is missing" if missing else "a rule is named twice"
         raise RuleError(f"ids: name each of your rules exactly once ({problem}).")
     Rule.set_priorities({rule_id: 10 * (n + 1) for n, rule_id in enumerate(ids)})
@@ -382,8 +380,8 @@ def rule_json(rule: Rule) -> dict:
 
 
 def _masked(action: dict) -> dict:
-    shown = {k: v for k, v in action.items() if k != "secret"}
-    if "secret" in action:
+    shown = {k: v for k, v in action.items() if k not in ("secret", "secret_sealed")}
+    if "secret" in action or "secret_sealed" in action:
         shown["secret_set"] = True
     if "variants" in action:
         shown["variants"] = [{**v, "actions": [_masked(a) for a in v["actions"]]} for v in action["variants"]]
@@ -404,7 +402,16 @@ class Compiled:
     actions: tuple
 
 
-_CACHE: dict[str, tuple[Compiled, ...]] = {}
+@dataclass(frozen=True)
+class Active:
+    """A tenant's enabled rules in running order, with their matches indexed (match.Index: keys are positions)."""
+
+    rules: tuple[Compiled, ...]
+    index: match.Index
+    budget_ms: float
+
+
+_CACHE: dict[str, Active] = {}
 _GENERATION: dict[str, int] = {}
 _LOCK = threading.Lock()
 
@@ -416,42 +423,46 @@ def changed(tenant_id: str) -> None:
         _GENERATION[tenant_id] = _GENERATION.get(tenant_id, 0) + 1
 
 
-def active(tenant_id: str) -> tuple[Compiled, ...]:
-    """The tenant's enabled rules in order (cached until they change)."""
+def active(tenant_id: str, budget_ms: float = safe_regex.DEFAULT_BUDGET_MS) -> Active:
+    """The tenant's enabled rules in order, indexed for matching with this regex budget (cached until they change)."""
     with _LOCK:
         cached = _CACHE.get(tenant_id)
         generation = _GENERATION.get(tenant_id, 0)
-    if cached is not None:
+    if cached is not None and cached.budget_ms == budget_ms:
         return cached
     rules = tuple(Compiled(r.id, r.name, r.proceed, r.match, tuple(r.conditions or ()), tuple(r.actions or ()))
                   for r in Rule.of_tenant(tenant_id, enabled_only=True))
+    built = Active(rules, match.Index.build(enumerate(r.match for r in rules), budget_ms), budget_ms)
     with _LOCK:
         if _GENERATION.get(tenant_id, 0) == generation:  # no change came in while we read: keep it
-            _CACHE[tenant_id] = rules
-    return rules
+            _CACHE[tenant_id] = built
+    return built
+
+
+def _budget(services) -> float:
+    """The `regex_budget_ms` setting (the default without services: a dry run from a script)."""
+    return services.settings.regex_budget_ms if services is not None else safe_regex.DEFAULT_BUDGET_MS
 
 
 # --- matching ----------------------------------------------------------------------------------------------
 
-def _why(rule: Compiled, message: match.Message, events: tuple[str, ...]) -> str | None:
-    if rule.match.get("type") == "event":
-        event = rule.match.get("event")
-        return match.why(rule.match, match.Message.of(event=event)) if event in events else None
-    return match.why(rule.match, message)
+def hits(rules: Active, message: match.Message, events: tuple[str, ...], slow: list) -> list[tuple[int, str]]:
+    """(position, why) of every rule matching the message or one of its events, in running order; a regex over its
+    budget adds (position, sentence) to `slow` instead."""
+    found = dict(rules.index.hits(message, slow))
+    for event in events:
+        for position, reason in rules.index.hits(match.Message.of(event=event), slow):
+            found.setdefault(position, reason)
+    return sorted(found.items())
 
 
-def run(turn: Turn, rules, message: match.Message, events: tuple[str, ...], facts: Facts) -> list[Compiled]:
-    """Match the rules in order and apply the actions of the matching ones into the turn (the first match ends it
-    unless it says continue); the rules that matched."""
+def run(turn: Turn, rules: Active, message: match.Message, events: tuple[str, ...], facts: Facts) -> list[Compiled]:
+    """Apply the actions of the matching rules whose conditions hold into the turn, in order (the first ends it
+    unless it says continue); the rules that matched. A rule whose regex ran over its budget is disabled."""
     matched: list[Compiled] = []
-    for rule in rules:
-        try:
-            reason = _why(rule, message, events)
-        except _SLOW as exc:
-            _too_slow(turn, rule, exc)
-            continue
-        if reason is None:
-            continue
+    slow: list = []
+    for position, reason in hits(rules, message, events, slow):
+        rule = rules.rules[position]
         problem = conditions.why_not(rule.conditions, replace(facts, tags=list(turn.customer.tags or []),
                                                                      fields=dict(turn.customer.custom_fields or {})))
         if problem is not None:
@@ -464,23 +475,25 @@ def run(turn: Turn, rules, message: match.Message, events: tuple[str, ...], fact
         matched.append(rule)
         if not rule.proceed:
             break
+    for position, sentence in slow:
+        _too_slow(turn, rules.rules[position], sentence)
     return matched
 
 
-def _too_slow(turn: Turn, rule: Compiled, exc: Exception) -> None:
-    """A regex over its time budget: the rule is switched off with the reason (never in a dry run)."""
-    reason = f"The pattern took longer than its time budget on a customer's message ({exc}); simplify it."
-    turn.note(f"rule '{rule.name}' skipped: its pattern is too slow")
+def _too_slow(turn: Turn, rule: Compiled, sentence: str) -> None:
+    """A regex over its time budget: the rule is switched off with the engine's sentence (never in a dry run)."""
+    turn.note(f"rule '{rule.name}' skipped: its pattern ran over its time budget")
     if turn.dry_run:
         return
-    Rule.disable(rule.id, reason)
+    Rule.disable(rule.id, sentence)
     changed(turn.tenant_id)
     log.warning("rule %s of tenant %s disabled: its pattern ran over its time budget", rule.id, turn.tenant_id)
 
 
-def _message_events(rules, customer_id: int, message_id: int | None, conversation_id: int | None) -> tuple[str, ...]:
+def _message_events(rules: Active, customer_id: int, message_id: int | None,
+                    conversation_id: int | None) -> tuple[str, ...]:
     """Which of first_message / reopened this message is, looked up only when a rule waits for one."""
-    wanted = {r.match.get("event") for r in rules if r.match.get("type") == "event"} & set(MESSAGE_EVENTS)
+    wanted = set(rules.index.events) & set(MESSAGE_EVENTS)
     found = []
     if "first_message" in wanted and not _wrote_before(customer_id, message_id):
         found.append("first_message")
@@ -511,16 +524,17 @@ def _observe(customer_id: int, payload: str | None) -> None:
 
 def responder(context):
     """The first matching rule's answer (with those after it while they say continue), or None."""
-    rules = active(context.tenant.id)
-    if not rules:
-        return None
-    started = time.monotonic()
     inbound, customer = context.message, context.conversation.customer
     payload = (inbound.payload or {}).get("button_id") if inbound.kind == "button" else None
     _observe(customer.id, payload)
+    rules = active(context.tenant.id, _budget(context.services))
+    if not rules.rules:
+        return None
+    started = time.monotonic()
     message = match.Message.of(inbound.text, payload)
     events = _message_events(rules, customer.id, inbound.id, context.conversation.id)
-    turn = Turn(context.services, context.tenant.id, customer)
+    turn = Turn(context.services, context.tenant.id, customer, conversation_id=context.conversation.id,
+                text=inbound.text)
     matched = run(turn, rules, message, events, Facts.of(context))
     if not matched:
         return None
@@ -568,8 +582,8 @@ def on_event(services, event, kind: str, customer: Customer) -> list[str]:
     through conversations.reply (not after an unfollow). The ids of the rules that matched."""
     from appliance import conversations
 
-    rules = [r for r in active(event.tenant_id) if r.match.get("type") == "event" and r.match.get("event") == kind]
-    if not rules:
+    rules = active(event.tenant_id, _budget(services))
+    if kind not in rules.index.events:
         return []
     channel = event.channel
     turn = Turn(services, event.tenant_id, customer)
@@ -614,10 +628,14 @@ def explain(tenant, text: str, channel_kind: str | None = None, customer: Custom
     if flowing is not None:
         return flowing
     facts = Facts(kind if kind in KINDS else None, list(person.tags or []), dict(person.custom_fields or {}), zone)
-    rules = active(tenant.id)
+    message = match.Message.of(text or "", payload)
+    by_flow = _flow_explain(tenant, message, facts, customer)
+    if by_flow is not None:
+        return by_flow
+    rules = active(tenant.id, _budget(services))
     events = _explain_events(rules, customer)
     turn = Turn(services, tenant.id, person, dry_run=True)
-    matched = run(turn, rules, match.Message.of(text or "", payload), events, facts)
+    matched = run(turn, rules, message, events, facts)
     if not matched:
         return {"answered_by": "assistant", "why": turn.why + ["no rule matched: the assistant answers"],
                 "replies": []}
@@ -634,7 +652,17 @@ def explain(tenant, text: str, channel_kind: str | None = None, customer: Custom
     return result
 
 
-def _explain_events(rules, customer: Customer | None) -> tuple[str, ...]:
+def _flow_explain(tenant, message: match.Message, facts: Facts, customer: Customer | None) -> dict | None:
+    """The flows' own dry run, when the flows module offers one: flows answer before rules."""
+    try:
+        from appliance.automation import flows
+    except ImportError:
+        return None
+    explain_flow = getattr(flows, "explain", None)
+    return explain_flow(tenant, message, facts, customer) if explain_flow is not None else None
+
+
+def _explain_events(rules: Active, customer: Customer | None) -> tuple[str, ...]:
     """The message events of the customer's next message (a new customer: a first message)."""
     if customer is None:
         return ("first_message",)

@@ -493,40 +493,40 @@ def _expired(services, run: FlowRun) -> bool:
 
 # --- the test box: what a flow would do with a message (a dry run) ----------------------------------------------
 
-def explain(services, tenant_id: str, text: str, customer: Customer | None = None, channel_kind: str | None = None,
-            payload: str | None = None) -> dict | None:
-    """What the flows would answer, changing nothing: {"answered_by": "flow", "flow": {"id", "name"}, "why",
-    "replies"}, or None when no flow takes the message (the rules and the assistant then get it)."""
-    person = customer or Customer(tenant=tenant_id, tags=[], custom_fields={})
-    turn = actions.Turn(services, tenant_id, person, dry_run=True, text=text or "")
+def explain(tenant, message: match.Message, facts: Facts, customer: Customer | None = None) -> dict | None:
+    """What the flows would answer (rules.explain asks them first), changing nothing: {"answered_by": "flow",
+    "flow": {"id", "name"}, "why", "replies"}, or None when no flow takes the message."""
+    person = customer or Customer(tenant=tenant.id, tags=[], custom_fields={})
+    turn = actions.Turn(None, tenant.id, person, dry_run=True, text=message.text)
     run = FlowRun.active_of(customer.id) if customer is not None else None
-    if run is not None and run.status != "delayed" and not _expired(services, run):
+    if run is not None and run.status != "delayed" and not _expired(None, run):
         flow = Flow.get_by_id(run.flow_id)
-        language = STOP_WORDS.get(match.words(text or ""))
+        language = STOP_WORDS.get(message.folded)
         if language:
             turn.outbounds.append(Outbound(to="", text=STOPPED[language]))
-            return _explained(flow, turn, f"'{text}' leaves flow '{flow.name}'")
+            return _explained(flow, turn, f"'{message.text}' leaves flow '{flow.name}'")
         definition = FlowVersion.definition_of(run.flow_id, run.version)
         step = {s["id"]: s for s in definition["steps"]}.get(run.step)
-        if step is None or step["type"] != "ask":
+        walk = _Walk(turn, run, definition, facts.channel_kind or "", facts.zone)
+        if step is None or step["type"] != "ask" or not _answer(walk, step, message.text, message.payload):
             return None
-        answered = _answer(_walk(turn, run, definition, channel_kind or ""), step, text or "", payload)
-        return _explained(flow, turn, f"the customer is in flow '{flow.name}', which waits on step '{step['id']}'") \
-            if answered else None
-    return _explain_trigger(turn, tenant_id, text, customer, channel_kind, payload)
+        return _explained(flow, turn, f"the customer is in flow '{flow.name}', which waits on step '{step['id']}'")
+    return _explain_trigger(turn, tenant.id, message, facts, first=customer is None)
 
 
-def _explain_trigger(turn, tenant_id, text, customer, channel_kind, payload) -> dict | None:
-    message = match.Message.of(text or "", payload)
+def _explain_trigger(turn: actions.Turn, tenant_id: str, message: match.Message, facts: Facts,
+                     first: bool) -> dict | None:
+    """The flow whose trigger the message matches, run as far as it goes (a draft run, nothing stored)."""
     for flow, definition in Flow.current(tenant_id):
         for trigger in definition.get("triggers", ()):
-            hit = match.why(trigger, message) if trigger["type"] in ("keyword", "payload") else (
-                "event first_message" if trigger["type"] == "event" and trigger["event"] == "first_message"
-                and customer is None else None)
+            if trigger["type"] in ("keyword", "payload"):
+                hit = match.why(trigger, message)
+            else:
+                hit = "event first_message" if first and trigger.get("event") == "first_message" else None
             if hit:
                 run = FlowRun(tenant=tenant_id, flow=flow.id, version=flow.version, step=definition["start"],
                               status="running")
-                _execute(_walk(turn, run, definition, channel_kind or ""), definition["start"])
+                _execute(_Walk(turn, run, definition, facts.channel_kind or "", facts.zone), definition["start"])
                 return _explained(flow, turn, f"flow '{flow.name}' starts: {hit}")
     return None
 

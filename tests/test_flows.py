@@ -348,7 +348,7 @@ def test_a_delay_resumes_the_flow_and_sends_the_next_messages(client, tenant, co
     web = Writer(client, "web", Channel.create(tenant=tenant.id, kind="web", name="Shop chat").id)
     active(tenant.id, {"name": "Later", "triggers": [{"type": "keyword", "keywords": ["remind"]}], "start": "s",
                        "steps": [{"id": "s", "type": "send", "text": "I will remind you.", "next": "d"},
-                                 {"id": "d", "type": "delay", "seconds": 1, "next": "r"},
+                                 {"id": "d", "type": "delay", "seconds": 3, "next": "r"},
                                  {"id": "r", "type": "send", "text": "Reminder: your roses are ready.", "next": "q"},
                                  {"id": "q", "type": "ask", "text": "Pick them up today?", "next": "e"},
                                  {"id": "e", "type": "end"}]})

@@ -8,6 +8,7 @@ sweep and the start-up resume it; huey only rings, the row is the ledger) or end
 "thoát", "cancel" leave it. All messages of one turn go out as one reply (`Response.more`)."""
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -140,6 +141,12 @@ def flow_json(row: Flow, figures: dict | None = None, detail: bool = False) -> d
 
 
 # --- running: one turn of a run ----------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=2048)
+def _version(flow_id: str, version: int) -> dict | None:
+    """A version's definition, read once: a version never changes after it is written (callers do not mutate it)."""
+    return FlowVersion.definition_of(flow_id, version)
+
 
 @dataclass
 class _Walk:
@@ -364,7 +371,7 @@ def _continue(context, run: FlowRun, text: str, payload: str | None):
     """The customer's answer to the ask their run waits on."""
     if not FlowRun.move(run.id, ("waiting", "running"), status="running"):
         return None  # timed out or stopped meanwhile
-    definition = FlowVersion.definition_of(run.flow_id, run.version) or {"steps": []}
+    definition = _version(run.flow_id, run.version) or {"steps": []}
     step = {s["id"]: s for s in definition["steps"]}.get(run.step)
     if step is None or step["type"] != "ask":
         _end(run, "failed", "The step it waited on is gone.")
@@ -436,7 +443,7 @@ def start(turn: actions.Turn, flow_id: str, context) -> str | None:
         old = FlowRun.active_of(turn.customer.id)
         if old is not None:
             _end(old, "stopped", "Another flow started.")
-    walk = _begin(turn, flow, FlowVersion.definition_of(flow.id, flow.version), context.conversation,
+    walk = _begin(turn, flow, _version(flow.id, flow.version), context.conversation,
                   context.channel.kind)
     return walk.run.status
 
@@ -495,7 +502,7 @@ def _timeout(services, definition: dict | None) -> timedelta:
 def _expired(services, run: FlowRun) -> bool:
     if run.status != "waiting":
         return False
-    return utcnow() - run.updated_at > _timeout(services, FlowVersion.definition_of(run.flow_id, run.version))
+    return utcnow() - run.updated_at > _timeout(services, _version(run.flow_id, run.version))
 
 
 # --- the test box: what a flow would do with a message (a dry run) ----------------------------------------------
@@ -512,7 +519,7 @@ def explain(tenant, message: match.Message, facts: Facts, customer: Customer | N
         if language:
             turn.outbounds.append(Outbound(to="", text=STOPPED[language]))
             return _explained(flow, turn, f"'{message.text}' leaves flow '{flow.name}'")
-        definition = FlowVersion.definition_of(run.flow_id, run.version)
+        definition = _version(run.flow_id, run.version)
         step = {s["id"]: s for s in definition["steps"]}.get(run.step)
         walk = _Walk(turn, run, definition, facts.channel_kind or "", facts.zone)
         if step is None or step["type"] != "ask" or not _answer(walk, step, message.text, message.payload):
@@ -559,7 +566,7 @@ def resume(services, run_id: int) -> bool:
         return False
     turn = actions.Turn(services, run.tenant_id, conversation.customer, source=f"flow:{run.flow_id}",
                         conversation_id=conversation.id)
-    walk = _walk(turn, run, FlowVersion.definition_of(run.flow_id, run.version), conversation.channel.kind,
+    walk = _walk(turn, run, _version(run.flow_id, run.version), conversation.channel.kind,
                  answering=False)
     walk.deferred = {}
     _execute(walk, run.step)

@@ -359,8 +359,8 @@ def _take(context) -> tuple[actions.Turn, int | None] | None:
             turn = _turn(context, run.flow_id)
             turn.outbounds.append(Outbound(to="", text=STOPPED[language]))
             return _remember(run, context, turn, None)
-        if run.status == "delayed":
-            return None  # the chain answers meanwhile; the flow goes on when its delay is over
+        if run.status != "waiting":
+            return None  # delayed, or its delay is being resumed: the chain answers meanwhile
         if not _expired(context.services, run):
             return _continue(context, run, text, payload)
         _end(run, "timed_out", "The customer did not answer in time.")
@@ -369,7 +369,7 @@ def _take(context) -> tuple[actions.Turn, int | None] | None:
 
 def _continue(context, run: FlowRun, text: str, payload: str | None):
     """The customer's answer to the ask their run waits on."""
-    if not FlowRun.move(run.id, ("waiting", "running"), status="running"):
+    if not FlowRun.move(run.id, ("waiting",), status="running"):
         return None  # timed out or stopped meanwhile
     definition = _version(run.flow_id, run.version) or {"steps": []}
     step = {s["id"]: s for s in definition["steps"]}.get(run.step)
@@ -443,8 +443,9 @@ def start(turn: actions.Turn, flow_id: str, context) -> str | None:
         old = FlowRun.active_of(turn.customer.id)
         if old is not None:
             _end(old, "stopped", "Another flow started.")
-    walk = _begin(turn, flow, _version(flow.id, flow.version), context.conversation,
-                  context.channel.kind)
+    walk = _begin(turn, flow, _version(flow.id, flow.version), context.conversation, context.channel.kind)
+    if not turn.dry_run:
+        _remember(walk.run, context, turn, walk.assistant_at)  # the rule's turn so far and the flow's first steps
     return walk.run.status
 
 
@@ -513,7 +514,7 @@ def explain(tenant, message: match.Message, facts: Facts, customer: Customer | N
     person = customer or Customer(tenant=tenant.id, tags=[], custom_fields={})
     turn = actions.Turn(None, tenant.id, person, dry_run=True, text=message.text)
     run = FlowRun.active_of(customer.id) if customer is not None else None
-    if run is not None and run.status != "delayed" and not _expired(None, run):
+    if run is not None and run.status == "waiting" and not _expired(None, run):
         flow = Flow.get_by_id(run.flow_id)
         language = STOP_WORDS.get(message.folded)
         if language:

@@ -243,14 +243,15 @@ def section_rule_reply(quick: bool) -> None:
         Rule.insert_many([{"tenant": tenant.id, "name": key, "priority": 100, "match": match,
                            "actions": [{"type": "reply", "text": f"answer of {key}"}]}
                           for key, match in rules_for(1000)]).execute()
-        rules.create(tenant.id, {"name": "price list", "priority": 1, "actions": [{"type": "reply", "text": PRICE_LIST}],
-                                 "match": {"type": "keyword", "keywords": ["bảng giá"]}}, services)
+        rules.create(tenant.id, {"name": "price list", "priority": 1, "match": {"type": "keyword", "keywords": [
+            "bảng giá"]}, "actions": [{"type": "reply", "text": PRICE_LIST}]}, services)
         channel = Channel(tenant=tenant, kind="whatsapp", name="bench", api_base=fake.base_url)
         channel.credentials = services.vault.seal_credentials(channel.id, CREDENTIALS["whatsapp"])
         channel.save(force_insert=True)
         server = waitress.create_server(create_app(settings, services), host="127.0.0.1", port=0, threads=8)
         threading.Thread(target=server.run, daemon=True).start()
-        consumer = tasks.huey.create_consumer(workers=settings.worker_threads, **{**CONSUMER_OPTIONS, "periodic": False})
+        options = {**CONSUMER_OPTIONS, "periodic": False}  # as `appliance serve` runs it
+        consumer = tasks.huey.create_consumer(workers=settings.worker_threads, **options)
         consumer._set_signal_handlers = lambda: None
         consumer.start()
         url = f"http://127.0.0.1:{server.effective_port}/webhooks/whatsapp/{channel.id}"
@@ -290,8 +291,9 @@ def section_rule_reply(quick: bool) -> None:
         print(f"{path + ' path':26} {percentile(took[path], 0.5):7.1f} ms {percentile(took[path], 0.9):7.1f} ms "
               f"{percentile(inside[path], 0.5):11.1f} ms")
     ratio = percentile(took["model"], 0.5) / percentile(took["rule"], 0.5)
+    fast = percentile(took["rule"], 0.5) <= 30
     print(f"model p50 / rule p50 (same run): {ratio:.1f}x; target rule p50 <= 30 ms: "
-          f"{'met' if percentile(took['rule'], 0.5) <= 30 else 'NOT met'}, >= 10x: {'met' if ratio >= 10 else 'NOT met'}")
+          f"{'met' if fast else 'NOT met'}, >= 10x: {'met' if ratio >= 10 else 'NOT met'}")
     print("(the rest of a rule reply beyond 'pipeline' is the webhook, the queue's poll of an idle worker and the "
           "send to the fake)")
 

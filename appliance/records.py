@@ -897,7 +897,7 @@ class Assignment(BaseModel):
 
     @classmethod
     def tallies(cls, tenant_id: str, now: datetime) -> list[tuple]:
-        """Per (experiment, variant): (experiment, variant, goal type, reached, converted, waiting) of the tenant.
+        """Per (experiment, variant) of the tenant: (experiment, variant, reached, converted, waiting).
 
         A no_handoff goal is decided when its hours have passed since reaching (converted unless lost) or when it was
         lost; until then the row is `waiting` and not counted as reached, so rates compare decided customers only."""
@@ -907,9 +907,8 @@ class Assignment(BaseModel):
         over = fn.julianday(now) >= ends
         waiting = no_handoff & cls.lost_at.is_null() & ~over
         converted = Case(None, [(no_handoff, cls.lost_at.is_null() & over)], cls.converted_at.is_null(False))
-        return list(cls.select(cls.experiment, cls.variant, fn.MAX(fn.json_extract(cls.goal, "$.type")),
-                               fn.SUM(Case(None, [(waiting, 0)], 1)), fn.SUM(Case(None, [(converted, 1)], 0)),
-                               fn.SUM(Case(None, [(waiting, 1)], 0)))
+        return list(cls.select(cls.experiment, cls.variant, fn.SUM(Case(None, [(waiting, 0)], 1)),
+                               fn.SUM(Case(None, [(converted, 1)], 0)), fn.SUM(Case(None, [(waiting, 1)], 0)))
                     .where(cls.tenant == tenant_id).group_by(cls.experiment, cls.variant)
                     .order_by(cls.experiment, cls.variant).tuples())
 

@@ -123,8 +123,8 @@ class Index:
     def hits(self, message: Message, slow: list | None = None) -> list:
         """[(key, why)] of every match that matches the message, in the order built.
 
-        A regex over the budget: with a `slow` list, (key, sentence) is appended to it and the other matches go on;
-        without one, RegexSlow is raised with its `key` set. Either way the caller disables that rule."""
+        A regex over the budget: with a `slow` list, (key, the RegexSlow) is appended to it and the other matches go
+        on; without one, the RegexSlow is raised with its `key` set. Either way the caller disables that rule."""
         found = {}
         if message.event is None:
             self.keyword_hits(message.folded, found)
@@ -169,10 +169,10 @@ class Index:
             try:
                 match = compiled.search(subject, self.budget_ms)
             except safe_regex.RegexSlow as exc:
+                exc.key = self.keys[position]
                 if slow is None:
-                    exc.key = self.keys[position]
                     raise
-                slow.append((self.keys[position], exc.message))
+                slow.append((exc.key, exc))
                 continue
             if match is not None:
                 found[position] = _pattern_reason(pattern, match)

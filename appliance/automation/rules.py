@@ -42,7 +42,6 @@ MAX_PARAMS, MAX_VARIANTS = 20, 10
 MESSAGE_EVENTS = ("first_message", "reopened")  # found from the message itself; the others are platform events
 SILENT_EVENTS = ("unfollow",)  # nobody to answer
 SPEAKING = ("reply", "template", "assistant", "start_flow")
-_SLOW = getattr(safe_regex, "RegexSlow", ())  # the regex helper's time budget; () catches nothing until it lands
 
 
 class RuleError(AppError):
@@ -433,23 +432,43 @@ def active(tenant_id: str) -> tuple[Compiled, ...]:
 
 # --- matching ----------------------------------------------------------------------------------------------
 
-def _why(rule: Compiled, message: match.Message, events: tuple[str, ...]) -> str | None:
-    if rule.match.get("type") == "event":
-        event = rule.match.get("event")
-        return match.why(rule.match, match.Message.of(event=event)) if event in events else None
-    return match.why(rule.match, message)
+_INDEX: dict[str, tuple] = {}  # tenant -> (the rules tuple of active(), its match.Index): built once per change
+
+
+def _index(tenant_id: str, rules, budget_ms: float) -> match.Index:
+    """The match index of these rules: the tenant's cached one while active() returns the same rules."""
+    with _LOCK:
+        built = _INDEX.get(tenant_id)
+    if built is not None and built[0] is rules and built[1].budget_ms == budget_ms:
+        return built[1]
+    index = match.Index.build(((rule.id, rule.match) for rule in rules), budget_ms)
+    with _LOCK:
+        if rules is _CACHE.get(tenant_id):  # not a filtered list (platform events): keep it until the rules change
+            _INDEX[tenant_id] = (rules, index)
+    return index
+
+
+def _reasons(turn: Turn, rules, message: match.Message, events: tuple[str, ...], slow: list) -> dict[str, str]:
+    """Rule id -> why it matched: the message's matches, and the event rules of the message's events."""
+    settings = getattr(turn.services, "settings", None)
+    index = _index(turn.tenant_id, rules, settings.regex_budget_ms if settings else safe_regex.DEFAULT_BUDGET_MS)
+    found = {rule_id: reason for rule_id, reason in index.hits(message, slow)
+             if message.event is None or message.event in events}
+    for event in events:
+        found.update(index.hits(match.Message.of(event=event)))
+    return found
 
 
 def run(turn: Turn, rules, message: match.Message, events: tuple[str, ...], facts: Facts) -> list[Compiled]:
     """Match the rules in order and apply the actions of the matching ones into the turn (the first match ends it
     unless it says continue); the rules that matched."""
     matched: list[Compiled] = []
+    slow: list = []
+    reasons = _reasons(turn, rules, message, events, slow)
+    for rule_id, exc in slow:
+        _too_slow(turn, next(rule for rule in rules if rule.id == rule_id), exc)
     for rule in rules:
-        try:
-            reason = _why(rule, message, events)
-        except _SLOW as exc:
-            _too_slow(turn, rule, exc)
-            continue
+        reason = reasons.get(rule.id)
         if reason is None:
             continue
         problem = conditions.why_not(rule.conditions, replace(facts, tags=list(turn.customer.tags or []),
@@ -469,7 +488,7 @@ def run(turn: Turn, rules, message: match.Message, events: tuple[str, ...], fact
 
 def _too_slow(turn: Turn, rule: Compiled, exc: Exception) -> None:
     """A regex over its time budget: the rule is switched off with the reason (never in a dry run)."""
-    reason = f"The pattern took longer than its time budget on a customer's message ({exc}); simplify it."
+    reason = str(exc)  # safe_regex.RegexSlow's sentence: the pattern, its budget and what to do
     turn.note(f"rule '{rule.name}' skipped: its pattern is too slow")
     if turn.dry_run:
         return

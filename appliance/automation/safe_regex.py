@@ -19,7 +19,8 @@ own characters); it errs on the side of refusing, and the time budget catches wh
 
 Matching: text and pattern are NFC-normalized (Vietnamese typed on some keyboards arrives decomposed), only the
 first MAX_TEXT characters are searched (rules answer short questions; this also bounds the polynomial shapes the
-checker lets through), and when the text itself does not match, its folded form is searched too (lower case, no
+checker lets through, so a customer cannot get a sound rule disabled by sending a very long message; on a longer
+message `$` and `\\Z` do not match where it was cut: its end is further on), and when the text itself does not match, its folded form is searched too (lower case, no
 accents, đ as d, as keyword rules compare): so the pattern `gia` matches "GIÁ" while `giá` still needs the accent.
 The matched text reported is always the customer's own (the span of the folded match mapped back).
 
@@ -59,8 +60,8 @@ class RegexSlow(AppError):
     status, code = 422, "slow_pattern"
 
     def __init__(self, pattern: str, budget_ms: float, key=None):
-        super().__init__(f"The pattern /{pattern}/ took longer than {budget_ms:g} ms on a message and was stopped; "
-                         f"simplify it (fewer repeats of .* or \\w+) and enable the rule again.")
+        super().__init__(f"The pattern /{pattern}/ took longer than its time budget ({budget_ms:g} ms) on a customer's "
+                         f"message and was stopped; simplify it (fewer repeats of .* or \\w+) and enable the rule again.")
         self.pattern, self.key = pattern, key
 
 
@@ -91,6 +92,7 @@ class _Parser:
 
     def __init__(self, pattern: str):
         self.p, self.i = pattern, 0
+        self.ends, self.multiline = [], False  # spans of $ and \Z; whether (?m) makes $ an end of line too
 
     def refuse(self, what: str):
         raise RegexRefused(f"The pattern uses {what}, which rules do not support; write it with plain re syntax.")
@@ -151,6 +153,8 @@ class _Parser:
             return self.escape()
         self.i += 1
         if c in ("^", "$"):
+            if c == "$":
+                self.ends.append((start, self.i))
             return _Node("empty", start, self.i)
         if c == ".":
             return _Node("char", start, self.i, source="(?s:.)")
@@ -188,6 +192,7 @@ class _Parser:
         if unknown:
             self.refuse(f"'{self.p[start:self.i + flags.end()]}' (the only flags allowed are i, m, s and u)")
         self.i += flags.end()
+        self.multiline = self.multiline or "m" in flags.group(1)
         if flags.group(3) == ")":
             return None  # a global flag: the check treats every pattern as case-insensitive and '.' as any character
         return self.group_body(start, "seq", opened=True)
@@ -239,6 +244,8 @@ class _Parser:
             self.i = self.p.index(">", self.i) + 1
             return self.backreference(start)
         if c in _ZERO_WIDTH_ESCAPES:
+            if c == "Z":
+                self.ends.append((start, self.i))
             return _Node("empty", start, self.i)
         if c in "pPN":
             if self.peek() == "{":
@@ -365,10 +372,16 @@ class _Shape:
                         f"alternative start differently, e.g. a(?:b|c) instead of ab|ac.")
 
 
-@functools.lru_cache(maxsize=4096)
 def _tree(pattern: str) -> _Node:
+    return _read(pattern)[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _read(pattern: str) -> tuple[_Node, "_Parser"]:
+    """The pattern's tree and the parser that read it (which knows its end anchors)."""
+    parser = _Parser(pattern)
     try:
-        return _Parser(pattern).parse()
+        return parser.parse(), parser
     except ValueError:  # str.index found no closing character: the engine accepted something we cannot read
         raise RegexRefused("The pattern uses syntax rules do not support; write it with plain re syntax.") from None
 
@@ -441,18 +454,20 @@ class Subject:
     text: str
     folded: str
     origin: tuple | None  # None: ASCII text, whose folded form a case-insensitive search need not look at
+    cut: bool = False  # the message went on past MAX_TEXT: its end is not here
 
     @classmethod
     def of(cls, text: str) -> "Subject":
-        text = _normal(text)[:MAX_TEXT]
+        whole = _normal(text)
+        text, cut = whole[:MAX_TEXT], len(whole) > MAX_TEXT
         if text.isascii():
-            return cls(text, text.lower(), None)
+            return cls(text, text.lower(), None, cut)
         folded, origin = [], []
         for position, c in enumerate(text):
             piece = _fold_char(c)
             folded.append(piece)
             origin += [position] * len(piece)
-        return cls(text, "".join(folded), tuple(origin))
+        return cls(text, "".join(folded), tuple(origin), cut)
 
     def original(self, start: int, end: int) -> str:
         """The customer's text under the folded span [start, end)."""
@@ -468,17 +483,18 @@ class Compiled:
     pattern: str
     engine: object
     literal: str
+    engine_cut: object  # for a cut text: $ and \Z do not match where the text was cut
 
     def search(self, subject: Subject, budget_ms: float = DEFAULT_BUDGET_MS) -> str | None:
         """The first match in the subject's text, else in its folded form, else None; RegexSlow past the budget."""
-        budget = _Budget(budget_ms / 1000)
+        budget, engine = _Budget(budget_ms / 1000), self.engine_cut if subject.cut else self.engine
         try:
-            found = budget.run(self.engine, subject.text)
+            found = budget.run(engine, subject.text)
             if found is not None:
                 return found.group(0)
             if subject.origin is None:
                 return None
-            found = budget.run(self.engine, subject.folded)
+            found = budget.run(engine, subject.folded)
         except TimeoutError:
             raise RegexSlow(self.pattern, budget_ms) from None
         return subject.original(*found.span()) if found is not None else None
@@ -518,10 +534,27 @@ def compiled(pattern: str) -> Compiled:
     except (regex.error, TypeError, ValueError, OverflowError, RecursionError) as exc:
         raise RegexRefused(f"The pattern is not a valid regular expression: {exc}.") from None
     try:
-        needed = max((_fold(text) for text in _required(_tree(normal))), key=len, default="")
-    except (RegexRefused, RecursionError):
-        needed = ""  # a stored pattern from before this check: no pre-filter, the budget still holds
-    return Compiled(pattern, engine, needed if needed.strip() else "")
+        tree, parser = _read(normal)
+    except (RegexRefused, RecursionError):  # a stored pattern from before this check: no pre-filter, the budget holds
+        return Compiled(pattern, engine, "", engine)
+    needed = max((_fold(text) for text in _required(tree)), key=len, default="")
+    return Compiled(pattern, engine, needed if needed.strip() else "", _cut_engine(normal, parser, engine))
+
+
+def _cut_engine(pattern: str, parser: _Parser, engine):
+    """The pattern with its end anchors unable to match at the end of a cut text (with (?m), $ only before a line
+    break); the pattern's own engine when it has none (or the rewrite does not compile)."""
+    if not parser.ends:
+        return engine
+    never = "(?=\n)" if parser.multiline else "(?!)"
+    pieces, last = [], 0
+    for start, end in parser.ends:
+        pieces += [pattern[last:start], never if pattern[start:end] == "$" else "(?!)"]
+        last = end
+    try:
+        return regex.compile("".join(pieces) + pattern[last:], FLAGS)
+    except regex.error:
+        return engine
 
 
 def _fold(text: str) -> str:

@@ -1,11 +1,13 @@
 """The one regex engine of the automation: patterns are checked when saved and run with a time budget per message.
 
-Engine: the PyPI `regex` module (a C extension; already installed as a dependency of transformers, so PyInstaller
-bundles it with no hook; pinned in requirements.txt because we import it). Why: its searches take `timeout=`, checked
-inside the C matching loop, so a pattern that backtracks too long is stopped at its budget and the worker goes on;
-with `concurrent=True` it releases the GIL while matching, so the web server's threads are not held either. Python's
-`re` cannot be interrupted (only a killed process would stop it), and `google-re2`, though linear-time, is not
-installed here, lacks lookarounds and backreferences and would be a second C++ library in the binary.
+Engine: the PyPI `regex` module (a C extension, already installed as a dependency of transformers; PyInstaller
+bundles it through this module's import, no hook needed; pinned in requirements.txt because we import it). Why: its
+searches take `timeout=`, checked inside the C matching loop, so a pattern that backtracks too long is stopped at its
+budget and the worker goes on. Python's `re` cannot be interrupted (only a killed process would stop it), and
+`google-re2`, though linear-time, is not installed here, lacks lookarounds and backreferences and would be a second
+C++ library in the binary. Searches keep the GIL (no `concurrent=True`): a message runs dozens of microsecond
+searches, and handing the GIL to another thread at each would make this thread wait for it again each time; a slow
+pattern holds it at most its budget, once, before its rule is disabled.
 
 Syntax: Python's `re` syntax (also `\\p{L}`-style Unicode properties), always case-insensitive. Refused at save
 (RegexRefused, 422 invalid_pattern, a sentence naming the problem): longer than MAX_PATTERN characters, invalid,
@@ -20,9 +22,10 @@ own characters); it errs on the side of refusing, and the time budget catches wh
 Matching: text and pattern are NFC-normalized (Vietnamese typed on some keyboards arrives decomposed), only the
 first MAX_TEXT characters are searched (rules answer short questions; this also bounds the polynomial shapes the
 checker lets through, so a customer cannot get a sound rule disabled by sending a very long message; on a longer
-message `$` and `\\Z` do not match where it was cut: its end is further on), and when the text itself does not match, its folded form is searched too (lower case, no
-accents, đ as d, as keyword rules compare): so the pattern `gia` matches "GIÁ" while `giá` still needs the accent.
-The matched text reported is always the customer's own (the span of the folded match mapped back).
+message `$` and `\\Z` do not match where it was cut: its end is further on), and when the text itself does not
+match, its folded form is searched too (lower case, no accents, đ as d, as keyword rules compare): so the pattern
+`gia` matches "GIÁ" while `giá` still needs the accent. The matched text reported is always the customer's own
+(the span of the folded match mapped back).
 
 Budget: one search of one pattern on one message (the text and its folded form together) may take `budget_ms`
 (the `regex_budget_ms` setting, DEFAULT_BUDGET_MS if not given); past it RegexSlow is raised and the caller disables
@@ -286,8 +289,12 @@ class _Shape:
     def takes(self, source: str) -> frozenset:
         """The sample characters an atom matches (case-insensitively, '.' included newline: over- rather than under-)."""
         if ("takes", source) not in self.seen:
-            engine = regex.compile(source, FLAGS | regex.DOTALL)
-            self.seen["takes", source] = frozenset(c for c in self.alphabet if engine.fullmatch(c))
+            try:
+                engine = regex.compile(source, FLAGS | regex.DOTALL)
+            except regex.error:  # a part read wrongly: assume it takes anything (refuse rather than miss)
+                self.seen["takes", source] = self.everything
+            else:
+                self.seen["takes", source] = frozenset(c for c in self.alphabet if engine.fullmatch(c))
         return self.seen["takes", source]
 
     def nullable(self, node: _Node) -> bool:
@@ -515,7 +522,7 @@ class _Budget:
         while self.left > 0:
             own, process = time.thread_time(), time.process_time()
             try:
-                return engine.search(text, timeout=self.left * self.scale, concurrent=True)
+                return engine.search(text, timeout=self.left * self.scale)
             except TimeoutError:
                 share = (time.thread_time() - own) / max(time.process_time() - process, 1e-9)
                 # at most one core per thread of ours: a share below 1/cores is clock noise, not contention

@@ -104,7 +104,7 @@ def test_a_pattern_that_slips_past_the_checker_costs_at_most_its_budget(pattern,
     # unbounded, these searches take 2^300 (resp. Fibonacci(60)) steps: minutes to ages, not milliseconds
     assert cpu_ms < 2 * budget_ms and wall_ms < 3000, (cpu_ms, wall_ms)
     assert (info.value.status, info.value.code) == (422, "slow_pattern")
-    assert f"/{pattern}/ took longer than its time budget (20 ms)" in info.value.message
+    assert f"/{pattern}/ took longer than 20 ms (its time budget)" in info.value.message
 
 
 def test_the_index_reports_a_slow_regex_and_keeps_matching_the_others():
@@ -115,7 +115,7 @@ def test_the_index_reports_a_slow_regex_and_keeps_matching_the_others():
     message = Message.of("giá " + "a" * 300 + "!")
     slow = []
     assert index.hits(message, slow) == [("kw", "keyword 'giá' (contains)"), ("re", "pattern /gi.\\s+a/ matched 'giá a'")]
-    assert [key for key, _ in slow] == ["slow"] and "its time budget (10 ms)" in slow[0][1].message
+    assert [key for key, _ in slow] == ["slow"] and "took longer than 10 ms" in slow[0][1]
     with pytest.raises(safe_regex.RegexSlow) as info:
         index.hits(message)
     assert info.value.key == "slow"

@@ -123,8 +123,8 @@ class Index:
     def hits(self, message: Message, slow: list | None = None) -> list:
         """[(key, why)] of every match that matches the message, in the order built.
 
-        A regex over the budget: with a `slow` list, (key, the RegexSlow) is appended to it and the other matches go
-        on; without one, the RegexSlow is raised with its `key` set. Either way the caller disables that rule."""
+        A regex over the budget: with a `slow` list, (key, sentence) is appended to it and the other matches go on;
+        without one, safe_regex.RegexSlow is raised with its `key` set. Either way the caller disables that rule."""
         found = {}
         if message.event is None:
             self.keyword_hits(message.folded, found)
@@ -172,7 +172,7 @@ class Index:
                 exc.key = self.keys[position]
                 if slow is None:
                     raise
-                slow.append((exc.key, exc))
+                slow.append((exc.key, exc.message))
                 continue
             if match is not None:
                 found[position] = _pattern_reason(pattern, match)

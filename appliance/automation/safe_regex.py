@@ -63,7 +63,7 @@ class RegexSlow(AppError):
     status, code = 422, "slow_pattern"
 
     def __init__(self, pattern: str, budget_ms: float, key=None):
-        super().__init__(f"The pattern /{pattern}/ took longer than its time budget ({budget_ms:g} ms) on a customer's "
+        super().__init__(f"The pattern /{pattern}/ took longer than {budget_ms:g} ms (its time budget) on a customer's "
                          f"message and was stopped; simplify it (fewer repeats of .* or \\w+) and enable the rule again.")
         self.pattern, self.key = pattern, key
 

@@ -512,23 +512,29 @@ class _Budget:
 
     The engine's `timeout` counts the whole process's CPU time, so while other threads are busy (the model generating)
     it fires early; a search stopped before this thread used its budget is run again with what is left, scaled by the
-    share of the process's CPU time this thread had. This thread's time is what bounds a stuck worker."""
+    share of the process's CPU time this thread had. This thread's time is what bounds a stuck worker. It is read
+    once per search and again only on a time-out (reading it costs more than a typical search): between the two, the
+    wall time spent stands for it (never less)."""
 
     def __init__(self, seconds: float):
-        self.left, self.scale = seconds, 1.0
+        self.seconds, self.left, self.scale = seconds, seconds, 1.0
+        self.cpu = time.thread_time()
 
     def run(self, engine, text: str):
         """engine.search(text) within what is left; TimeoutError when it is used up."""
         while self.left > 0:
-            own, process = time.thread_time(), time.process_time()
+            allowance, started = self.left * self.scale, time.perf_counter()
             try:
-                return engine.search(text, timeout=self.left * self.scale)
+                found = engine.search(text, timeout=allowance)
             except TimeoutError:
-                share = (time.thread_time() - own) / max(time.process_time() - process, 1e-9)
-                # at most one core per thread of ours: a share below 1/cores is clock noise, not contention
-                self.scale = min(1 / max(share, 1e-9), _CORES)
-            finally:
-                self.left -= time.thread_time() - own
+                used = time.thread_time() - self.cpu
+                self.left = self.seconds - used
+                # the process's CPU clock ran `allowance` out while this thread used at most `used` of it; at most one
+                # core per thread, so a larger ratio is clock noise
+                self.scale = min(max(allowance / max(used, 1e-9), 1.0), _CORES)
+                continue
+            self.left -= time.perf_counter() - started
+            return found
         raise TimeoutError
 
 

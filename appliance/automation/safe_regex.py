@@ -237,7 +237,13 @@ class _Parser:
 
     def escape(self) -> _Node:
         start = self.i
-        c = self.peek(1)
+        node = self.escaped(self.peek(1))
+        if self.i > len(self.p):
+            raise RegexRefused(f"The pattern ends in the middle of the escape '{self.p[start:]}'; complete or remove it.")
+        return node
+
+    def escaped(self, c: str) -> _Node:
+        start = self.i
         self.i += 2
         if c.isdigit() and c != "0":
             while self.peek().isdigit() and self.i - start < 3:
@@ -282,6 +288,10 @@ class _Shape:
         self.pattern, self.alphabet = pattern, "".join(sorted(letters))
         self.everything = frozenset(self.alphabet)
         self.seen: dict = {}  # (question, id(node) or source) -> answer: each part judged once
+        self.alike: dict = {}  # a character's lower, upper and folded forms -> the sample characters that have it
+        for c in self.alphabet:
+            for form in {c, c.lower(), c.upper(), c.casefold()}:
+                self.alike.setdefault(form, set()).add(c)
 
     def text(self, node: _Node) -> str:
         return self.pattern[node.start:node.end]
@@ -296,6 +306,10 @@ class _Shape:
             else:
                 self.seen["takes", source] = frozenset(c for c in self.alphabet if engine.fullmatch(c))
         return self.seen["takes", source]
+
+    def takes_literal(self, c: str) -> frozenset:
+        """The sample characters equal to c but for case (a superset: what the engine's case folding may pair)."""
+        return frozenset({c}.union(*(self.alike.get(form, ()) for form in {c.lower(), c.upper(), c.casefold()})))
 
     def nullable(self, node: _Node) -> bool:
         """Whether the part can match an empty text."""
@@ -322,7 +336,7 @@ class _Shape:
 
     def _first(self, node: _Node) -> frozenset:
         if node.kind == "char":
-            return self.takes(node.source)
+            return self.takes_literal(node.literal) if node.literal else self.takes(node.source)
         if node.kind in ("empty", "look"):
             return frozenset()
         if node.kind == "alt":

@@ -341,7 +341,8 @@ def test_openapi_describes_request_bodies_and_path_parameters(client):
                          ("/knowledge/documents", "post"), ("/knowledge/documents/{document_id}", "patch"),
                          ("/knowledge/search", "post"),
                          ("/rules", "post"), ("/rules/{rule_id}", "patch"), ("/rules/{rule_id}", "put"),
-                         ("/rules/reorder", "post"), ("/automation/test", "post")}
+                         ("/rules/reorder", "post"), ("/automation/test", "post"),
+                         ("/flows", "post"), ("/flows/{flow_id}", "put"), ("/flows/import", "post")}
 
 
 @QUICK

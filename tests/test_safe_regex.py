@@ -8,7 +8,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from appliance.automation import safe_regex
 from appliance.automation.match import Index, Message, why
-from appliance.config import load_settings
+from appliance.config import ConfigError, load_settings
 from tests.conftest import run_benchmark
 
 QUICK = hsettings(derandomize=True, max_examples=200, deadline=None, database=None)
@@ -90,7 +90,7 @@ def test_matching_is_case_insensitive_accent_folding_and_reports_the_customers_w
 
 def test_the_budget_is_a_setting():
     assert load_settings({"load_models": False}, environ={}).regex_budget_ms == safe_regex.DEFAULT_BUDGET_MS == 20
-    with pytest.raises(Exception, match="regex_budget_ms"):
+    with pytest.raises(ConfigError, match="regex_budget_ms"):
         load_settings({"regex_budget_ms": 0}, environ={})
 
 
@@ -129,13 +129,13 @@ def test_the_index_finds_keywords_by_mode_payloads_and_events_in_rule_order():
     rules = [("exact", {"type": "keyword", "mode": "exact", "keywords": ["xin chào"]}),
              ("starts", {"type": "keyword", "mode": "starts_with", "keywords": ["cho hỏi", "shop ơi"]}),
              ("contains", {"type": "keyword", "mode": "contains", "keywords": ["bao nhiêu", "giá"]}),
-             ("not-a-part", {"type": "keyword", "mode": "contains", "keywords": ["gia"]}),
+             ("unaccented", {"type": "keyword", "mode": "contains", "keywords": ["gia"]}),
              ("button", {"type": "payload", "payload": "BOOK"}),
              ("follow", {"type": "event", "event": "follow"})]
     index = Index.build(rules)
     assert index.hits(Message.of("Shop ơi, GIÁ bao nhiêu?")) == [
         ("starts", "keyword 'shop ơi' (starts_with)"), ("contains", "keyword 'bao nhiêu' (contains)"),
-        ("not-a-part", "keyword 'gia' (contains)")]
+        ("unaccented", "keyword 'gia' (contains)")]
     assert index.hits(Message.of("Xin chào!")) == [("exact", "keyword 'xin chào' (exact)")]
     assert index.hits(Message.of("giai đoạn")) == []  # whole words only
     assert index.hits(Message.of("Đặt lịch", payload="BOOK")) == [("button", "payload 'BOOK'")]

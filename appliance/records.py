@@ -755,6 +755,11 @@ class Flow(BaseModel):
         return list(cls.select().where(cls.tenant == tenant_id).order_by(cls.created_at, cls.id))
 
     @classmethod
+    def any_active(cls, tenant_id: str) -> bool:
+        """Whether the tenant has an active flow."""
+        return cls.select().where((cls.tenant == tenant_id) & (cls.active == True)).exists()  # noqa: E712
+
+    @classmethod
     def current(cls, tenant_id: str | None = None, active: bool = True) -> list[tuple["Flow", dict]]:
         """(flow, its current version's definition) of the active flows (of one tenant, if given): one query."""
         query = (cls.select(cls, FlowVersion.definition)
@@ -811,6 +816,8 @@ class FlowRun(BaseModel):
     ended_at = DateTimeField(null=True)
     answer = TextField(null=True)  # the last valid answer to an ask (a condition step's "reply")
     error = TextField(null=True)  # why it failed or stopped, for the owner
+    turn_message = IntegerField(null=True)  # the inbound message its last turn answered...
+    turn_said = JSONField(null=True)  # ...and what that turn said: a retry after a crash says it again
 
     ACTIVE = ("running", "waiting", "delayed")
 
@@ -822,6 +829,11 @@ class FlowRun(BaseModel):
         """The customer's run in progress (running, waiting for an answer, or delayed), or None."""
         return (cls.select().where((cls.customer == customer_id) & cls.status.in_(cls.ACTIVE))
                 .order_by(cls.id.desc()).first())
+
+    @classmethod
+    def answered(cls, customer_id: int, message_id: int) -> "FlowRun | None":
+        """The customer's run whose last turn answered this message (it is being answered again), or None."""
+        return cls.get_or_none((cls.customer == customer_id) & (cls.turn_message == message_id))
 
     @classmethod
     def move(cls, run_id: int, from_statuses: tuple[str, ...], **changes) -> bool:
@@ -952,9 +964,10 @@ def _create_automation_tables(db) -> None:
     db.create_tables([Rule, Flow, FlowVersion, FlowRun, Assignment, HookCall])
 
 
-# --- flows: a run's last answer and error, a schedule's last minute (schedule version 16) ---------------------
+# --- flows: a run's last answer, error and turn, a schedule's last minute (schema version 16) -----------------
 
-_COLUMNS_16 = (("flowrun", "answer", "TEXT"), ("flowrun", "error", "TEXT"), ("flow", "schedule_mark", "VARCHAR(255)"))
+_COLUMNS_16 = (("flowrun", "answer", "TEXT"), ("flowrun", "error", "TEXT"), ("flowrun", "turn_message", "INTEGER"),
+               ("flowrun", "turn_said", "TEXT"), ("flow", "schedule_mark", "VARCHAR(255)"))
 
 
 @migration(16)

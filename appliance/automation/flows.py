@@ -26,7 +26,8 @@ from appliance.records import Channel, Conversation, Customer, Flow, FlowRun, Fl
 
 log = logging.getLogger(__name__)
 
-STEP_BUDGET = 50  # steps one turn may take without waiting: a loop that slipped through the check stops here
+STEP_BUDGET = flow_check.MAX_STEPS  # a turn takes at most every step once unless it loops: a loop that slipped through
+# the check (an old version, a row written by hand) stops here
 STOP_WORDS = {"stop": "en", "cancel": "en", "huy": "vi", "thoat": "vi"}  # folded: "hủy", "thoát" too
 STOPPED = {"vi": "Đã dừng. Bạn cần gì cứ nhắn cho shop nhé.", "en": "Stopped. Write to us any time you need something."}
 EXPORT_FORMAT = "appliance-flow-1"
@@ -110,9 +111,12 @@ def delete(tenant_id: str, flow_id: str) -> None:
 
 
 def export(tenant_id: str, flow_id: str) -> dict:
-    """The flow's current version as a JSON document `import_flow` takes (here or on another appliance)."""
+    """The flow's current version as a JSON document `import_flow` takes (here or on another appliance); a webhook
+    step's sealed secret stays here (the importer gives the secret again)."""
     row = Flow.get_for_tenant(tenant_id, flow_id, "flow")
-    return {"format": EXPORT_FORMAT, "flow": {"name": row.name, **FlowVersion.definition_of(row.id, row.version)}}
+    definition = FlowVersion.definition_of(row.id, row.version)
+    steps = [{k: v for k, v in step.items() if k != "secret_sealed"} for step in definition["steps"]]
+    return {"format": EXPORT_FORMAT, "flow": {"name": row.name, **definition, "steps": steps}}
 
 
 def import_flow(tenant_id: str, document, services=None) -> Flow:
@@ -150,6 +154,7 @@ class _Walk:
     timezone: str
     answering: bool = True
     assistant_at: int | None = None
+    deferred: dict | None = None  # outside a message: where the run stopped, written once its messages are stored
 
     @property
     def steps(self) -> dict:
@@ -157,7 +162,12 @@ class _Walk:
 
 
 def _walk(turn: actions.Turn, run: FlowRun, definition: dict, channel_kind: str, answering: bool = True) -> _Walk:
-    return _Walk(turn, run, definition, channel_kind, turn.services.settings.get("timezone", "UTC"), answering)
+    return _Walk(turn, run, definition, channel_kind, _setting(turn.services, "timezone", "UTC"), answering)
+
+
+def _setting(services, name: str, default):
+    """A setting of the running appliance (a dry run without one, as in a test box call: the default)."""
+    return services.settings.get(name, default) if services is not None else default
 
 
 def _save(walk: _Walk, step: str, status: str, **changes) -> None:
@@ -170,6 +180,9 @@ def _save(walk: _Walk, step: str, status: str, **changes) -> None:
         return
     if status not in FlowRun.ACTIVE:
         changes.setdefault("ended_at", utcnow())
+    if walk.deferred is not None:
+        walk.deferred.update(step=step, status=status, **changes)
+        return
     FlowRun.move(run.id, FlowRun.ACTIVE, step=step, status=status, **changes)
 
 
@@ -306,16 +319,39 @@ def _answer(walk: _Walk, step: dict, text: str, payload: str | None) -> bool:
 
 def responder(context):
     """The customer's active flow takes the message (an answer, or a stop word); else a flow whose trigger matches
-    starts. None: no flow has anything to do with it."""
+    starts. None: no flow has anything to do with it.
+
+    A turn's rows (the run's step, what it said) are written in one transaction; a crash before its reply was stored
+    leaves the message pending, and answering it again gives the same messages (`_replay`), not a second step."""
     customer = context.conversation.customer
+    done = FlowRun.answered(customer.id, context.message.id)
+    if done is not None:
+        return _replay(done, context)
+    payload = (context.message.payload or {}).get("button_id")
+    if payload and context.message.kind == "button":
+        ab.observe(customer.id, "button", payload)  # a tap may be an A/B goal, whoever answers it
+    if FlowRun.active_of(customer.id) is None and not Flow.any_active(context.tenant.id):
+        return None  # most messages: no write lock taken, two indexed reads
+    with database.atomic("IMMEDIATE"):
+        taken = _take(context)
+    if taken is None:
+        return None
+    turn, assistant_at = taken
+    return _response(turn, context, assistant_at=assistant_at)
+
+
+def _take(context) -> tuple[actions.Turn, int | None] | None:
+    """This message's turn of a flow (its rows written, its messages in the turn), or None."""
     text = context.message.text or ""
     payload = (context.message.payload or {}).get("button_id")
-    run = FlowRun.active_of(customer.id)
+    run = FlowRun.active_of(context.conversation.customer_id)
     if run is not None:
         language = STOP_WORDS.get(match.words(text))
         if language:
             _end(run, "stopped", "The customer asked to stop.")
-            return _response(_turn(context, run.flow_id), context, [Outbound(to="", text=STOPPED[language])])
+            turn = _turn(context, run.flow_id)
+            turn.outbounds.append(Outbound(to="", text=STOPPED[language]))
+            return _remember(run, context, turn, None)
         if run.status == "delayed":
             return None  # the chain answers meanwhile; the flow goes on when its delay is over
         if not _expired(context.services, run):
@@ -337,7 +373,7 @@ def _continue(context, run: FlowRun, text: str, payload: str | None):
     walk = _walk(turn, run, definition, context.channel.kind)
     if not _answer(walk, step, text, payload):
         return None
-    return _response(turn, context, assistant_at=walk.assistant_at)
+    return _remember(run, context, turn, walk.assistant_at)
 
 
 def _triggered(context, text: str, payload: str | None):
@@ -360,8 +396,27 @@ def _triggered(context, text: str, payload: str | None):
                 turn = _turn(context, flow.id)
                 turn.note(f"flow '{flow.name}': {hit}")
                 walk = _begin(turn, flow, definition, context.conversation, context.channel.kind)
-                return _response(turn, context, assistant_at=walk.assistant_at)
+                return _remember(walk.run, context, turn, walk.assistant_at)
     return None
+
+
+def _remember(run: FlowRun, context, turn: actions.Turn, assistant_at: int | None):
+    """Note on the run which message this turn answered and what it said (in the turn's transaction)."""
+    said = {"replies": [{"text": o.text, "buttons": o.buttons, "template": o.template} for o in turn.outbounds],
+            "handoff": turn.handoff, "assistant": turn.assistant, "assistant_at": assistant_at}
+    FlowRun.update(turn_message=context.message.id, turn_said=said).where(FlowRun.id == run.id).execute()
+    return turn, assistant_at
+
+
+def _replay(run: FlowRun, context):
+    """The reply of a turn whose rows were written before a crash and whose reply was not stored."""
+    said = run.turn_said or {}
+    turn = _turn(context, run.flow_id)
+    turn.outbounds = [Outbound(to="", text=r["text"], buttons=r.get("buttons") or [], template=r.get("template"))
+                      for r in said.get("replies", ())]
+    turn.handoff, turn.assistant = said.get("handoff"), bool(said.get("assistant"))
+    log.info("flow run %d: message %d is answered again as before", run.id, context.message.id)
+    return _response(turn, context, assistant_at=said.get("assistant_at"))
 
 
 def _first_message(context) -> bool:
@@ -394,6 +449,7 @@ def _begin(turn: actions.Turn, flow: Flow, definition: dict, conversation: Conve
     run = FlowRun(**values) if turn.dry_run else FlowRun.create(**values)
     turn.source = turn.source or f"flow:{flow.id}"
     walk = _walk(turn, run, definition, kind, answering)
+    walk.deferred = None if answering else {}
     _execute(walk, definition["start"])
     return walk
 
@@ -432,7 +488,7 @@ def _end(run: FlowRun, status: str, why: str) -> None:
 
 
 def _timeout(services, definition: dict | None) -> timedelta:
-    minutes = (definition or {}).get("timeout_minutes") or services.settings.get("flow_timeout_minutes", 60)
+    minutes = (definition or {}).get("timeout_minutes") or _setting(services, "flow_timeout_minutes", 60)
     return timedelta(minutes=minutes)
 
 
@@ -440,6 +496,52 @@ def _expired(services, run: FlowRun) -> bool:
     if run.status != "waiting":
         return False
     return utcnow() - run.updated_at > _timeout(services, FlowVersion.definition_of(run.flow_id, run.version))
+
+
+# --- the test box: what a flow would do with a message (a dry run) ----------------------------------------------
+
+def explain(tenant, message: match.Message, facts: Facts, customer: Customer | None = None) -> dict | None:
+    """What the flows would answer (rules.explain asks them first), changing nothing: {"answered_by": "flow",
+    "flow": {"id", "name"}, "why", "replies"}, or None when no flow takes the message."""
+    person = customer or Customer(tenant=tenant.id, tags=[], custom_fields={})
+    turn = actions.Turn(None, tenant.id, person, dry_run=True, text=message.text)
+    run = FlowRun.active_of(customer.id) if customer is not None else None
+    if run is not None and run.status != "delayed" and not _expired(None, run):
+        flow = Flow.get_by_id(run.flow_id)
+        language = STOP_WORDS.get(message.folded)
+        if language:
+            turn.outbounds.append(Outbound(to="", text=STOPPED[language]))
+            return _explained(flow, turn, f"'{message.text}' leaves flow '{flow.name}'")
+        definition = FlowVersion.definition_of(run.flow_id, run.version)
+        step = {s["id"]: s for s in definition["steps"]}.get(run.step)
+        walk = _Walk(turn, run, definition, facts.channel_kind or "", facts.zone)
+        if step is None or step["type"] != "ask" or not _answer(walk, step, message.text, message.payload):
+            return None
+        return _explained(flow, turn, f"the customer is in flow '{flow.name}', which waits on step '{step['id']}'")
+    return _explain_trigger(turn, tenant.id, message, facts, first=customer is None)
+
+
+def _explain_trigger(turn: actions.Turn, tenant_id: str, message: match.Message, facts: Facts,
+                     first: bool) -> dict | None:
+    """The flow whose trigger the message matches, run as far as it goes (a draft run, nothing stored)."""
+    for flow, definition in Flow.current(tenant_id):
+        for trigger in definition.get("triggers", ()):
+            if trigger["type"] in ("keyword", "payload"):
+                hit = match.why(trigger, message)
+            else:
+                hit = "event first_message" if first and trigger.get("event") == "first_message" else None
+            if hit:
+                run = FlowRun(tenant=tenant_id, flow=flow.id, version=flow.version, step=definition["start"],
+                              status="running")
+                _execute(_Walk(turn, run, definition, facts.channel_kind or "", facts.zone), definition["start"])
+                return _explained(flow, turn, f"flow '{flow.name}' starts: {hit}")
+    return None
+
+
+def _explained(flow: Flow, turn: actions.Turn, why: str) -> dict:
+    replies = [{"text": o.text, **({"buttons": o.buttons} if o.buttons else {})} for o in turn.outbounds]
+    return {"answered_by": "flow", "flow": {"id": flow.id, "name": flow.name}, "why": [why] + turn.why,
+            "replies": replies, **({"handoff": turn.handoff} if turn.handoff else {})}
 
 
 # --- outside a message: delays, time-outs, schedules, crash recovery (tasks.py rings these) -------------------
@@ -459,15 +561,19 @@ def resume(services, run_id: int) -> bool:
                         conversation_id=conversation.id)
     walk = _walk(turn, run, FlowVersion.definition_of(run.flow_id, run.version), conversation.channel.kind,
                  answering=False)
+    walk.deferred = {}
     _execute(walk, run.step)
-    _deliver(services, conversation, turn)
+    _deliver(services, conversation, walk)
     return True
 
 
-def _deliver(services, conversation: Conversation, turn: actions.Turn) -> None:
-    """Send what a turn outside a message said (a resumed delay, a schedule) and do its hand-off."""
+def _deliver(services, conversation: Conversation, walk: _Walk) -> None:
+    """Send what a turn outside a message said (a resumed delay, a schedule), do its hand-off, then write where the
+    run stopped: a crash before that leaves it "running" at the step it began with, and `recover` takes that step
+    again (a message may go twice, none is lost)."""
     from appliance import conversations
 
+    turn = walk.turn
     outs = turn.outbounds
     try:
         if outs:
@@ -477,6 +583,9 @@ def _deliver(services, conversation: Conversation, turn: actions.Turn) -> None:
             conversations.handoff(services, conversation, reason=turn.handoff)
     except AppError as exc:  # the window closed or the channel went: the flow cannot reach the customer
         log.info("a flow's messages to conversation %d were not sent: %s", conversation.id, exc.code)
+        walk.deferred.update(status="failed", error=f"Its messages could not be sent: {exc.message}",
+                             ended_at=utcnow())
+    FlowRun.move(walk.run.id, ("running",), **walk.deferred)
 
 
 def resume_due(services) -> int:
@@ -485,16 +594,11 @@ def resume_due(services) -> int:
 
 
 def recover(services, grace: timedelta = CRASH_GRACE) -> int:
-    """Runs a crash left "running" mid-turn (for longer than `grace`; at start-up: all) go back to where their row
-    says: waiting on their ask, or due now. How many."""
-    count = 0
-    for run in FlowRun.idle(("running",), utcnow() - grace):
-        step = {s["id"]: s for s in (FlowVersion.definition_of(run.flow_id, run.version) or {"steps": []})["steps"]}
-        if step.get(run.step, {}).get("type") == "ask":
-            count += FlowRun.move(run.id, ("running",), status="waiting")
-        else:
-            count += FlowRun.move(run.id, ("running",), status="delayed", resume_at=utcnow())
-    return count
+    """Runs a crash left "running" outside a message (a resumed delay, a scheduled start: for longer than `grace`;
+    at start-up all) are due again at the step their row names. (A turn answering a message is one transaction:
+    it never leaves a run "running".) How many."""
+    return sum(FlowRun.move(run.id, ("running",), status="delayed", resume_at=utcnow())
+               for run in FlowRun.idle(("running",), utcnow() - grace))
 
 
 def time_out(services) -> int:
@@ -510,7 +614,7 @@ def time_out(services) -> int:
 def run_schedules(services, now: datetime | None = None) -> int:
     """Start flows whose schedule trigger is due this minute (in the `timezone` setting) for the customers with the
     trigger's tag; the flow row keeps the minute, so a restart or a second worker never repeats it. How many runs."""
-    local = now or _local_now(services.settings.get("timezone", "UTC"))
+    local = now or _local_now(_setting(services, "timezone", "UTC"))
     minute = local.strftime("%Y-%m-%dT%H:%M")
     started = 0
     for flow, definition in Flow.current():
@@ -538,8 +642,8 @@ def _scheduled(services, flow: Flow, definition: dict, customer: Customer) -> bo
     if conversation.status != "open":
         return False
     turn = actions.Turn(services, flow.tenant_id, customer, source=f"flow:{flow.id}", conversation_id=conversation.id)
-    _begin(turn, flow, definition, conversation, conversation.channel.kind, answering=False)
-    _deliver(services, conversation, turn)
+    walk = _begin(turn, flow, definition, conversation, conversation.channel.kind, answering=False)
+    _deliver(services, conversation, walk)
     return True
 
 

@@ -17,7 +17,7 @@ from appliance.errors import AppError
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, Rule
 from tests.conftest import post_json, run_benchmark
 from tests.fakes import (  # noqa: F401  (fixtures)
-    USERS, connect, fake_messenger, fake_whatsapp, fake_zalo, sample, signed_headers,
+    USERS, connect, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, sample, signed_headers,
 )
 
 HELLO = prompts.SMALLTALK["en"]["greeting"]
@@ -417,6 +417,24 @@ def test_follow_rule_welcomes_the_new_follower_and_unfollow_rule_tags(client, te
     _zalo_event(client, channel_id, "unfollow")
     assert Customer.get_by_id(customer.id).tags == ["left"]
     assert len(fake_zalo.sends) == 1 and [r.matches for r in Rule.of_tenant(tenant.id)] == [1, 1]
+
+
+def test_telegram_start_runs_the_follow_rule_and_a_block_the_unfollow_rule(client, tenant, fake_telegram):
+    channel_id = connect(client, tenant, fake_telegram)
+    add_rule(tenant, "welcome", match={"type": "event", "event": "follow"}, actions=[reply("Welcome to the bot!")])
+    add_rule(tenant, "blocked", match={"type": "event", "event": "unfollow"}, actions=[{"type": "tag", "tag": "left"}])
+    blocked = json.loads(sample("telegram", "my_chat_member_blocked.json"))
+    started = json.loads(json.dumps(blocked))
+    started["update_id"] -= 1
+    started["my_chat_member"]["old_chat_member"]["status"], started["my_chat_member"]["new_chat_member"]["status"] = (
+        "kicked", "member")
+    for update in (started, blocked):
+        raw = json.dumps(update).encode()
+        response = client.post(f"/webhooks/telegram/{channel_id}", data=raw, headers=signed_headers("telegram", raw))
+        assert response.status_code == 200
+    [sent] = fake_telegram.wait_for(1)
+    assert (sent.body["chat_id"], sent.body["text"]) == (USERS["telegram"], "Welcome to the bot!")
+    assert Customer.get(Customer.external_id == USERS["telegram"]).tags == ["left"]
 
 
 def test_unfollow_rules_cannot_reply(tenant):

@@ -419,6 +419,11 @@ class Active:
     rules: tuple[Compiled, ...]
     index: match.Index
     budget_ms: float
+    stamp: tuple = ()  # Rule.stamp when read
+    checked: float = 0.0  # time.monotonic() when the stamp was last compared
+
+
+RECHECK_SECONDS = 2.0  # another process on the same data (a CLI, a restore) may change rules: compare stamps this often
 
 
 _CACHE: dict[str, Active] = {}
@@ -434,15 +439,24 @@ def changed(tenant_id: str) -> None:
 
 
 def active(tenant_id: str, budget_ms: float = safe_regex.DEFAULT_BUDGET_MS) -> Active:
-    """The tenant's enabled rules in order, indexed for matching with this regex budget (cached until they change)."""
+    """The tenant's enabled rules in order, indexed for matching with this regex budget (cached until they change:
+    every write here says so at once, a write from another process is seen within RECHECK_SECONDS)."""
     with _LOCK:
         cached = _CACHE.get(tenant_id)
         generation = _GENERATION.get(tenant_id, 0)
     if cached is not None and cached.budget_ms == budget_ms:
-        return cached
+        if time.monotonic() - cached.checked < RECHECK_SECONDS:
+            return cached
+        if Rule.stamp(tenant_id) == cached.stamp:
+            with _LOCK:
+                if _CACHE.get(tenant_id) is cached:
+                    _CACHE[tenant_id] = replace(cached, checked=time.monotonic())
+            return cached
+    stamp = Rule.stamp(tenant_id)
     rules = tuple(Compiled(r.id, r.name, r.proceed, r.match, tuple(r.conditions or ()), tuple(r.actions or ()))
                   for r in Rule.of_tenant(tenant_id, enabled_only=True))
-    built = Active(rules, match.Index.build(enumerate(r.match for r in rules), budget_ms), budget_ms)
+    built = Active(rules, match.Index.build(enumerate(r.match for r in rules), budget_ms), budget_ms, stamp,
+                   time.monotonic())
     with _LOCK:
         if _GENERATION.get(tenant_id, 0) == generation:  # no change came in while we read: keep it
             _CACHE[tenant_id] = built

@@ -35,7 +35,6 @@ the rule with the exception's sentence as the reason."""
 from __future__ import annotations
 
 import functools
-import os
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ MAX_TEXT = 1000
 DEFAULT_BUDGET_MS = 20.0
 FLAGS = regex.IGNORECASE | regex.UNICODE | regex.VERSION0
 INF = float("inf")
-_CORES = os.cpu_count() or 1
+_SHARE = 8  # a thread of a busy process may get 1/8 of its CPU time; past that a search counts as slow
 _ATTEMPTS = 8  # searches of one text stopped early by other threads' CPU time before it counts as too slow
 
 
@@ -552,11 +551,11 @@ class Subject:
 
 @dataclass(frozen=True)
 class Compiled:
-    """A pattern ready to run: the engine's object and the folded literal every match needs ("" if none known)."""
+    """A pattern ready to run: the engine's object and the folded texts every match contains (longest first)."""
 
     pattern: str
     engine: object
-    literal: str
+    literals: tuple
     engine_cut: object  # for a cut text: $ and \Z do not match where the text was cut
 
     def search(self, subject: Subject, budget_ms: float = DEFAULT_BUDGET_MS) -> str | None:
@@ -600,9 +599,9 @@ class _Budget:
             except TimeoutError:
                 used = time.thread_time() - self.cpu
                 self.left = self.seconds - used
-                # the process's CPU clock ran `allowance` out while this thread used at most `used` of it; at most one
-                # core per thread, so a larger ratio is clock noise
-                self.scale = min(max(allowance / max(used, 1e-9), 1.0), _CORES)
+                # the process's CPU clock ran `allowance` out while this thread used at most `used` of it (if the
+                # other threads go idle during the next attempt, it may use up to `scale` times what is left)
+                self.scale = min(max(allowance / max(used, 1e-9), 1.0), _SHARE)
                 continue
             self.left -= time.perf_counter() - started
             return found
@@ -620,9 +619,9 @@ def compiled(pattern: str) -> Compiled:
     try:
         tree, parser = _read(normal)
     except (RegexRefused, RecursionError):  # a stored pattern from before this check: no pre-filter, the budget holds
-        return Compiled(pattern, engine, "", engine)
-    needed = max((_fold(text) for text in _required(tree)), key=len, default="")
-    return Compiled(pattern, engine, needed if needed.strip() else "", _cut_engine(normal, parser, engine))
+        return Compiled(pattern, engine, (), engine)
+    needed = sorted({folded for text in _required(tree) if (folded := _fold(text)).strip()}, key=len, reverse=True)
+    return Compiled(pattern, engine, tuple(needed), _cut_engine(normal, parser, engine))
 
 
 def _cut_engine(pattern: str, parser: _Parser, engine):

@@ -6,7 +6,7 @@
 of its rules) so that `.hits(message)` finds every matching one without scanning them all: keywords are looked up by
 their folded words in dicts (exact: the whole text; starts_with: the text's first words; contains: the text's word
 runs that begin with a keyword's first word), payloads and events by value, and a regex runs only when the folded
-literal every match of it needs is in the folded text. The answers are the same as `why`'s, rule by rule."""
+literals every match of it contains are all in the folded text. The answers are the same as `why`'s, rule by rule."""
 from __future__ import annotations
 
 import re
@@ -93,14 +93,14 @@ class Index:
         self.payloads, self.events = defaultdict(list), defaultdict(list)
         self.patterns = []  # (position, pattern as written, safe_regex.Compiled)
         for position, (_, match) in enumerate(entries):
-            self.add(position, match)
+            self._add(position, match)
 
     @classmethod
     def build(cls, entries, budget_ms: float = safe_regex.DEFAULT_BUDGET_MS) -> "Index":
         """The index of (key, match) pairs, in their order (a rule's priority order)."""
         return cls(list(entries), budget_ms)
 
-    def add(self, position: int, match: dict):
+    def _add(self, position: int, match: dict):
         kind = match.get("type")
         if kind == "keyword":
             written = match.get("mode", "contains")
@@ -124,12 +124,12 @@ class Index:
         """[(key, why)] of every match that matches the message, in the order built.
 
         A regex over the budget: with a `slow` list, (key, sentence) is appended to it and the other matches go on;
-        without one, RegexSlow is raised with its `key` set. Either way the caller disables that rule."""
+        without one, safe_regex.RegexSlow is raised with its `key` set. Either way the caller disables that rule."""
         found = {}
         if message.event is None:
-            self.keyword_hits(message.folded, found)
+            self._keyword_hits(message.folded, found)
             if message.text and self.patterns:
-                self.pattern_hits(safe_regex.Subject.of(message.text), found, slow)
+                self._pattern_hits(safe_regex.Subject.of(message.text), found, slow)
         if message.payload is not None:
             for position in self.payloads.get(message.payload, ()):
                 found[position] = f"payload '{message.payload}'"
@@ -138,7 +138,7 @@ class Index:
                 found[position] = f"event {message.event}"
         return [(self.keys[position], found[position]) for position in sorted(found)]
 
-    def keyword_hits(self, folded: str, found: dict):
+    def _keyword_hits(self, folded: str, found: dict):
         """The reason of each keyword match: its first keyword (in the match's order) that the text has."""
         first = {}  # position -> lowest keyword number found
 
@@ -162,17 +162,23 @@ class Index:
             keywords, mode = self.keywords[position]
             found[position] = f"keyword '{keywords[number]}' ({mode})"
 
-    def pattern_hits(self, subject: safe_regex.Subject, found: dict, slow: list | None):
+    def _pattern_hits(self, subject: safe_regex.Subject, found: dict, slow: list | None):
+        folded = subject.folded
         for position, pattern, compiled in self.patterns:
-            if compiled.literal and compiled.literal not in subject.folded:
-                continue
-            try:
-                match = compiled.search(subject, self.budget_ms)
-            except safe_regex.RegexSlow as exc:
-                if slow is None:
-                    exc.key = self.keys[position]
-                    raise
-                slow.append((self.keys[position], exc.message))
-                continue
-            if match is not None:
-                found[position] = _pattern_reason(pattern, match)
+            for literal in compiled.literals:  # a loop, not any(): a generator per pattern costs more than the test
+                if literal not in folded:
+                    break
+            else:
+                self._pattern_hit(position, pattern, compiled, subject, found, slow)
+
+    def _pattern_hit(self, position: int, pattern: str, compiled, subject, found: dict, slow: list | None):
+        try:
+            match = compiled.search(subject, self.budget_ms)
+        except safe_regex.RegexSlow as exc:
+            exc.key = self.keys[position]
+            if slow is None:
+                raise
+            slow.append((exc.key, exc.message))
+            return
+        if match is not None:
+            found[position] = _pattern_reason(pattern, match)

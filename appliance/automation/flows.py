@@ -1,7 +1,8 @@
 """Flows: named, versioned lists of steps a customer walks through (shapes: appliance/automation/__init__.py).
 
 Editing a flow makes a new version; a customer's run stays on the version it started on. A run is a row (FlowRun):
-its step and status are written after every turn, so a restart or a kill -9 continues at the same step. A run
+its step and status are written in one transaction with the rest of a turn, so a restart or a kill -9 continues at
+the same step (and a message answered again after a crash gets the same messages). A run
 waits on an ask (the next message is its answer), on a delay (`resume_at`: a huey scheduled ring, the minutely
 sweep and the start-up resume it; huey only rings, the row is the ledger) or ends. An unanswered run times out
 (`flow_timeout_minutes` or the flow's `timeout_minutes`) and the conversation returns to normal; "stop", "hủy",

@@ -248,7 +248,8 @@ def test_an_ab_step_is_sticky_and_counts_the_step_goal(client, tenant):
     channel = Channel.create(tenant=tenant.id, kind="web", name="Shop chat")
     body = {"name": "AB", "triggers": [{"type": "keyword", "keywords": ["offer"]}], "start": "ab",
             "steps": [{"id": "ab", "type": "ab", "experiment": "offer",
-                       "variants": [{"name": "A", "weight": 50, "next": "a"}, {"name": "B", "weight": 50, "next": "b"}]},
+                       "variants": [{"name": "A", "weight": 50, "next": "a"},
+                                    {"name": "B", "weight": 50, "next": "b"}]},
                       {"id": "a", "type": "ask", "text": "Offer A: 10% off. Want it?", "next": "yes"},
                       {"id": "b", "type": "ask", "text": "Offer B: free delivery. Want it?", "next": "yes"},
                       {"id": "yes", "type": "send", "text": "Great!"}]}

@@ -435,8 +435,9 @@ def _first_message(context) -> bool:
 
 def start(turn: actions.Turn, flow_id: str, context) -> str | None:
     """A rule's start_flow action: start the tenant's active flow for the turn's customer (a run of theirs in
-    progress is stopped) and add its first messages to the turn; the run's status, or None if no such flow."""
-    flow = Flow.get_or_none((Flow.id == flow_id) & (Flow.tenant == turn.tenant_id) & (Flow.active == True))  # noqa: E712
+    progress is stopped) and add its first messages to the turn; the run's status (None: no such flow)."""
+    flow = Flow.get_or_none((Flow.id == flow_id) & (Flow.tenant == turn.tenant_id)
+                            & (Flow.active == True))  # noqa: E712
     if flow is None:
         turn.note(f"flow {flow_id} is not an active flow of this shop")
         return None

@@ -15,8 +15,8 @@ from appliance.records import (Channel, Conversation, Customer, Flow, FlowRun, F
                                utcnow)
 from appliance.responders import Context
 from tests.conftest import post_json, wait_until
-from tests.fakes import (USERS, connect, consumer, fake_whatsapp, hook_receiver, sample,  # noqa: F401  (fixtures)
-                         signed_headers)
+from tests.fakes import (USERS, connect, consumer, fake_whatsapp, fake_zalo, hook_receiver,  # noqa: F401  (fixtures)
+                         sample, signed_headers)
 
 HELLO = prompts.SMALLTALK["en"]["greeting"]
 BOOKING = {
@@ -464,3 +464,23 @@ def test_a_resume_cut_off_by_a_crash_is_taken_again_from_its_step(web, tenant, s
     assert flows.recover(services) == 1 and flows.resume_due(services) == 1
     assert web.replies() == ["Sure.", "Still want the roses?"]
     assert (web.run().status, web.run().step) == ("waiting", "q")
+
+
+def test_a_follow_starts_a_flow_and_its_answer_continues_it(client, tenant, fake_zalo):
+    channel_id = connect(client, tenant, fake_zalo)
+    active(tenant.id, {"name": "Hello follower", "triggers": [{"type": "event", "event": "follow"}], "start": "ask",
+                       "steps": [{"id": "ask", "type": "ask", "text": "Chào bạn! Bạn ở thành phố nào?", "field": "city",
+                                  "next": "ok"},
+                                 {"id": "ok", "type": "send", "text": "Cảm ơn bạn!"}]})
+    raw = sample("zalo", "follow.json")
+    assert client.post(f"/webhooks/zalo/{channel_id}", data=raw, headers=signed_headers("zalo", raw)).status_code == 200
+    [welcome] = fake_zalo.wait_for(1)
+    assert welcome.body["message"]["text"] == "Chào bạn! Bạn ở thành phố nào?"
+    run = FlowRun.get()
+    assert (run.status, run.step, run.customer.external_id) == ("waiting", "ask", USERS["zalo"])
+    body = json.loads(sample("zalo", "user_send_text.json"))
+    body["message"]["text"] = "Hà Nội"
+    raw = json.dumps(body).encode()
+    assert client.post(f"/webhooks/zalo/{channel_id}", data=raw, headers=signed_headers("zalo", raw)).status_code == 200
+    assert fake_zalo.wait_for(2)[1].body["message"]["text"] == "Cảm ơn bạn!"
+    assert FlowRun.get().status == "done" and Customer.get_by_id(run.customer_id).custom_fields["city"] == "Hà Nội"

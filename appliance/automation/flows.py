@@ -636,6 +636,26 @@ def run_schedules(services, now: datetime | None = None) -> int:
     return started
 
 
+def on_event(services, event, kind: str, customer: Customer) -> bool:
+    """A platform event (follow, opt_in) starts the first active flow with that event trigger for the customer (not
+    already in a flow), in their conversation; whether one started (the event's rules then stay silent)."""
+    from appliance import conversations
+
+    if kind == "unfollow" or FlowRun.active_of(customer.id) is not None:
+        return False  # nobody to talk to after an unfollow
+    for flow, definition in Flow.current(event.tenant_id):
+        if any(t["type"] == "event" and t["event"] == kind for t in definition.get("triggers", ())):
+            conversation = conversations.open_conversation(services, event.tenant_id, event.channel, customer)
+            if conversation.status != "open":
+                return False
+            turn = actions.Turn(services, flow.tenant_id, customer, source=f"flow:{flow.id}",
+                                conversation_id=conversation.id)
+            _deliver(services, conversation, _begin(turn, flow, definition, conversation, conversation.channel.kind,
+                                                    answering=False))
+            return True
+    return False
+
+
 def _cron(text: str):
     minute, hour, day, month, weekday = text.split()
     return crontab(minute, hour, day, month, weekday, strict=True)

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from appliance.assistant import prompts
+from appliance import conversations
 from appliance.automation import ab, actions, flows
 from appliance.records import (Channel, Conversation, Customer, Flow, FlowRun, FlowVersion, InboundEvent, Message,
                                utcnow)
@@ -196,6 +197,16 @@ def test_a_first_message_event_starts_a_flow_once(web, tenant):
     web.says("hello")  # the answer ends the flow without a word: the assistant answers it
     assert web.replies() == ["Welcome to Lan's shop!", HELLO, "Anything else?", HELLO]
     assert web.run().status == "done"
+
+
+def test_a_reopened_conversation_starts_a_flow(web, tenant, services):
+    active(tenant.id, {"name": "Back", "triggers": [{"type": "event", "event": "reopened"}], "start": "s",
+                       "steps": [{"id": "s", "type": "send", "text": "Welcome back!"}]})
+    web.says("hello")
+    conversations.close(services, web.customer().conversations.get())
+    web.says("hello again")
+    web.says("hello")
+    assert web.replies() == [HELLO, "Welcome back!", HELLO]
 
 
 # --- conditions, field and tag steps, jumps ---------------------------------------------------------------------

@@ -390,14 +390,15 @@ def _triggered(context, text: str, payload: str | None):
     if not flows:
         return None
     message = match.Message.of(text, payload)
-    first = None
+    events: dict[str, bool] = {}
     for flow, definition in flows:
         for trigger in definition.get("triggers", ()):
             if trigger["type"] in ("keyword", "payload"):
                 hit = match.why(trigger, message)
-            elif trigger["type"] == "event" and trigger["event"] == "first_message":
-                first = _first_message(context) if first is None else first
-                hit = first
+            elif trigger["type"] == "event" and trigger["event"] in ("first_message", "reopened"):
+                if trigger["event"] not in events:
+                    events[trigger["event"]] = _message_event(context, trigger["event"])
+                hit = f"event {trigger['event']}" if events[trigger["event"]] else None
             else:
                 hit = None
             if hit:
@@ -427,10 +428,16 @@ def _replay(run: FlowRun, context):
     return _response(turn, context, assistant_at=said.get("assistant_at"))
 
 
-def _first_message(context) -> bool:
-    customer_id = context.conversation.customer_id
-    return (Message.select().join(Conversation)
-            .where((Conversation.customer == customer_id) & (Message.direction == "in")).count()) == 1
+def _message_event(context, event: str) -> bool:
+    """Whether the message is the customer's first ever ("first_message"), or the first of a conversation after a
+    closed one ("reopened")."""
+    conversation = context.conversation
+    if event == "first_message":
+        return (Message.select().join(Conversation).where((Conversation.customer == conversation.customer_id)
+                                                          & (Message.direction == "in")).count()) == 1
+    earlier = Message.select().where((Message.conversation == conversation.id) & (Message.direction == "in")
+                                     & (Message.id < context.message.id))
+    return not earlier.exists() and Conversation.closed_before(conversation.customer_id, conversation.id)
 
 
 def start(turn: actions.Turn, flow_id: str, context) -> str | None:

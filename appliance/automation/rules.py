@@ -534,14 +534,11 @@ def _wrote_before(customer_id: int | None, message_id: int | None) -> bool:
 
 
 def _observe(customer_id: int, payload: str | None) -> None:
-    """A button tap may be an A/B goal (automation/ab.py, when installed)."""
-    if payload is None:
-        return
-    try:
-        from appliance.automation import ab
-    except ImportError:
-        return
-    ab.observe(customer_id, "button", payload)
+    """A button tap may be an A/B goal."""
+    from appliance.automation import ab
+
+    if payload is not None:
+        ab.observe(customer_id, "button", payload)
 
 
 # --- the responder ----------------------------------------------------------------------------------------
@@ -569,11 +566,8 @@ def responder(context):
 
 
 def _start_flow(turn: Turn, context) -> None:
-    try:
-        from appliance.automation import flows
-    except ImportError:
-        log.warning("rule %s starts flow %s, but this appliance has no flows module", turn.source, turn.start_flow)
-        return
+    from appliance.automation import flows  # here: flows checks its steps with this module's checks
+
     flows.start(turn, turn.start_flow, context)
 
 
@@ -672,13 +666,10 @@ def explain(tenant, text: str, channel_kind: str | None = None, customer: Custom
 
 
 def _flow_explain(tenant, message: match.Message, facts: Facts, customer: Customer | None) -> dict | None:
-    """The flows' own dry run, when the flows module offers one: flows answer before rules."""
-    try:
-        from appliance.automation import flows
-    except ImportError:
-        return None
-    explain_flow = getattr(flows, "explain", None)
-    return explain_flow(tenant, message, facts, customer) if explain_flow is not None else None
+    """The flows' own dry run (a waiting ask, a stop word, a trigger): flows answer before rules."""
+    from appliance.automation import flows
+
+    return flows.explain(tenant, message, facts, customer)
 
 
 def _explain_events(rules: Active, customer: Customer | None) -> tuple[str, ...]:

@@ -148,8 +148,8 @@ def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
     from appliance.web import (RowId, admin, admin_assistant, admin_channels, admin_inbox, admin_knowledge,  # noqa: F401
                                admin_setup,
-                               admin_users, api, brand, conversations, events, flows, health, i18n, knowledge,
-                               packs, webhooks, widget)
+                               admin_users, api, automation, brand, conversations, events, flows, health, i18n,
+                               knowledge, packs, webhooks, widget)
 
     services = services or create_services(settings)
     app = Flask(__name__, static_folder=None)
@@ -173,6 +173,7 @@ def create_app(settings, services: Services | None = None) -> Flask:
     app.register_blueprint(knowledge.blueprint)
     app.register_blueprint(conversations.blueprint)
     app.register_blueprint(events.blueprint)
+    app.register_blueprint(automation.blueprint)
     app.register_blueprint(flows.blueprint)
     app.register_blueprint(packs.blueprint)
     return app

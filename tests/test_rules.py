@@ -67,7 +67,8 @@ class Writer:
         return Customer.get(Customer.channel == self.channel_id)
 
     def conversation(self) -> Conversation:
-        return Conversation.select().where(Conversation.channel == self.channel_id).order_by(Conversation.id.desc()).get()
+        return (Conversation.select().where(Conversation.channel == self.channel_id)
+                .order_by(Conversation.id.desc()).get())
 
 
 @pytest.fixture(params=["web", "whatsapp"])
@@ -240,7 +241,7 @@ FRIDAY_2330_UTC = datetime(2026, 11, 27, 23, 30)  # Saturday 06:30 in Ho Chi Min
     ({"days": [4], "from": "23:00", "to": "24:00"}, "UTC", FRIDAY_2330_UTC, True),
     ({"days": [4], "from": "22:00", "to": "02:00"}, "UTC", datetime(2026, 11, 28, 1, 30), True),  # Fri night, Sat 1:30
     ({"days": [4], "from": "22:00", "to": "02:00"}, "UTC", datetime(2026, 11, 28, 2, 0), False),  # the end is out
-    ({"days": [5], "from": "22:00", "to": "02:00"}, "UTC", datetime(2026, 11, 28, 1, 30), False),  # Saturday's starts later
+    ({"days": [5], "from": "22:00", "to": "02:00"}, "UTC", datetime(2026, 11, 28, 1, 30), False),  # Sat's is later
     ({"days": [4], "from": "22:00", "to": "02:00"}, "UTC", datetime(2026, 11, 27, 21, 59), False),
     ({"days": [0, 1, 2, 3, 4], "from": "08:00", "to": "17:30", "inside": False}, "UTC", datetime(2026, 11, 29, 12),
      True),  # Sunday: outside office hours

@@ -362,7 +362,8 @@ def reorder(tenant_id: str, ids) -> list[Rule]:
         raise RuleError(f"ids: no rule with id {unknown[0][:80]} in this tenant.")
     if len(set(ids)) != len(ids) or len(ids) != len(rules):
         missing = [i for i in rules if i not in ids]
-        raise RuleError(f"ids: name each of your rules exactly once ({'missing ' + missing[0] if missing else 'a rule is named twice'}).")
+        problem = f"{missing[0]} is missing" if missing else "a rule is named twice"
+        raise RuleError(f"ids: name each of your rules exactly once ({problem}).")
     Rule.set_priorities({rule_id: 10 * (n + 1) for n, rule_id in enumerate(ids)})
     changed(tenant_id)
     return Rule.of_tenant(tenant_id)

@@ -15,11 +15,17 @@ from appliance.auth import issue_token
 from appliance.automation import flows, packs, rules
 from appliance.db import database, open_database
 from appliance.records import Channel, Conversation, Customer, Flow, FlowRun, Message, Rule, Tenant
-from tests.conftest import assert_error, post_json
+from tests.conftest import assert_error, make_settings, post_json
 from tests.fakes import connect, fake_whatsapp, sample, signed_headers  # noqa: F401  (fixtures)
 
 PACKS = ("restaurant", "shop", "spa")
 URL = "/api/v1/automation/packs"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    # a sample conversation is a dozen widget messages in a second: above one visitor's usual limit
+    return make_settings(tmp_path / "data", widget_session_messages=100)
 
 
 def install(client, tenant, name: str, values: dict | None = None):
@@ -145,7 +151,8 @@ def test_any_values_fill_every_text(given_values):
 
 @pytest.mark.parametrize("url,body,status,code", [
     (f"{URL}/bakery", {}, 404, "unknown_pack"),
-    (f"{URL}/..%2Fshop", {}, 404, "unknown_pack"),
+    (f"{URL}/..%2Fshop", {}, 404, "not_found"),  # no file outside the packs folder is ever named
+    (f"{URL}/__init__", {}, 404, "unknown_pack"),
     (f"{URL}/shop", {"values": ["8:00"]}, 422, "invalid_values"),
     (f"{URL}/shop", {"values": {"opening": "8:00"}}, 422, "unknown_value"),
     (f"{URL}/shop", {"values": {"hours_vi": 8}}, 422, "invalid_values"),

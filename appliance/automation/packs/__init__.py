@@ -97,7 +97,8 @@ def chosen_values(pack: dict, tenant, given: dict | None) -> dict[str, str]:
     if given is None:
         given = {}
     if not isinstance(given, dict):
-        raise AppError(422, "invalid_values", "Give 'values' as an object of texts, e.g. {\"hours_vi\": \"8:00 – 21:00\"}.")
+        raise AppError(422, "invalid_values",
+                       "Give 'values' as an object of texts, e.g. {\"hours_vi\": \"8:00 – 21:00\"}.")
     unknown = sorted(set(given) - set(pack["values"]))
     if unknown:
         raise AppError(422, "unknown_value", f"The {pack['name']} pack has no value '{unknown[0][:40]}'; it has: "

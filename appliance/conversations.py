@@ -87,10 +87,19 @@ def message_status(services, message: Message) -> None:
 def record_inbound(services, event: InboundEvent, inbound: Inbound) -> tuple[Message, bool]:
     """The customer, their conversation and the inbound message for a stored event, and whether it is new (once: a
     replay returns the message stored before)."""
-    with database.atomic("IMMEDIATE"):
+    try:
+        message = _record(event, inbound)
+    except IntegrityError:  # inbound_event is unique: stored by an earlier try (no query first for the rare case)
         existing = Message.get_or_none(Message.inbound_event == event.id)
-        if existing is not None:
-            return existing, False
+        if existing is None:
+            raise
+        return existing, False
+    _emit_message(services, "message.in", message)
+    return message, True
+
+
+def _record(event: InboundEvent, inbound: Inbound) -> Message:
+    with database.atomic("IMMEDIATE"):
         now = utcnow()
         customer = _customer(event, inbound, now)
         conversation = (Conversation.select()
@@ -103,12 +112,10 @@ def record_inbound(services, event: InboundEvent, inbound: Inbound) -> tuple[Mes
             Conversation.update(last_message_at=now).where(Conversation.id == conversation.id).execute()
             conversation.last_message_at = now
         conversation.customer = customer
-        message = Message.create(tenant=event.tenant_id, conversation=conversation, direction="in",
-                                 sender="customer", kind=inbound.kind, text=inbound.describe(),
-                                 inbound_event=event.id, platform_id=inbound.platform_id,
-                                 payload={k: v for k, v in inbound.as_json().items() if k != "raw" and v})
-    _emit_message(services, "message.in", message)
-    return message, True
+        return Message.create(tenant=event.tenant_id, conversation=conversation, direction="in",
+                              sender="customer", kind=inbound.kind, text=inbound.describe(),
+                              inbound_event=event.id, platform_id=inbound.platform_id,
+                              payload={k: v for k, v in inbound.as_json().items() if k != "raw" and v})
 
 
 def _customer(event: InboundEvent, inbound: Inbound, now: datetime) -> Customer:

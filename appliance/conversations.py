@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from peewee import IntegrityError
+
 from appliance import channels
 from appliance.channels import Inbound, Outbound
 from appliance.db import database
@@ -82,12 +84,22 @@ def message_status(services, message: Message) -> None:
 
 # --- inbound -------------------------------------------------------------------------------------------
 
-def record_inbound(services, event: InboundEvent, inbound: Inbound) -> Message:
-    """The customer, their conversation and the inbound message for a stored event (once: a replay returns it)."""
-    with database.atomic("IMMEDIATE"):
+def record_inbound(services, event: InboundEvent, inbound: Inbound) -> tuple[Message, bool]:
+    """The customer, their conversation and the inbound message for a stored event, and whether it is new (once: a
+    replay returns the message stored before)."""
+    try:
+        message = _record(event, inbound)
+    except IntegrityError:  # inbound_event is unique: stored by an earlier try (no query first for the rare case)
         existing = Message.get_or_none(Message.inbound_event == event.id)
-        if existing is not None:
-            return existing
+        if existing is None:
+            raise
+        return existing, False
+    _emit_message(services, "message.in", message)
+    return message, True
+
+
+def _record(event: InboundEvent, inbound: Inbound) -> Message:
+    with database.atomic("IMMEDIATE"):
         now = utcnow()
         customer = _customer(event, inbound, now)
         conversation = (Conversation.select()
@@ -100,12 +112,10 @@ def record_inbound(services, event: InboundEvent, inbound: Inbound) -> Message:
             Conversation.update(last_message_at=now).where(Conversation.id == conversation.id).execute()
             conversation.last_message_at = now
         conversation.customer = customer
-        message = Message.create(tenant=event.tenant_id, conversation=conversation, direction="in",
-                                 sender="customer", kind=inbound.kind, text=inbound.describe(),
-                                 inbound_event=event.id, platform_id=inbound.platform_id,
-                                 payload={k: v for k, v in inbound.as_json().items() if k != "raw" and v})
-    _emit_message(services, "message.in", message)
-    return message
+        return Message.create(tenant=event.tenant_id, conversation=conversation, direction="in",
+                              sender="customer", kind=inbound.kind, text=inbound.describe(),
+                              inbound_event=event.id, platform_id=inbound.platform_id,
+                              payload={k: v for k, v in inbound.as_json().items() if k != "raw" and v})
 
 
 def open_conversation(services, tenant_id: str, channel: Channel, customer: Customer) -> Conversation:
@@ -170,13 +180,15 @@ def reply(services, conversation: Conversation, outbound: Outbound, sender: str,
     outbounds = [_allowed(services, channel, customer, o) for o in (outbound, *more)]
     reply_to = meta.get("reply_to")
     reply_to_id = reply_to.id if isinstance(reply_to, Message) else reply_to
-    with database.atomic("IMMEDIATE"):
-        if reply_to_id is not None:
-            existing = Message.get_or_none(Message.reply_to == reply_to_id)
-            if existing is not None:
-                return existing
-        rows = [Message.create(**_row(conversation, o, sender, reply_to_id if n == 0 else None, meta))
-                for n, o in enumerate(outbounds)]
+    try:
+        with database.atomic("IMMEDIATE"):
+            rows = [Message.create(**_row(conversation, o, sender, reply_to_id if n == 0 else None, meta))
+                    for n, o in enumerate(outbounds)]
+    except IntegrityError:  # reply_to is unique: the message has its reply already (no query first for the rare case)
+        existing = Message.get_or_none(Message.reply_to == reply_to_id) if reply_to_id is not None else None
+        if existing is None:
+            raise
+        return existing
     for message in rows:
         message.conversation = conversation
         _emit_message(services, "message.out", message)

@@ -172,9 +172,20 @@ def hand_over(services, message: Message, channel: Channel | None = None, inline
     channel = channel or message.conversation.channel
     local = getattr(channels.module(channel.kind), "LOCAL", False)
     if local or (inline and services.outbox.breaker.clean(channel.id)):
-        deliver(services, message.id)
+        _deliver_written(services, message)
     else:
         tasks.deliver_message(message.id)
+
+
+def _deliver_written(services, message: Message) -> None:
+    """`deliver` for a row this thread has just written, with its conversation and customer in hand: only the channel
+    is read again (it may have been disconnected or given new credentials while the reply was made). Building the
+    four-table read of `deliver` cost more than the rest of a send's queries together."""
+    conversation = message.conversation
+    channel = Channel.get_or_none(Channel.id == conversation.channel_id)
+    if channel is not None:
+        conversation.channel = channel
+        _deliver(services, message)
 
 
 def schedule(message_id: int, delay: float) -> None:
@@ -191,7 +202,12 @@ def deliver(services, message_id: int) -> None:
                .join(Conversation).join(Channel, on=(Conversation.channel == Channel.id))
                .switch(Conversation).join(Customer, on=(Conversation.customer == Customer.id))
                .where(Message.id == message_id).first())
-    if message is None or message.direction != "out" or message.status != "pending":
+    if message is not None:
+        _deliver(services, message)
+
+
+def _deliver(services, message: Message) -> None:
+    if message.direction != "out" or message.status != "pending":
         return
     channel = message.conversation.channel
     module = channels.module(channel.kind)

@@ -78,10 +78,11 @@ def handle_claimed(services, event: InboundEvent) -> Message | None:
         handler = EVENT_HANDLERS.get(inbound.kind)
         _finish(event.id, (handler(services, event, inbound) or "done") if handler else "skipped")  # or "waiting"
         return None
-    message = conversations.record_inbound(services, event, inbound)
+    message, new = conversations.record_inbound(services, event, inbound)
     conversation = message.conversation
     conversation.channel = event.channel  # loaded with the event: the reply needs no query for it
-    existing = Message.get_or_none(Message.reply_to == message.id)
+    # only a message recorded by an earlier try (a replay, a retry after a crash) can have its reply already
+    existing = None if new else Message.get_or_none(Message.reply_to == message.id)
     if existing is not None or conversation.status != "open":
         _finish(event.id, "done")  # answered already, or a person has the conversation
         return existing

@@ -14,7 +14,7 @@ from appliance.auth import create_user
 from appliance.channels import Inbound, Outbound
 from appliance.errors import AppError
 from appliance.events import NAMES, Event, Events
-from appliance.pipeline import MAX_EVENT_ATTEMPTS, requeue_unfinished, store_events
+from appliance.pipeline import MAX_EVENT_ATTEMPTS, handle_event, requeue_unfinished, store_events
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, utcnow
 from tests.conftest import configure, conversation_for, make_settings, post_json
 from tests.fakes import USERS, connect, fake_whatsapp, sample, signed_headers  # noqa: F401  (fixtures)
@@ -192,6 +192,21 @@ def test_one_bot_reply_per_customer_message(client, tenant, services, web_channe
     again = conversations.reply(services, inbound.conversation, Outbound(to="", text="twice?"), "bot",
                                 reply_to=inbound.id)
     assert again.text == HELLO and Message.select().where(Message.direction == "out").count() == 1
+
+
+def test_an_event_tried_again_is_recorded_once_and_answered_once(services, web_channel):
+    [event_id] = store_events(web_channel, [Inbound(kind="text", platform_id="s:1", user_id="s", text="hi")])
+    event = InboundEvent.get_by_id(event_id)
+    # a try that died after recording the message: the next one finds it (unique per event) and answers it
+    first, new = conversations.record_inbound(services, event, Inbound.from_json(event.payload))
+    again, new_again = conversations.record_inbound(services, event, Inbound.from_json(event.payload))
+    assert new and not new_again and again.id == first.id
+    handle_event(services, event_id)
+    InboundEvent.update(status="pending").where(InboundEvent.id == event_id).execute()  # and a replay after the reply
+    handle_event(services, event_id)
+    assert [m.id for m in Message.select().where(Message.direction == "in")] == [first.id]
+    assert [(m.reply_to_id, m.text) for m in Message.select().where(Message.direction == "out")] == [(first.id, HELLO)]
+    assert Customer.select().count() == 1 and Conversation.select().count() == 1
 
 
 # --- states and their events --------------------------------------------------------------------------------

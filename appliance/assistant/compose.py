@@ -34,10 +34,13 @@ def compose(services, hits: list[dict], question: str, language: str, threshold:
     (appliance.assistant.vectors.Memo) holds the texts already embedded for this answer: the question's wordings and
     the hits' stored sentences."""
     queries = glossary.wordings(question, _script_language(question))
-    hits = _with_named_row(services, hits, question)
+    chunks = Chunk.by_ids([hit["chunk_id"] for hit in hits])
+    hits = _with_named_row(services, hits, question, chunks)
+    added = [hit["chunk_id"] for hit in hits if hit["chunk_id"] not in chunks]
+    if added:  # the named row of a table
+        chunks.update(Chunk.by_ids(added))
     asked = relevance.units(question)
     candidates = []
-    chunks = Chunk.by_ids([hit["chunk_id"] for hit in hits])
     for hit in hits:
         chunk = chunks.get(hit["chunk_id"])
         if chunk is None:
@@ -121,13 +124,12 @@ def _fields(document_id: int, cells: dict) -> dict:
     return document.fields if document is not None and document.fields is not None else rows.guess_fields(list(cells))
 
 
-def _with_named_row(services, hits: list[dict], question: str) -> list[dict]:
+def _with_named_row(services, hits: list[dict], question: str, found: dict[int, Chunk]) -> list[dict]:
     """The hits, and before the first table row among them the one row of its table that holds nearly all the
     question names (two things at least) and more than each of the hits' rows, counted as relevant: an English
     question finds Vietnamese rows by meaning only roughly ("gel manicure" finds "tháo gel" and "wax" as readily as
     "sơn gel tay"). For a question asking what the shop has, the first row counts when two rows of its table name all
-    the question does ("what TVs do you have?" and three TV rows)."""
-    found = Chunk.by_ids([h["chunk_id"] for h in hits])
+    the question does ("what TVs do you have?" and three TV rows). `found`: the hits' chunks by id."""
     chunks = {h["chunk_id"]: found.get(h["chunk_id"]) for h in hits}
     first = next((h for h in hits if chunks[h["chunk_id"]] is not None and chunks[h["chunk_id"]].cells), None)
     asked = len(rows.concepts(question))

@@ -134,7 +134,8 @@ class WidgetFeed:
     """The `message.out` subscriber that shows replies in the widget: web conversations only, customer's view only.
 
     Where a conversation goes (channel, session, whether it is a web one) never changes, so it is looked up once per
-    conversation and remembered (a bounded map): a reply costs no query after its conversation's first."""
+    conversation and remembered (a bounded map): a reply costs no query after its conversation's first. A channel's
+    kind never changes either and channels are few: a platform channel's replies cost no query at all after its first."""
 
     CACHE = 10_000
 
@@ -142,11 +143,14 @@ class WidgetFeed:
         self.streams = streams
         self._lock = threading.Lock()
         self._routes: OrderedDict[int, tuple[str, str] | None] = OrderedDict()
+        self._kinds: dict[str, str | None] = {}  # channel id -> kind
 
     def __call__(self, event) -> None:
         """Publish the message to the session's open streams when the conversation is a widget's."""
         from appliance.conversations import STAFF_ONLY
 
+        if self._kind(event.data.get("channel")) not in (KIND, None):
+            return
         route = self._route(event.conversation_id)
         if route is not None:
             data = {k: v for k, v in event.data.items() if k not in STAFF_ONLY}
@@ -163,6 +167,20 @@ class WidgetFeed:
             while len(self._routes) > self.CACHE:
                 self._routes.popitem(last=False)
         return route
+
+
+    def _kind(self, channel_id: str | None) -> str | None:
+        if channel_id is None:
+            return None
+        if channel_id not in self._kinds:
+            self._kinds[channel_id] = _kind_of(channel_id)  # two threads may both look: the same answer
+        return self._kinds[channel_id]
+
+
+def _kind_of(channel_id: str) -> str | None:
+    from appliance.records import Channel
+
+    return Channel.select(Channel.kind).where(Channel.id == channel_id).scalar()
 
 
 def _lookup(conversation_id: int) -> tuple[str, str] | None:

@@ -1,6 +1,9 @@
 """Does a message match a rule's or a flow trigger's `match`? Keywords compare folded text (lower case, no accents,
 đ as d, words separated by single spaces), so "gia" matches "giá" and "GIÁ"; a keyword matches whole words only
-("gia" is not in "giai"). Regexes run through safe_regex (checked at save, time-limited per message).
+("gia" is not in "giai"). A one-word keyword written with accents also compares its tone mark with a message typed
+with accents, as the assistant's search does: "giá" is not the "gia" of "gia đình" or "tham gia", while "gia bao
+nhieu" (typed without accents) still asks the price, and "hoà"/"hòa" (the two ways of placing a mark) are one word.
+Regexes run through safe_regex (checked at save, time-limited per message).
 
 `why(match, message)` judges one match; `Index.build([(key, match), ...])` prepares a tenant's rules once (per change
 of its rules) so that `.hits(message)` finds every matching one without scanning them all: keywords are looked up by
@@ -10,6 +13,7 @@ literals every match of it contains are all in the folded text. The answers are 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -19,6 +23,7 @@ from appliance.automation import safe_regex
 MODES = ("contains", "exact", "starts_with")
 EVENTS = ("first_message", "follow", "unfollow", "opt_in", "reopened")
 _NOT_WORD = re.compile(r"[^\w]+")
+_TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")  # grave, acute, tilde, hook above, dot below
 
 
 def words(text: str) -> str:
@@ -26,30 +31,75 @@ def words(text: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", fold(text)).split())
 
 
+def tones(text: str) -> tuple[str, ...] | None:
+    """The tone mark of each of `words(text)` ("" for none), or None when the text has no accent at all (typed
+    without them, or not Vietnamese): then only folded words compare."""
+    if text.isascii():
+        return None
+    marked = unicodedata.normalize("NFD", text.casefold())
+    if "đ" not in marked and not any(unicodedata.category(c) == "Mn" for c in marked):
+        return None
+    found, word, tone = [], False, set()
+    for c in marked.replace("đ", "d") + " ":
+        if unicodedata.category(c) == "Mn":
+            tone.update(_TONES.intersection(c))
+        elif _NOT_WORD.match(c):
+            if word:
+                found.append("".join(sorted(tone)))
+            word, tone = False, set()
+        else:
+            word = True
+    return tuple(found)
+
+
+def keyword_tone(keyword: str) -> str | None:
+    """The tone a one-word keyword written with accents asks of that word, else None (any tone will do)."""
+    marks = tones(keyword)
+    return marks[0] if marks is not None and len(marks) == 1 else None
+
+
 @dataclass(frozen=True)
 class Message:
-    """What a match looks at: the text (with `folded = words(text)`), a button payload, or an event name."""
+    """What a match looks at: the text (with `folded = words(text)` and its words' `tones`), a button payload, or
+    an event name."""
 
     text: str = ""
     folded: str = ""
     payload: str | None = None
     event: str | None = None
+    tones: tuple[str, ...] | None = None
 
     @classmethod
     def of(cls, text: str = "", payload: str | None = None, event: str | None = None) -> "Message":
-        return cls(text, words(text), payload, event)
+        folded = words(text)
+        marks = tones(text)
+        if marks is not None and len(marks) != (folded.count(" ") + 1 if folded else 0):
+            marks = None  # a character that folds into another word count: compare folded only
+        return cls(text, folded, payload, event, marks)
+
+    def toned(self, position: int, tone: str | None) -> bool:
+        """Whether the word at `position` has the keyword's tone (always, without one or in a text without accents)."""
+        return tone is None or self.tones is None or self.tones[position] == tone
 
 
-def keyword_hit(mode: str, keyword: str, folded: str) -> bool:
-    """Whether the folded keyword is in the folded text as whole words, as the mode says."""
-    key = words(keyword)
+def keyword_hit(mode: str, keyword: str, message: Message) -> bool:
+    """Whether the folded keyword is in the message's folded text as whole words (a one-word keyword with accents
+    also by its tone), as the mode says."""
+    key, folded = words(keyword), message.folded
     if not key:
         return False
+    if " " in key:
+        if mode == "exact":
+            return folded == key
+        if mode == "starts_with":
+            return folded.startswith(key + " ") or folded == key
+        return f" {key} " in f" {folded} "
+    tone, text = keyword_tone(keyword), folded.split(" ")
     if mode == "exact":
-        return folded == key
+        return folded == key and message.toned(0, tone)
     if mode == "starts_with":
-        return folded == key or folded.startswith(key + " ")
-    return f" {key} " in f" {folded} "
+        return text[0] == key and message.toned(0, tone)
+    return any(word == key and message.toned(position, tone) for position, word in enumerate(text))
 
 
 def why(match: dict, message: Message, budget_ms: float = safe_regex.DEFAULT_BUDGET_MS) -> str | None:
@@ -60,7 +110,7 @@ def why(match: dict, message: Message, budget_ms: float = safe_regex.DEFAULT_BUD
         if message.event is not None:
             return None
         for keyword in match.get("keywords", ()):
-            if keyword_hit(match.get("mode", "contains"), keyword, message.folded):
+            if keyword_hit(match.get("mode", "contains"), keyword, message):
                 return f"keyword '{keyword}' ({match.get('mode', 'contains')})"
         return None
     if kind == "regex":
@@ -87,7 +137,7 @@ class Index:
         self.keys = [key for key, _ in entries]
         self.budget_ms = budget_ms
         self.keywords = {}  # position -> (the match's keywords, its mode as written)
-        self.by_words = {mode: defaultdict(list) for mode in MODES}  # folded keyword -> [(position, keyword no.)]
+        self.by_words = {mode: defaultdict(list) for mode in MODES}  # folded keyword -> [(position, no., tone)]
         self.longest = dict.fromkeys(MODES, 0)  # most words in a keyword, per mode
         self.first_words = set()  # first words of the contains keywords: where a word run can begin
         self.payloads, self.events = defaultdict(list), defaultdict(list)
@@ -109,7 +159,8 @@ class Index:
             for number, keyword in enumerate(self.keywords[position][0]):
                 key = words(keyword)
                 if key:
-                    self.by_words[mode][key].append((position, number))
+                    tone = keyword_tone(keyword) if " " not in key else None
+                    self.by_words[mode][key].append((position, number, tone))
                     self.longest[mode] = max(self.longest[mode], key.count(" ") + 1)
                     if mode == "contains":
                         self.first_words.add(key.split(" ", 1)[0])
@@ -127,7 +178,7 @@ class Index:
         without one, safe_regex.RegexSlow is raised with its `key` set. Either way the caller disables that rule."""
         found = {}
         if message.event is None:
-            self._keyword_hits(message.folded, found)
+            self._keyword_hits(message, found)
             if message.text and self.patterns:
                 self._pattern_hits(safe_regex.Subject.of(message.text), found, slow)
         if message.payload is not None:
@@ -138,26 +189,27 @@ class Index:
                 found[position] = f"event {message.event}"
         return [(self.keys[position], found[position]) for position in sorted(found)]
 
-    def _keyword_hits(self, folded: str, found: dict):
+    def _keyword_hits(self, message: Message, found: dict):
         """The reason of each keyword match: its first keyword (in the match's order) that the text has."""
         first = {}  # position -> lowest keyword number found
+        folded = message.folded
 
-        def look(mode: str, run: str):
-            for position, number in self.by_words[mode].get(run, ()):
-                if number < first.get(position, len(self.keywords[position][0])):
+        def look(mode: str, run: str, start: int):
+            for position, number, tone in self.by_words[mode].get(run, ()):
+                if number < first.get(position, len(self.keywords[position][0])) and message.toned(start, tone):
                     first[position] = number
 
         if not folded:
             return
-        look("exact", folded)
+        look("exact", folded, 0)
         text = folded.split(" ")
         for size in range(1, min(self.longest["starts_with"], len(text)) + 1):
-            look("starts_with", " ".join(text[:size]))
+            look("starts_with", " ".join(text[:size]), 0)
         if self.longest["contains"]:
             for start, word in enumerate(text):
                 if word in self.first_words:
                     for size in range(1, min(self.longest["contains"], len(text) - start) + 1):
-                        look("contains", " ".join(text[start:start + size]))
+                        look("contains", " ".join(text[start:start + size]), start)
         for position, number in first.items():
             keywords, mode = self.keywords[position]
             found[position] = f"keyword '{keywords[number]}' ({mode})"

@@ -47,9 +47,17 @@ def message_json(m: Message, for_customer: bool = False) -> dict:
         "sources": m.sources or [],
         "path": m.path,
         "rejected": m.rejected,
+        "buttons": _buttons(m),
         "created_at": m.created_at.isoformat() + "Z",
     }
     return {k: v for k, v in data.items() if k not in STAFF_ONLY} if for_customer else data
+
+
+def _buttons(m: Message) -> list[dict]:
+    """A reply's buttons or quick replies ([{"id", "title"}]): the widget shows them, since it has no platform to."""
+    if m.direction != "out" or not isinstance(m.payload, dict):
+        return []
+    return [{"id": b.get("id"), "title": b.get("title")} for b in m.payload.get("buttons") or () if isinstance(b, dict)]
 
 
 def conversation_json(c: Conversation, with_messages: bool = False) -> dict:

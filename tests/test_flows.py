@@ -15,7 +15,7 @@ from appliance.automation import ab, actions, flows
 from appliance.records import (Channel, Conversation, Customer, Flow, FlowRun, FlowVersion, InboundEvent, Message,
                                utcnow)
 from appliance.responders import Context
-from tests.conftest import post_json, wait_until
+from tests.conftest import ask_bubble, needs_chromium, post_json, wait_until
 from tests.fakes import (USERS, connect, consumer, fake_whatsapp, fake_zalo, hook_receiver,  # noqa: F401  (fixtures)
                          sample, signed_headers)
 
@@ -495,3 +495,34 @@ def test_a_follow_starts_a_flow_and_its_answer_continues_it(client, tenant, fake
     assert client.post(f"/webhooks/zalo/{channel_id}", data=raw, headers=signed_headers("zalo", raw)).status_code == 200
     assert fake_zalo.wait_for(2)[1].body["message"]["text"] == "Cảm ơn bạn!"
     assert FlowRun.get().status == "done" and Customer.get_by_id(run.customer_id).custom_fields["city"] == "Hà Nội"
+
+
+CHOOSE = {
+    "name": "Pick-up", "triggers": [{"type": "keyword", "keywords": ["order"]}], "start": "how",
+    "steps": [
+        {"id": "how", "type": "ask", "text": "How would you like to get it?", "field": "how", "validate": "choice",
+         "buttons": [{"id": "deliver", "title": "Delivery"}, {"id": "pickup", "title": "Pick up at the shop"}],
+         "next": "done"},
+        {"id": "done", "type": "send", "text": "Noted, thank you."},
+    ]}
+
+
+@needs_chromium
+def test_a_choice_asked_in_the_widget_shows_its_buttons_and_a_tap_answers_it(browser, live_server, tenant,
+                                                                              web_channel, settings):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    active(tenant.id, CHOOSE)
+    settings["demo_channel"] = web_channel.id
+    asked = ask_bubble(browser, live_server + "/", "I want to order", 60)
+    assert asked.text == "How would you like to get it?"
+    buttons = WebDriverWait(browser, 10).until(ec.presence_of_all_elements_located((By.CSS_SELECTOR, ".apl-btns button")))
+    assert [b.text for b in buttons] == ["Delivery", "Pick up at the shop"]
+    buttons[1].click()
+    WebDriverWait(browser, 30).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".apl-log"), "Noted, thank you."))
+    assert [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".apl-me")] == ["I want to order",
+                                                                                 "Pick up at the shop"]
+    assert Customer.get(Customer.external_id != "").custom_fields["how"] == "pickup"
+    assert browser.find_elements(By.CSS_SELECTOR, ".apl-btns") == []  # a tapped choice is gone

@@ -45,6 +45,7 @@
       ".apl-log{flex:1;overflow-y:auto;padding:10px;background:#f6f8fa}.apl-msg{margin:6px 0;padding:8px 10px;border-radius:10px;max-width:85%;white-space:pre-wrap;word-wrap:break-word}" +
       ".apl-me{background:" + ACCENT + ";color:#fff;margin-left:auto}.apl-bot{background:#fff;border:1px solid #d0d7de}" +
       ".apl-form{display:flex;border-top:1px solid #d0d7de}.apl-form input{flex:1;border:0;padding:12px;font:inherit;outline:none}.apl-form button{border:0;background:#fff;color:" + ACCENT + ";font-weight:600;padding:0 14px;cursor:pointer}" +
+      ".apl-btns{display:flex;flex-wrap:wrap;gap:6px;margin:0 0 6px}.apl-btns button{border:1px solid " + ACCENT + ";background:#fff;color:" + ACCENT + ";border-radius:14px;padding:4px 10px;font:inherit;cursor:pointer}" +
       ".apl-err{color:#cf222e;font-size:12px;padding:4px 10px}" +
       ".apl-head img{height:20px;width:auto;vertical-align:middle;margin-right:8px}.apl-foot{font-size:11px;color:#57606a;text-align:center;padding:2px 0 4px}";
     var style = document.createElement("style");
@@ -118,24 +119,42 @@
         m.textContent = d.text;
         m.setAttribute("data-message-id", d.id);
         shown[d.id] = m;
+        choices(m, d.buttons || []);
       });
+    }
+
+    /* a reply's buttons: a tap sends the button's title, as a customer typing it would (a flow's choice takes either) */
+    function choices(after, buttons) {
+      if (!buttons.length) return;
+      var row = el("div", "apl-btns");
+      buttons.forEach(function (b) {
+        var button = el("button", null, String(b.title || ""));
+        button.type = "button";
+        button.onclick = function () { row.parentNode.removeChild(row); say(String(b.title || "")); };
+        row.appendChild(button);
+      });
+      log.insertBefore(row, after.nextSibling);
+      log.scrollTop = log.scrollHeight;
     }
 
     form.onsubmit = function (ev) {
       ev.preventDefault();
-      var text = input.value.trim();
-      if (!text) return;
+      say(input.value.trim());
+    };
+
+    function say(message) {
+      if (!message) return;
       err.textContent = "";
       connect();
-      add("apl-me", text);
+      add("apl-me", message);
       input.value = "";
       fetch(URL_BASE + "/messages", {
         method: "POST", headers: {"Content-Type": "application/json"},
-        body: JSON.stringify({session: session, text: text, id: Date.now().toString(36) + Math.random().toString(36).slice(2, 6)})
+        body: JSON.stringify({session: session, text: message, id: Date.now().toString(36) + Math.random().toString(36).slice(2, 6)})
       }).then(function (r) {
         if (!r.ok) return r.json().then(function (b) { err.textContent = (b.error && b.error.message) || text("failed", "Could not send."); });
       }).catch(function () { err.textContent = text("unreachable", "Could not reach the shop's chat; try again."); });
-    };
+    }
   }
 
   function el(tag, cls, text) {

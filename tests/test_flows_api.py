@@ -33,6 +33,10 @@ def problems_of(response, status=422) -> list[dict]:
     error = response.get_json()["error"]
     assert set(response.get_json()) == {"error"} and error["code"] == "invalid_flow"
     assert error["message"].endswith(".") and all(p["message"].endswith(".") for p in error["problems"])
+    first = error["problems"][0]
+    named = f"Step '{first['step']}'"
+    assert error["message"].startswith("Step ") if first["step"] else error["message"] == first["message"]
+    assert not error["message"].startswith((f"{named}: Step ", f"{named}: {named}")), error["message"]  # named once
     return error["problems"]
 
 

@@ -41,7 +41,8 @@ class FlowInvalid(AppError):
 
     def __init__(self, problems: list[dict]):
         first = problems[0]
-        where = f"Step '{first['step']}': " if first.get("step") else ""
+        named = first.get("step") and not first["message"].startswith("Step ")  # flow_check's sentences name it
+        where = f"Step '{first['step']}': " if named else ""
         super().__init__(422, "invalid_flow", where + first["message"])
         self.problems = problems
 

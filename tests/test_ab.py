@@ -365,3 +365,14 @@ def test_an_ab_rule_through_the_pipeline_is_sticky_and_counts_its_tag_goal(clien
     ordered = Customer.get(Customer.external_id == "v1")
     won = Assignment.get(Assignment.customer == ordered.id).variant
     assert next(v for v in result["variants"] if v["name"] == won)["converted"] == 1
+
+
+def test_a_rule_s_bad_variants_name_their_place_once(tenant):
+    from appliance.automation import rules
+
+    body = {"name": "Promo", "match": {"type": "keyword", "keywords": ["sale"]},
+            "actions": [{"type": "ab", "experiment": "promo", "variants": [{**VARIANTS[0], "weight": 0}]}]}
+    with pytest.raises(AppError) as info:
+        rules.create(tenant.id, body)
+    assert (info.value.code, info.value.message) == (
+        "invalid_variants", "actions[0]: 'variants' must be a list of 2 to 10 variants.")

@@ -236,7 +236,7 @@ def _check_ab(action: dict, where: str) -> dict:
     experiment = _text(action.get("experiment"), f"{where}.experiment", ab.MAX_NAME, "the experiment's name")
     try:
         goal = ab.check_goal(action.get("goal"))
-        variants = ab.check_variants(action.get("variants"), f"{where}.variants")
+        variants = ab.check_variants(action.get("variants"))  # the message is prefixed with where below
     except AppError as exc:
         raise AppError(exc.status, exc.code, f"{where}: {exc.message}") from None
     return {"experiment": experiment, "goal": goal,

@@ -1,7 +1,8 @@
 """Who answers a customer's message: a chain of responders asked in order until one responds.
 
 A responder is a callable taking a `Context` (services, tenant, channel, conversation, message, history) and
-returning a `Response` (a reply to send, an action such as `handoff`, or both) or None to let the next one try.
+returning a `Response` (a reply to send, an action such as `handoff`, or both; the action `done` alone: the message
+was taken with nothing to say) or None to let the next one try.
 The chain: the customer asking for a person (handoff_responder), the customer's active flow or a flow's trigger
 (appliance/automation/flows.py), the tenant's rules (appliance/automation/rules.py), then the assistant
 (assistant_responder). A conversation held by a person is never offered to the chain.
@@ -21,7 +22,7 @@ from appliance.records import Channel, Conversation, Message, Tenant
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("handoff",)
+ACTIONS = ("handoff", "done")  # done: the message was taken with nothing to say (a flow's answer, then a delay)
 
 
 @dataclass(frozen=True)

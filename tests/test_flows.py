@@ -400,6 +400,22 @@ def test_a_due_delay_is_resumed_by_the_sweep_once(web, tenant, services):
     assert web.replies() == ["Sure.", "Reminder!"] and web.run().status == "done"
 
 
+def test_an_answer_followed_by_a_delay_is_not_answered_again_by_the_assistant(web, tenant, services):
+    active(tenant.id, {"name": "Later", "triggers": [{"type": "keyword", "keywords": ["remind"]}], "start": "q",
+                       "steps": [{"id": "q", "type": "ask", "text": "Remind you tomorrow?", "validate": "choice",
+                                  "buttons": [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No"}],
+                                  "next": "d"},
+                                 {"id": "d", "type": "delay", "seconds": 3600, "next": "r"},
+                                 {"id": "r", "type": "send", "text": "Reminder!"}]})
+    web.says("remind me")
+    web.says("1")  # the first button: the flow takes it, and has nothing to say until the delay is over
+    assert web.replies() == ["Remind you tomorrow?"] and web.run().status == "delayed"
+    assert InboundEvent.select().where(InboundEvent.status != "done").count() == 0
+    FlowRun.update(resume_at=utcnow()).where(FlowRun.id == web.run().id).execute()
+    assert flows.resume_due(services) == 1
+    assert web.replies() == ["Remind you tomorrow?", "Reminder!"]
+
+
 # --- schedules, rules' start_flow, the step budget ---------------------------------------------------------------
 
 def test_a_scheduled_flow_starts_for_tagged_customers_once_per_minute(client, tenant, services):
@@ -452,7 +468,7 @@ def test_a_turn_cut_off_before_its_reply_gives_the_same_messages_when_answered_a
     [event_id] = pipeline.store_events(channel, [Inbound(kind="text", platform_id="visitor-1:cut", user_id="visitor-1",
                                                          text="0912345678")])
     event = InboundEvent.select(InboundEvent, Channel).join(Channel).where(InboundEvent.id == event_id).get()
-    message = conversations.record_inbound(services, event, Inbound.from_json(event.payload))
+    message, _ = conversations.record_inbound(services, event, Inbound.from_json(event.payload))
     conversation = message.conversation
     context = responders.Context(services, tenant.tenant, channel, conversation, message, [])
     assert responders.respond(context).text == "Which day?"  # the turn ran; then the process died

@@ -29,6 +29,7 @@ class Turn:
     source: str = ""  # "rule:<id>" or "flow:<id>": recorded on the reply (path "automation")
     conversation_id: int | None = None  # the conversation answered (a webhook call names it)
     text: str = ""  # the customer's message this turn answers, if any (a webhook call carries it)
+    taken: bool = False  # a flow took the message as an answer and waits on a delay: nobody else answers it
 
     def note(self, text: str) -> None:
         self.why.append(text)

@@ -310,6 +310,8 @@ def _answer(walk: _Walk, step: dict, text: str, payload: str | None) -> bool:
         if not walk.turn.dry_run:
             FlowRun.update(answer=walk.run.answer, tries=0).where(FlowRun.id == walk.run.id).execute()
         _execute(walk, step.get("next"))
+        # a delay next: the answer was the flow's, nobody else answers it (a flow that ended lets the chain answer)
+        walk.turn.taken = walk.run.status == "delayed"
         return True
     tries = walk.run.tries + 1
     if tries <= step.get("retries", 2):
@@ -413,7 +415,7 @@ def _triggered(context, text: str, payload: str | None):
 def _remember(run: FlowRun, context, turn: actions.Turn, assistant_at: int | None):
     """Note on the run which message this turn answered and what it said (in the turn's transaction)."""
     said = {"replies": [{"text": o.text, "buttons": o.buttons, "template": o.template} for o in turn.outbounds],
-            "handoff": turn.handoff, "assistant": turn.assistant, "assistant_at": assistant_at}
+            "handoff": turn.handoff, "assistant": turn.assistant, "assistant_at": assistant_at, "taken": turn.taken}
     FlowRun.update(turn_message=context.message.id, turn_said=said).where(FlowRun.id == run.id).execute()
     return turn, assistant_at
 
@@ -425,6 +427,7 @@ def _replay(run: FlowRun, context):
     turn.outbounds = [Outbound(to="", text=r["text"], buttons=r.get("buttons") or [], template=r.get("template"))
                       for r in said.get("replies", ())]
     turn.handoff, turn.assistant = said.get("handoff"), bool(said.get("assistant"))
+    turn.taken = bool(said.get("taken"))
     log.info("flow run %d: message %d is answered again as before", run.id, context.message.id)
     return _response(turn, context, assistant_at=said.get("assistant_at"))
 
@@ -479,7 +482,8 @@ def _turn(context, flow_id: str) -> actions.Turn:
 
 def _response(turn: actions.Turn, context, outbounds: list[Outbound] | None = None, assistant_at: int | None = None):
     """The turn as one reply: its first message, the others in `more`, the assistant's answer where its step was.
-    None when the flow said and did nothing this turn (a tag, then a delay): the rest of the chain answers."""
+    None when the flow said and did nothing this turn (a tag, then a delay): the rest of the chain answers; but an
+    answer the flow took before a delay is answered by nobody (action "done"), or the assistant would answer "1"."""
     from appliance.responders import Response, assistant_responder
 
     outs = list(turn.outbounds if outbounds is None else outbounds)
@@ -494,7 +498,7 @@ def _response(turn: actions.Turn, context, outbounds: list[Outbound] | None = No
     if turn.handoff:
         action, reason = "handoff", turn.handoff
     if not outs and action is None:
-        return None
+        return Response(action="done", reason="the flow took the answer") if turn.taken else None
     first = outs[0] if outs else Outbound(to="")
     return Response(first.text, action, reason, buttons=list(first.buttons), meta=meta, more=tuple(outs[1:]),
                     template=first.template)

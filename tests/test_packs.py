@@ -138,6 +138,29 @@ def test_two_installs_at_once_make_one_set(live_server, tenant):
     assert Flow.select().where(Flow.tenant == tenant.id).count() == len(pack["flows"])
 
 
+HOURS_ASKED = ["Shop mở cửa mấy giờ vậy?", "Spa mở cửa lúc mấy giờ?", "Quán mấy giờ đóng cửa?", "Mấy giờ mở cửa?",
+               "Shop làm đến mấy giờ?", "shop mo cua may gio", "Giờ làm việc của shop?", "What are your opening hours?",
+               "Are you open on Sunday?", "What time do you open?", "When do you close?", "What are your hours?",
+               "Are you open now?"]
+HOURS_NOT_ASKED = ["Tai nghe này dùng được mấy giờ?", "Mấy giờ thì giao hàng?", "Can I open the box before paying?",
+                   "Will it be delivered within 24 hours?", "Is the case closed type?", "Do you sell open-back headphones?",
+                   "What time will my order arrive?"]
+
+
+@pytest.mark.parametrize("name", PACKS)
+def test_the_opening_hours_rules_answer_opening_hours_questions_only(client, tenant, name):
+    install(client, tenant, name)
+    ids = installed(tenant.id, name)
+    hours = {ids["hours_vi"], ids["hours_en"]}
+
+    def answered_by(text: str) -> set[str]:
+        body = post_json(client, "/api/v1/automation/test", {"text": text}, tenant.headers).get_json()
+        return {r["id"] for r in body.get("rules", [])} & hours
+
+    assert [text for text in HOURS_ASKED if not answered_by(text)] == []
+    assert [text for text in HOURS_NOT_ASKED if answered_by(text)] == []
+
+
 def test_the_shops_values_go_into_the_replies(client, tenant):
     values = {"hours_vi": "từ 7:00 đến 22:00, thứ Hai đến thứ Bảy", "address": "12 Lý Thái Tổ, Hà Nội",
               "prices_en": "Massage, 60 minutes: 350,000 VND\nFacial: 400,000 VND"}

@@ -13,6 +13,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from appliance import tasks
 from appliance.automation import ab
+from appliance.automation import flows as automation_flows  # appliance.web.flows is the API of the same name
 from appliance.assistant.llm import Models
 from appliance.channels.web import Streams, WidgetFeed
 from appliance.config import Settings
@@ -100,8 +101,9 @@ def subscribe_all(services: Services) -> None:
     """Every receiver of conversation events, registered here and nowhere else (see appliance/events.py)."""
     services.events.subscribe("message.out", WidgetFeed(services.streams))  # replies appear in the chat bubble
     services.events.subscribe("*", partial(keep_event, services))  # stored for the admin streams, then fanned out
-    for name in ("conversation.handoff", "conversation.assigned"):  # a person took over: A/B no_handoff goals lost
-        services.events.subscribe(name, ab.on_handoff)
+    for name in ("conversation.handoff", "conversation.assigned"):  # a person took over: A/B no_handoff goals lost,
+        services.events.subscribe(name, ab.on_handoff)             # and the question a flow waits on is ended
+        services.events.subscribe(name, automation_flows.on_handoff)
 
 
 def create_services(settings) -> Services:

@@ -416,6 +416,17 @@ def test_an_answer_followed_by_a_delay_is_not_answered_again_by_the_assistant(we
     assert web.replies() == ["Remind you tomorrow?", "Reminder!"]
 
 
+def test_a_person_taking_over_ends_the_question_the_flow_waited_on(web, tenant, services):
+    active(tenant.id, BOOKING)
+    web.says("đặt lịch")
+    assert web.run().status == "waiting" and web.run().step == "phone"
+    web.says("talk to a human")  # answered by the request for a person, before the flow
+    assert web.run().status == "stopped"
+    conversations.resume_bot(services, web.customer().conversations.get())
+    web.says("0912 345 678")  # long after, to the bot again: not the answer to the old question
+    assert "Which day?" not in web.replies()
+
+
 # --- schedules, rules' start_flow, the step budget ---------------------------------------------------------------
 
 def test_a_scheduled_flow_starts_for_tagged_customers_once_per_minute(client, tenant, services):

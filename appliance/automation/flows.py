@@ -504,6 +504,15 @@ def _response(turn: actions.Turn, context, outbounds: list[Outbound] | None = No
                     template=first.template)
 
 
+def on_handoff(event) -> None:
+    """A person took the conversation (conversation.handoff / .assigned): the question the customer's flow waits on
+    is ended, so their next message to the bot, after staff resume it, is not taken as its answer (a delay goes on)."""
+    customer_id = (event.data.get("customer") or {}).get("id")
+    run = FlowRun.active_of(customer_id) if customer_id is not None else None
+    if run is not None and run.status == "waiting":
+        _end(run, "stopped", "A person took over the conversation.")
+
+
 def _end(run: FlowRun, status: str, why: str) -> None:
     if FlowRun.move(run.id, FlowRun.ACTIVE, status=status, error=why, ended_at=utcnow()):
         log.info("flow run %d of %s: %s", run.id, run.flow_id, status)

@@ -545,10 +545,11 @@ def test_a_choice_asked_in_the_widget_shows_its_buttons_and_a_tap_answers_it(bro
     settings["demo_channel"] = web_channel.id
     asked = ask_bubble(browser, live_server + "/", "I want to order", 60)
     assert asked.text == "How would you like to get it?"
-    buttons = WebDriverWait(browser, 10).until(ec.presence_of_all_elements_located((By.CSS_SELECTOR, ".apl-btns button")))
+    wait = WebDriverWait(browser, 30)
+    buttons = wait.until(ec.presence_of_all_elements_located((By.CSS_SELECTOR, ".apl-btns button")))
     assert [b.text for b in buttons] == ["Delivery", "Pick up at the shop"]
     buttons[1].click()
-    WebDriverWait(browser, 30).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".apl-log"), "Noted, thank you."))
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".apl-log"), "Noted, thank you."))
     assert [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".apl-me")] == ["I want to order",
                                                                                  "Pick up at the shop"]
     assert Customer.get(Customer.external_id != "").custom_fields["how"] == "pickup"

@@ -138,13 +138,13 @@ def test_two_installs_at_once_make_one_set(live_server, tenant):
     assert Flow.select().where(Flow.tenant == tenant.id).count() == len(pack["flows"])
 
 
-HOURS_ASKED = ["Shop mở cửa mấy giờ vậy?", "Spa mở cửa lúc mấy giờ?", "Quán mấy giờ đóng cửa?", "Mấy giờ mở cửa?",
-               "Shop làm đến mấy giờ?", "shop mo cua may gio", "Giờ làm việc của shop?", "What are your opening hours?",
-               "Are you open on Sunday?", "What time do you open?", "When do you close?", "What are your hours?",
-               "Are you open now?"]
+HOURS_ASKED = ["Shop mở cửa mấy giờ vậy?", "Spa mở cửa lúc mấy giờ?", "Quán mấy giờ đóng cửa?",
+               "Mấy giờ mở cửa?", "Shop làm đến mấy giờ?", "shop mo cua may gio", "Giờ làm việc của shop?",
+               "What are your opening hours?", "Are you open on Sunday?", "What time do you open?",
+               "When do you close?", "What are your hours?", "Are you open now?"]
 HOURS_NOT_ASKED = ["Tai nghe này dùng được mấy giờ?", "Mấy giờ thì giao hàng?", "Can I open the box before paying?",
-                   "Will it be delivered within 24 hours?", "Is the case closed type?", "Do you sell open-back headphones?",
-                   "What time will my order arrive?"]
+                   "Will it be delivered within 24 hours?", "Is the case closed type?",
+                   "Do you sell open-back headphones?", "What time will my order arrive?"]
 
 
 @pytest.mark.parametrize("name", PACKS)

@@ -23,6 +23,9 @@ def url(channel, tail):
     ({"session": "s" * 200, "text": "hello"}, 422, "invalid_session"),
     ({"session": "s1", "text": 42}, 422, "empty_text"),
     (["session", "text"], 400, "invalid_json"),
+    ({"session": "s1", "text": "Book", "button": 5}, 422, "invalid_button"),
+    ({"session": "s1", "text": "Book", "button": ""}, 422, "invalid_button"),
+    ({"session": "s1", "text": "Book", "button": "B" * 257}, 422, "invalid_button"),
 ])
 def test_widget_rejects_bad_messages(client, web_channel, body, status, code):
     response = post_json(client, url(web_channel, "messages"), body)

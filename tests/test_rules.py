@@ -43,8 +43,13 @@ class Writer:
         self._post(body)
 
     def taps(self, payload: str, title: str) -> None:
-        """A WhatsApp reply-button tap carrying `payload`."""
+        """A reply-button tap carrying `payload`: the widget's POST with "button", or WhatsApp's button reply."""
         self.sent += 1
+        if self.kind == "web":
+            response = post_json(self.client, f"/widget/{self.channel_id}/messages",
+                                 {"session": "visitor-1", "text": title, "button": payload, "id": f"m{self.sent}"})
+            assert response.status_code == 202, response.get_json()
+            return
         body = json.loads(sample("whatsapp", "interactive_button.json"))
         message = body["entry"][0]["changes"][0]["value"]["messages"][0]
         message["id"] = f"wamid.rule-{self.sent}"
@@ -141,8 +146,7 @@ def test_regex_rule(writer, tenant):
     assert writer.texts() == ["Your order is on its way."]
 
 
-def test_payload_rule_answers_a_button_tap(client, tenant, fake_whatsapp):
-    writer = Writer(client, "whatsapp", connect(client, tenant, fake_whatsapp))
+def test_payload_rule_answers_a_button_tap(writer, tenant):
     add_rule(tenant, match={"type": "payload", "payload": "opening_hours"}, actions=[reply("We open 8:00-21:00.")])
     add_rule(tenant, "by title", match={"type": "keyword", "keywords": ["menu"]}, actions=[reply("Menu")])
     writer.taps("opening_hours", "Opening hours")

@@ -97,7 +97,8 @@ def check_session(session: object) -> str:
 
 
 def parse_message(raw: bytes, max_chars: int, max_bytes: int = MAX_BODY_BYTES) -> Inbound:
-    """A widget POST body -> one Inbound text event, or a 400/413/422 saying what is wrong."""
+    """A widget POST body -> one Inbound text event (a button event with "button"), or a 400/413/422 saying what is
+    wrong."""
     body = jsonbody.loads_object(raw, max_bytes, 'Send a JSON object like {"session": "...", "text": "..."}.')
     session, text = check_session(body.get("session")), body.get("text")
     if not isinstance(text, str) or not text.strip():
@@ -110,7 +111,12 @@ def parse_message(raw: bytes, max_chars: int, max_bytes: int = MAX_BODY_BYTES) -
     import secrets
 
     platform_id = f"{session}:{client_id}" if client_id else f"{session}:{secrets.token_hex(8)}"
-    return Inbound(kind="text", platform_id=platform_id, user_id=session, text=text.strip())
+    button = body.get("button")  # a tapped reply button's id (its title is the text): a rule's payload match
+    if button is not None and (not isinstance(button, str) or not 0 < len(button) <= 256):
+        raise AppError(422, "invalid_button", "The optional 'button' must be the tapped button's id, a string of at "
+                                              "most 256 characters.")
+    return Inbound(kind="button" if button else "text", platform_id=platform_id, user_id=session, text=text.strip(),
+                   button_id=button)
 
 
 # --- sending: the open streams of the session ----------------------------------------------------------------

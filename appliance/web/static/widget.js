@@ -123,14 +123,14 @@
       });
     }
 
-    /* a reply's buttons: a tap sends the button's title, as a customer typing it would (a flow's choice takes either) */
+    /* a reply's buttons: a tap sends the button's title as its text and its id as "button" (a rule's payload) */
     function choices(after, buttons) {
       if (!buttons.length) return;
       var row = el("div", "apl-btns");
       buttons.forEach(function (b) {
         var button = el("button", null, String(b.title || ""));
         button.type = "button";
-        button.onclick = function () { row.parentNode.removeChild(row); say(String(b.title || "")); };
+        button.onclick = function () { row.parentNode.removeChild(row); say(String(b.title || ""), String(b.id || "")); };
         row.appendChild(button);
       });
       log.insertBefore(row, after.nextSibling);
@@ -142,7 +142,7 @@
       say(input.value.trim());
     };
 
-    function say(message) {
+    function say(message, button) {
       if (!message) return;
       err.textContent = "";
       connect();
@@ -150,7 +150,8 @@
       input.value = "";
       fetch(URL_BASE + "/messages", {
         method: "POST", headers: {"Content-Type": "application/json"},
-        body: JSON.stringify({session: session, text: message, id: Date.now().toString(36) + Math.random().toString(36).slice(2, 6)})
+        body: JSON.stringify({session: session, text: message, button: button || undefined,
+                              id: Date.now().toString(36) + Math.random().toString(36).slice(2, 6)})
       }).then(function (r) {
         if (!r.ok) return r.json().then(function (b) { err.textContent = (b.error && b.error.message) || text("failed", "Could not send."); });
       }).catch(function () { err.textContent = text("unreachable", "Could not reach the shop's chat; try again."); });

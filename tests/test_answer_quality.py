@@ -321,3 +321,31 @@ def test_a_passage_the_question_names_by_a_rare_word_or_a_row_name_answers(servi
 def test_a_rare_word_no_document_says_still_gets_the_fallback(services, cafe, question):
     reply = ask(services, cafe.id, question)
     assert (reply.path, reply.text) == ("fallback", prompts.dont_know(question)), reply.text
+
+
+PAYMENT_VI = """# Hỏi đáp
+
+## Thanh toán
+Tiệm nhận tiền mặt, chuyển khoản và thẻ Visa. Tiệm không nhận thẻ American Express.
+
+## Giờ mở cửa
+Tiệm mở cửa từ 8:00 đến 21:00 mỗi ngày.
+"""
+
+PAYMENT_EN = """# FAQ
+
+## Paying
+We take cash, Mastercard and e-wallets (MoMo, ZaloPay). Cash on delivery is available inside the city.
+"""
+
+
+@pytest.mark.parametrize("faq, question, wanted", [
+    (PAYMENT_VI, "Do you take Amex?", "American Express"),  # the brand's short name, in the other language
+    (PAYMENT_VI, "Tiệm có nhận thẻ Amex không?", "American Express"),
+    (PAYMENT_EN, "Có thanh toán khi nhận hàng không?", "Cash on delivery"),
+    (PAYMENT_EN, "Can I pay with a digital wallet?", "e-wallets"),
+])
+def test_a_payment_means_named_by_its_other_name_is_answered(services, tenant, faq, question, wanted):
+    upload_text(services, tenant.id, "faq.md", faq)
+    reply = ask(services, tenant.id, question)
+    assert reply.path == "extract" and wanted in reply.text, reply.text

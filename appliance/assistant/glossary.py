@@ -27,7 +27,11 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("hoàn tiền", "hoàn lại", "refund", "refunded", "money back"),
     ("bảo hành", "warranty", "guarantee"),
     ("thanh toán", "trả tiền", "pay", "payment", "payment methods"),
-    ("tiền mặt", "cash"), ("chuyển khoản", "bank transfer", "transfer"),
+    ("tiền mặt", "cash"), ("chuyển khoản", "ck", "bank transfer", "transfer"),
+    # payment brands and means by their short and long names, as customers and shops write them
+    ("american express", "amex"), ("mastercard", "master card"), ("ví điện tử", "e-wallet", "ewallet", "digital wallet"),
+    ("thẻ ghi nợ", "thẻ atm", "thẻ nội địa", "debit card", "atm card"),
+    ("thanh toán khi nhận hàng", "cod", "cash on delivery"),
     ("thẻ tín dụng", "quẹt thẻ", "thẻ", "card", "cards"), ("nhận", "chấp nhận", "accept", "accepts", "accepted"), ("trả góp", "installment", "instalment", "instalments"),
     ("giảm giá", "khuyến mãi", "discount", "promotion"),
     ("còn hàng", "hết hàng", "tồn kho", "in stock", "out of stock", "available", "availability"),

@@ -349,3 +349,22 @@ def test_a_payment_means_named_by_its_other_name_is_answered(services, tenant, f
     upload_text(services, tenant.id, "faq.md", faq)
     reply = ask(services, tenant.id, question)
     assert reply.path == "extract" and wanted in reply.text, reply.text
+
+
+HOURS_LIST = """# Câu hỏi thường gặp
+
+## Giờ mở cửa
+- Thứ Hai đến Thứ Sáu: 8:00 – 20:00.
+- Thứ Bảy và Chủ Nhật: 9:00 – 21:00.
+- Ngày lễ mở cửa theo giờ cuối tuần. Tiệm nghỉ ba ngày Tết.
+
+## Địa chỉ
+Tiệm ở số 12 Lê Lợi, Huế.
+"""
+
+
+def test_a_short_list_under_a_heading_answers_whole(services, tenant):
+    upload_text(services, tenant.id, "faq.md", HOURS_LIST)
+    reply = ask(services, tenant.id, "Cuối tuần tiệm mở cửa mấy giờ?")  # "cuối tuần" is said by the holidays item
+    assert reply.path == "extract" and "9:00 – 21:00" in reply.text and "8:00" in reply.text, reply.text
+    assert "Lê Lợi" not in reply.text

@@ -323,11 +323,24 @@ def passage_answer(services, text: str, question, rarity: relevance.Rarity | Non
             body = pairs[int(np.argmax(scores))][1]
     else:
         body = _HEADING_LINE.sub("", text)
+    listed = _is_list(body)
     body = clean(body)
-    if len(body) <= _LONG and len(sentences(body)) <= 3:
+    if len(body) <= _LONG and (len(sentences(body)) <= 3 or listed):
         return body
     headed = frozenset(relevance.heading_topics(text))
     return " ".join(closest_sentences(services, body, question, rarity=rarity, headed=headed, memo=memo))
+
+
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+\S")
+
+
+def _is_list(body: str) -> bool:
+    """Whether a body is a list (each line an item, perhaps after a line introducing it): its items are the parts of
+    one answer (the hours of each day, the cards taken), so a short list answers whole, whichever item the
+    question's words are closest to ("weekend" is said by the holidays item, the weekend's hours by another)."""
+    lines = [line for line in body.splitlines() if line.strip()]
+    others = [line for line in lines if not _LIST_ITEM.match(line)]
+    return len(lines) - len(others) >= 2 and others in ([], lines[:1])
 
 
 # Sentence ends: . ! ? … followed by space and a capital or digit (Vietnamese capitals too), or a line break.

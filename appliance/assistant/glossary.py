@@ -29,7 +29,8 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("thanh toán", "trả tiền", "pay", "payment", "payment methods"),
     ("tiền mặt", "cash"), ("chuyển khoản", "ck", "bank transfer", "transfer"),
     # payment brands and means by their short and long names, as customers and shops write them
-    ("american express", "amex"), ("mastercard", "master card"), ("ví điện tử", "e-wallet", "ewallet", "digital wallet"),
+    ("american express", "amex"), ("mastercard", "master card"),
+    ("ví điện tử", "e-wallet", "ewallet", "digital wallet"),
     ("thẻ ghi nợ", "thẻ atm", "thẻ nội địa", "debit card", "atm card"),
     ("thanh toán khi nhận hàng", "cod", "cash on delivery"),
     ("thẻ tín dụng", "quẹt thẻ", "thẻ", "card", "cards"), ("nhận", "chấp nhận", "accept", "accepts", "accepted"), ("trả góp", "installment", "instalment", "instalments"),

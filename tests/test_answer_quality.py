@@ -368,3 +368,21 @@ def test_a_short_list_under_a_heading_answers_whole(services, tenant):
     reply = ask(services, tenant.id, "Cuối tuần tiệm mở cửa mấy giờ?")  # "cuối tuần" is said by the holidays item
     assert reply.path == "extract" and "9:00 – 21:00" in reply.text and "8:00" in reply.text, reply.text
     assert "Lê Lợi" not in reply.text
+
+
+WEEK_HOURS = """# Hỏi đáp
+
+## Giờ làm việc
+Thứ Hai đến Thứ Sáu tiệm làm từ 8:00 đến 20:00. Thứ Bảy tiệm làm từ 8:30 đến 17:00. Chủ Nhật tiệm nghỉ.
+
+## Bảo hành
+Máy sửa xong được bảo hành 30 ngày.
+"""
+
+
+@pytest.mark.parametrize("question, wanted", [("Thứ 7 tiệm làm tới mấy giờ?", "17:00"),
+                                              ("CN tiệm có làm không?", "nghỉ")])
+def test_a_day_of_the_week_typed_by_its_number_is_that_day(services, tenant, question, wanted):
+    upload_text(services, tenant.id, "hoi-dap.md", WEEK_HOURS)
+    reply = ask(services, tenant.id, question)
+    assert reply.path == "extract" and wanted in reply.text, reply.text

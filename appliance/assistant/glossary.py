@@ -13,7 +13,10 @@ from appliance.assistant.prompts import fold, language_of
 GROUPS: tuple[tuple[str, ...], ...] = (
     ("giá", "bao nhiêu tiền", "price", "cost", "costs", "how much"),
     ("mở cửa", "giờ mở cửa", "đóng cửa", "open", "opening hours", "close"),
-    ("chủ nhật", "sunday"), ("thứ bảy", "saturday"), ("cuối tuần", "weekend"), ("ngày lễ", "tết", "holiday"),
+    # the days of the week, also by number as Vietnamese customers type them ("thứ 7", "CN")
+    ("thứ hai", "thứ 2", "monday"), ("thứ ba", "thứ 3", "tuesday"), ("thứ tư", "thứ 4", "wednesday"),
+    ("thứ năm", "thứ 5", "thursday"), ("thứ sáu", "thứ 6", "friday"), ("thứ bảy", "thứ 7", "saturday"),
+    ("chủ nhật", "cn", "sunday"), ("cuối tuần", "weekend"), ("ngày lễ", "tết", "holiday"),
     ("số điện thoại", "sđt", "điện thoại", "hotline", "gọi", "liên hệ", "phone", "phone number", "telephone", "call",
      "contact"),
     ("email", "e-mail", "thư điện tử", "email"),

@@ -147,7 +147,7 @@ def _security_headers(response):
 def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
     from appliance.web import (RowId, admin, admin_assistant, admin_channels, admin_inbox, admin_knowledge,  # noqa: F401
-                               admin_setup,
+                               admin_automation, admin_setup,
                                admin_users, api, brand, conversations, events, health, i18n, knowledge, webhooks,
                                widget)
 

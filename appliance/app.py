@@ -12,6 +12,7 @@ from flask import request as flask_request
 from flask.sessions import SecureCookieSessionInterface
 
 from appliance import tasks
+from appliance.automation import ab
 from appliance.assistant.llm import Models
 from appliance.channels.web import Streams, WidgetFeed
 from appliance.config import Settings
@@ -99,6 +100,8 @@ def subscribe_all(services: Services) -> None:
     """Every receiver of conversation events, registered here and nowhere else (see appliance/events.py)."""
     services.events.subscribe("message.out", WidgetFeed(services.streams))  # replies appear in the chat bubble
     services.events.subscribe("*", partial(keep_event, services))  # stored for the admin streams, then fanned out
+    for name in ("conversation.handoff", "conversation.assigned"):  # a person took over: A/B no_handoff goals lost
+        services.events.subscribe(name, ab.on_handoff)
 
 
 def create_services(settings) -> Services:
@@ -148,8 +151,8 @@ def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
     from appliance.web import (RowId, admin, admin_assistant, admin_channels, admin_inbox, admin_knowledge,  # noqa: F401
                                admin_automation, admin_setup,
-                               admin_users, api, brand, conversations, events, health, i18n, knowledge, webhooks,
-                               widget)
+                               admin_users, api, brand, conversations, events, experiments, health, i18n, knowledge,
+                               webhooks, widget)
 
     services = services or create_services(settings)
     app = Flask(__name__, static_folder=None)
@@ -173,4 +176,5 @@ def create_app(settings, services: Services | None = None) -> Flask:
     app.register_blueprint(knowledge.blueprint)
     app.register_blueprint(conversations.blueprint)
     app.register_blueprint(events.blueprint)
+    app.register_blueprint(experiments.blueprint)
     return app

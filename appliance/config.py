@@ -159,6 +159,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("outbox_backoff_max", 900.0, float, "Longest delay between two send attempts (seconds).", 0.001, 86400),
     Setting("outbox_breaker_failures", 5, int, "Consecutive send failures on one channel that pause sending on it.", 1, 1000),
     Setting("outbox_breaker_seconds", 60.0, float, "How long a paused channel waits before trying one message again (seconds).", 0.001, 86400),
+    Setting("hook_timeout_seconds", 10.0, float, "Seconds an automation's outgoing webhook (a rule's or a flow's webhook action) may take to answer before the call counts as failed and is retried.", 0.05, 120),
+    Setting("hook_attempts", 5, int, "Attempts for one outgoing webhook call (a 5xx answer, a 429, a time-out or no connection is retried with backoff) before it is marked failed with the reason.", 1, 50),
+    Setting("hook_backoff_seconds", 30.0, float, "First delay before an outgoing webhook call is tried again (seconds); it doubles each attempt, with random jitter, up to an hour.", 0.001, 3600),
     Setting("outbox_rate_per_second", 20.0, float, "Most messages sent per second on one channel (WhatsApp allows ~80, Telegram ~30).", 0.01, 10000),
 )
 

@@ -6,7 +6,7 @@ import json
 import re
 import secrets
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from peewee import (
     BlobField,
@@ -729,9 +729,56 @@ class Assignment(BaseModel):
     goal = JSONField(null=True)
     reached_at = DateTimeField(default=utcnow)
     converted_at = DateTimeField(null=True)
+    lost_at = DateTimeField(null=True)  # a no_handoff goal: the hand-off within its hours (column of version 17)
 
     class Meta:
         indexes = ((("experiment", "customer"), True), (("tenant", "experiment"), False))
+
+    @classmethod
+    def assign(cls, tenant_id: str, experiment: str, customer_id: int, variant: str, goal) -> "Assignment":
+        """The customer's row of the experiment, stored with `variant` unless one is stored already (the first wins:
+        two turns racing to the first assignment get the same row)."""
+        cls.insert(tenant=tenant_id, experiment=experiment, customer=customer_id, variant=variant, goal=goal,
+                   reached_at=utcnow()).on_conflict_ignore().execute()
+        return cls.get((cls.experiment == experiment) & (cls.customer == customer_id))
+
+    @classmethod
+    def restart(cls, row_id: int, variant: str, goal) -> None:
+        """Put an assignment on another variant, reached now (its variant was removed from the experiment)."""
+        cls.update(variant=variant, goal=goal, reached_at=utcnow(), converted_at=None, lost_at=None).where(
+            cls.id == row_id).execute()
+
+    @classmethod
+    def open_of(cls, customer_id: int, goal_type: str) -> list["Assignment"]:
+        """The customer's assignments whose goal is of this type and not met (nor lost) yet."""
+        return list(cls.select().where((cls.customer == customer_id) & cls.converted_at.is_null()
+                                       & cls.lost_at.is_null() & (cls.goal["type"] == goal_type)))
+
+    @classmethod
+    def mark(cls, ids: list[int], column: str, at: datetime) -> int:
+        """Set converted_at or lost_at of these rows (those not decided yet); how many changed."""
+        if not ids:
+            return 0
+        return cls.update({getattr(cls, column): at}).where(
+            cls.id.in_(ids) & cls.converted_at.is_null() & cls.lost_at.is_null()).execute()
+
+    @classmethod
+    def tallies(cls, tenant_id: str, now: datetime) -> list[tuple]:
+        """Per (experiment, variant): (experiment, variant, goal type, reached, converted, waiting) of the tenant.
+
+        A no_handoff goal is decided when its hours have passed since reaching (converted unless lost) or when it was
+        lost; until then the row is `waiting` and not counted as reached, so rates compare decided customers only."""
+        hours = fn.COALESCE(fn.json_extract(cls.goal, "$.hours"), 24)
+        ends = fn.julianday(cls.reached_at) + hours / 24.0
+        no_handoff = fn.json_extract(cls.goal, "$.type") == "no_handoff"
+        over = fn.julianday(now) >= ends
+        waiting = no_handoff & cls.lost_at.is_null() & ~over
+        converted = Case(None, [(no_handoff, cls.lost_at.is_null() & over)], cls.converted_at.is_null(False))
+        return list(cls.select(cls.experiment, cls.variant, fn.MAX(fn.json_extract(cls.goal, "$.type")),
+                               fn.SUM(Case(None, [(waiting, 0)], 1)), fn.SUM(Case(None, [(converted, 1)], 0)),
+                               fn.SUM(Case(None, [(waiting, 1)], 0)))
+                    .where(cls.tenant == tenant_id).group_by(cls.experiment, cls.variant)
+                    .order_by(cls.experiment, cls.variant).tuples())
 
 
 class HookCall(BaseModel):
@@ -747,7 +794,36 @@ class HookCall(BaseModel):
     error = TextField(null=True)
     created_at = DateTimeField(default=utcnow)
 
+    @classmethod
+    def claim(cls, call_id: int) -> "HookCall | None":
+        """pending and due -> sending in one conditional UPDATE (two tasks never send one call); the row, or None."""
+        now = utcnow()
+        due = cls.next_attempt_at <= now + timedelta(milliseconds=50)  # a timer may ring a hair early
+        claimed = cls.update(status="sending", attempts=cls.attempts + 1).where(
+            (cls.id == call_id) & (cls.status == "pending") & due).execute()
+        return cls.get_by_id(call_id) if claimed else None
+
+    @classmethod
+    def settle(cls, call_id: int, **values) -> None:
+        """Record how a claimed call's attempt ended (sent, failed, or pending again with its next time)."""
+        cls.update(**values).where((cls.id == call_id) & (cls.status == "sending")).execute()
+
+    @classmethod
+    def pending_due(cls, before: datetime) -> list[tuple[int, datetime]]:
+        """(id, next_attempt_at) of pending calls due before `before`, oldest first."""
+        return list(cls.select(cls.id, cls.next_attempt_at)
+                    .where((cls.status == "pending") & (cls.next_attempt_at <= before)).order_by(cls.id).tuples())
+
 
 @migration(13)
 def _create_automation_tables(db) -> None:
     db.create_tables([Rule, Flow, FlowVersion, FlowRun, Assignment, HookCall])
+
+
+# --- A/B goals: a no_handoff goal lost to a hand-off within its hours (schema version 17) -------------------
+
+@migration(17)
+def _add_assignment_lost_at(db) -> None:
+    # a database created at version 17 or later already has the column (migration 13 creates today's tables)
+    if "lost_at" not in {column.name for column in db.get_columns("assignment")}:
+        db.execute_sql('ALTER TABLE "assignment" ADD COLUMN "lost_at" DATETIME')

@@ -122,6 +122,23 @@ def kick_inbound() -> None:
         _services.ring(always=True)
 
 
+@huey.task(retries=0)
+def send_hook(call_id: int) -> None:
+    """One attempt of an automation's outgoing webhook call (its HookCall row is the ledger and counts attempts)."""
+    from appliance.automation.hooks import send
+
+    send(_services, call_id)
+
+
+@huey.periodic_task(crontab(minute="*"))
+def kick_hooks() -> None:
+    """Safety net: ring for pending webhook calls whose task was lost."""
+    from appliance.automation.hooks import kick_overdue
+
+    if _services is not None:
+        kick_overdue(_services)
+
+
 @huey.periodic_task(crontab(minute="17"))
 def prune_events() -> None:
     """Hourly: forget conversation events older or more than the admin streams keep to resume from."""

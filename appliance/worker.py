@@ -88,14 +88,16 @@ def serve(settings) -> int:
 
 def requeue(services) -> None:
     """At start-up, in this one place: what a stop or a crash left unfinished is queued again (inbound events to
-    answer, replies to send, documents to index); each ledger row says where it stopped."""
+    answer, replies to send, webhook calls to make, documents to index); each ledger row says where it stopped."""
     from appliance import tasks
     from appliance.assistant.ingest import unfinished
+    from appliance.automation import hooks
     from appliance.outbox import requeue_pending
     from appliance.pipeline import requeue_unfinished
 
     requeue_unfinished(services)
     requeue_pending(services)
+    hooks.requeue(services)
     for document_id in unfinished():
         tasks.ingest_document(document_id)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from appliance.automation import ab
 from appliance.channels import Outbound
 from appliance.db import database
 from appliance.records import Customer
@@ -26,6 +27,8 @@ class Turn:
     assistant: bool = False  # the assistant answers this message (after any reply here)
     why: list[str] = field(default_factory=list)  # what matched and what was done, for /automation/test
     source: str = ""  # "rule:<id>" or "flow:<id>": recorded on the reply (path "automation")
+    conversation_id: int | None = None  # the conversation answered (a webhook call names it)
+    text: str = ""  # the customer's message this turn answers, if any (a webhook call carries it)
 
     def note(self, text: str) -> None:
         self.why.append(text)
@@ -75,7 +78,10 @@ def change_tags(turn: Turn, add: list[str] = (), remove: list[str] = ()) -> None
         tags = [t for t in (customer.tags or []) if t not in remove]
         tags += [t for t in add if t not in tags]
         Customer.update(tags=tags).where(Customer.id == customer.id).execute()
+    added = [t for t in tags if t not in (customer.tags or [])]
     turn.customer.tags = tags
+    for tag in added:  # a tag set is an A/B goal
+        ab.observe(customer.id, "tag", tag)
 
 
 def set_field(turn: Turn, name: str, value) -> None:

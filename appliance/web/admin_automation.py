@@ -18,14 +18,10 @@ from appliance.errors import AppError
 from appliance.records import Channel, Flow, FlowRun, Rule, Tenant, User
 from appliance.web import services
 from appliance.web.admin import ADMINS, blueprint, safe_next, tenant_page
-from appliance.web.i18n import error_text, gettext
+from appliance.web.i18n import error_text, gettext, language
 
 VIEWERS = (*ADMINS, "agent")
 MAX_JSON = 200_000  # characters of a pasted or uploaded flow
-# an error's code (or the field its message starts with) -> the rule form's field it is shown under
-RULE_FIELDS = {"name": "name", "pattern": "pattern", "regex": "pattern", "keywords": "keywords", "mode": "mode",
-               "payload": "payload", "event": "event", "match": "match_type", "conditions": "conditions",
-               "condition": "conditions", "actions": "actions", "action": "actions", "priority": "_form"}
 
 
 # --- rules: the table, the test box, the packs --------------------------------------------------------------------
@@ -41,15 +37,16 @@ def rules(user: User, tenant: Tenant):
             explained = explain(tenant, text, channel)
         except AppError as exc:
             test_errors = {"text": error_text(exc.code, exc.message)}
-    return render_template("rules.html", tenant=tenant, rules=Rule.in_order(tenant.id), flow_names=_flow_names(tenant),
+    return render_template("rules.html", tenant=tenant, rules=Rule.of_tenant(tenant.id), flow_names=_flow_names(tenant),
                            can_edit=user.role in ADMINS, explained=explained, test_text=text, test_channel=channel,
                            test_errors=test_errors, channel_kinds=_channel_kinds(),
-                           packs=packs.available() if user.role in ADMINS else [])
+                           packs=packs.available(language()) if user.role in ADMINS else [])
 
 
 def explain(tenant: Tenant, text: str, channel: str) -> dict:
     """rules.explain's answer, plus the names of the rule and the flow it names (of this tenant only)."""
-    result = dict(rule_engine.explain(tenant, text, channel_kind=channel if channel in Channel.KINDS else None))
+    result = dict(rule_engine.explain(tenant, text, channel_kind=channel if channel in Channel.KINDS else None,
+                                      services=services()))
     rule_id, flow_id = _ref(result.get("rule")), _ref(result.get("flow"))
     rule = Rule.get_or_none((Rule.id == rule_id) & (Rule.tenant == tenant.id)) if rule_id else None
     flow = Flow.get_or_none((Flow.id == flow_id) & (Flow.tenant == tenant.id)) if flow_id else None
@@ -61,6 +58,12 @@ def explain(tenant: Tenant, text: str, channel: str) -> dict:
 def _ref(value) -> str | None:
     """The id of a rule or flow as explain() gives it: an id, or an object with one."""
     return value.get("id") if isinstance(value, dict) else value
+
+
+def _sources(tenant: Tenant) -> dict[str, str]:
+    """"rule:<id>" and "flow:<id>" (where an experiment is defined) -> the rule's or the flow's name."""
+    return {**{f"rule:{rule.id}": rule.name for rule in Rule.of_tenant(tenant.id)},
+            **{f"flow:{flow_id}": name for flow_id, name in _flow_names(tenant).items()}}
 
 
 def _flow_names(tenant: Tenant) -> dict[str, str]:
@@ -76,10 +79,12 @@ def _channel_kinds() -> list[tuple[str, str]]:
 @blueprint.post("/t/<tenant_id>/packs/<name>")
 @tenant_page(*ADMINS)
 def install_pack(user: User, tenant: Tenant, name: str):
-    """Install a starter pack: its rules go to the end of the list, its flows are added (inactive or not, as the
-    pack says)."""
+    """Install a starter pack with the shop's own values (hours, address...; empty: the pack's defaults); installing
+    again adds only what is missing."""
     try:
-        added = packs.install(tenant, name, services())
+        values = {key.removeprefix("value-"): value.strip() for key, value in request.form.items()
+                  if key.startswith("value-") and value.strip()}
+        added = packs.install(tenant, name, services(), values=values)
     except AppError as exc:
         flash(gettext("The pack was not installed: %(reason)s", reason=error_text(exc.code, exc.message)), "error")
     else:
@@ -106,9 +111,7 @@ def edit_rule(user: User, tenant: Tenant, rule_id: str):
     rule = Rule.get_for_tenant(tenant.id, rule_id, "rule")
     if request.method == "POST":
         return _save_form(tenant, rule)
-    stored = {"name": rule.name, "enabled": rule.enabled, "continue": rule.proceed, "match": rule.match,
-              "conditions": rule.conditions, "actions": rule.actions}
-    return _rule_page(tenant, rule, rule_fields(stored), {})
+    return _rule_page(tenant, rule, rule_fields(rule_engine.rule_json(rule)), {})
 
 
 def _save_form(tenant: Tenant, rule: Rule | None):
@@ -122,28 +125,63 @@ def _save_form(tenant: Tenant, rule: Rule | None):
 
 
 def _save_rule(tenant: Tenant, body: dict, rule: Rule | None) -> dict[str, str]:
-    """Store through the rules module's checks; {form field: sentence} when refused."""
+    """Store through the rules module's checks (a new rule goes last); {form field: sentence} when refused."""
     try:
         if rule is None:
-            rule_engine.create_rule(tenant, body)
+            body["priority"] = max((r.priority for r in Rule.of_tenant(tenant.id)), default=0) + 10
+            rule_engine.create(tenant.id, body)
         else:
-            rule_engine.update_rule(tenant, rule.id, body)
+            body.update(priority=rule.priority, actions=keep_secrets(body["actions"], rule.actions))
+            rule_engine.update(rule, body, partial=False)
     except AppError as exc:
-        return {_rule_field(exc, body): error_text(exc.code, exc.message)}
+        return {rule_field(exc.message, body, request.form): error_text(exc.code, exc.message)}
     return {}
 
 
-def _rule_field(exc: AppError, body: dict) -> str:
-    """The form field a refusal names: by its code (invalid_<name>), else by the field its sentence starts with."""
-    name = exc.code.removeprefix("invalid_").removesuffix("_too_long")
-    if name not in RULE_FIELDS:
-        first = re.match(r"\W*([a-z_]+)", exc.message)
-        name = first.group(1) if first else ""
-    field = RULE_FIELDS.get(name, "_form")
-    replied = body["actions"] and body["actions"][0] == {"type": "reply", "text": body["actions"][0].get("text")}
-    if field == "actions" and replied and re.search(r"actions\W*0\b", exc.message):
-        return "reply"  # the first action is the one the "Reply with" box made
-    return field
+def rule_field(message: str, body: dict, form) -> str:
+    """The form field a refusal names: its sentence starts with the rule's field ("actions[2].text: ...")."""
+    parts = re.findall(r"[a-z_]+|\d+", message.split(":", 1)[0])
+    head = parts[0] if parts else ""
+    if head == "match":
+        return parts[1] if len(parts) > 1 and parts[1] in ("mode", "keywords", "pattern", "payload", "event") \
+            else "match_type"
+    if head != "actions":
+        return head if head in ("name", "conditions") else "_form"
+    if len(parts) == 1 or not parts[1].isdigit():
+        return "reply"  # no action at all: the reply box is the first place to give one
+    if form.get("reply", "").strip() and parts[1] == "0":
+        return "reply"
+    if form.get("then") and int(parts[1]) == len(body["actions"]) - 1:
+        return "then"
+    return "actions"
+
+
+def keep_secrets(actions: list, stored: list) -> list:
+    """The form's actions with each webhook's stored signing secret put back: the form never shows a secret (the
+    JSON box has "secret_set": true instead), so an unchanged webhook keeps its own, bound to its URL."""
+    secrets = {}
+
+    def collect(items):
+        for item in items or ():
+            if isinstance(item, dict) and item.get("type") == "webhook" and item.get("secret"):
+                secrets[item.get("url")] = item["secret"]
+            for variant in (item.get("variants") or ()) if isinstance(item, dict) else ():
+                collect(variant.get("actions") if isinstance(variant, dict) else ())
+
+    def restore(items):
+        out = []
+        for item in items:
+            if isinstance(item, dict) and item.pop("secret_set", None) and "secret" not in item \
+                    and item.get("url") in secrets:
+                item["secret"] = secrets[item["url"]]
+            for variant in (item.get("variants") or ()) if isinstance(item, dict) else ():
+                if isinstance(variant, dict) and isinstance(variant.get("actions"), list):
+                    variant["actions"] = restore(variant["actions"])
+            out.append(item)
+        return out
+
+    collect(stored)
+    return restore(actions)
 
 
 def _rule_page(tenant: Tenant, rule: Rule | None, form: dict, errors: dict):
@@ -254,12 +292,12 @@ def _pretty(items: list) -> str:
 def move_rule(user: User, tenant: Tenant, rule_id: str):
     """Swap a rule with the one above (direction=up) or below (down); priorities become 10, 20, 30..."""
     rule = Rule.get_for_tenant(tenant.id, rule_id, "rule")
-    ordered = [r.id for r in Rule.in_order(tenant.id)]
+    ordered = [r.id for r in Rule.of_tenant(tenant.id)]
     here = ordered.index(rule.id)
     there = here - 1 if request.form.get("direction") == "up" else here + 1
     if 0 <= there < len(ordered):
         ordered[here], ordered[there] = ordered[there], ordered[here]
-        rule_engine.reorder_rules(tenant, ordered)
+        rule_engine.reorder(tenant.id, ordered)
     return redirect(url_for("admin.rules", tenant_id=tenant.id) + "#rules")
 
 
@@ -269,7 +307,7 @@ def switch_rule(user: User, tenant: Tenant, rule_id: str):
     """Turn a rule on (enabled=on) or off; turning on clears a reason the appliance disabled it for."""
     rule = Rule.get_for_tenant(tenant.id, rule_id, "rule")
     enabled = request.form.get("enabled") == "on"
-    rule_engine.update_rule(tenant, rule.id, {"enabled": enabled}, partial=True)
+    rule_engine.update(rule, {"enabled": enabled})
     flash(gettext("%(name)s is on.", name=rule.name) if enabled else gettext("%(name)s is off.", name=rule.name), "ok")
     return redirect(url_for("admin.rules", tenant_id=tenant.id))
 
@@ -281,7 +319,7 @@ def delete_rule(user: User, tenant: Tenant, rule_id: str):
     rule = Rule.get_for_tenant(tenant.id, rule_id, "rule")
     back = url_for("admin.rules", tenant_id=tenant.id)
     if request.method == "POST":
-        rule_engine.delete_rule(tenant, rule.id)
+        rule_engine.delete(rule)
         flash(gettext("The rule %(name)s was deleted.", name=rule.name), "ok")
         return redirect(back)
     return render_template("confirm.html", question=gettext("Delete the rule %(name)s?", name=rule.name),
@@ -300,7 +338,8 @@ def flows(user: User, tenant: Tenant):
 
 def _flows_page(user: User, tenant: Tenant, errors: dict, problems: list, definition: str):
     return render_template("flows.html", tenant=tenant, flows=Flow.of_tenant(tenant.id),
-                           running=FlowRun.running_counts(tenant.id), experiments=ab.results(tenant.id),
+                           running={flow_id: figures["active"] for flow_id, figures in FlowRun.counts(tenant.id).items()}, experiments=ab.results(tenant.id),
+                           sources=_sources(tenant),
                            can_edit=user.role in ADMINS, errors=errors, problems=problems, definition=definition)
 
 
@@ -316,7 +355,7 @@ def import_flow(user: User, tenant: Tenant):
     if error:
         return _flows_page(user, tenant, {field: error}, [], request.form.get("definition", "")), 422
     try:
-        flow = flow_engine.create(tenant, body)
+        flow = flow_engine.import_flow(tenant.id, body) if "format" in body else flow_engine.create(tenant.id, body)
     except AppError as exc:
         problems = flow_problems(exc)
         errors = {} if problems else {field: error_text(exc.code, exc.message)}
@@ -353,7 +392,7 @@ def flow(user: User, tenant: Tenant, flow_id: str):
     JSON makes a new version (shop admins only)."""
     flow = Flow.get_for_tenant(tenant.id, flow_id, "flow")
     if request.method == "GET":
-        body = flow_engine.flow_json(flow)
+        body = flow_engine.export(tenant.id, flow.id)["flow"]
         return _flow_page(user, tenant, flow, body, _pretty_object(body), [], {})
     if user.role not in ADMINS:
         raise AppError(403, "admins_only", gettext("This page is for admins; ask your shop's admin if you need "
@@ -361,9 +400,10 @@ def flow(user: User, tenant: Tenant, flow_id: str):
     source = request.form.get("definition", "")
     body, error = _parse_flow(source)
     if error:
-        return _flow_page(user, tenant, flow, flow_engine.flow_json(flow), source, [], {"definition": error}), 422
+        stored = flow_engine.export(tenant.id, flow.id)["flow"]
+        return _flow_page(user, tenant, flow, stored, source, [], {"definition": error}), 422
     try:
-        flow_engine.update(tenant, flow.id, body)
+        flow_engine.update(tenant.id, flow.id, body)
     except AppError as exc:
         problems = flow_problems(exc)
         errors = {} if problems else {"definition": error_text(exc.code, exc.message)}
@@ -384,7 +424,7 @@ def _flow_page(user: User, tenant: Tenant, flow: Flow, body: dict, source: str, 
                            source=source, errors=errors, by_step=by_step, can_edit=user.role in ADMINS,
                            general=[p for p in problems if p.get("step") is None],
                            orphans=[(step, messages) for step, messages in by_step.items() if step not in ids],
-                           running=FlowRun.running_counts(tenant.id).get(flow.id, 0))
+                           running=FlowRun.counts(tenant.id).get(flow.id, {}).get("active", 0))
 
 
 def _pretty_object(body: dict) -> str:
@@ -397,7 +437,7 @@ def export_flow(user: User, tenant: Tenant, flow_id: str):
     """The flow's current version as a JSON file, the same shape the import takes."""
     flow = Flow.get_for_tenant(tenant.id, flow_id, "flow")
     name = re.sub(r"[^A-Za-z0-9_-]+", "-", flow.name).strip("-")[:60] or flow.id
-    return Response(_pretty_object(flow_engine.flow_json(flow)), mimetype="application/json",
+    return Response(_pretty_object(flow_engine.export(tenant.id, flow.id)), mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{name}.json"'})
 
 
@@ -407,7 +447,7 @@ def activate_flow(user: User, tenant: Tenant, flow_id: str):
     """Start answering its triggers; a flow with problems is refused with the first one."""
     flow = Flow.get_for_tenant(tenant.id, flow_id, "flow")
     try:
-        flow_engine.activate(tenant, flow.id)
+        flow_engine.activate(tenant.id, flow.id)
     except AppError as exc:
         problems = flow_problems(exc)
         reason = problems[0]["message"] if problems else error_text(exc.code, exc.message)
@@ -422,7 +462,7 @@ def activate_flow(user: User, tenant: Tenant, flow_id: str):
 def deactivate_flow(user: User, tenant: Tenant, flow_id: str):
     """Stop starting it; customers in the middle of it finish."""
     flow = Flow.get_for_tenant(tenant.id, flow_id, "flow")
-    flow_engine.deactivate(tenant, flow.id)
+    flow_engine.deactivate(tenant.id, flow.id)
     flash(gettext("%(name)s is inactive; customers in it now finish it.", name=flow.name), "ok")
     return redirect(safe_next(request.form.get("next")))
 
@@ -434,7 +474,7 @@ def delete_flow(user: User, tenant: Tenant, flow_id: str):
     flow = Flow.get_for_tenant(tenant.id, flow_id, "flow")
     back = url_for("admin.flows", tenant_id=tenant.id)
     if request.method == "POST":
-        flow_engine.delete(tenant, flow.id)
+        flow_engine.delete(tenant.id, flow.id)
         flash(gettext("The flow %(name)s was deleted.", name=flow.name), "ok")
         return redirect(back)
     return render_template("confirm.html", question=gettext("Delete the flow %(name)s?", name=flow.name),

@@ -508,6 +508,10 @@ VI: dict[str, str] = {
     "Import a flow": "Nhập một luồng",
     "Inactive": "Đang tắt",
     "Install %(name)s": "Cài %(name)s",
+    "(template %(name)s)": "(mẫu tin %(name)s)",
+    "starts the flow %(name)s": "mở luồng %(name)s",
+    "%(rules)s rules, %(flows)s flows": "%(rules)s quy tắc, %(flows)s luồng",
+    "Your shop's details (optional)": "Thông tin cửa hàng của bạn (không bắt buộc)",
     "Installed: %(rules)s rules and %(flows)s flows.": "Đã cài: %(rules)s quy tắc và %(flows)s luồng.",
     "It stops answering at once. This cannot be undone.": "Quy tắc ngừng trả lời ngay. Không thể hoàn tác.",
     "JSON": "JSON",
@@ -527,7 +531,7 @@ VI: dict[str, str] = {
     "Move %(name)s up": "Chuyển %(name)s lên",
     "New rule": "Quy tắc mới",
     "Next: %(step)s": "Tiếp theo: %(step)s",
-    "No A/B test has reached a customer yet.": "Chưa có thử nghiệm A/B nào đến với khách.",
+    "No A/B tests yet: add an ab action to a rule or an ab step to a flow.": "Chưa có thử nghiệm A/B: hãy thêm hành động ab vào một quy tắc hoặc bước ab vào một luồng.",
     "No flows yet.": "Chưa có luồng nào.",
     "No rules yet.": "Chưa có quy tắc nào.",
     "None ticked: every channel.": "Không chọn kênh nào: mọi kênh.",
@@ -622,7 +626,7 @@ VI: dict[str, str] = {
     "the customer's first message": "tin nhắn đầu tiên của khách",
     "the difference is unlikely to be chance": "sự khác biệt khó có thể là ngẫu nhiên",
     "version %(n)s": "phiên bản %(n)s",
-    "z = %(z)s, p = %(p)s": "z = %(z)s, p = %(p)s",
+    "%(variant)s against %(first)s: z = %(z)s, p = %(p)s": "%(variant)s so với %(first)s: z = %(z)s, p = %(p)s",
 }
 
 # Errors of the API's checks (appliance.auth, web/api.py, web/knowledge.py) by their code: the English message

@@ -152,7 +152,7 @@ def create_app(settings, services: Services | None = None) -> Flask:
     from appliance.web import (RowId, admin, admin_assistant, admin_channels, admin_inbox, admin_knowledge,  # noqa: F401
                                admin_automation, admin_setup,
                                admin_users, api, brand, conversations, events, experiments, health, i18n, knowledge,
-                               webhooks, widget)
+                               packs, webhooks, widget)
 
     services = services or create_services(settings)
     app = Flask(__name__, static_folder=None)
@@ -177,4 +177,5 @@ def create_app(settings, services: Services | None = None) -> Flask:
     app.register_blueprint(conversations.blueprint)
     app.register_blueprint(events.blueprint)
     app.register_blueprint(experiments.blueprint)
+    app.register_blueprint(packs.blueprint)
     return app

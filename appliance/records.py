@@ -654,7 +654,22 @@ def _create_chunk_sentences(db) -> None:
 # --- automation: rules, flows and their runs, A/B assignments, outgoing webhook calls (schema version 13) ------
 # Shapes of match/conditions/actions/definition: appliance/automation/__init__.py.
 
-class Rule(BaseModel):
+class Packed:
+    """Rules and flows a starter pack installed carry its marker in `pack` ("<pack>:<key>")."""
+
+    @classmethod
+    def of_pack(cls, tenant_id: str, pack: str) -> dict[str, str]:
+        """{"<pack>:<key>": row id} of the tenant's rows that this starter pack installed."""
+        rows = cls.select(cls.pack, cls.id).where((cls.tenant == tenant_id) & cls.pack.startswith(pack + ":"))
+        return dict(rows.tuples())
+
+    @classmethod
+    def mark_pack(cls, row_id: str, marker: str) -> None:
+        """Record that a starter pack installed this row."""
+        cls.update(pack=marker).where(cls.id == row_id).execute()
+
+
+class Rule(Packed, BaseModel):
     """A tenant's automation rule: a match, conditions and actions; the first matching rule by priority wins."""
 
     id = CharField(primary_key=True, default=lambda: new_id("rul"))
@@ -669,14 +684,15 @@ class Rule(BaseModel):
     matches = IntegerField(default=0)
     last_matched_at = DateTimeField(null=True)
     disabled_reason = TextField(null=True)  # set when the appliance disabled it (a regex over its time budget)
+    pack = CharField(null=True)  # "<pack>:<key>" when a starter pack installed it: installing again skips it
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("tenant", "priority"), False),)
+        indexes = ((("tenant", "priority"), False), (("tenant", "pack"), True))
 
 
-class Flow(BaseModel):
+class Flow(Packed, BaseModel):
     """A named flow; its steps live in versions (editing makes a new one; running customers finish on theirs)."""
 
     id = CharField(primary_key=True, default=lambda: new_id("flw"))
@@ -684,8 +700,12 @@ class Flow(BaseModel):
     name = CharField()
     active = BooleanField(default=False)
     version = IntegerField(default=1)  # the current version: new runs start on it
+    pack = CharField(null=True)  # "<pack>:<key>" when a starter pack installed it: installing again skips it
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("tenant", "pack"), True),)
 
 
 class FlowVersion(BaseModel):
@@ -827,3 +847,15 @@ def _add_assignment_lost_at(db) -> None:
     # a database created at version 17 or later already has the column (migration 13 creates today's tables)
     if "lost_at" not in {column.name for column in db.get_columns("assignment")}:
         db.execute_sql('ALTER TABLE "assignment" ADD COLUMN "lost_at" DATETIME')
+
+
+# --- starter packs: what a pack installed, so installing it again adds only what is missing (schema version 18) ---
+
+@migration(18)
+def _add_pack_markers(db) -> None:
+    # a database created at version 18 or later already has them (migration 13 creates today's tables); NULLs are
+    # distinct in a unique index, so rules and flows made by hand never collide
+    for table in ("rule", "flow"):
+        if "pack" not in {column.name for column in db.get_columns(table)}:
+            db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "pack" VARCHAR(255)')
+        db.execute_sql(f'CREATE UNIQUE INDEX IF NOT EXISTS "{table}_tenant_id_pack" ON "{table}" ("tenant_id", "pack")')

@@ -122,6 +122,11 @@ def test_binary_serves_a_real_reply_and_stops_cleanly(bundle, tmp_path):
                                  timeout=120)
         assert status == 200, reply
         assert "9am" in reply["reply"] and reply["tokens"]["prompt"] > 0 and reply["tokens"]["completion"] > 0
+        # the starter packs are JSON files read next to their module: build.spec must ship them
+        status, listed = get_json(f"{base}/api/v1/automation/packs", headers=auth)
+        assert status == 200 and [p["name"] for p in listed["packs"]] == ["restaurant", "shop", "spa"], listed
+        status, installed = get_json(f"{base}/api/v1/automation/packs/spa", body={}, headers=auth)
+        assert status == 201 and len(installed["rules"]) == 7 and len(installed["flows"]) == 2, installed
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

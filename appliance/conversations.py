@@ -108,6 +108,17 @@ def record_inbound(services, event: InboundEvent, inbound: Inbound) -> Message:
     return message
 
 
+def open_conversation(services, tenant_id: str, channel: Channel, customer: Customer) -> Conversation:
+    """The customer's conversation that is not closed, or a new one: where an automation speaks first (a follow)."""
+    with database.atomic("IMMEDIATE"):
+        conversation = Conversation.open_of(customer.id)
+        if conversation is None:
+            conversation = Conversation.create(tenant=tenant_id, channel=channel, customer=customer,
+                                               last_message_at=utcnow())
+    conversation.channel, conversation.customer = channel, customer
+    return conversation
+
+
 def _customer(event: InboundEvent, inbound: Inbound, now: datetime) -> Customer:
     customer, created = Customer.get_or_create(channel=event.channel_id, external_id=inbound.user_id, defaults={
         "tenant": event.tenant_id, "name": inbound.user_name, "last_inbound_at": now})

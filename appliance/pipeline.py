@@ -247,13 +247,33 @@ def on_status(services, event: InboundEvent, inbound: Inbound) -> str:
 
 
 def on_follow(services, event: InboundEvent, inbound: Inbound) -> str:
-    """A user followed the OA / started the bot: the customer exists and is marked as following."""
+    """A user followed the OA / started the bot (or left): the customer exists and is marked as following, then the
+    tenant's follow / unfollow rules run (a welcome goes through conversations.reply)."""
+    from appliance.automation import rules
+
     if not inbound.user_id:
         return "skipped"
     with database.atomic("IMMEDIATE"):
         customer = _customer(event, inbound)
         customer.custom_fields = {**(customer.custom_fields or {}), "following": inbound.kind == "follow"}
+        if inbound.kind == "follow":
+            customer.last_inbound_at = utcnow()  # following is the user's own act: the platform lets us answer it
         customer.save()
+    rules.on_event(services, event, inbound.kind, customer)
+    return "done"
+
+
+def on_opt_in(services, event: InboundEvent, inbound: Inbound) -> str:
+    """The customer agreed to receive messages (Messenger's opt-in): consent is recorded, then opt_in rules run."""
+    from appliance.automation import rules
+
+    if not inbound.user_id:
+        return "skipped"  # a checkbox opt-in names only a user_ref, nobody we can write to yet
+    with database.atomic("IMMEDIATE"):
+        customer = _customer(event, inbound)
+        Customer.update(consent="opted_in", last_inbound_at=utcnow()).where(Customer.id == customer.id).execute()
+        customer.consent, customer.last_inbound_at = "opted_in", utcnow()
+    rules.on_event(services, event, "opt_in", customer)
     return "done"
 
 
@@ -275,4 +295,5 @@ def on_reaction(services, event: InboundEvent, inbound: Inbound) -> str:
     return "done"
 
 
-EVENT_HANDLERS = {"status": on_status, "follow": on_follow, "unfollow": on_follow, "reaction": on_reaction}
+EVENT_HANDLERS = {"status": on_status, "follow": on_follow, "unfollow": on_follow, "reaction": on_reaction,
+                  "opt_in": on_opt_in}

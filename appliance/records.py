@@ -192,6 +192,20 @@ class Conversation(BaseModel):
 
 
     @classmethod
+    def open_of(cls, customer_id: int) -> "Conversation | None":
+        """The customer's newest conversation that is not closed, or None."""
+        return (cls.select().where((cls.customer == customer_id) & (cls.status != "closed"))
+                .order_by(cls.id.desc()).first())
+
+    @classmethod
+    def closed_before(cls, customer_id: int, conversation_id: int | None = None) -> bool:
+        """Whether the customer has a closed conversation (older than this one, when given)."""
+        query = cls.select(cls.id).where((cls.customer == customer_id) & (cls.status == "closed"))
+        if conversation_id is not None:
+            query = query.where(cls.id < conversation_id)
+        return query.exists()
+
+    @classmethod
     def latest(cls, tenant_id: str, limit: int) -> list["Conversation"]:
         """The tenant's most recently active conversations, with their customers (one query)."""
         return list(cls.select(cls, Customer).join(Customer).where(cls.tenant == tenant_id)
@@ -308,6 +322,15 @@ class Message(BaseModel):
         return (cls.select(cls.conversation).where(cls.tenant == tenant_id).group_by(cls.conversation)
                 .having(newest["in"] > fn.COALESCE(newest["out"], 0)))
 
+
+    @classmethod
+    def wrote_before(cls, customer_id: int, message_id: int, conversation_id: int | None = None) -> bool:
+        """Whether the customer wrote anything before this message (in this conversation only, when given)."""
+        query = (cls.select(cls.id).join(Conversation)
+                 .where((Conversation.customer == customer_id) & (cls.direction == "in") & (cls.id < message_id)))
+        if conversation_id is not None:
+            query = query.where(cls.conversation == conversation_id)
+        return query.exists()
 
     @classmethod
     def last_of(cls, conversation_ids: list[int]) -> dict[int, "Message"]:
@@ -690,6 +713,37 @@ class Rule(Packed, BaseModel):
 
     class Meta:
         indexes = ((("tenant", "priority"), False), (("tenant", "pack"), True))
+
+    @classmethod
+    def of_tenant(cls, tenant_id: str, enabled_only: bool = False) -> list["Rule"]:
+        """The tenant's rules in the order they run: priority, then creation."""
+        query = cls.select().where(cls.tenant == tenant_id)
+        if enabled_only:
+            query = query.where(cls.enabled == True)  # noqa: E712
+        return list(query.order_by(cls.priority, cls.created_at, cls.id))
+
+    @classmethod
+    def count_of(cls, tenant_id: str) -> int:
+        """How many rules the tenant has."""
+        return cls.select().where(cls.tenant == tenant_id).count()
+
+    @classmethod
+    def record_matches(cls, rule_ids: list[str]) -> None:
+        """Count one match for each of these rules and stamp the time, in one UPDATE."""
+        cls.update(matches=cls.matches + 1, last_matched_at=utcnow()).where(cls.id.in_(rule_ids)).execute()
+
+    @classmethod
+    def disable(cls, rule_id: str, reason: str) -> None:
+        """Switch a rule off with the appliance's reason (shown to the shop owner)."""
+        cls.update(enabled=False, disabled_reason=reason, updated_at=utcnow()).where(cls.id == rule_id).execute()
+
+    @classmethod
+    def set_priorities(cls, priorities: dict[str, int]) -> None:
+        """Give these rules these priorities, in one transaction."""
+        now = utcnow()
+        with database.atomic():
+            for rule_id, priority in priorities.items():
+                cls.update(priority=priority, updated_at=now).where(cls.id == rule_id).execute()
 
 
 class Flow(Packed, BaseModel):

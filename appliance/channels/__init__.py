@@ -36,7 +36,7 @@ CONVERSATIONAL = ("text", "button", "media", "location")
 class Inbound:
     """One event from a platform, reduced to what the appliance uses; `raw` keeps the original."""
 
-    kind: str  # text | media | button | location | reaction | follow | unfollow | status | unknown
+    kind: str  # text | media | button | location | reaction | follow | unfollow | opt_in | status | unknown
     platform_id: str  # the platform's id for deduplication (wamid, mid, msg_id, update_id, widget id)
     user_id: str = ""  # the customer on the platform
     user_name: str = ""

@@ -104,7 +104,13 @@ def _reaction(item: dict, base: dict) -> Inbound:
     return Inbound(kind="reaction", reaction={"message_id": text_of(reaction.get("mid")), "emoji": emoji}, **base)
 
 
-ITEM_TYPES = {"message": _message, "postback": _postback, "delivery": _delivery, "read": _read, "reaction": _reaction}
+def _optin(item: dict, base: dict) -> Inbound:
+    """The person agreed to messages from the page (messaging_optins); `ref` says which plugin or request."""
+    optin = item["optin"]
+    return Inbound(kind="opt_in", text=text_of(optin.get("ref") or optin.get("payload")), **base)
+
+
+ITEM_TYPES = {"optin": _optin, "message": _message, "postback": _postback, "delivery": _delivery, "read": _read, "reaction": _reaction}
 
 
 def parse(raw: bytes) -> list[Inbound]:

@@ -151,8 +151,8 @@ def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
     from appliance.web import (RowId, admin, admin_assistant, admin_channels, admin_inbox, admin_knowledge,  # noqa: F401
                                admin_automation, admin_setup,
-                               admin_users, api, automation, brand, conversations, events, experiments, health, i18n,
-                               knowledge, packs, webhooks, widget)
+                               admin_users, api, automation, brand, conversations, events, experiments, flows, health,
+                               i18n, knowledge, packs, webhooks, widget)
 
     services = services or create_services(settings)
     app = Flask(__name__, static_folder=None)
@@ -179,4 +179,5 @@ def create_app(settings, services: Services | None = None) -> Flask:
     app.register_blueprint(experiments.blueprint)
     app.register_blueprint(packs.blueprint)
     app.register_blueprint(automation.blueprint)
+    app.register_blueprint(flows.blueprint)
     return app

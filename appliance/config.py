@@ -151,6 +151,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("zalo_oauth_base", "https://oauth.zaloapp.com", str, "Zalo OAuth base URL, used to refresh an expired OA access token."),
     Setting("zalo_zns_base", "https://business.openapi.zalo.me", str, "Zalo Notification Service (ZNS) base URL for template messages."),
     Setting("conversation_idle_hours", 72.0, float, "Hours without a message after which a conversation is closed (checked every 5 minutes); the customer's next message then starts a new one. 0 never closes them.", 0, 24 * 365),
+    Setting("flow_timeout_minutes", 60.0, float, "Minutes a flow waits for the customer's answer before it ends and the conversation returns to normal (rules and the assistant answer again); a flow's own timeout_minutes wins.", 0.01, 60 * 24 * 30),
     Setting("outbox_timeout", 10.0, float, "Seconds to wait for a platform to accept one outgoing message before retrying.", 0.05, 300),
     Setting("outbox_max_attempts", 8, int, "Send attempts for one reply before it is marked failed (a 429 or rate limit does not count).", 1, 100),
     Setting("outbox_give_up_hours", 24.0, float, "Hours after which a reply still not sent (retrying, or waiting on a rate-limited or paused channel) is marked failed.", 0.001, 720),

@@ -18,6 +18,7 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     JOIN,
+    SQL,
     Model,
     TextField,
     fn,
@@ -178,6 +179,12 @@ class Customer(BaseModel):
 
     class Meta:
         indexes = ((("channel", "external_id"), True),)
+
+    @classmethod
+    def tagged(cls, tenant_id: str, tag: str) -> list["Customer"]:
+        """The tenant's customers carrying this tag."""
+        return list(cls.select().where((cls.tenant == tenant_id) & SQL(
+            "EXISTS (SELECT 1 FROM json_each(t1.tags) WHERE json_each.value = ?)", (tag,))))
 
 
 class Conversation(BaseModel):
@@ -755,11 +762,33 @@ class Flow(Packed, BaseModel):
     active = BooleanField(default=False)
     version = IntegerField(default=1)  # the current version: new runs start on it
     pack = CharField(null=True)  # "<pack>:<key>" when a starter pack installed it: installing again skips it
+    schedule_mark = CharField(null=True)  # the last minute ("YYYY-MM-DDTHH:MM") its schedule trigger started runs
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
     class Meta:
         indexes = ((("tenant", "pack"), True),)
+
+    @classmethod
+    def of_tenant(cls, tenant_id: str) -> list["Flow"]:
+        """The tenant's flows, oldest first."""
+        return list(cls.select().where(cls.tenant == tenant_id).order_by(cls.created_at, cls.id))
+
+    @classmethod
+    def current(cls, tenant_id: str | None = None, active: bool = True) -> list[tuple["Flow", dict]]:
+        """(flow, its current version's definition) of the active flows (of one tenant, if given): one query."""
+        query = (cls.select(cls, FlowVersion.definition)
+                 .join(FlowVersion, on=((FlowVersion.flow == cls.id) & (FlowVersion.version == cls.version)))
+                 .where(cls.active == active).order_by(cls.created_at, cls.id))
+        if tenant_id is not None:
+            query = query.where(cls.tenant == tenant_id)
+        return [(flow, flow.flowversion.definition) for flow in query]
+
+    @classmethod
+    def mark_schedule(cls, flow_id: str, before: str | None, now: str) -> bool:
+        """Record that the schedule ran at minute `now`, unless another worker did first; whether this call did."""
+        mark = cls.schedule_mark.is_null() if before is None else (cls.schedule_mark == before)
+        return cls.update(schedule_mark=now).where((cls.id == flow_id) & mark).execute() == 1
 
 
 class FlowVersion(BaseModel):
@@ -770,6 +799,18 @@ class FlowVersion(BaseModel):
 
     class Meta:
         indexes = ((("flow", "version"), True),)
+
+    @classmethod
+    def definition_of(cls, flow_id: str, version: int) -> dict | None:
+        """The steps of one version of a flow, or None."""
+        row = cls.get_or_none((cls.flow == flow_id) & (cls.version == version))
+        return None if row is None else row.definition
+
+    @classmethod
+    def listing(cls, flow_id: str) -> list[dict]:
+        """The versions of a flow, newest first: number and date."""
+        return [{"version": v, "created_at": at.isoformat() + "Z"} for v, at in
+                cls.select(cls.version, cls.created_at).where(cls.flow == flow_id).order_by(cls.version.desc()).tuples()]
 
 
 class FlowRun(BaseModel):
@@ -788,9 +829,47 @@ class FlowRun(BaseModel):
     started_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)  # the last step taken: time-outs count from it
     ended_at = DateTimeField(null=True)
+    answer = TextField(null=True)  # the last valid answer to an ask (a condition step's "reply")
+    error = TextField(null=True)  # why it failed or stopped, for the owner
+
+    ACTIVE = ("running", "waiting", "delayed")
 
     class Meta:
         indexes = ((("customer", "status"), False),)
+
+    @classmethod
+    def active_of(cls, customer_id: int) -> "FlowRun | None":
+        """The customer's run in progress (running, waiting for an answer, or delayed), or None."""
+        return (cls.select().where((cls.customer == customer_id) & cls.status.in_(cls.ACTIVE))
+                .order_by(cls.id.desc()).first())
+
+    @classmethod
+    def move(cls, run_id: int, from_statuses: tuple[str, ...], **changes) -> bool:
+        """Change a run only if it is still in one of `from_statuses` (a worker and a sweep never both take it)."""
+        changes.setdefault("updated_at", utcnow())
+        return cls.update(**changes).where((cls.id == run_id) & cls.status.in_(from_statuses)).execute() == 1
+
+    @classmethod
+    def due(cls, now: datetime) -> list[int]:
+        """Ids of delayed runs whose delay is over."""
+        return [r for (r,) in cls.select(cls.id).where((cls.status == "delayed") & (cls.resume_at <= now)).tuples()]
+
+    @classmethod
+    def idle(cls, statuses: tuple[str, ...], before: datetime) -> list["FlowRun"]:
+        """Runs in these statuses whose last step is older than `before`."""
+        return list(cls.select().where(cls.status.in_(statuses) & (cls.updated_at < before)))
+
+    @classmethod
+    def counts(cls, tenant_id: str) -> dict[str, dict[str, int]]:
+        """Per flow of the tenant: runs in progress ("active") and in all ("runs")."""
+        out: dict[str, dict[str, int]] = {}
+        for flow_id, status, n in (cls.select(cls.flow, cls.status, fn.COUNT(cls.id)).where(cls.tenant == tenant_id)
+                                   .group_by(cls.flow, cls.status).tuples()):
+            figures = out.setdefault(flow_id, {"active": 0, "runs": 0})
+            figures["runs"] += n
+            if status in cls.ACTIVE:
+                figures["active"] += n
+        return out
 
 
 class Assignment(BaseModel):
@@ -892,6 +971,19 @@ class HookCall(BaseModel):
 @migration(13)
 def _create_automation_tables(db) -> None:
     db.create_tables([Rule, Flow, FlowVersion, FlowRun, Assignment, HookCall])
+
+
+# --- flows: a run's last answer and error, a schedule's last minute (schedule version 16) ---------------------
+
+_COLUMNS_16 = (("flowrun", "answer", "TEXT"), ("flowrun", "error", "TEXT"), ("flow", "schedule_mark", "VARCHAR(255)"))
+
+
+@migration(16)
+def _add_flow_run_answers(db) -> None:
+    # a database created at version 16 or later already has the columns (migration 13 creates today's tables)
+    for table, column, kind in _COLUMNS_16:
+        if column not in {c.name for c in db.get_columns(table)}:
+            db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}')
 
 
 # --- A/B goals: a no_handoff goal lost to a hand-off within its hours (schema version 17) -------------------

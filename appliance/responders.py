@@ -2,8 +2,9 @@
 
 A responder is a callable taking a `Context` (services, tenant, channel, conversation, message, history) and
 returning a `Response` (a reply to send, an action such as `handoff`, or both) or None to let the next one try.
-The chain: the customer asking for a person (handoff_responder), the customer's flow (issue 12, to come), the
-tenant's rules (appliance/automation/rules.py), then the assistant (assistant_responder). A conversation held by a person is never offered to the chain.
+The chain: the customer asking for a person (handoff_responder), then the customer's active flow or a flow's
+trigger (automation/flows.py), then the tenant's rules (automation/rules.py), then the assistant
+(assistant_responder). A conversation held by a person is never offered to the chain.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Callable
 from appliance.assistant import prompts, smalltalk
 from appliance.assistant.answer import answer, assistant_config, fallback_reply
 from appliance.assistant.prompts import Turn
-from appliance.automation import rules
+from appliance.automation import flows, rules
 from appliance.channels import Outbound
 from appliance.records import Channel, Conversation, Message, Tenant
 
@@ -101,12 +102,7 @@ def _response(reply, why: str) -> Response:
     return Response(reply.text, meta=meta)
 
 
-CHAIN: tuple[Responder, ...] = (
-    handoff_responder,
-    # flows.responder goes here (issue 12: the customer's active flow, then flow triggers)
-    rules.responder,
-    assistant_responder,
-)
+CHAIN: tuple[Responder, ...] = (handoff_responder, flows.responder, rules.responder, assistant_responder)
 
 
 def respond(context: Context, chain: tuple[Responder, ...] = CHAIN) -> Response | None:

@@ -157,6 +157,28 @@ def close_idle_conversations() -> None:
         auto_close(_services)
 
 
+# --- flows: delays, time-outs, schedules (FlowRun rows are the ledger) ----------------------------------
+
+@huey.task(retries=0)
+def resume_flow(run_id: int) -> None:
+    """A flow's delay is over: its run takes its next steps (a lost ring is caught by the sweep below)."""
+    from appliance.automation.flows import resume
+
+    resume(_services, run_id)
+
+
+@huey.periodic_task(crontab(minute="*"))
+def flow_sweep() -> None:
+    """Every minute: resume delayed runs that are due, end unanswered ones, start scheduled flows."""
+    from appliance.automation import flows
+
+    if _services is not None:
+        flows.recover(_services)
+        flows.resume_due(_services)
+        flows.time_out(_services)
+        flows.run_schedules(_services)
+
+
 # --- knowledge base ------------------------------------------------------------------------
 
 @huey.task(retries=0)

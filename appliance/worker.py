@@ -89,15 +89,19 @@ def serve(settings) -> int:
 def requeue(services) -> None:
     """At start-up, in this one place: what a stop or a crash left unfinished is queued again (inbound events to
     answer, replies to send, webhook calls to make, documents to index); each ledger row says where it stopped."""
+    from datetime import timedelta
+
     from appliance import tasks
     from appliance.assistant.ingest import unfinished
-    from appliance.automation import hooks
+    from appliance.automation import flows, hooks
     from appliance.outbox import requeue_pending
     from appliance.pipeline import requeue_unfinished
 
     requeue_unfinished(services)
     requeue_pending(services)
     hooks.requeue(services)
+    flows.recover(services, grace=timedelta(0))  # no turn is in progress before the workers start
+    flows.resume_due(services)
     for document_id in unfinished():
         tasks.ingest_document(document_id)
 

@@ -1,0 +1,553 @@
+"""Flows: named, versioned lists of steps a customer walks through (shapes: appliance/automation/__init__.py).
+
+Editing a flow makes a new version; a customer's run stays on the version it started on. A run is a row (FlowRun):
+its step and status are written after every turn, so a restart or a kill -9 continues at the same step. A run
+waits on an ask (the next message is its answer), on a delay (`resume_at`: a huey scheduled ring, the minutely
+sweep and the start-up resume it; huey only rings, the row is the ledger) or ends. An unanswered run times out
+(`flow_timeout_minutes` or the flow's `timeout_minutes`) and the conversation returns to normal; "stop", "hủy",
+"thoát", "cancel" leave it. All messages of one turn go out as one reply (`Response.more`)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from huey import crontab
+
+from appliance.automation import actions, match
+from appliance.automation.flow_shape import shape_problems
+from appliance.channels import KINDS, Outbound
+from appliance.db import database
+from appliance.errors import AppError
+from appliance.records import Channel, Conversation, Customer, Flow, FlowRun, FlowVersion, Message, utcnow
+
+log = logging.getLogger(__name__)
+
+STEP_BUDGET = 50  # steps one turn may take without waiting: a loop that slipped through the check stops here
+STOP_WORDS = {"stop": "en", "cancel": "en", "huy": "vi", "thoat": "vi"}  # folded: "hủy", "thoát" too
+STOPPED = {"vi": "Đã dừng. Bạn cần gì cứ nhắn cho shop nhé.", "en": "Stopped. Write to us any time you need something."}
+EXPORT_FORMAT = "appliance-flow-1"
+CRASH_GRACE = timedelta(minutes=2)  # a run "running" this long was left by a crash mid-turn
+
+
+class FlowInvalid(AppError):
+    """A flow that may not be saved; `problems` name the steps ([{"step", "message"}])."""
+
+    def __init__(self, problems: list[dict]):
+        first = problems[0]
+        where = f"Step '{first['step']}': " if first.get("step") else ""
+        super().__init__(422, "invalid_flow", where + first["message"])
+        self.problems = problems
+
+
+# --- saving: check, create, edit, activate, import and export ---------------------------------------------------
+
+def check_flow(body, kinds: list[str] | None = None) -> dict:
+    """The normalized flow {"name", "triggers", "start", "steps", "timeout_minutes"?}, or FlowInvalid naming the
+    step. `kinds`: the channel kinds it is triggered on (their button limits apply); None: every kind."""
+    flow, problems = shape_problems(body)
+    if not problems:
+        definition = {k: v for k, v in flow.items() if k != "name"}
+        problems = _problems(definition, list(KINDS) if kinds is None else kinds)
+    if problems:
+        raise FlowInvalid(problems)
+    return flow
+
+
+def _problems(definition: dict, kinds: list[str]) -> list[dict]:
+    """The check helper's problems of a well-shaped definition (flow_check), or the minimal ones here."""
+    try:
+        from appliance.automation import flow_check
+    except ImportError:  # s15-check not merged yet
+        from appliance.automation.flow_interim import graph_problems
+
+        return graph_problems(definition, kinds)
+    return flow_check.problems(definition, kinds)
+
+
+def kinds_of(tenant_id: str) -> list[str]:
+    """The kinds of the tenant's connected channels (a flow's button limits are theirs)."""
+    return sorted({channel.kind for channel in Channel.live_of(tenant_id)})
+
+
+def create(tenant_id: str, body, active: bool = False) -> Flow:
+    """A new flow (version 1) from a checked body; inactive unless asked."""
+    flow = check_flow(body, kinds_of(tenant_id))
+    with database.atomic("IMMEDIATE"):
+        row = Flow.create(tenant=tenant_id, name=flow["name"], active=active)
+        FlowVersion.create(flow=row, version=1, definition=_definition(flow))
+    return row
+
+
+def update(tenant_id: str, flow_id: str, body) -> Flow:
+    """Save an edit as a new version (new runs start on it; running customers finish on theirs)."""
+    flow = check_flow(body, kinds_of(tenant_id))
+    with database.atomic("IMMEDIATE"):
+        row = Flow.get_for_tenant(tenant_id, flow_id, "flow")
+        if FlowVersion.definition_of(row.id, row.version) != _definition(flow) or row.name != flow["name"]:
+            row.version += 1
+            FlowVersion.create(flow=row, version=row.version, definition=_definition(flow))
+        Flow.update(name=flow["name"], version=row.version, updated_at=utcnow()).where(Flow.id == row.id).execute()
+    return Flow.get_by_id(row.id)
+
+
+def _definition(flow: dict) -> dict:
+    return {k: v for k, v in flow.items() if k != "name"}
+
+
+def activate(tenant_id: str, flow_id: str, active: bool = True) -> Flow:
+    """Switch a flow on (its triggers start runs) or off (no new runs; running customers finish)."""
+    row = Flow.get_for_tenant(tenant_id, flow_id, "flow")
+    Flow.update(active=active, updated_at=utcnow()).where(Flow.id == row.id).execute()
+    return Flow.get_by_id(row.id)
+
+
+def deactivate(tenant_id: str, flow_id: str) -> Flow:
+    """Switch a flow off."""
+    return activate(tenant_id, flow_id, False)
+
+
+def delete(tenant_id: str, flow_id: str) -> None:
+    """Remove a flow, its versions and its runs."""
+    Flow.get_for_tenant(tenant_id, flow_id, "flow").delete_instance(recursive=True)
+
+
+def export(tenant_id: str, flow_id: str) -> dict:
+    """The flow's current version as a JSON document `import_flow` takes (here or on another appliance)."""
+    row = Flow.get_for_tenant(tenant_id, flow_id, "flow")
+    return {"format": EXPORT_FORMAT, "flow": {"name": row.name, **FlowVersion.definition_of(row.id, row.version)}}
+
+
+def import_flow(tenant_id: str, document) -> Flow:
+    """A new, inactive flow from an exported document."""
+    if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT or "flow" not in document:
+        raise FlowInvalid([{"step": None, "message": f"Send an exported flow: {{\"format\": \"{EXPORT_FORMAT}\", "
+                                                     "\"flow\": {...}} (GET /flows/<id>/export gives one)."}])
+    return create(tenant_id, document["flow"])
+
+
+def flow_json(row: Flow, figures: dict | None = None, detail: bool = False) -> dict:
+    """The API shape of a flow; `detail` adds the current definition and the list of versions."""
+    figures = figures or {}
+    data = {"id": row.id, "name": row.name, "active": row.active, "version": row.version,
+            "runs": figures.get("runs", 0), "running": figures.get("active", 0),
+            "created_at": row.created_at.isoformat() + "Z", "updated_at": row.updated_at.isoformat() + "Z"}
+    if detail:
+        data["definition"] = FlowVersion.definition_of(row.id, row.version)
+        data["versions"] = FlowVersion.listing(row.id)
+    return data
+
+
+# --- running: one turn of a run ----------------------------------------------------------------------------------
+
+@dataclass
+class _Walk:
+    """What the steps of one turn look at: the run (a row, or a draft in a dry run), its definition, the channel."""
+
+    turn: actions.Turn
+    run: FlowRun
+    definition: dict
+    channel_kind: str
+    timezone: str
+
+    @property
+    def steps(self) -> dict:
+        return {step["id"]: step for step in self.definition["steps"]}
+
+
+def _walk(turn: actions.Turn, run: FlowRun, definition: dict, channel_kind: str) -> _Walk:
+    return _Walk(turn, run, definition, channel_kind, turn.services.settings.get("timezone", "UTC"))
+
+
+def _save(walk: _Walk, step: str, status: str, **changes) -> None:
+    """Write where the run stopped (in a dry run only on the draft)."""
+    run = walk.run
+    run.step, run.status = step, status
+    for name, value in changes.items():
+        setattr(run, name, value)
+    if walk.turn.dry_run:
+        return
+    if status not in FlowRun.ACTIVE:
+        changes.setdefault("ended_at", utcnow())
+    FlowRun.move(run.id, FlowRun.ACTIVE, step=step, status=status, **changes)
+
+
+def _execute(walk: _Walk, step_id: str | None) -> None:
+    """Take steps from `step_id` until the run waits on an ask or a delay, or ends."""
+    steps = walk.steps
+    for _ in range(STEP_BUDGET):
+        step = steps.get(step_id) if step_id is not None else None
+        if step is None:
+            return _save(walk, walk.run.step, "done")
+        _reached(walk, step)
+        kind = step["type"]
+        if kind == "ask":
+            _say(walk.turn, step["text"], step.get("buttons"))
+            return _save(walk, step_id, "waiting", tries=0)
+        if kind == "delay":
+            return _delay(walk, step)
+        if kind in ("handoff", "assistant", "end"):
+            if kind != "end":
+                actions.apply(walk.turn, {"type": kind, "reason": step.get("reason") or "flow"})
+            return _save(walk, step_id, "done")
+        walk.run.step = step_id
+        step_id = _next(walk, step)
+    log.warning("flow %s took %d steps without waiting; the run ends", walk.run.flow_id, STEP_BUDGET)
+    _save(walk, walk.run.step, "failed", error=f"The flow took {STEP_BUDGET} steps without waiting for the customer.")
+
+
+def _next(walk: _Walk, step: dict) -> str | None:
+    """Do a step that neither waits nor ends; the id of the step after it."""
+    kind, turn = step["type"], walk.turn
+    if kind == "send":
+        text = "\n".join(part for part in (step.get("text"), step.get("media_url")) if part)
+        if step.get("template"):
+            actions.apply(turn, {"type": "template", "text": text, **step["template"]})
+        else:
+            _say(turn, text, step.get("buttons"))
+    elif kind in ("tag", "untag", "set_field"):
+        actions.apply(turn, step)
+    elif kind == "webhook":
+        _webhook(turn, step)
+    elif kind == "jump":
+        return step["to"]
+    elif kind == "condition":
+        return next((b["next"] for b in step["branches"] if _holds(walk, b["if"])), step["default"])
+    elif kind == "ab":
+        return _variant(walk, step).get("next")
+    return step.get("next")
+
+
+def _say(turn: actions.Turn, text: str, buttons) -> None:
+    actions.apply(turn, {"type": "reply", "text": text, "buttons": list(buttons or [])})
+
+
+def _delay(walk: _Walk, step: dict) -> None:
+    """Stop until the delay is over; the step after it runs then (rung by huey, swept every minute)."""
+    if step.get("next") is None:
+        return _save(walk, step["id"], "done")
+    seconds = step["seconds"]
+    _save(walk, step["next"], "delayed", resume_at=utcnow() + timedelta(seconds=seconds))
+    if not walk.turn.dry_run:
+        from appliance import tasks
+
+        tasks.resume_flow.schedule(args=(walk.run.id,), delay=seconds)
+
+
+def _webhook(turn: actions.Turn, step: dict) -> None:
+    try:
+        actions.apply(turn, {"type": "webhook", "url": step["url"], "secret": step.get("secret")})
+    except ImportError:  # s15-abhooks (appliance.automation.hooks) not merged yet: the call is skipped, said once
+        log.warning("a flow's webhook step was skipped: outgoing webhooks are not available in this build")
+
+
+def _holds(walk: _Walk, condition: dict) -> bool:
+    """Whether a condition step's branch applies (the rules' conditions, or "reply" on the last answer)."""
+    from appliance.automation import flow_interim
+
+    if condition["type"] == "reply":
+        return flow_interim.compare(condition["op"], walk.run.answer, condition.get("value"))
+    try:
+        from appliance.automation import conditions
+    except ImportError:  # s15-rules not merged yet
+        return flow_interim.condition_holds(condition, walk.turn.customer, walk.channel_kind,
+                                            _local_now(walk.timezone))
+    return conditions.why_not([condition], walk.turn) is None
+
+
+def _local_now(zone: str) -> datetime:
+    return datetime.now(timezone.utc).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+
+
+def _variant(walk: _Walk, step: dict) -> dict:
+    """The customer's variant of an ab step (sticky; ab.variant_for), or the first one until A/B is available."""
+    try:
+        from appliance.automation import ab
+    except ImportError:  # s15-abhooks not merged yet
+        return step["variants"][0]
+    return ab.variant_for(walk.turn, f"flow:{walk.run.flow_id}:{step['experiment']}", step["variants"])
+
+
+def _reached(walk: _Walk, step: dict) -> None:
+    """Tell the A/B goals a step was reached (goal {"type": "step", "flow", "step"})."""
+    if walk.turn.dry_run:
+        return
+    try:
+        from appliance.automation import ab
+    except ImportError:
+        return
+    ab.observe(walk.turn.customer.id, "step", {"flow": walk.run.flow_id, "step": step["id"]})
+
+
+def _answer(walk: _Walk, step: dict, text: str, payload: str | None) -> bool:
+    """Take the customer's answer to an ask: store it and go on, re-ask, or go to the fallback; False when the run
+    ended without an answer (the message then goes to the rest of the chain)."""
+    kind, buttons = step.get("validate", "text"), step.get("buttons") or []
+    value = _parse(kind, payload if payload and kind == "choice" else text, buttons)
+    if value is not None:
+        if step.get("field"):
+            actions.set_field(walk.turn, step["field"], value)
+        walk.run.answer, walk.run.tries = str(value), 0
+        if not walk.turn.dry_run:
+            FlowRun.update(answer=walk.run.answer, tries=0).where(FlowRun.id == walk.run.id).execute()
+        _execute(walk, step.get("next"))
+        return True
+    tries = walk.run.tries + 1
+    if tries <= step.get("retries", 2):
+        _say(walk.turn, step.get("retry_text") or step["text"], buttons)
+        _save(walk, step["id"], "waiting", tries=tries)
+        return True
+    if step.get("fallback"):
+        walk.run.tries = 0
+        _execute(walk, step["fallback"])
+        return True
+    _save(walk, step["id"], "failed", error="The customer gave no valid answer.")
+    return False
+
+
+def _parse(kind: str, text: str, buttons):
+    """answers.parse of the check helper, or the minimal parser here until it is merged."""
+    try:
+        from appliance.automation import answers
+    except ImportError:  # s15-check not merged yet
+        from appliance.automation.flow_interim import parse_answer
+
+        return parse_answer(kind, text, buttons)
+    return answers.parse(kind, text, buttons)
+
+
+# --- the responder: the customer's run continues, else a trigger starts one --------------------------------------
+
+def responder(context):
+    """The customer's active flow takes the message (an answer, or a stop word); else a flow whose trigger matches
+    starts. None: no flow has anything to do with it."""
+    customer = context.conversation.customer
+    text = context.message.text or ""
+    payload = (context.message.payload or {}).get("button_id")
+    run = FlowRun.active_of(customer.id)
+    if run is not None:
+        language = STOP_WORDS.get(match.words(text))
+        if language:
+            _end(run, "stopped", "The customer asked to stop.")
+            return _response(_turn(context, run.flow_id), context, [Outbound(to="", text=STOPPED[language])])
+        if run.status == "delayed":
+            return None  # the chain answers meanwhile; the flow goes on when its delay is over
+        if not _expired(context.services, run):
+            return _continue(context, run, text, payload)
+        _end(run, "timed_out", "The customer did not answer in time.")
+    return _triggered(context, text, payload)
+
+
+def _continue(context, run: FlowRun, text: str, payload: str | None):
+    """The customer's answer to the ask their run waits on."""
+    if not FlowRun.move(run.id, ("waiting", "running"), status="running"):
+        return None  # timed out or stopped meanwhile
+    definition = FlowVersion.definition_of(run.flow_id, run.version) or {"steps": []}
+    step = {s["id"]: s for s in definition["steps"]}.get(run.step)
+    if step is None or step["type"] != "ask":
+        _end(run, "failed", "The step it waited on is gone.")
+        return None
+    turn = _turn(context, run.flow_id)
+    walk = _walk(turn, run, definition, context.channel.kind)
+    if not _answer(walk, step, text, payload):
+        return None
+    return _response(turn, context)
+
+
+def _triggered(context, text: str, payload: str | None):
+    """Start the first active flow whose trigger matches the message."""
+    flows = Flow.current(context.tenant.id)
+    if not flows:
+        return None
+    message = match.Message.of(text, payload)
+    first = None
+    for flow, definition in flows:
+        for trigger in definition.get("triggers", ()):
+            if trigger["type"] in ("keyword", "payload"):
+                hit = match.why(trigger, message)
+            elif trigger["type"] == "event" and trigger["event"] == "first_message":
+                first = _first_message(context) if first is None else first
+                hit = first
+            else:
+                hit = None
+            if hit:
+                turn = _turn(context, flow.id)
+                turn.note(f"flow '{flow.name}': {hit}")
+                _begin(turn, flow, definition, context.conversation, context.channel.kind)
+                return _response(turn, context)
+    return None
+
+
+def _first_message(context) -> bool:
+    customer_id = context.conversation.customer_id
+    return (Message.select().join(Conversation)
+            .where((Conversation.customer == customer_id) & (Message.direction == "in")).count()) == 1
+
+
+def start(turn: actions.Turn, flow_id: str, context) -> str | None:
+    """A rule's start_flow action: start the tenant's active flow for the turn's customer (a run of theirs in
+    progress is stopped) and add its first messages to the turn; the run's status, or None if no such flow."""
+    flow = Flow.get_or_none((Flow.id == flow_id) & (Flow.tenant == turn.tenant_id) & (Flow.active == True))  # noqa: E712
+    if flow is None:
+        turn.note(f"flow {flow_id} is not an active flow of this shop")
+        return None
+    if not turn.dry_run:
+        old = FlowRun.active_of(turn.customer.id)
+        if old is not None:
+            _end(old, "stopped", "Another flow started.")
+    run = _begin(turn, flow, FlowVersion.definition_of(flow.id, flow.version), context.conversation,
+                 context.channel.kind)
+    return run.status
+
+
+def _begin(turn: actions.Turn, flow: Flow, definition: dict, conversation: Conversation, kind: str) -> FlowRun:
+    """A new run of the flow's current version, taken as far as it goes in this turn."""
+    values = dict(tenant=flow.tenant_id, customer=turn.customer.id, conversation=conversation.id, flow=flow.id,
+                  version=flow.version, step=definition["start"], status="running")
+    run = FlowRun(**values) if turn.dry_run else FlowRun.create(**values)
+    turn.source = turn.source or f"flow:{flow.id}"
+    _execute(_walk(turn, run, definition, kind), definition["start"])
+    return run
+
+
+def _turn(context, flow_id: str) -> actions.Turn:
+    return actions.Turn(context.services, context.tenant.id, context.conversation.customer, source=f"flow:{flow_id}")
+
+
+def _response(turn: actions.Turn, context, outbounds: list[Outbound] | None = None):
+    """The turn as one reply: its first message, the others in `more`; the assistant's answer last if asked. None
+    when the flow said and did nothing this turn (a tag, then a delay): the rest of the chain answers the message."""
+    from appliance.responders import Response, assistant_responder
+
+    outs = list(turn.outbounds if outbounds is None else outbounds)
+    meta, action, reason = {"sender": "automation", "path": "automation"}, None, ""
+    if turn.handoff:
+        action, reason = "handoff", turn.handoff
+    elif turn.assistant:
+        answer = assistant_responder(context)
+        if answer is not None:
+            outs += [answer.outbound()] if answer.outbound() else []
+            meta = {**answer.meta, "sender": "automation"} if len(outs) > 1 else answer.meta
+            action, reason = answer.action, answer.reason
+    if not outs and action is None:
+        return None
+    first = outs[0] if outs else Outbound(to="")
+    return Response(first.text, action, reason, buttons=list(first.buttons), meta=meta, more=tuple(outs[1:]),
+                    template=first.template)
+
+
+def _end(run: FlowRun, status: str, why: str) -> None:
+    if FlowRun.move(run.id, FlowRun.ACTIVE, status=status, error=why, ended_at=utcnow()):
+        log.info("flow run %d of %s: %s", run.id, run.flow_id, status)
+
+
+def _timeout(services, definition: dict | None) -> timedelta:
+    minutes = (definition or {}).get("timeout_minutes") or services.settings.get("flow_timeout_minutes", 60)
+    return timedelta(minutes=minutes)
+
+
+def _expired(services, run: FlowRun) -> bool:
+    if run.status != "waiting":
+        return False
+    return utcnow() - run.updated_at > _timeout(services, FlowVersion.definition_of(run.flow_id, run.version))
+
+
+# --- outside a message: delays, time-outs, schedules, crash recovery (tasks.py rings these) -------------------
+
+def resume(services, run_id: int) -> bool:
+    """A delayed run whose delay is over takes its next steps and sends their messages; whether it did."""
+    run = FlowRun.get_or_none(FlowRun.id == run_id)
+    if run is None or run.status != "delayed" or run.resume_at > utcnow() + timedelta(seconds=1):
+        return False
+    if not FlowRun.move(run.id, ("delayed",), status="running"):
+        return False  # another worker took it
+    conversation = Conversation.get_by_id(run.conversation_id)
+    if conversation.status != "open":
+        _end(run, "stopped", "A person has the conversation.")
+        return False
+    turn = actions.Turn(services, run.tenant_id, conversation.customer, source=f"flow:{run.flow_id}")
+    walk = _walk(turn, run, FlowVersion.definition_of(run.flow_id, run.version), conversation.channel.kind)
+    _execute(walk, run.step)
+    _deliver(services, conversation, turn)
+    return True
+
+
+def _deliver(services, conversation: Conversation, turn: actions.Turn) -> None:
+    """Send what a turn outside a message said (a resumed delay, a schedule) and do its hand-off."""
+    from appliance import conversations
+
+    outs = turn.outbounds
+    try:
+        if outs:
+            conversations.reply(services, conversation, outs[0], "automation", inline=True, more=tuple(outs[1:]),
+                                path="automation")
+        if turn.handoff:
+            conversations.handoff(services, conversation, reason=turn.handoff)
+    except AppError as exc:  # the window closed or the channel went: the flow cannot reach the customer
+        log.info("a flow's messages to conversation %d were not sent: %s", conversation.id, exc.code)
+
+
+def resume_due(services) -> int:
+    """Resume every delayed run whose delay is over (the minutely sweep and the start-up); how many."""
+    return sum(resume(services, run_id) for run_id in FlowRun.due(utcnow()))
+
+
+def recover(services, grace: timedelta = CRASH_GRACE) -> int:
+    """Runs a crash left "running" mid-turn (for longer than `grace`; at start-up: all) go back to where their row
+    says: waiting on their ask, or due now. How many."""
+    count = 0
+    for run in FlowRun.idle(("running",), utcnow() - grace):
+        step = {s["id"]: s for s in (FlowVersion.definition_of(run.flow_id, run.version) or {"steps": []})["steps"]}
+        if step.get(run.step, {}).get("type") == "ask":
+            count += FlowRun.move(run.id, ("running",), status="waiting")
+        else:
+            count += FlowRun.move(run.id, ("running",), status="delayed", resume_at=utcnow())
+    return count
+
+
+def time_out(services) -> int:
+    """End runs left unanswered longer than their time-out; the conversation answers normally again. How many."""
+    ended = 0
+    for run in FlowRun.idle(("waiting",), utcnow() - timedelta(seconds=30)):
+        if _expired(services, run):
+            _end(run, "timed_out", "The customer did not answer in time.")
+            ended += 1
+    return ended
+
+
+def run_schedules(services, now: datetime | None = None) -> int:
+    """Start flows whose schedule trigger is due this minute (in the `timezone` setting) for the customers with the
+    trigger's tag; the flow row keeps the minute, so a restart or a second worker never repeats it. How many runs."""
+    local = now or _local_now(services.settings.get("timezone", "UTC"))
+    minute = local.strftime("%Y-%m-%dT%H:%M")
+    started = 0
+    for flow, definition in Flow.current():
+        due = [t for t in definition.get("triggers", ()) if t["type"] == "schedule" and _cron(t["cron"])(local)]
+        if not due or flow.schedule_mark == minute or not Flow.mark_schedule(flow.id, flow.schedule_mark, minute):
+            continue
+        for tag in dict.fromkeys(t["tag"] for t in due):
+            started += sum(_scheduled(services, flow, definition, c) for c in Customer.tagged(flow.tenant_id, tag))
+    return started
+
+
+def _cron(text: str):
+    minute, hour, day, month, weekday = text.split()
+    return crontab(minute, hour, day, month, weekday, strict=True)
+
+
+def _scheduled(services, flow: Flow, definition: dict, customer: Customer) -> bool:
+    """Start the flow for one customer in their open conversation (none, or one with a person: skipped)."""
+    conversation = (Conversation.select().where((Conversation.customer == customer) & (Conversation.status == "open"))
+                    .order_by(Conversation.id.desc()).first())
+    if conversation is None or FlowRun.active_of(customer.id) is not None:
+        return False
+    turn = actions.Turn(services, flow.tenant_id, customer, source=f"flow:{flow.id}")
+    _begin(turn, flow, definition, conversation, conversation.channel.kind)
+    _deliver(services, conversation, turn)
+    return True
+
+
+__all__ = ["FlowInvalid", "check_flow", "create", "update", "activate", "deactivate",
+           "delete", "export", "import_flow", "flow_json", "responder", "start", "resume", "resume_due", "recover",
+           "time_out", "run_schedules"]

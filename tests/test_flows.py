@@ -1,0 +1,373 @@
+"""Flows through the real pipeline (the widget and a WhatsApp fake): every step type, asks with validation, re-asks
+and fallbacks, versions, delays, time-outs, stop words, schedules and the step budget."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from appliance.assistant import prompts
+from appliance.automation import actions, flows
+from appliance.records import (Channel, Conversation, Customer, Flow, FlowRun, FlowVersion, InboundEvent, Message,
+                               utcnow)
+from appliance.responders import Context
+from tests.conftest import post_json, wait_until
+from tests.fakes import USERS, connect, consumer, fake_whatsapp, sample, signed_headers  # noqa: F401  (fixtures)
+
+HELLO = prompts.SMALLTALK["en"]["greeting"]
+BOOKING = {
+    "name": "Booking", "triggers": [{"type": "keyword", "keywords": ["đặt lịch", "book"]}], "start": "hi",
+    "steps": [
+        {"id": "hi", "type": "send", "text": "Let's book a visit.", "next": "phone"},
+        {"id": "phone", "type": "ask", "text": "Your phone number?", "field": "phone", "validate": "phone",
+         "retries": 1, "retry_text": "That is not a phone number; try 0912 345 678.", "fallback": "human",
+         "next": "when"},
+        {"id": "when", "type": "ask", "text": "Which day?", "field": "day", "validate": "date", "next": "done"},
+        {"id": "done", "type": "send", "text": "Booked, see you then.", "next": "tag"},
+        {"id": "tag", "type": "tag", "tag": "booked", "next": "end"},
+        {"id": "end", "type": "end"},
+        {"id": "human", "type": "handoff", "reason": "no phone number"},
+    ]}
+
+
+class Writer:
+    """One customer writing on a channel: through the widget's POST or a signed WhatsApp webhook."""
+
+    def __init__(self, client, kind: str, channel_id: str, session: str = "visitor-1"):
+        self.client, self.kind, self.channel_id, self.session, self.sent = client, kind, channel_id, session, 0
+
+    def says(self, text: str, button: tuple[str, str] | None = None) -> None:
+        """Send one message (or, on WhatsApp, a button tap (id, title)); answered when this returns."""
+        self.sent += 1
+        if self.kind == "web":
+            response = post_json(self.client, f"/widget/{self.channel_id}/messages",
+                                 {"session": self.session, "text": text, "id": f"m{self.sent}"})
+            assert response.status_code == 202, response.get_json()
+            return
+        name = "interactive_button.json" if button else "text.json"
+        body = json.loads(sample("whatsapp", name))
+        message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+        message["id"] = f"wamid.flow-{self.sent}"
+        if button:
+            message["interactive"]["button_reply"] = {"id": button[0], "title": button[1]}
+        else:
+            message["text"]["body"] = text
+        raw = json.dumps(body).encode()
+        response = self.client.post(f"/webhooks/whatsapp/{self.channel_id}", data=raw,
+                                    headers=signed_headers("whatsapp", raw))
+        assert response.status_code == 200, response.get_json()
+
+    def replies(self) -> list[str]:
+        """The texts sent to this customer so far, oldest first."""
+        return [m.text for m in Message.select().join(Conversation).join(Customer).where(
+            (Conversation.channel == self.channel_id) & (Customer.external_id == self.external_id)
+            & (Message.direction == "out")).order_by(Message.id)]
+
+    @property
+    def external_id(self) -> str:
+        return self.session if self.kind == "web" else USERS["whatsapp"]
+
+    def customer(self) -> Customer:
+        return Customer.get((Customer.channel == self.channel_id) & (Customer.external_id == self.external_id))
+
+    def run(self) -> FlowRun:
+        return FlowRun.select().where(FlowRun.customer == self.customer()).order_by(FlowRun.id.desc()).get()
+
+
+@pytest.fixture(params=["web", "whatsapp"])
+def writer(request, client, tenant):
+    """A customer on the widget, then on WhatsApp (a fake Cloud API on 127.0.0.1)."""
+    if request.param == "web":
+        return Writer(client, "web", Channel.create(tenant=tenant.id, kind="web", name="Shop chat").id)
+    fake = request.getfixturevalue("fake_whatsapp")
+    writer = Writer(client, "whatsapp", connect(client, tenant, fake))
+    writer.fake = fake
+    return writer
+
+
+@pytest.fixture
+def web(client, tenant):
+    return Writer(client, "web", Channel.create(tenant=tenant.id, kind="web", name="Shop chat").id)
+
+
+def active(tenant_id: str, body: dict) -> Flow:
+    return flows.create(tenant_id, body, active=True)
+
+
+def sent_texts(fake) -> list[str]:
+    """What the WhatsApp fake received, as text (a text body, or the interactive body's text)."""
+    out = []
+    for request in fake.delivered:
+        body = request.body
+        out.append(body["text"]["body"] if body.get("type") == "text" else body["interactive"]["body"]["text"])
+    return out
+
+
+# --- asks: validation, re-ask, fallback ------------------------------------------------------------------------
+
+def test_a_booking_flow_asks_validates_stores_and_ends(writer, tenant):
+    active(tenant.id, BOOKING)
+    writer.says("Cho mình đặt lịch nhé")
+    assert writer.replies() == ["Let's book a visit.", "Your phone number?"]  # one turn, two messages
+    writer.says("0912 345 678")
+    assert writer.replies()[-1] == "Which day?"
+    writer.says("5/3/2027")
+    assert writer.replies()[-1] == "Booked, see you then."
+    customer = writer.customer()
+    assert customer.custom_fields["phone"] == "+84912345678" and customer.custom_fields["day"] == "2027-03-05"
+    assert customer.tags == ["booked"]
+    assert (writer.run().status, writer.run().step) == ("done", "end")
+    assert {m.sender for m in Message.select().where(Message.direction == "out")} == {"automation"}
+    if writer.kind == "whatsapp":
+        assert sent_texts(writer.fake) == writer.replies()  # in order, through the outbox
+
+
+def test_a_wrong_answer_is_asked_again_then_the_fallback_runs(writer, tenant):
+    active(tenant.id, BOOKING)
+    writer.says("book")
+    writer.says("tomorrow maybe")
+    assert writer.replies()[-1] == "That is not a phone number; try 0912 345 678."
+    assert writer.run().status == "waiting" and writer.run().tries == 1
+    writer.says("still no number")
+    assert writer.run().status == "done"
+    assert writer.customer().conversations.get().status == "handoff"  # the fallback: a person takes over
+    assert "phone" not in writer.customer().custom_fields
+
+
+def test_an_ask_without_fallback_gives_the_message_back_to_the_assistant(web, tenant):
+    active(tenant.id, {"name": "Mail", "triggers": [{"type": "keyword", "keywords": ["newsletter"]}], "start": "mail",
+                       "steps": [{"id": "mail", "type": "ask", "text": "Your e-mail?", "validate": "email",
+                                  "retries": 0, "field": "email"}]})
+    web.says("newsletter")
+    web.says("hello")
+    assert web.replies() == ["Your e-mail?", HELLO]
+    assert web.run().status == "failed"
+
+
+def test_a_choice_by_button_tap_or_typed_title(writer, tenant):
+    active(tenant.id, {"name": "Size", "triggers": [{"type": "keyword", "keywords": ["size"]}], "start": "ask",
+                       "steps": [{"id": "ask", "type": "ask", "text": "Which size?", "validate": "choice",
+                                  "field": "size", "buttons": [{"id": "S", "title": "Small"},
+                                                               {"id": "L", "title": "Large"}], "next": "ok"},
+                                 {"id": "ok", "type": "send", "text": "Noted."}]})
+    writer.says("size")
+    if writer.kind == "whatsapp":
+        writer.says("", button=("L", "Large"))
+        assert writer.fake.delivered[0].body["interactive"]["action"]["buttons"][1]["reply"]["id"] == "L"
+    else:
+        writer.says("large")  # the widget has no buttons to tap: the title, typed in any case
+    assert writer.replies()[-1] == "Noted." and writer.customer().custom_fields["size"] == "L"
+
+
+def test_a_button_payload_starts_a_flow(client, tenant, fake_whatsapp):
+    writer = Writer(client, "whatsapp", connect(client, tenant, fake_whatsapp))
+    active(tenant.id, {"name": "Hours", "triggers": [{"type": "payload", "payload": "opening_hours"}],
+                       "start": "s", "steps": [{"id": "s", "type": "send", "text": "Open 8:00-21:00 daily."}]})
+    writer.says("", button=("opening_hours", "Opening hours"))
+    assert writer.replies() == ["Open 8:00-21:00 daily."]
+    assert sent_texts(fake_whatsapp) == ["Open 8:00-21:00 daily."]
+
+
+def test_a_first_message_event_starts_a_flow_once(web, tenant):
+    active(tenant.id, {"name": "Welcome", "triggers": [{"type": "event", "event": "first_message"}], "start": "s",
+                       "steps": [{"id": "s", "type": "send", "text": "Welcome to Lan's shop!", "next": "a"},
+                                 {"id": "a", "type": "assistant"}]})
+    web.says("hello")
+    web.says("hello")
+    assert web.replies() == ["Welcome to Lan's shop!", HELLO, HELLO]  # the assistant answered the first too
+
+
+# --- conditions, field and tag steps, jumps ---------------------------------------------------------------------
+
+QUIZ = {"name": "Quiz", "triggers": [{"type": "keyword", "keywords": ["quiz"]}], "start": "is-vip", "steps": [
+    {"id": "is-vip", "type": "condition", "branches": [{"if": {"type": "tag", "tag": "vip"}, "next": "hi-vip"}],
+     "default": "q"},
+    {"id": "hi-vip", "type": "send", "text": "Welcome back, VIP!", "next": "q"},
+    {"id": "q", "type": "ask", "text": "How many roses?", "validate": "number", "next": "how-many"},
+    {"id": "how-many", "type": "condition", "branches": [
+        {"if": {"type": "reply", "op": "equals", "value": "100"}, "next": "wow"},
+        {"if": {"type": "channel", "channels": ["web"]}, "next": "web"}], "default": "other"},
+    {"id": "wow", "type": "set_field", "field": "wholesale", "value": True, "next": "untag"},
+    {"id": "untag", "type": "untag", "tag": "vip", "next": "bye"},
+    {"id": "web", "type": "send", "text": "Order them on the site.", "next": "bye"},
+    {"id": "other", "type": "jump", "to": "bye"},
+    {"id": "bye", "type": "send", "text": "Thanks!"},
+]}
+
+
+def test_conditions_on_tags_the_reply_and_the_channel(writer, tenant):
+    active(tenant.id, QUIZ)
+    writer.says("quiz")
+    assert writer.replies() == ["How many roses?"]  # not a VIP
+    writer.says("12")
+    # the channel branch on the widget; on WhatsApp the default, a jump
+    expected = {"web": ["Order them on the site.", "Thanks!"], "whatsapp": ["Thanks!"]}[writer.kind]
+    assert writer.replies()[1:] == expected
+    actions.change_tags(actions.Turn(None, tenant.id, writer.customer()), add=["vip"])
+    writer.says("quiz")
+    assert writer.replies()[-2:] == ["Welcome back, VIP!", "How many roses?"]
+    writer.says("100")
+    assert writer.replies()[-1] == "Thanks!"
+    customer = writer.customer()
+    assert customer.custom_fields["wholesale"] is True and customer.tags == []
+
+
+def test_a_handoff_step_hands_the_conversation_to_a_person(writer, tenant):
+    active(tenant.id, {"name": "Human", "triggers": [{"type": "keyword", "keywords": ["complaint"]}], "start": "s",
+                       "steps": [{"id": "s", "type": "send", "text": "Sorry! A person will answer.", "next": "h"},
+                                 {"id": "h", "type": "handoff", "reason": "complaint"}]})
+    writer.says("I have a complaint")
+    conversation = writer.customer().conversations.get()
+    assert writer.replies() == ["Sorry! A person will answer."] and conversation.status == "handoff"
+    writer.says("hello?")
+    assert len(writer.replies()) == 1  # the bot is silent while a person has it
+
+
+def test_an_ab_step_sends_each_customer_down_one_variant(web, tenant):
+    active(tenant.id, {"name": "AB", "triggers": [{"type": "keyword", "keywords": ["offer"]}], "start": "ab",
+                       "steps": [{"id": "ab", "type": "ab", "experiment": "offer",
+                                  "variants": [{"name": "A", "weight": 50, "next": "a"},
+                                               {"name": "B", "weight": 50, "next": "b"}]},
+                                 {"id": "a", "type": "send", "text": "Offer A"},
+                                 {"id": "b", "type": "send", "text": "Offer B"}]})
+    web.says("offer")
+    web.says("offer")
+    first, second = web.replies()
+    assert first in ("Offer A", "Offer B") and second == first  # sticky for the customer
+
+
+# --- leaving a flow: stop words, time-outs -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("word,answer", [("hủy", flows.STOPPED["vi"]), ("Thoát", flows.STOPPED["vi"]),
+                                         ("huy", flows.STOPPED["vi"]), ("STOP", flows.STOPPED["en"]),
+                                         ("cancel", flows.STOPPED["en"])])
+def test_a_stop_word_leaves_the_flow(web, tenant, word, answer):
+    active(tenant.id, BOOKING)
+    web.says("book")
+    web.says(word)
+    assert web.replies()[-1] == answer and web.run().status == "stopped"
+    web.says("hello")
+    assert web.replies()[-1] == HELLO  # back to normal
+
+
+def age(run: FlowRun, minutes: float) -> None:
+    """Make the run's last step `minutes` old (as if the customer had been silent that long)."""
+    FlowRun.update(updated_at=utcnow() - timedelta(minutes=minutes)).where(FlowRun.id == run.id).execute()
+
+
+def test_an_unanswered_flow_times_out_and_the_conversation_returns_to_normal(web, tenant, services):
+    active(tenant.id, BOOKING)
+    web.says("book")
+    age(web.run(), 59)
+    assert flows.time_out(services) == 0  # flow_timeout_minutes: 60
+    age(web.run(), 61)
+    assert flows.time_out(services) == 1 and web.run().status == "timed_out"
+    web.says("hello")
+    assert web.replies()[-1] == HELLO
+
+
+def test_a_flow_s_own_timeout_applies_when_the_customer_writes(web, tenant):
+    active(tenant.id, {**BOOKING, "timeout_minutes": 5})
+    web.says("book")
+    age(web.run(), 6)
+    web.says("hello")  # no sweep ran: the run is found expired when the answer comes
+    assert web.replies()[-1] == HELLO and web.run().status == "timed_out"
+
+
+# --- versions ------------------------------------------------------------------------------------------------------
+
+def test_a_running_customer_finishes_on_their_version(client, tenant):
+    channel = Channel.create(tenant=tenant.id, kind="web", name="Shop chat")
+    early, late = Writer(client, "web", channel.id, "early"), Writer(client, "web", channel.id, "late")
+    flow = active(tenant.id, BOOKING)
+    early.says("book")
+    steps = [dict(s, text="Which day suits you?") if s["id"] == "when" else s for s in BOOKING["steps"]]
+    flow = flows.update(tenant.id, flow.id, {**BOOKING, "steps": steps})
+    assert flow.version == 2
+    early.says("0912345678")
+    assert early.replies()[-1] == "Which day?" and early.run().version == 1
+    late.says("book")
+    late.says("0912345678")
+    assert late.replies()[-1] == "Which day suits you?" and late.run().version == 2
+
+
+def test_a_deactivated_flow_starts_no_run_but_lets_running_customers_finish(web, tenant):
+    flow = active(tenant.id, BOOKING)
+    web.says("book")
+    flows.deactivate(tenant.id, flow.id)
+    web.says("0912345678")
+    assert web.replies()[-1] == "Which day?"
+    web.says("hủy")
+    web.says("book")
+    assert web.replies()[-1] != "Let's book a visit." and web.run().status == "stopped"
+
+
+# --- delays: a real consumer rings when the delay is over -------------------------------------------------------
+
+def test_a_delay_resumes_the_flow_and_sends_the_next_messages(client, tenant, consumer):
+    web = Writer(client, "web", Channel.create(tenant=tenant.id, kind="web", name="Shop chat").id)
+    active(tenant.id, {"name": "Later", "triggers": [{"type": "keyword", "keywords": ["remind"]}], "start": "s",
+                       "steps": [{"id": "s", "type": "send", "text": "I will remind you.", "next": "d"},
+                                 {"id": "d", "type": "delay", "seconds": 1, "next": "r"},
+                                 {"id": "r", "type": "send", "text": "Reminder: your roses are ready.", "next": "q"},
+                                 {"id": "q", "type": "ask", "text": "Pick them up today?", "next": "e"},
+                                 {"id": "e", "type": "end"}]})
+    web.says("remind me")
+    wait_until(lambda: web.replies() == ["I will remind you."], 30)
+    assert web.run().status == "delayed"
+    wait_until(lambda: len(web.replies()) == 3, 30)
+    assert web.replies()[1:] == ["Reminder: your roses are ready.", "Pick them up today?"]
+    assert web.run().status == "waiting" and web.run().step == "q"
+
+
+def test_a_due_delay_is_resumed_by_the_sweep_once(web, tenant, services):
+    active(tenant.id, {"name": "Later", "triggers": [{"type": "keyword", "keywords": ["remind"]}], "start": "ok",
+                       "steps": [{"id": "ok", "type": "send", "text": "Sure.", "next": "d"},
+                                 {"id": "d", "type": "delay", "seconds": 3600, "next": "r"},
+                                 {"id": "r", "type": "send", "text": "Reminder!"}]})
+    web.says("remind me")
+    assert flows.resume_due(services) == 0  # not due yet (the huey ring waits in memory in immediate mode)
+    FlowRun.update(resume_at=utcnow()).where(FlowRun.id == web.run().id).execute()
+    assert flows.resume_due(services) == 1 and flows.resume_due(services) == 0
+    assert web.replies() == ["Sure.", "Reminder!"] and web.run().status == "done"
+
+
+# --- schedules, rules' start_flow, the step budget ---------------------------------------------------------------
+
+def test_a_scheduled_flow_starts_for_tagged_customers_once_per_minute(client, tenant, services):
+    channel = Channel.create(tenant=tenant.id, kind="web", name="Shop chat")
+    vip, other = Writer(client, "web", channel.id, "vip"), Writer(client, "web", channel.id, "other")
+    for writer in (vip, other):
+        writer.says("hello")
+    actions.change_tags(actions.Turn(None, tenant.id, vip.customer()), add=["vip"])
+    active(tenant.id, {"name": "Monday", "triggers": [{"type": "schedule", "cron": "* * * * *", "tag": "vip"}],
+                       "start": "s", "steps": [{"id": "s", "type": "send", "text": "New roses this week!"}]})
+    assert flows.run_schedules(services) == 1
+    assert flows.run_schedules(services) == 0  # the same minute: the flow's row says it ran
+    assert vip.replies() == [HELLO, "New roses this week!"] and other.replies() == [HELLO]
+
+
+def test_a_rule_s_start_flow_adds_the_first_messages_to_its_turn(web, tenant, services):
+    flow = active(tenant.id, BOOKING)
+    web.says("hello")
+    conversation = web.customer().conversations.get()
+    message = Message.select().where(Message.direction == "in").get()
+    context = Context(services, tenant.tenant, conversation.channel, conversation, message, [])
+    turn = actions.Turn(services, tenant.id, web.customer())
+    assert flows.start(turn, flow.id, context) == "waiting"
+    assert [o.text for o in turn.outbounds] == ["Let's book a visit.", "Your phone number?"]
+    dry = actions.Turn(services, tenant.id, web.customer(), dry_run=True)
+    assert flows.start(dry, flow.id, context) == "waiting" and FlowRun.select().count() == 1  # a dry run stores none
+    assert flows.start(turn, "flw_missing", context) is None
+
+
+def test_a_loop_that_slipped_past_the_check_stops_at_the_step_budget(web, tenant):
+    flow = Flow.create(tenant=tenant.id, name="Loop", active=True)
+    FlowVersion.create(flow=flow, version=1, definition={
+        "triggers": [{"type": "keyword", "mode": "contains", "keywords": ["loop"]}], "start": "a",
+        "steps": [{"id": "a", "type": "tag", "tag": "x", "next": "b"}, {"id": "b", "type": "jump", "to": "a"}]})
+    web.says("loop")
+    assert web.run().status == "failed" and "steps without waiting" in web.run().error
+    assert InboundEvent.get().status == "done"
+    assert len(web.replies()) == 1  # the rest of the chain answered after the flow gave up

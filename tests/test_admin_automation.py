@@ -247,14 +247,17 @@ def test_a_starter_pack_installs_from_the_rules_page_once(client, tenant, owner)
 
 # --- flows ---------------------------------------------------------------------------------------------------
 
-def test_the_flows_list_shows_status_version_and_activation(client, tenant, owner):
+def test_the_flows_list_shows_status_version_customers_in_it_and_activation(client, tenant, owner, web_channel):
     booking = flows.create(tenant.id, BOOKING)
     url = f"/admin/t/{tenant.id}/flows"
     page = client.get(url).get_data(as_text=True)
     assert f'data-flow="{booking.id}" data-active="no"' in page
     assert form_post(client, f"{url}/{booking.id}/activate", {"next": url}).headers["Location"] == url
     assert Flow.get_by_id(booking.id).active
-    assert f'data-flow="{booking.id}" data-active="yes"' in client.get(url).get_data(as_text=True)
+    say(client, web_channel, "s1", "Cho mình đặt lịch nhé")  # the flow asks for a day and waits
+    row = re.search(rf'<tr data-flow="{booking.id}" data-active="yes">(.*?)</tr>', client.get(url).get_data(as_text=True),
+                    re.S).group(1)
+    assert re.findall(r"<td>(\d+)</td>", row) == ["1", "1"]  # version 1, one customer in it
     form_post(client, f"{url}/{booking.id}/deactivate", {"next": "https://evil.example/"})
     assert not Flow.get_by_id(booking.id).active
 
@@ -322,3 +325,12 @@ def test_the_pages_speak_vietnamese(client, tenant, owner):
     page = client.get(f"/admin/t/{tenant.id}/rules?text=giá").get_data(as_text=True)
     assert "Thử một tin nhắn" in page and "Một quy tắc" in page and "Test a message" not in page
     assert "Luồng hội thoại" in client.get(f"/admin/t/{tenant.id}/flows").get_data(as_text=True)
+
+
+def test_the_test_box_names_the_flow_a_rule_starts(client, tenant, owner):
+    booking = flows.create(tenant.id, BOOKING, active=True)
+    rule(tenant, name="Book", match={"type": "keyword", "mode": "contains", "keywords": ["book"]},
+         actions=[{"type": "start_flow", "flow": booking.id}])
+    page = client.get(f"/admin/t/{tenant.id}/rules?text=I want to book").get_data(as_text=True)
+    assert f'<a href="/admin/t/{tenant.id}/flows/{booking.id}" data-flow="{booking.id}">Booking</a>' in page
+    assert 'data-answered-by="rule"' in page and "starts the flow" in page

@@ -51,7 +51,7 @@ def explain(tenant: Tenant, text: str, channel: str) -> dict:
     rule = Rule.get_or_none((Rule.id == rule_id) & (Rule.tenant == tenant.id)) if rule_id else None
     flow = Flow.get_or_none((Flow.id == flow_id) & (Flow.tenant == tenant.id)) if flow_id else None
     result.update(rule_id=rule.id if rule else None, rule_name=rule.name if rule else None,
-                  flow_name=flow.name if flow else None)
+                  flow_id=flow.id if flow else None, flow_name=flow.name if flow else None)
     return result
 
 

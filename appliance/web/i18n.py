@@ -509,7 +509,7 @@ VI: dict[str, str] = {
     "Inactive": "Đang tắt",
     "Install %(name)s": "Cài %(name)s",
     "(template %(name)s)": "(mẫu tin %(name)s)",
-    "starts the flow %(name)s": "mở luồng %(name)s",
+    "starts the flow": "mở luồng",
     "%(rules)s rules, %(flows)s flows": "%(rules)s quy tắc, %(flows)s luồng",
     "Your shop's details (optional)": "Thông tin cửa hàng của bạn (không bắt buộc)",
     "Installed: %(rules)s rules and %(flows)s flows.": "Đã cài: %(rules)s quy tắc và %(flows)s luồng.",

@@ -6,6 +6,7 @@ import re
 from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from appliance.automation import flows, rules
 from appliance.records import Flow, FlowVersion, Rule
@@ -157,6 +158,7 @@ def test_editing_a_rule_shows_its_parts_and_saving_unchanged_keeps_it(client, te
     ({"actions": '[{"type": "teleport"}]'}, "actions", "type"),
     ({"conditions": '[{"type": "tag"}]'}, "conditions", "tag"),
     ({"conditions": "not json"}, "conditions", "JSON"),
+    ({"actions": "[" * 100_000}, "actions", "nested too deeply"),
 ])
 def test_a_refused_rule_says_why_next_to_its_field_and_keeps_what_was_typed(client, tenant, owner, change, field, says):
     response = form_post(client, f"/admin/t/{tenant.id}/rules/new", rule_form(**change))
@@ -334,3 +336,47 @@ def test_the_test_box_names_the_flow_a_rule_starts(client, tenant, owner):
     page = client.get(f"/admin/t/{tenant.id}/rules?text=I want to book").get_data(as_text=True)
     assert f'<a href="/admin/t/{tenant.id}/flows/{booking.id}" data-flow="{booking.id}">Booking</a>' in page
     assert 'data-answered-by="rule"' in page and "starts the flow" in page
+
+
+# --- hostile forms: any values are saved or explained next to a field (422), never a 500 -------------------------
+
+FORMS = hypothesis_settings(derandomize=True, max_examples=30, deadline=None, database=None,
+                            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+JSONISH = st.sampled_from(["", "[]", "[1]", "{}", "null", '[{"type": "tag", "tag": "x"}]', '[{"type": "reply"}]',
+                           '[{"type": "ab", "variants": [{"name": "a", "actions": []}]}]', "[" * 100_000,
+                           "[" * 900 + "]" * 900, '[{"type": "channel", "channels": ["fax"]}]', "\x00", "NaN",
+                           '[{"type": "time", "from": "25:99", "to": "x"}]', '[{"type": "start_flow", "flow": "flw_x"}]'])
+VALUES = st.one_of(st.text(max_size=40), JSONISH, st.sampled_from(["keyword", "regex", "payload", "event", "nope",
+                                                                   "handoff", "flow:flw_nope", "(a+)+$", "[", "on"]))
+RULE_FIELDS = ("name", "enabled", "continue", "match_type", "mode", "keywords", "pattern", "payload", "event",
+               "conditions", "reply", "actions", "then")
+
+
+@FORMS
+@given(form=st.fixed_dictionaries({}, optional={name: VALUES for name in RULE_FIELDS}),
+       channels=st.lists(st.sampled_from(["zalo", "web", "fax", ""]), max_size=3))
+def test_any_rule_form_is_saved_or_explained_next_to_a_field(client, tenant, owner, form, channels):
+    response = form_post(client, f"/admin/t/{tenant.id}/rules/new", {**form, "channels": channels})
+    assert response.status_code in (302, 422), response.status_code
+    if response.status_code == 422:
+        assert re.search(rb'<p class="error"( role="alert")?( id="e-\w+")?>[^<]+</p>', response.data)
+
+
+@FORMS
+@given(source=st.one_of(st.text(max_size=80), JSONISH, st.builds(json.dumps, st.fixed_dictionaries(
+    {"name": st.text(max_size=20)}, optional={"start": st.text(max_size=10), "steps": st.lists(
+        st.fixed_dictionaries({"id": st.text(max_size=8), "type": st.sampled_from(["send", "ask", "jump", "x"])},
+                              optional={"next": st.text(max_size=8), "text": st.text(max_size=20)}), max_size=4),
+        "triggers": st.lists(st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=2), max_size=2)}))))
+def test_any_flow_import_or_edit_is_saved_or_explained(client, tenant, owner, source):
+    booking = Flow.get_or_none(Flow.tenant == tenant.id) or flows.create(tenant.id, BOOKING)
+    for url in (f"/admin/t/{tenant.id}/flows/import", f"/admin/t/{tenant.id}/flows/{booking.id}"):
+        response = form_post(client, url, {"definition": source})
+        assert response.status_code in (302, 422), (url, response.status_code)
+
+
+def test_the_test_box_refuses_a_message_longer_than_a_customer_s(client, tenant, owner):
+    rule(tenant)
+    page = client.get(f"/admin/t/{tenant.id}/rules?text=" + "giá " * 1001)
+    assert page.status_code == 200 and "up to 4,000 characters" in field_error(page.data, "text")
+    assert b'id="explained"' not in page.data

@@ -18,10 +18,11 @@ from appliance.errors import AppError
 from appliance.records import Channel, Flow, FlowRun, Rule, Tenant, User
 from appliance.web import services
 from appliance.web.admin import ADMINS, blueprint, safe_next, tenant_page
-from appliance.web.i18n import error_text, gettext, language
+from appliance.web.i18n import error_text, format_number, gettext, language
 
 VIEWERS = (*ADMINS, "agent")
 MAX_JSON = 200_000  # characters of a pasted or uploaded flow
+MAX_TEST_TEXT = 4000  # characters of the test box's message (a customer's message is shorter)
 
 
 # --- rules: the table, the test box, the packs --------------------------------------------------------------------
@@ -32,7 +33,9 @@ def rules(user: User, tenant: Tenant):
     """The rules table, the test box (a dry run, so a GET form: nothing changes) and the starter packs."""
     text, channel = request.args.get("text", ""), request.args.get("channel", "")
     explained, test_errors = None, {}
-    if text.strip():
+    if len(text) > MAX_TEST_TEXT:
+        test_errors = {"text": gettext("Type a message of up to %(n)s characters.", n=format_number(MAX_TEST_TEXT))}
+    elif text.strip():
         try:
             explained = explain(tenant, text, channel)
         except AppError as exc:
@@ -275,6 +278,9 @@ def _json_list(form, name: str, errors: dict) -> list:
         errors[name] = gettext("This is not valid JSON (line %(line)s, column %(column)s): check the quotes, commas "
                                "and brackets.", line=exc.lineno, column=exc.colno)
         return []
+    except RecursionError:
+        errors[name] = gettext("This JSON is nested too deeply; a rule needs only a few levels.")
+        return []
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         errors[name] = gettext("Write a list in square brackets with one {...} object per item.")
         return []
@@ -369,12 +375,14 @@ def _parse_flow(source: str) -> tuple[dict, str | None]:
     if not source.strip():
         return {}, gettext("Choose a file or paste a flow's JSON.")
     if len(source) > MAX_JSON:
-        return {}, gettext("A flow's JSON may be up to %(n)s characters long.", n=f"{MAX_JSON:,}")
+        return {}, gettext("A flow's JSON may be up to %(n)s characters long.", n=format_number(MAX_JSON))
     try:
         body = json.loads(source)
     except ValueError as exc:
         return {}, gettext("This is not valid JSON (line %(line)s, column %(column)s): check the quotes, commas and "
                            "brackets.", line=exc.lineno, column=exc.colno)
+    except RecursionError:
+        return {}, gettext("This JSON is nested too deeply; a flow needs only a few levels.")
     if not isinstance(body, dict):
         return {}, gettext("A flow is one JSON object in curly brackets, with its name, triggers, start and steps.")
     return body, None

@@ -176,8 +176,8 @@ def create_app(settings, services: Services | None = None) -> Flask:
     app.register_blueprint(knowledge.blueprint)
     app.register_blueprint(conversations.blueprint)
     app.register_blueprint(events.blueprint)
-    app.register_blueprint(experiments.blueprint)
-    app.register_blueprint(packs.blueprint)
     app.register_blueprint(automation.blueprint)
+    app.register_blueprint(experiments.blueprint)
     app.register_blueprint(flows.blueprint)
+    app.register_blueprint(packs.blueprint)
     return app

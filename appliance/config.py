@@ -164,6 +164,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hook_attempts", 5, int, "Attempts for one outgoing webhook call (a 5xx answer, a 429, a time-out or no connection is retried with backoff) before it is marked failed with the reason.", 1, 50),
     Setting("hook_backoff_seconds", 30.0, float, "First delay before an outgoing webhook call is tried again (seconds); it doubles each attempt, with random jitter, up to an hour.", 0.001, 3600),
     Setting("outbox_rate_per_second", 20.0, float, "Most messages sent per second on one channel (WhatsApp allows ~80, Telegram ~30).", 0.01, 10000),
+    Setting("regex_budget_ms", 20.0, float, "CPU milliseconds one rule's regex may take on one message; a pattern that takes longer is stopped and its rule disabled with the reason (the shop owner simplifies it and enables it again).", 1, 10_000),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

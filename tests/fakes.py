@@ -502,3 +502,73 @@ class Scripted:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class HookReceiver:
+    """A loopback receiver of the automation's outgoing webhooks: records each POST's headers and exact body bytes.
+
+    Answers 200, or from `answer(...)`'s queue (a status, or a delay longer than the caller's time-out); `hold()` keeps
+    every answer back until `release()` (a slow receiver)."""
+
+    def __init__(self):
+        self.calls: list[tuple[dict, bytes]] = []
+        self.answered: list[int] = []  # statuses answered, in order (a held or delayed answer counts when sent)
+        self._script: deque[tuple[int, float]] = deque()
+        self._open = threading.Event()
+        self._open.set()
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver._lock:
+                    receiver.calls.append((dict(self.headers), raw))
+                    status, delay = receiver._script.popleft() if receiver._script else (200, 0.0)
+                receiver._open.wait(30)
+                time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                receiver.answered.append(status)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"http://{self.host}/hooks/shop"
+
+    def answer(self, status: int = 500, times: int = 1, delay: float = 0.0) -> None:
+        """Answer the next `times` calls with `status`, after `delay` seconds."""
+        with self._lock:
+            self._script.extend([(status, delay)] * times)
+
+    def hold(self) -> None:
+        """Keep answers back until release()."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    def wait_for(self, count: int, seconds: float = 30.0) -> list[tuple[dict, bytes]]:
+        """Block until `count` calls arrived; the calls."""
+        return wait_until(lambda: len(self.calls) >= count and self.calls, seconds, 0.01)
+
+    def close(self) -> None:
+        self.release()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hook_receiver():
+    receiver = HookReceiver()
+    yield receiver
+    receiver.close()

@@ -339,7 +339,9 @@ def test_openapi_describes_request_bodies_and_path_parameters(client):
                          ("/assistant", "put"), ("/assistant/test", "post"), ("/conversations/{conversation_id}/messages", "post"),
                          ("/conversations/{conversation_id}/handoff", "post"), ("/conversations/{conversation_id}/assign", "post"),
                          ("/knowledge/documents", "post"), ("/knowledge/documents/{document_id}", "patch"),
-                         ("/knowledge/search", "post")}
+                         ("/knowledge/search", "post"),
+                         ("/rules", "post"), ("/rules/{rule_id}", "patch"), ("/rules/{rule_id}", "put"),
+                         ("/rules/reorder", "post"), ("/automation/test", "post")}
 
 
 @QUICK

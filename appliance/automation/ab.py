@@ -24,15 +24,12 @@ Goals, met at most once per assignment and only after it was reached ("converted
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 from datetime import timedelta
 from typing import Callable
 
 from appliance.errors import AppError
 from appliance.records import Assignment, Flow, FlowVersion, Rule, utcnow
-
-log = logging.getLogger(__name__)
 
 GOALS = ("button", "tag", "step", "no_handoff")
 MAX_VARIANTS = 10
@@ -54,12 +51,12 @@ def actions_for(turn, action: dict) -> list[dict]:
 
 def variant_for(turn, experiment_key: str, variants: list[dict], goal: dict | None = None) -> dict:
     """The customer's variant (a flow's ab step takes its "next"): the stored one, else the weighted pick, stored
-    unless the turn is a dry run."""
+    unless the turn is a dry run. `goal` None: the goal its rule or flow defines now."""
     customer_id = turn.customer.id
     chosen = pick(experiment_key, customer_id, variants)
-    if turn.dry_run:
-        row = Assignment.get_or_none((Assignment.experiment == experiment_key) & (Assignment.customer == customer_id))
-    else:
+    row = Assignment.get_or_none((Assignment.experiment == experiment_key) & (Assignment.customer == customer_id))
+    if row is None and not turn.dry_run:  # the first ask: stored (a re-ask only reads)
+        goal = goal if goal is not None else defined_goal(turn.tenant_id, experiment_key)
         row = Assignment.assign(turn.tenant_id, experiment_key, customer_id, chosen["name"], goal)
     if row is not None:
         stored = next((v for v in variants if v["name"] == row.variant), None)
@@ -86,7 +83,7 @@ def pick(experiment_key: str, customer_id: int, variants: list[dict]) -> dict:
 
 # --- goals ------------------------------------------------------------------------------------------------
 
-def observe(customer_id: int, goal_type: str, value: str) -> int:
+def observe(customer_id: int, goal_type: str, value) -> int:
     """The customer did something that may be a goal (a button payload, a tag set, "flow:step" reached): their
     open assignments with that goal count as converted; how many did."""
     rows = Assignment.open_of(customer_id, goal_type)
@@ -99,8 +96,9 @@ def _meets(goal: dict, goal_type: str, value: str) -> bool:
         return goal.get("payload") == value
     if goal_type == "tag":
         return goal.get("tag") == value
-    if goal_type == "step":
-        return f"{goal.get('flow')}:{goal.get('step')}" == value
+    if goal_type == "step":  # "<flow id>:<step id>", or {"flow", "step"}
+        reached = f"{value.get('flow')}:{value.get('step')}" if isinstance(value, dict) else value
+        return f"{goal.get('flow')}:{goal.get('step')}" == reached
     return False
 
 
@@ -171,16 +169,29 @@ def _experiment(key: str, definition: dict, names: list[str], tallies: dict[str,
             "defined": bool(definition["weights"]), "variants": variants, **best}
 
 
-def definitions(tenant_id: str) -> dict[str, dict]:
-    """Every ab action of the tenant's rules and ab step of its flows' current versions: key -> goal and weights."""
+def definitions(tenant_id: str, source: str | None = None) -> dict[str, dict]:
+    """Every ab action of the tenant's rules and ab step of its flows' current versions (or of one source, "rule:<id>"
+    or "flow:<id>"): key -> goal and weights."""
     found: dict[str, dict] = {}
-    for rule in Rule.select(Rule.id, Rule.actions).where(Rule.tenant == tenant_id).order_by(Rule.created_at):
-        _collect(found, f"rule:{rule.id}", rule.actions or [])
-    current = (FlowVersion.select(FlowVersion.definition, Flow.id).join(Flow)
-               .where((Flow.tenant == tenant_id) & (FlowVersion.version == Flow.version)).order_by(Flow.created_at))
-    for version in current:
-        _collect(found, f"flow:{version.flow.id}", (version.definition or {}).get("steps") or [])
+    kind, _, source_id = (source or "").partition(":")
+    if kind in ("", "rule"):
+        rules = Rule.select(Rule.id, Rule.actions).where(Rule.tenant == tenant_id).order_by(Rule.created_at)
+        for rule in rules.where(Rule.id == source_id) if source_id else rules:
+            _collect(found, f"rule:{rule.id}", rule.actions or [])
+    if kind in ("", "flow"):
+        current = (FlowVersion.select(FlowVersion.definition, Flow.id).join(Flow)
+                   .where((Flow.tenant == tenant_id) & (FlowVersion.version == Flow.version)).order_by(Flow.created_at))
+        for version in current.where(Flow.id == source_id) if source_id else current:
+            _collect(found, f"flow:{version.flow.id}", (version.definition or {}).get("steps") or [])
     return found
+
+
+def defined_goal(tenant_id: str, experiment_key: str) -> dict | None:
+    """The goal the experiment's rule or flow defines now (None: none, or not found)."""
+    parts = experiment_key.split(":", 2)
+    if len(parts) != 3 or parts[0] not in ("rule", "flow"):
+        return None
+    return definitions(tenant_id, f"{parts[0]}:{parts[1]}").get(experiment_key, {}).get("goal")
 
 
 def _collect(found: dict, source: str, items: list) -> None:

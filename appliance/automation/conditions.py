@@ -93,7 +93,7 @@ def _check_channel(condition: dict, where: str) -> dict:
     channels = condition.get("channels")
     if not isinstance(channels, list) or not channels or not all(isinstance(c, str) and c in KINDS for c in channels):
         raise ConditionError(f"{where}.channels: give a list of channel kinds from {', '.join(KINDS)}.")
-    return {"channels": sorted(set(channels), key=KINDS.index)}
+    return {"channels": list(dict.fromkeys(channels))}
 
 
 def _check_tag(condition: dict, where: str) -> dict:

@@ -33,7 +33,7 @@ from appliance import outbound, tasks
 from appliance.db import database
 from appliance.errors import AppError
 from appliance.outbound import UnsafeUrl, Unresolvable, check_url
-from appliance.records import Conversation, HookCall, encode_json, new_id, utcnow
+from appliance.records import Conversation, HookCall, Message, encode_json, new_id, utcnow
 from appliance.vault import VaultError
 
 log = logging.getLogger(__name__)
@@ -49,9 +49,11 @@ FIELDS = ("type", "url", "secret", "secret_sealed")
 
 # --- at save ------------------------------------------------------------------------------------------------
 
-def check_action(action: dict, services=None) -> dict:
+def check_action(action: dict, services=None, previous: list | tuple = ()) -> dict:
     """A webhook action ready to store: {"type", "url", "secret_sealed"} with the URL checked now and the secret
-    sealed to it; else AppError 422 naming the field. `services` defaults to the running app's (in a request)."""
+    sealed to it; else AppError 422 naming the field. Without a secret, the sealed one of a `previous` action (the
+    stored rule's or flow's actions, A/B variants included) with the same URL is kept. `services` defaults to the
+    running app's (in a request)."""
     services = services or _app_services()
     unknown = sorted(set(action) - set(FIELDS))
     if unknown:
@@ -64,10 +66,24 @@ def check_action(action: dict, services=None) -> dict:
             raise AppError(422, "invalid_secret", f"Give 'secret' as a text of {MIN_SECRET} to {MAX_SECRET} "
                                                   "characters; the receiver checks each call's signature with it.")
         return {"type": "webhook", "url": url, "secret_sealed": seal(services.vault, url, secret)}
+    if sealed is None:
+        sealed = next((a.get("secret_sealed") for a in _webhooks(previous) if a.get("url") == url), None)
     if not isinstance(sealed, str) or not _opens(services.vault, url, sealed):
         raise AppError(422, "secret_required", "Give the webhook's 'secret' again: a stored secret only goes to the "
                                                "URL it was given with, and this URL is new.")
     return {"type": "webhook", "url": url, "secret_sealed": sealed}
+
+
+def _webhooks(items) -> list[dict]:
+    """The webhook actions among stored actions or steps, and inside their A/B variants."""
+    found = []
+    for item in items or ():
+        if isinstance(item, dict) and item.get("type") == "webhook":
+            found.append(item)
+        elif isinstance(item, dict) and item.get("type") == "ab":
+            for variant in item.get("variants") or ():
+                found += _webhooks(variant.get("actions") if isinstance(variant, dict) else ())
+    return found
 
 
 def _checked(url, settings) -> str:
@@ -117,17 +133,24 @@ def call(services, tenant_id: str, action: dict, turn) -> int:
 
 
 def body_of(turn) -> dict:
-    """What a call tells the receiver: the event, where it came from, the conversation, the customer and message."""
+    """What a call tells the receiver: the event, where it came from, the conversation, the customer and message.
+
+    A turn that does not name its conversation or message (a flow resumed by a timer) gets the customer's latest
+    conversation and the customer's last message in it."""
     customer = turn.customer
-    conversation_id = turn.conversation_id
+    conversation_id, text = turn.conversation_id, turn.text
     if conversation_id is None:
         conversation_id = (Conversation.select(Conversation.id).where(Conversation.customer == customer.id)
                            .order_by(Conversation.id.desc()).scalar())
+    if not text and conversation_id is not None:
+        text = (Message.select(Message.text).where((Message.conversation == conversation_id)
+                                                   & (Message.direction == "in"))
+                .order_by(Message.id.desc()).scalar()) or ""
     return {"event": "automation", "id": new_id("hk"), "tenant": turn.tenant_id, "source": turn.source or None,
             "conversation": conversation_id,
             "customer": {"id": customer.id, "name": customer.name, "tags": list(customer.tags or []),
                          "custom_fields": dict(customer.custom_fields or {})},
-            "message": {"text": (turn.text or "")[:MAX_TEXT]},
+            "message": {"text": text[:MAX_TEXT]},
             "time": utcnow().isoformat(timespec="seconds") + "Z"}
 
 

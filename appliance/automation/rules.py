@@ -42,7 +42,6 @@ MAX_PARAMS, MAX_VARIANTS = 20, 10
 MESSAGE_EVENTS = ("first_message", "reopened")  # found from the message itself; the others are platform events
 SILENT_EVENTS = ("unfollow",)  # nobody to answer
 SPEAKING = ("reply", "template", "assistant", "start_flow")
-_SLOW = getattr(safe_regex, "RegexSlow", ())  # the regex helper's time budget; () catches nothing until it lands
 
 
 class RuleError(AppError):
@@ -361,8 +360,10 @@ def reorder(tenant_id: str, ids) -> list[Rule]:
     if unknown:
         raise RuleError(f"ids: no rule with id {unknown[0][:80]} in this tenant.")
     if len(set(ids)) != len(ids) or len(ids) != len(rules):
-        missing = [i for i in rules if i not in ids]
-        raise RuleError(f"ids: name each of your rules exactly once ({'missing ' + missing[0] if missing else 'a rule is named twice'}).")
+        named = set(ids)
+        missing = [i for i in rules if i not in named]
+        problem = f"{missing[0]} is missing" if missing else "a rule is named twice"
+        raise RuleError(f"ids: name each of your rules exactly once ({problem}).")
     Rule.set_priorities({rule_id: 10 * (n + 1) for n, rule_id in enumerate(ids)})
     changed(tenant_id)
     return Rule.of_tenant(tenant_id)
@@ -403,7 +404,16 @@ class Compiled:
     actions: tuple
 
 
-_CACHE: dict[str, tuple[Compiled, ...]] = {}
+@dataclass(frozen=True)
+class Active:
+    """A tenant's enabled rules in running order, with their matches indexed (match.Index: keys are positions)."""
+
+    rules: tuple[Compiled, ...]
+    index: match.Index
+    budget_ms: float
+
+
+_CACHE: dict[str, Active] = {}
 _GENERATION: dict[str, int] = {}
 _LOCK = threading.Lock()
 
@@ -415,42 +425,46 @@ def changed(tenant_id: str) -> None:
         _GENERATION[tenant_id] = _GENERATION.get(tenant_id, 0) + 1
 
 
-def active(tenant_id: str) -> tuple[Compiled, ...]:
-    """The tenant's enabled rules in order (cached until they change)."""
+def active(tenant_id: str, budget_ms: float = safe_regex.DEFAULT_BUDGET_MS) -> Active:
+    """The tenant's enabled rules in order, indexed for matching with this regex budget (cached until they change)."""
     with _LOCK:
         cached = _CACHE.get(tenant_id)
         generation = _GENERATION.get(tenant_id, 0)
-    if cached is not None:
+    if cached is not None and cached.budget_ms == budget_ms:
         return cached
     rules = tuple(Compiled(r.id, r.name, r.proceed, r.match, tuple(r.conditions or ()), tuple(r.actions or ()))
                   for r in Rule.of_tenant(tenant_id, enabled_only=True))
+    built = Active(rules, match.Index.build(enumerate(r.match for r in rules), budget_ms), budget_ms)
     with _LOCK:
         if _GENERATION.get(tenant_id, 0) == generation:  # no change came in while we read: keep it
-            _CACHE[tenant_id] = rules
-    return rules
+            _CACHE[tenant_id] = built
+    return built
+
+
+def _budget(services) -> float:
+    """The `regex_budget_ms` setting (the default without services: a dry run from a script)."""
+    return services.settings.regex_budget_ms if services is not None else safe_regex.DEFAULT_BUDGET_MS
 
 
 # --- matching ----------------------------------------------------------------------------------------------
 
-def _why(rule: Compiled, message: match.Message, events: tuple[str, ...]) -> str | None:
-    if rule.match.get("type") == "event":
-        event = rule.match.get("event")
-        return match.why(rule.match, match.Message.of(event=event)) if event in events else None
-    return match.why(rule.match, message)
+def hits(rules: Active, message: match.Message, events: tuple[str, ...], slow: list) -> list[tuple[int, str]]:
+    """(position, why) of every rule matching the message or one of its events, in running order; a regex over its
+    budget adds (position, sentence) to `slow` instead."""
+    found = dict(rules.index.hits(message, slow))
+    for event in events:
+        for position, reason in rules.index.hits(match.Message.of(event=event), slow):
+            found.setdefault(position, reason)
+    return sorted(found.items())
 
 
-def run(turn: Turn, rules, message: match.Message, events: tuple[str, ...], facts: Facts) -> list[Compiled]:
-    """Match the rules in order and apply the actions of the matching ones into the turn (the first match ends it
-    unless it says continue); the rules that matched."""
+def run(turn: Turn, rules: Active, message: match.Message, events: tuple[str, ...], facts: Facts) -> list[Compiled]:
+    """Apply the actions of the matching rules whose conditions hold into the turn, in order (the first ends it
+    unless it says continue); the rules that matched. A rule whose regex ran over its budget is disabled."""
     matched: list[Compiled] = []
-    for rule in rules:
-        try:
-            reason = _why(rule, message, events)
-        except _SLOW as exc:
-            _too_slow(turn, rule, exc)
-            continue
-        if reason is None:
-            continue
+    slow: list = []
+    for position, reason in hits(rules, message, events, slow):
+        rule = rules.rules[position]
         problem = conditions.why_not(rule.conditions, replace(facts, tags=list(turn.customer.tags or []),
                                                                      fields=dict(turn.customer.custom_fields or {})))
         if problem is not None:
@@ -463,23 +477,25 @@ def run(turn: Turn, rules, message: match.Message, events: tuple[str, ...], fact
         matched.append(rule)
         if not rule.proceed:
             break
+    for position, sentence in slow:
+        _too_slow(turn, rules.rules[position], sentence)
     return matched
 
 
-def _too_slow(turn: Turn, rule: Compiled, exc: Exception) -> None:
-    """A regex over its time budget: the rule is switched off with the reason (never in a dry run)."""
-    reason = f"The pattern took longer than its time budget on a customer's message ({exc}); simplify it."
-    turn.note(f"rule '{rule.name}' skipped: its pattern is too slow")
+def _too_slow(turn: Turn, rule: Compiled, sentence: str) -> None:
+    """A regex over its time budget: the rule is switched off with the engine's sentence (never in a dry run)."""
+    turn.note(f"rule '{rule.name}' skipped: its pattern ran over its time budget")
     if turn.dry_run:
         return
-    Rule.disable(rule.id, reason)
+    Rule.disable(rule.id, sentence)
     changed(turn.tenant_id)
     log.warning("rule %s of tenant %s disabled: its pattern ran over its time budget", rule.id, turn.tenant_id)
 
 
-def _message_events(rules, customer_id: int, message_id: int | None, conversation_id: int | None) -> tuple[str, ...]:
+def _message_events(rules: Active, customer_id: int, message_id: int | None,
+                    conversation_id: int | None) -> tuple[str, ...]:
     """Which of first_message / reopened this message is, looked up only when a rule waits for one."""
-    wanted = {r.match.get("event") for r in rules if r.match.get("type") == "event"} & set(MESSAGE_EVENTS)
+    wanted = set(rules.index.events) & set(MESSAGE_EVENTS)
     found = []
     if "first_message" in wanted and not _wrote_before(customer_id, message_id):
         found.append("first_message")
@@ -510,13 +526,13 @@ def _observe(customer_id: int, payload: str | None) -> None:
 
 def responder(context):
     """The first matching rule's answer (with those after it while they say continue), or None."""
-    rules = active(context.tenant.id)
-    if not rules:
-        return None
-    started = time.monotonic()
     inbound, customer = context.message, context.conversation.customer
     payload = (inbound.payload or {}).get("button_id") if inbound.kind == "button" else None
     _observe(customer.id, payload)
+    rules = active(context.tenant.id, _budget(context.services))
+    if not rules.rules:
+        return None
+    started = time.monotonic()
     message = match.Message.of(inbound.text, payload)
     events = _message_events(rules, customer.id, inbound.id, context.conversation.id)
     turn = Turn(context.services, context.tenant.id, customer)
@@ -567,8 +583,8 @@ def on_event(services, event, kind: str, customer: Customer) -> list[str]:
     through conversations.reply (not after an unfollow). The ids of the rules that matched."""
     from appliance import conversations
 
-    rules = [r for r in active(event.tenant_id) if r.match.get("type") == "event" and r.match.get("event") == kind]
-    if not rules:
+    rules = active(event.tenant_id, _budget(services))
+    if kind not in rules.index.events:
         return []
     channel = event.channel
     turn = Turn(services, event.tenant_id, customer)
@@ -608,10 +624,14 @@ def explain(tenant, text: str, channel_kind: str | None = None, customer: Custom
     person = customer or Customer(tenant=tenant.id, tags=[], custom_fields={})
     kind = channel_kind or (customer.channel.kind if customer is not None else None)
     facts = Facts(kind if kind in KINDS else None, list(person.tags or []), dict(person.custom_fields or {}), zone)
-    rules = active(tenant.id)
+    message = match.Message.of(text or "", payload)
+    by_flow = _flow_explain(tenant, message, facts, customer)
+    if by_flow is not None:
+        return by_flow
+    rules = active(tenant.id, _budget(services))
     events = _explain_events(rules, customer)
     turn = Turn(services, tenant.id, person, dry_run=True)
-    matched = run(turn, rules, match.Message.of(text or "", payload), events, facts)
+    matched = run(turn, rules, message, events, facts)
     if not matched:
         return {"answered_by": "assistant", "why": turn.why + ["no rule matched: the assistant answers"],
                 "replies": []}
@@ -628,7 +648,17 @@ def explain(tenant, text: str, channel_kind: str | None = None, customer: Custom
     return result
 
 
-def _explain_events(rules, customer: Customer | None) -> tuple[str, ...]:
+def _flow_explain(tenant, message: match.Message, facts: Facts, customer: Customer | None) -> dict | None:
+    """The flows' own dry run, when the flows module offers one: flows answer before rules."""
+    try:
+        from appliance.automation import flows
+    except ImportError:
+        return None
+    explain_flow = getattr(flows, "explain", None)
+    return explain_flow(tenant, message, facts, customer) if explain_flow is not None else None
+
+
+def _explain_events(rules: Active, customer: Customer | None) -> tuple[str, ...]:
     """The message events of the customer's next message (a new customer: a first message)."""
     if customer is None:
         return ("first_message",)

@@ -2,8 +2,8 @@
 
 A responder is a callable taking a `Context` (services, tenant, channel, conversation, message, history) and
 returning a `Response` (a reply to send, an action such as `handoff`, or both) or None to let the next one try.
-The chain: the customer asking for a person (handoff_responder), then the customer's active flow or a flow's
-trigger (automation/flows.py), then the tenant's rules (automation/rules.py), then the assistant
+The chain: the customer asking for a person (handoff_responder), the customer's active flow or a flow's trigger
+(appliance/automation/flows.py), the tenant's rules (appliance/automation/rules.py), then the assistant
 (assistant_responder). A conversation held by a person is never offered to the chain.
 """
 from __future__ import annotations

@@ -99,9 +99,9 @@ def requeue(services) -> None:
 
     requeue_unfinished(services)
     requeue_pending(services)
-    hooks.requeue(services)
     flows.recover(services, grace=timedelta(0))  # no turn is in progress before the workers start
     flows.resume_due(services)
+    hooks.requeue(services)
     for document_id in unfinished():
         tasks.ingest_document(document_id)
 

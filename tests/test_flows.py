@@ -2,18 +2,21 @@
 and fallbacks, versions, delays, time-outs, stop words, schedules and the step budget."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from datetime import timedelta
 
 import pytest
 
 from appliance.assistant import prompts
-from appliance.automation import actions, flows
+from appliance.automation import ab, actions, flows
 from appliance.records import (Channel, Conversation, Customer, Flow, FlowRun, FlowVersion, InboundEvent, Message,
                                utcnow)
 from appliance.responders import Context
 from tests.conftest import post_json, wait_until
-from tests.fakes import USERS, connect, consumer, fake_whatsapp, sample, signed_headers  # noqa: F401  (fixtures)
+from tests.fakes import (USERS, connect, consumer, fake_whatsapp, hook_receiver, sample,  # noqa: F401  (fixtures)
+                         signed_headers)
 
 HELLO = prompts.SMALLTALK["en"]["greeting"]
 BOOKING = {
@@ -224,17 +227,51 @@ def test_a_handoff_step_hands_the_conversation_to_a_person(writer, tenant):
     assert len(writer.replies()) == 1  # the bot is silent while a person has it
 
 
-def test_an_ab_step_sends_each_customer_down_one_variant(web, tenant):
-    active(tenant.id, {"name": "AB", "triggers": [{"type": "keyword", "keywords": ["offer"]}], "start": "ab",
-                       "steps": [{"id": "ab", "type": "ab", "experiment": "offer",
-                                  "variants": [{"name": "A", "weight": 50, "next": "a"},
-                                               {"name": "B", "weight": 50, "next": "b"}]},
-                                 {"id": "a", "type": "send", "text": "Offer A"},
-                                 {"id": "b", "type": "send", "text": "Offer B"}]})
-    web.says("offer")
-    web.says("offer")
-    first, second = web.replies()
-    assert first in ("Offer A", "Offer B") and second == first  # sticky for the customer
+def test_an_ab_step_is_sticky_and_counts_the_step_goal(client, tenant):
+    channel = Channel.create(tenant=tenant.id, kind="web", name="Shop chat")
+    body = {"name": "AB", "triggers": [{"type": "keyword", "keywords": ["offer"]}], "start": "ab",
+            "steps": [{"id": "ab", "type": "ab", "experiment": "offer",
+                       "variants": [{"name": "A", "weight": 50, "next": "a"}, {"name": "B", "weight": 50, "next": "b"}]},
+                      {"id": "a", "type": "ask", "text": "Offer A: 10% off. Want it?", "next": "yes"},
+                      {"id": "b", "type": "ask", "text": "Offer B: free delivery. Want it?", "next": "yes"},
+                      {"id": "yes", "type": "send", "text": "Great!"}]}
+    flow = active(tenant.id, body)
+    body["steps"][0]["goal"] = {"type": "step", "flow": flow.id, "step": "yes"}
+    flows.update(tenant.id, flow.id, body)
+    writers = [Writer(client, "web", channel.id, f"c{n}") for n in range(6)]
+    for writer in writers:
+        writer.says("offer")
+        writer.says("offer")  # the answer to the ask: the flow goes on to "yes" (a goal reached)
+        writer.says("offer")  # a new run: the same variant again
+    for writer in writers:
+        first, _, again = writer.replies()[0], writer.replies()[1], writer.replies()[2]
+        assert first in (body["steps"][1]["text"], body["steps"][2]["text"]) and again == first
+    [experiment] = ab.results(tenant.id)
+    assert experiment["experiment"] == f"flow:{flow.id}:offer"
+    assert sum(v["reached"] for v in experiment["variants"]) == 6
+    assert sum(v["converted"] for v in experiment["variants"]) == 6
+
+
+def test_a_webhook_step_calls_the_shop_s_address_signed(client, tenant, services, hook_receiver, consumer):
+    services.settings["outbound_allow_hosts"] = hook_receiver.host
+    web = Writer(client, "web", Channel.create(tenant=tenant.id, kind="web", name="Shop chat").id)
+    flow = flows.create(tenant.id, {
+        "name": "Order", "triggers": [{"type": "keyword", "keywords": ["order"]}], "start": "phone",
+        "steps": [{"id": "phone", "type": "ask", "text": "Your phone?", "validate": "phone", "field": "phone",
+                   "next": "hook"},
+                  {"id": "hook", "type": "webhook", "url": hook_receiver.url, "secret": "shop-hook-secret-42",
+                   "next": "ok"},
+                  {"id": "ok", "type": "send", "text": "Order noted."}]}, active=True, services=services)
+    assert "secret" not in FlowVersion.definition_of(flow.id, 1)["steps"][1]  # sealed to its URL, never stored
+    web.says("I want to order")
+    wait_until(lambda: web.replies() == ["Your phone?"], 30)
+    web.says("0912345678")
+    wait_until(lambda: web.replies()[-1:] == ["Order noted."], 30)
+    headers, raw = hook_receiver.wait_for(1)[0]
+    body = json.loads(raw)
+    assert body["source"] == f"flow:{flow.id}" and body["customer"]["custom_fields"]["phone"] == "+84912345678"
+    digest = hmac.new(b"shop-hook-secret-42", raw, hashlib.sha256).hexdigest()
+    assert headers["X-Appliance-Signature"] == f"sha256={digest}"
 
 
 # --- leaving a flow: stop words, time-outs -----------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 graph_problems  -> flow_check.problems (s15-check): references, reachability, loops without a wait, defaults, limits
 parse_answer    -> answers.parse (s15-check): the validators of an asked answer
-condition_holds -> conditions.why_not (s15-rules): channel, tag, field and time conditions"""
+"""
 from __future__ import annotations
 
 import re
@@ -139,33 +139,3 @@ def _date(text: str) -> str | None:
         return datetime(year, month, day).date().isoformat()
     except ValueError:
         return None
-
-
-def compare(op: str, have, want) -> bool:
-    """A field or answer condition's op on a value (folded text comparison)."""
-    if op == "exists":
-        return have not in (None, "")
-    if op == "absent":
-        return have in (None, "")
-    have_text, want_text = words(str(have if have is not None else "")), words(str(want if want is not None else ""))
-    if op == "contains":
-        return bool(want_text) and f" {want_text} " in f" {have_text} "
-    return (have_text == want_text) == (op == "equals")
-
-
-def condition_holds(condition: dict, customer, channel_kind: str, now: datetime) -> bool:
-    """A rule condition (channel, tag, field, time) for this customer, channel and local time."""
-    kind = condition["type"]
-    if kind == "channel":
-        return channel_kind in condition["channels"]
-    if kind == "tag":
-        return (condition["tag"] in (customer.tags or [])) == condition.get("present", True)
-    if kind == "field":
-        return compare(condition["op"], (customer.custom_fields or {}).get(condition["field"]), condition.get("value"))
-    if kind == "time":
-        clock = now.strftime("%H:%M")
-        start, end = condition.get("from", "00:00"), condition.get("to", "23:59")
-        within = start <= clock <= end if start <= end else (clock >= start or clock <= end)
-        inside = now.weekday() in condition.get("days", range(7)) and within
-        return inside == condition.get("inside", True)
-    return False

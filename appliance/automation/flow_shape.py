@@ -1,5 +1,7 @@
 """The shape of a flow body (name, triggers, steps and their fields): every field's type and size, normalized, each
-problem naming its step. What the steps mean together (references, reachability, loops, platform limits) is
+problem naming its step. Triggers, conditions and the steps that are actions (send, tag, set_field, webhook,
+hand-off) pass the rules' own checks too (rules.check_match, conditions.check_one, rules.check_action), so a flow and
+a rule accept the same things. What the steps mean together (references, reachability, loops, platform limits) is
 flow_check's."""
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ import re
 
 from huey import crontab
 
-from appliance.automation.match import EVENTS, MODES
+from appliance.automation import ab, conditions, hooks, rules
 from appliance.channels import KINDS
+from appliance.errors import AppError
 
 MAX_STEPS = 200
 MAX_TRIGGERS = 20
@@ -16,8 +19,6 @@ MAX_TEXT = 4096
 STEP_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 VALIDATE = ("text", "number", "email", "phone", "date", "choice")
 OPS = ("equals", "not_equals", "contains", "exists", "absent")
-GOALS = ("button", "tag", "step", "no_handoff")
-CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
 class Bad(ValueError):
@@ -89,36 +90,14 @@ def _choice(options):
     return check
 
 
-def _flag(value, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise Bad(f"'{name}' must be true or false.")
-    return value
-
-
 def _condition(value, name: str) -> dict:
-    """A branch's condition: a rule's (channel, tag, field, time) or "reply" on the last answer."""
-    if not isinstance(value, dict) or value.get("type") not in CONDITIONS:
-        raise Bad(f"'{name}' must be a condition whose type is one of {', '.join(CONDITIONS)}.")
-    fields = CONDITIONS[value["type"]]
-    return _fields(value, fields, required={k for k in fields if k in ("channels", "tag", "field", "op")})
-
-
-def _channels(value, name: str) -> list[str]:
-    if not isinstance(value, list) or not value or any(kind not in KINDS for kind in value):
-        raise Bad(f"'{name}' must be a list of channel kinds ({', '.join(KINDS)}).")
-    return list(dict.fromkeys(value))
-
-
-def _days(value, name: str) -> list[int]:
-    if not isinstance(value, list) or not value or any(isinstance(d, bool) or d not in range(7) for d in value):
-        raise Bad(f"'{name}' must be a list of weekdays, 0 (Monday) to 6 (Sunday).")
-    return sorted(set(value))
-
-
-def _clock(value, name: str) -> str:
-    if not isinstance(value, str) or not CLOCK.fullmatch(value):
-        raise Bad(f"'{name}' must be a time of day such as 08:30.")
-    return value
+    """A branch's condition: a rule's (channel, tag, field, time: conditions.check_one) or "reply" on the last answer."""
+    if isinstance(value, dict) and value.get("type") == "reply":
+        return _fields(value, {"op": _choice(OPS), "value": _value}, required={"op"})
+    try:
+        return conditions.check_one(value, name)
+    except AppError as exc:
+        raise Bad(exc.message if exc.message.endswith(".") else exc.message + ".") from None
 
 
 def _branches(value, name: str) -> list[dict]:
@@ -128,22 +107,14 @@ def _branches(value, name: str) -> list[dict]:
 
 
 def _variants(value, name: str) -> list[dict]:
-    if not isinstance(value, list) or not 2 <= len(value) <= 10:
-        raise Bad(f"'{name}' must be a list of 2 to 10 variants like {{\"name\": \"A\", \"weight\": 50, \"next\": "
-                  "\"step\"}}.")
-    out = [_fields(v, {"name": lambda x, n: _text(x, n, 64), "weight": lambda x, n: _number(x, n, 0, 1_000_000),
-                       "next": _ref}, required={"name", "weight", "next"}) for v in value]
-    if len({v["name"] for v in out}) != len(out) or not any(v["weight"] > 0 for v in out):
-        raise Bad(f"'{name}' need different names and at least one weight above 0.")
-    return out
+    """An ab step's variants (ab.check_variants: names, weights), each going on to a step."""
+    checked = _ruled(lambda v, where: ab.check_variants(v, where), value, name)
+    return [_fields(v, {"name": _short(100), "weight": lambda x, n: x, "next": _ref}, {"name", "next"}, fixed=())
+            for v in checked]
 
 
-def _goal(value, name: str) -> dict:
-    if not isinstance(value, dict) or value.get("type") not in GOALS:
-        raise Bad(f"'{name}' must be an object whose type is one of {', '.join(GOALS)}.")
-    if len(str(value)) > 1000:
-        raise Bad(f"'{name}' is too long.")
-    return dict(value)
+def _goal(value, name: str) -> dict | None:
+    return _ruled(lambda v, where: ab.check_goal(v), value, name)
 
 
 def _cron(value, name: str) -> str:
@@ -157,12 +128,6 @@ def _cron(value, name: str) -> str:
         raise Bad(f"'{name}' must be a cron schedule of five fields (minute hour day month weekday), such as "
                   "'0 9 * * 1'.") from None
     return " ".join(parts)
-
-
-def _keywords(value, name: str) -> list[str]:
-    if not isinstance(value, list) or not 1 <= len(value) <= 50:
-        raise Bad(f"'{name}' must be a list of 1 to 50 keywords.")
-    return [_text(k, "keyword", 100) for k in value]
 
 
 def _short(limit: int):
@@ -179,28 +144,20 @@ STEPS = {
     "tag": {"tag": _short(64), **NEXT},
     "untag": {"tag": _short(64), **NEXT},
     "set_field": {"field": _short(64), "value": _value, **NEXT},
-    "webhook": {"url": _url, "secret": _short(256), **NEXT},
+    "webhook": {"url": _url, "secret": _short(256), "secret_sealed": _short(4096), **NEXT},
     "handoff": {"reason": _short(500)},
     "assistant": {},
     "jump": {"to": _ref},
     "end": {},
-    "ab": {"experiment": _short(64), "goal": _goal, "variants": _variants},
+    "ab": {"experiment": _short(100), "goal": _goal, "variants": _variants},
 }
 REQUIRED = {"ask": {"text"}, "condition": {"branches"}, "delay": {"seconds"}, "tag": {"tag"}, "untag": {"tag"},
             "set_field": {"field"}, "webhook": {"url"}, "jump": {"to"}, "ab": {"experiment", "variants"}}
-CONDITIONS = {
-    "channel": {"channels": _channels},
-    "tag": {"tag": _short(64), "present": _flag},
-    "field": {"field": _short(64), "op": _choice(OPS), "value": _value},
-    "time": {"days": _days, "from": _clock, "to": _clock, "inside": _flag},
-    "reply": {"op": _choice(OPS), "value": _value},
-}
-TRIGGERS = {
-    "keyword": ({"mode": _choice(MODES), "keywords": _keywords}, {"keywords"}),
-    "payload": ({"payload": _short(256)}, {"payload"}),
-    "event": ({"event": _choice(EVENTS)}, {"event"}),
+TRIGGERS = {  # keyword, payload and event: rules.check_match
+    "keyword": None, "payload": None, "event": None,
     "schedule": ({"cron": _cron, "tag": _short(64)}, {"cron", "tag"}),
 }
+ACTION_STEPS = ("tag", "untag", "set_field", "handoff")
 
 
 def _fields(value, fields: dict, required: set, fixed: tuple[str, ...] = ("type",)) -> dict:
@@ -218,7 +175,7 @@ def _fields(value, fields: dict, required: set, fixed: tuple[str, ...] = ("type"
     return out
 
 
-def _step(raw) -> dict:
+def _step(raw, services) -> dict:
     kind = raw.get("type") if isinstance(raw, dict) else None
     if kind not in STEPS:
         raise Bad(f"'type' must be one of {', '.join(STEPS)}.")
@@ -227,21 +184,48 @@ def _step(raw) -> dict:
         raise Bad("A send step needs 'text', 'media_url' or 'template'.")
     if kind == "ask" and step.get("validate") == "choice" and not step.get("buttons"):
         raise Bad("An ask that validates a choice needs 'buttons' to choose from.")
-    return step
+    return _as_action(step, services)
 
 
 def _trigger(raw) -> dict:
     kind = raw.get("type") if isinstance(raw, dict) else None
     if kind not in TRIGGERS:
         raise Bad(f"Each trigger's 'type' must be one of {', '.join(TRIGGERS)}.")
+    if kind != "schedule":
+        return _ruled(rules.check_match, raw, "trigger")
     fields, required = TRIGGERS[kind]
-    trigger = _fields(raw, fields, required)
-    if kind == "keyword":
-        trigger.setdefault("mode", "contains")
-    return trigger
+    return _fields(raw, fields, required)
 
 
-def _steps(raw, problems: list[dict]) -> list[dict]:
+def _ruled(check, value: dict, where: str) -> dict:
+    """The rules' check of a match or an action, its RuleError as this module's Bad."""
+    try:
+        return check(value, where)
+    except AppError as exc:
+        raise Bad(exc.message if exc.message.endswith(".") else exc.message + ".") from None
+
+
+def _as_action(step: dict, services) -> dict:
+    """A step that is an action passes rules.check_action (the same limits as a rule's); a webhook's secret is
+    sealed to its URL (hooks.check_action: the step keeps "secret_sealed", never the secret)."""
+    kind = step["type"]
+    if kind == "webhook":
+        action = {k: step[k] for k in ("type", "url", "secret", "secret_sealed") if k in step}
+        checked = _ruled(lambda a, where: hooks.check_action(a, services), action, "step")
+        return {**{k: v for k, v in step.items() if k != "secret"}, **checked}
+    if kind in ACTION_STEPS:
+        action = {"type": kind, **{k: step[k] for k in STEPS[kind] if k in step and k != "next"}}
+    elif kind in ("send", "ask") and "template" in step:
+        action = {"type": "template", **step["template"]}
+    elif kind in ("send", "ask") and "text" in step:
+        action = {"type": "reply", "text": step["text"], "buttons": step.get("buttons")}
+    else:
+        return step
+    _ruled(rules.check_action, action, "step")
+    return step
+
+
+def _steps(raw, problems: list[dict], services) -> list[dict]:
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_STEPS:
         problems.append({"step": None, "message": f"'steps' must be a list of 1 to {MAX_STEPS} steps."})
         return []
@@ -257,14 +241,15 @@ def _steps(raw, problems: list[dict]) -> list[dict]:
             continue
         seen.add(step_id)
         try:
-            steps.append(_step(item))
+            steps.append(_step(item, services))
         except Bad as exc:
             problems.append({"step": step_id, "message": str(exc)})
     return steps
 
 
-def shape_problems(body) -> tuple[dict, list[dict]]:
-    """(the normalized flow, its problems [{"step": id | None, "message"}]); the flow is usable only without any."""
+def shape_problems(body, services=None) -> tuple[dict, list[dict]]:
+    """(the normalized flow, its problems [{"step": id | None, "message"}]); the flow is usable only without any.
+    `services`: for a webhook step's URL check and sealing (default: the running app's)."""
     if not isinstance(body, dict):
         return {}, [{"step": None, "message": "Send the flow as a JSON object with 'name', 'start' and 'steps'."}]
     problems: list[dict] = []
@@ -288,5 +273,5 @@ def shape_problems(body) -> tuple[dict, list[dict]]:
             flow["timeout_minutes"] = _number(body["timeout_minutes"], "timeout_minutes", 1, 60 * 24 * 30)
     except Bad as exc:
         problems.append({"step": None, "message": str(exc)})
-    flow["steps"] = _steps(body.get("steps"), problems)
+    flow["steps"] = _steps(body.get("steps"), problems, services)
     return flow, problems

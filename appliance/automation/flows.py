@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from huey import crontab
 
-from appliance.automation import actions, match
+from appliance.automation import ab, actions, conditions, match
+from appliance.automation.conditions import Facts
 from appliance.automation.flow_shape import shape_problems
 from appliance.channels import KINDS, Outbound
 from appliance.db import database
@@ -43,10 +44,11 @@ class FlowInvalid(AppError):
 
 # --- saving: check, create, edit, activate, import and export ---------------------------------------------------
 
-def check_flow(body, kinds: list[str] | None = None) -> dict:
+def check_flow(body, kinds: list[str] | None = None, services=None) -> dict:
     """The normalized flow {"name", "triggers", "start", "steps", "timeout_minutes"?}, or FlowInvalid naming the
-    step. `kinds`: the channel kinds it is triggered on (their button limits apply); None: every kind."""
-    flow, problems = shape_problems(body)
+    step. `kinds`: the channel kinds it is triggered on (their button limits apply); None: every kind. `services`:
+    for webhook steps (their URL checked, their secret sealed); default: the running app's."""
+    flow, problems = shape_problems(body, services)
     if not problems:
         definition = {k: v for k, v in flow.items() if k != "name"}
         problems = _problems(definition, list(KINDS) if kinds is None else kinds)
@@ -71,18 +73,18 @@ def kinds_of(tenant_id: str) -> list[str]:
     return sorted({channel.kind for channel in Channel.live_of(tenant_id)})
 
 
-def create(tenant_id: str, body, active: bool = False) -> Flow:
+def create(tenant_id: str, body, active: bool = False, services=None) -> Flow:
     """A new flow (version 1) from a checked body; inactive unless asked."""
-    flow = check_flow(body, kinds_of(tenant_id))
+    flow = check_flow(body, kinds_of(tenant_id), services)
     with database.atomic("IMMEDIATE"):
         row = Flow.create(tenant=tenant_id, name=flow["name"], active=active)
         FlowVersion.create(flow=row, version=1, definition=_definition(flow))
     return row
 
 
-def update(tenant_id: str, flow_id: str, body) -> Flow:
+def update(tenant_id: str, flow_id: str, body, services=None) -> Flow:
     """Save an edit as a new version (new runs start on it; running customers finish on theirs)."""
-    flow = check_flow(body, kinds_of(tenant_id))
+    flow = check_flow(body, kinds_of(tenant_id), services)
     with database.atomic("IMMEDIATE"):
         row = Flow.get_for_tenant(tenant_id, flow_id, "flow")
         if FlowVersion.definition_of(row.id, row.version) != _definition(flow) or row.name != flow["name"]:
@@ -119,12 +121,12 @@ def export(tenant_id: str, flow_id: str) -> dict:
     return {"format": EXPORT_FORMAT, "flow": {"name": row.name, **FlowVersion.definition_of(row.id, row.version)}}
 
 
-def import_flow(tenant_id: str, document) -> Flow:
+def import_flow(tenant_id: str, document, services=None) -> Flow:
     """A new, inactive flow from an exported document."""
     if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT or "flow" not in document:
         raise FlowInvalid([{"step": None, "message": f"Send an exported flow: {{\"format\": \"{EXPORT_FORMAT}\", "
                                                      "\"flow\": {...}} (GET /flows/<id>/export gives one)."}])
-    return create(tenant_id, document["flow"])
+    return create(tenant_id, document["flow"], services=services)
 
 
 def flow_json(row: Flow, figures: dict | None = None, detail: bool = False) -> dict:
@@ -236,24 +238,18 @@ def _delay(walk: _Walk, step: dict) -> None:
 
 
 def _webhook(turn: actions.Turn, step: dict) -> None:
-    try:
-        actions.apply(turn, {"type": "webhook", "url": step["url"], "secret": step.get("secret")})
-    except ImportError:  # s15-abhooks (appliance.automation.hooks) not merged yet: the call is skipped, said once
-        log.warning("a flow's webhook step was skipped: outgoing webhooks are not available in this build")
+    actions.apply(turn, {"type": "webhook", "url": step["url"], "secret_sealed": step.get("secret_sealed")})
 
 
 def _holds(walk: _Walk, condition: dict) -> bool:
-    """Whether a condition step's branch applies (the rules' conditions, or "reply" on the last answer)."""
-    from appliance.automation import flow_interim
-
+    """Whether a condition step's branch applies: a rule's condition (conditions.why_not), or "reply": the rules'
+    field test on the last answer."""
+    customer = walk.turn.customer
     if condition["type"] == "reply":
-        return flow_interim.compare(condition["op"], walk.run.answer, condition.get("value"))
-    try:
-        from appliance.automation import conditions
-    except ImportError:  # s15-rules not merged yet
-        return flow_interim.condition_holds(condition, walk.turn.customer, walk.channel_kind,
-                                            _local_now(walk.timezone))
-    return conditions.why_not([condition], walk.turn) is None
+        test = {"type": "field", "field": "reply", "op": condition["op"], "value": condition.get("value")}
+        return conditions.why_not([test], Facts(fields={"reply": walk.run.answer})) is None
+    facts = Facts(walk.channel_kind, list(customer.tags or []), dict(customer.custom_fields or {}), walk.timezone)
+    return conditions.why_not([condition], facts) is None
 
 
 def _local_now(zone: str) -> datetime:
@@ -261,23 +257,15 @@ def _local_now(zone: str) -> datetime:
 
 
 def _variant(walk: _Walk, step: dict) -> dict:
-    """The customer's variant of an ab step (sticky; ab.variant_for), or the first one until A/B is available."""
-    try:
-        from appliance.automation import ab
-    except ImportError:  # s15-abhooks not merged yet
-        return step["variants"][0]
-    return ab.variant_for(walk.turn, f"flow:{walk.run.flow_id}:{step['experiment']}", step["variants"])
+    """The customer's variant of an ab step: sticky, stored unless a dry run (ab.variant_for)."""
+    return ab.variant_for(walk.turn, ab.experiment_key(f"flow:{walk.run.flow_id}", step["experiment"]),
+                          step["variants"])
 
 
 def _reached(walk: _Walk, step: dict) -> None:
     """Tell the A/B goals a step was reached (goal {"type": "step", "flow", "step"})."""
-    if walk.turn.dry_run:
-        return
-    try:
-        from appliance.automation import ab
-    except ImportError:
-        return
-    ab.observe(walk.turn.customer.id, "step", {"flow": walk.run.flow_id, "step": step["id"]})
+    if not walk.turn.dry_run:
+        ab.observe(walk.turn.customer.id, "step", {"flow": walk.run.flow_id, "step": step["id"]})
 
 
 def _answer(walk: _Walk, step: dict, text: str, payload: str | None) -> bool:
@@ -412,7 +400,8 @@ def _begin(turn: actions.Turn, flow: Flow, definition: dict, conversation: Conve
 
 
 def _turn(context, flow_id: str) -> actions.Turn:
-    return actions.Turn(context.services, context.tenant.id, context.conversation.customer, source=f"flow:{flow_id}")
+    return actions.Turn(context.services, context.tenant.id, context.conversation.customer, source=f"flow:{flow_id}",
+                        conversation_id=context.conversation.id, text=context.message.text or "")
 
 
 def _response(turn: actions.Turn, context, outbounds: list[Outbound] | None = None):
@@ -466,7 +455,8 @@ def resume(services, run_id: int) -> bool:
     if conversation.status != "open":
         _end(run, "stopped", "A person has the conversation.")
         return False
-    turn = actions.Turn(services, run.tenant_id, conversation.customer, source=f"flow:{run.flow_id}")
+    turn = actions.Turn(services, run.tenant_id, conversation.customer, source=f"flow:{run.flow_id}",
+                        conversation_id=conversation.id)
     walk = _walk(turn, run, FlowVersion.definition_of(run.flow_id, run.version), conversation.channel.kind)
     _execute(walk, run.step)
     _deliver(services, conversation, turn)
@@ -537,12 +527,16 @@ def _cron(text: str):
 
 
 def _scheduled(services, flow: Flow, definition: dict, customer: Customer) -> bool:
-    """Start the flow for one customer in their open conversation (none, or one with a person: skipped)."""
-    conversation = (Conversation.select().where((Conversation.customer == customer) & (Conversation.status == "open"))
-                    .order_by(Conversation.id.desc()).first())
-    if conversation is None or FlowRun.active_of(customer.id) is not None:
+    """Start the flow for one customer in their conversation (a new one if theirs was closed); skipped while a person
+    has it or another flow runs for them."""
+    from appliance import conversations
+
+    if FlowRun.active_of(customer.id) is not None:
         return False
-    turn = actions.Turn(services, flow.tenant_id, customer, source=f"flow:{flow.id}")
+    conversation = conversations.open_conversation(services, flow.tenant_id, customer.channel, customer)
+    if conversation.status != "open":
+        return False
+    turn = actions.Turn(services, flow.tenant_id, customer, source=f"flow:{flow.id}", conversation_id=conversation.id)
     _begin(turn, flow, definition, conversation, conversation.channel.kind)
     _deliver(services, conversation, turn)
     return True

@@ -22,6 +22,7 @@ from appliance.auth import api_auth, tenant_id_required
 from appliance.automation import flows
 from appliance.automation.flow_shape import MAX_STEPS
 from appliance.records import Flow, FlowRun
+from appliance.web import services
 from appliance.web.api import ADMINS, ANY_ROLE, TEXT, accepts, json_body
 
 blueprint = Blueprint("flows", __name__, url_prefix="/api/v1/flows")
@@ -57,7 +58,7 @@ def list_flows():
 def post_flow():
     """Create a flow (inactive unless "active": true)."""
     body = json_body()
-    row = flows.create(tenant_id_required(), body, active=body.get("active") is True)
+    row = flows.create(tenant_id_required(), body, active=body.get("active") is True, services=services())
     return flows.flow_json(row, detail=True), 201
 
 
@@ -76,7 +77,7 @@ def get_flow(flow_id: str):
 def put_flow(flow_id: str):
     """Save an edit as a new version; customers in the flow finish on the version they started."""
     tenant_id = tenant_id_required()
-    row = flows.update(tenant_id, flow_id, json_body())
+    row = flows.update(tenant_id, flow_id, json_body(), services())
     return flows.flow_json(row, FlowRun.counts(tenant_id).get(row.id), detail=True)
 
 
@@ -114,4 +115,4 @@ def export_flow(flow_id: str):
 @api_auth(*ADMINS)
 def import_flow():
     """A new, inactive flow from an exported document."""
-    return flows.flow_json(flows.import_flow(tenant_id_required(), json_body()), detail=True), 201
+    return flows.flow_json(flows.import_flow(tenant_id_required(), json_body(), services()), detail=True), 201

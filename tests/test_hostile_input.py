@@ -340,8 +340,10 @@ def test_openapi_describes_request_bodies_and_path_parameters(client):
                          ("/conversations/{conversation_id}/handoff", "post"), ("/conversations/{conversation_id}/assign", "post"),
                          ("/knowledge/documents", "post"), ("/knowledge/documents/{document_id}", "patch"),
                          ("/knowledge/search", "post"),
-                         ("/rules", "post"), ("/rules/{rule_id}", "patch"), ("/rules/{rule_id}", "put"),
-                         ("/rules/reorder", "post"), ("/automation/test", "post")}
+                         # automation (issue 12): rules, the test box, flows, starter packs
+                         ("/rules", "post"), ("/rules/reorder", "post"), ("/rules/{rule_id}", "patch"),
+                         ("/rules/{rule_id}", "put"), ("/automation/test", "post"), ("/flows", "post"),
+                         ("/flows/import", "post"), ("/flows/{flow_id}", "put"), ("/automation/packs/{name}", "post")}
 
 
 @QUICK

@@ -43,7 +43,8 @@ def good_flow() -> dict:
             {"id": "assistant", "type": "assistant", "next": "wait"},
             {"id": "wait", "type": "delay", "seconds": 3600, "next": "test"},
             {"id": "test", "type": "ab", "experiment": "reminder", "goal": {"type": "step", "step": "bye"},
-             "variants": [{"name": "short", "weight": 1, "next": "remind"}, {"name": "none", "weight": 0, "next": "bye"}]},
+             "variants": [{"name": "short", "weight": 1, "next": "remind"},
+                          {"name": "none", "weight": 0, "next": "bye"}]},
             {"id": "remind", "type": "send", "template": {"name": "reminder", "language": "vi", "params": ["5/3", 2]},
              "next": "bye"},
             {"id": "human", "type": "handoff", "reason": "no date"},
@@ -109,13 +110,14 @@ CASES = {
     "unknown fallback": (set_in("ask_date", "fallback", "people"), "ask_date", "goes to 'people' ('fallback')"),
     "unknown default": (set_in("check", "default", "later"), "check", "goes to 'later' ('default')"),
     "unknown branch next": (lambda f: step(f, "check")["branches"][0].__setitem__("next", "vpi"), "check",
-                            "goes to 'vpi' ('branch 1')"),
+                            "goes to 'vpi' (branch 1's 'next')"),
     "unknown jump": (set_in("bye", "to", "fin"), "bye", "goes to 'fin' ('to')"),
     "jump without to": (drop("bye", "to"), "bye", "'to' must be the id of a step"),
     "unknown variant next": (lambda f: step(f, "test")["variants"][1].__setitem__("next", "by"), "test",
-                             "goes to 'by' ('variant 2')"),
+                             "goes to 'by' (variant 2's 'next')"),
     "next not a text": (set_in("vip", "next", {"id": "wait"}), "vip", "'next' must be the id of a step"),
-    "unreachable step": (add_step({"id": "orphan", "type": "end"}), "orphan", "never reached from the start step 'hello'"),
+    "unreachable step": (add_step({"id": "orphan", "type": "end"}), "orphan",
+                         "never reached from the start step 'hello'"),
     "self loop": (set_in("vip", "next", "vip"), "vip", "Steps 'vip' → 'vip' go round without an ask or a delay"),
     "loop through a jump": (set_in("remind", "next", "test"), "test", "Steps 'test' → 'remind' → 'test' go round"),
     "condition without default": (drop("check", "default"), "check", "has no 'default'"),
@@ -130,12 +132,14 @@ CASES = {
     "retries as text": (set_in("ask_date", "retries", "2"), "ask_date", "'retries' must be a whole number"),
     "ask without text": (drop("ask_date", "text"), "ask_date", "needs 'text'"),
     "text not a text": (set_in("hello", "text", 5), "hello", "needs 'text'"),
-    "retry_text too long": (set_in("ask_date", "retry_text", "x" * 4097), "ask_date", "'retry_text' has 4097 characters"),
+    "retry_text too long": (set_in("ask_date", "retry_text", "x" * 4097), "ask_date",
+                            "'retry_text' has 4097 characters"),
     "send sends nothing": (lambda f: [step(f, "remind").pop("template")], "remind", "sends nothing"),
     "buttons without text": (drop("hello", "text"), "hello", "has buttons but no 'text'"),
     "buttons not a list": (set_in("hello", "buttons", {"id": "a"}), "hello", "give 'buttons' as a list"),
     "button not an object": (set_in("hello", "buttons", ["Đặt lịch"]), "hello", "button 1 must be an object"),
-    "button without title": (set_in("hello", "buttons", [{"id": "a"}]), "hello", "button 1 needs a 'title' as a text of 1 to 200"),
+    "button without title": (set_in("hello", "buttons", [{"id": "a"}]), "hello",
+                             "button 1 needs a 'title' as a text of 1 to 200"),
     "button id too long": (set_in("hello", "buttons", [{"id": "i" * 1001, "title": "A"}]), "hello",
                            "button 1 needs an 'id' as a text of 1 to 1000 characters: it has 1001 characters"),
     "duplicate buttons": (set_in("hello", "buttons", [{"id": "a", "title": "A"}, {"id": "b", "title": "a"}]), "hello",
@@ -170,6 +174,7 @@ CASES = {
     "handoff reason a number": (set_in("human", "reason", 5), "human", "needs 'reason'"),
     "ab without experiment": (drop("test", "experiment"), "test", "needs 'experiment'"),
     "ab without variants": (set_in("test", "variants", []), "test", "needs 'variants'"),
+    "ab with one variant": (lambda f: step(f, "test")["variants"].pop(), "test", "a list of 2 to 10"),
     "ab negative weight": (lambda f: step(f, "test")["variants"][0].__setitem__("weight", -1), "test",
                            "variant 1's 'weight' must be a number from 0"),
     "ab weight a text": (lambda f: step(f, "test")["variants"][0].__setitem__("weight", "50%"), "test",
@@ -185,7 +190,10 @@ CASES = {
     "ab goal unknown type": (set_in("test", "goal", {"type": "sale"}), "test", "the 'goal' must be an object"),
     "ab goal step unknown": (set_in("test", "goal", {"type": "step", "step": "paid"}), "test",
                              "the goal's step 'paid' is not a step of this flow"),
-    "ab goal hours": (set_in("test", "goal", {"type": "no_handoff", "hours": 0}), "test", "'hours' must be a number"),
+    "ab goal hours": (set_in("test", "goal", {"type": "no_handoff", "hours": 0}), "test",
+                      "'hours' must be a number above 0 and at most 2160"),
+    "webhook sealed secret not a text": (set_in("hook", "secret_sealed", 5), "hook", "give the 'secret' again"),
+    "handoff reason too long": (set_in("human", "reason", "r" * 501), "human", "it has 501 characters"),
     "ab goal without payload": (set_in("test", "goal", {"type": "button"}), "test", "the button goal needs 'payload'"),
     "flow name empty": (lambda f: f.__setitem__("name", ""), None, "Give the flow a 'name'"),
     "timeout out of range": (lambda f: f.__setitem__("timeout_minutes", 0), None, "'timeout_minutes'"),
@@ -195,7 +203,8 @@ CASES = {
     "keyword trigger without keywords": (lambda f: f["triggers"][0].__setitem__("keywords", []), None,
                                          "Trigger 1: The keyword trigger needs 'keywords'"),
     "keyword trigger mode": (lambda f: f["triggers"][0].__setitem__("mode", "fuzzy"), None, "'mode' must be one of"),
-    "payload trigger empty": (lambda f: f["triggers"][1].__setitem__("payload", ""), None, "needs the button's 'payload'"),
+    "payload trigger empty": (lambda f: f["triggers"][1].__setitem__("payload", ""), None,
+                              "needs the button's 'payload'"),
     "event trigger unknown": (lambda f: f["triggers"][2].__setitem__("event", "birthday"), None,
                               "'event' must be one of first_message"),
     "schedule minute 61": (lambda f: f["triggers"][3].__setitem__("cron", "61 9 * * 1"), None, "needs 'cron'"),
@@ -237,10 +246,12 @@ def test_too_many_steps_is_one_problem_and_the_steps_are_still_checked():
     ({"type": "field", "field": "city", "op": "equals", "value": ["Hà Nội"]}, "needs a 'value'"),
     ({"type": "time", "days": [7]}, "'days' must be a list of day numbers from 0 (Monday) to 6"),
     ({"type": "time", "days": [True]}, "'days' must be a list"),
-    ({"type": "time", "from": "08:00"}, "needs both 'from' and 'to'"),
+    ({"type": "time", "from": "08:00", "to": "08:00"}, "the time condition's range ends where it starts"),
+    ({"type": "time", "from": "24:00"}, "'from' must be a time like \"08:00\" (24-hour clock)."),
+    ({"type": "field", "field": "city", "value": True}, "needs a 'value': a text of at most 1000 characters"),
+    ({"type": "field", "field": "city", "value": "x" * 1001}, "needs a 'value'"),
     ({"type": "time", "from": "8h", "to": "21:00"}, "'from' must be a time like \"08:00\""),
     ({"type": "time", "from": "08:00", "to": "25:00"}, "'to' must be a time"),
-    ({"type": "time"}, "needs 'days', or 'from' and 'to'"),
     ({"type": "time", "days": [1], "inside": 1}, "'inside' must be true or false"),
     ({"type": "reply", "op": "like", "value": "a"}, "the reply condition's 'op' must be one of"),
     ({"type": "reply", "value": "a", "case": True}, "unknown field 'case'"),
@@ -256,6 +267,9 @@ def test_every_condition_shape_problem_is_named(condition, fragment):
 
 def test_good_conditions_and_triggers_have_no_problem():
     assert check_condition({"type": "time", "from": "22:00", "to": "24:00"}) == []
+    assert check_condition({"type": "time", "from": "22:00"}) == []  # until the end of the day, as conditions.py
+    assert check_condition({"type": "time"}) == []
+    assert check_condition({"type": "reply", "op": "equals", "value": True}) == []
     assert check_condition({"type": "reply", "op": "absent"}) == []
     assert check_condition({"type": "field", "field": "n", "value": 3}) == []
     assert check_trigger({"type": "schedule", "cron": "*/15 8-17 1,15 * 1-5"}) == []
@@ -433,7 +447,7 @@ def test_deep_nesting_gives_problems_not_a_recursion_error():
     assert problems(flow, ALL_KINDS) == [
         {"step": "check", "message": "Step 'check': branch 6: the condition type None is unknown; use one of channel, "
                                      "tag, field, time or reply."},
-        {"step": "check", "message": "Step 'check': 'branch 6' must be the id of a step."}]
+        {"step": "check", "message": "Step 'check': branch 6's 'next' must be the id of a step."}]
 
 
 def assert_problems(found):
@@ -487,3 +501,9 @@ def test_the_definition_is_not_changed():
     before = copy.deepcopy(flow)
     problems(flow, ALL_KINDS)
     assert flow == before
+
+
+def test_a_webhook_step_as_flows_stores_it_is_fine():
+    flow = with_change(lambda f: step(f, "hook").update(secret_sealed="v1:sealed", secret=None))
+    step(flow, "hook").pop("secret")
+    assert problems(flow, ALL_KINDS) == []

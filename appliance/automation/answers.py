@@ -5,25 +5,26 @@ are pure (no database, no clock unless `today` is left out) and never raise on a
 
 Decisions, so a shop owner's flow behaves the same everywhere:
 - The answer may have words around the value ("sđt 0912 345 678 ạ", "2 người", "ngày 5/3 nhé"); when it holds two
-  candidates ("0912345678 hoặc 0987654321", "từ 2 đến 3 triệu") it is None: asking again beats guessing.
+  values ("0912345678 hoặc 0987654321", "từ 2 đến 3 triệu", "5/3 hoặc 6/3") it is None: asking again beats guessing.
 - number: a dot, comma or space followed by exactly three digits groups thousands, so "1.500.000", "1,500,000" and
   "1 500 000" are 1500000 and "1.500" is 1500; any other dot or comma is the decimal mark ("1,5" and "1.5" are 1.5,
   "1.500,5" and "1,500.5" are 1500.5). Units multiply: k / nghìn / ngàn / thousand (10^3), tr / triệu / million
   (10^6), tỷ / tỉ / billion (10^9), so "2 triệu" is 2000000 and "1,5tr", "1tr5", "1 triệu 5" and "1 triệu rưỡi"
-  are 1500000; currency marks (đ, vnd, vnđ, đồng, $, usd) and a "/tháng" after them are dropped. Whole values are ints, others floats; magnitudes above 10^15 are refused.
+  are 1500000; currency marks (đ, vnd, vnđ, đồng, $, usd) and a "/tháng" after them are dropped. Whole values
+  are ints, others floats; magnitudes above 10^15 are refused.
 - email: one address; the domain is lower-cased, the local part kept as typed.
-- phone: Vietnamese mobiles (10 digits, 03/05/07/08/09...) and landlines (11 digits, 02...), written with spaces,
-  dots, dashes or brackets, with 0, 84, +84, 0084 or "+84 (0)" in front, all become "+84xxxxxxxxx". Other countries
-  need "+" or "00" and 8 to 15 digits. Old 11-digit mobiles (01xx, renumbered in 2018) and 1800/1900 lines are refused.
-- date: day before month always (Vietnamese order: "3/5" is 3 May), as dd/mm/yyyy, dd-mm-yyyy, dd.mm.yyyy, d/m,
-  d/m/yy, yyyy-mm-dd, "5 tháng 3 (năm 2027)", "ngày 5/3", "5 March", "March 5, 2027", hôm nay / today, ngày mai /
-  mai / tomorrow, ngày kia / ngày mốt / day after tomorrow, hôm qua / yesterday, and a weekday ("thứ 7", "chủ nhật",
-  "friday": the next one after today), "ngày 5" / "mùng 5" (the next 5th of a month). A date without a year is
-  the next one on or after `today`. Impossible dates
-  (31/02) are None. The value is ISO "yyyy-mm-dd".
+- phone: Vietnamese mobiles (10 digits: 03, 05, 07, 08, 09...) and landlines (11 digits: 02...), written with
+  spaces, dots, dashes or brackets, after 0, 84, +84, 0084 or "+84 (0)", all become "+84xxxxxxxxx". Other countries
+  need "+" or "00" and 8 to 15 digits. Old 11-digit mobiles (01xx, renumbered in 2018) and 1800/1900 lines are
+  refused. Other digits beside the number (an order number, a date) are not a second phone number.
+- date: the day before the month always (Vietnamese order: "3/5" is 3 May), as dd/mm/yyyy, dd-mm-yyyy, dd.mm.yyyy,
+  d/m, d/m/yy, yyyy-mm-dd, "5 tháng 3 (năm 2027)", "ngày 5/3", "5 March", "March 5, 2027", "ngày 5" / "mùng 5" (the
+  next 5th of a month), hôm nay / today, ngày mai / mai / tomorrow, ngày kia / ngày mốt / day after tomorrow,
+  hôm qua / yesterday, or a weekday ("thứ 7", "chủ nhật", "friday": the next one after today). A date without a
+  year is the next one on or after `today`. Impossible dates (31/02) are None. The value is ISO "yyyy-mm-dd".
 - choice: one of the buttons, by id, by title (case and accents folded), by its number ("2", "số 2") or by a title
   named alone in the answer ("có ạ"); returns the button's id.
-- text: any non-empty answer, trimmed, at most MAX_TEXT characters.
+- text: any non-empty answer, trimmed, without control characters, at most MAX_TEXT characters.
 """
 from __future__ import annotations
 
@@ -118,7 +119,8 @@ def _number(text: str) -> int | float | None:
         # "1tr5" and "1 triệu 5" are 1.5 million, "2k5" 2500, "1 triệu rưỡi" 1.5 million
         if (tail or half) and value != int(value):
             return None
-        value = (value + (Fraction(int(tail), 10 ** len(tail)) if tail else Fraction(1, 2) if half else 0)) * UNITS[unit]
+        value = (value + (Fraction(int(tail), 10 ** len(tail)) if tail else Fraction(1, 2) if half else 0))
+        value *= UNITS[unit]
     if sign == "-":
         value = -value
     if abs(value) > MAX_NUMBER:
@@ -144,23 +146,22 @@ def _decimal(digits: str) -> Fraction | None:
 
 # --- email ----------------------------------------------------------------------------------------------
 
-_EMAIL_TOKEN = re.compile(r"[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']+")
+_EMAIL_GAP = re.compile(r"[\s<>()\[\],;:\"']+")  # what cannot be in an address: the words are split on it
 _LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_TLD = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]+")
 
 
 def _email(text: str) -> str | None:
-    found = _EMAIL_TOKEN.findall(text)
+    found = [word for word in _EMAIL_GAP.split(text) if "@" in word]  # a split, not a search: linear on any text
     if len(found) != 1:
         return None
     address = found[0].rstrip(".")
-    if address.lower().startswith("mailto:"):
-        address = address[7:]
     local, _, domain = address.rpartition("@")
     domain = domain.lower()
     labels = domain.split(".")
     if (len(address) > 254 or not 0 < len(local) <= 64 or not _LOCAL.fullmatch(local) or len(labels) < 2
-            or not all(_LABEL.fullmatch(label) for label in labels) or not re.fullmatch(r"[a-z]{2,63}|xn--[a-z0-9-]+", labels[-1])):
+            or not all(_LABEL.fullmatch(label) for label in labels) or not _TLD.fullmatch(labels[-1])):
         return None
     return f"{local}@{domain}"
 
@@ -174,10 +175,16 @@ _VN_LANDLINE = re.compile(r"2\d{9}")
 
 
 def _phone(text: str) -> str | None:
-    runs = [run for run in _PHONE_RUN.findall(text) if len(re.sub(r"\D", "", run)) >= 8]
-    if len(runs) != 1:
-        return None
-    return _e164(runs[0])
+    found = set()
+    for run in _PHONE_RUN.findall(text):
+        value = _e164(run)
+        if value is None:  # "5/3 0912 345 678" runs "3 0912 345 678" together: try the run's parts
+            parts = run.split()
+            found.update(filter(None, (_e164(" ".join(side)) for i in range(1, min(len(parts), 12))
+                                       for side in (parts[:i], parts[i:]))))
+        else:
+            found.add(value)
+    return found.pop() if len(found) == 1 else None
 
 
 def _e164(run: str) -> str | None:

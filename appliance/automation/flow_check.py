@@ -25,7 +25,10 @@ MAX_ID = 64  # characters of a step id
 MAX_TEXT = 4096  # characters of any message text, whatever the channel
 MAX_SHORT = 200  # names, tags, fields, reasons, experiment and variant names
 MAX_BUTTON_ID = 1000  # the payload sent back on a tap (Messenger's limit; the others are below)
-MAX_KEYWORDS = 50
+MAX_KEYWORDS = 100
+MAX_PAYLOAD = 1000
+MAX_REASON = 500
+MAX_VALUE = 1000  # characters of a value a condition compares with
 MAX_BUTTONS = 13  # on the widget too: the most any platform shows
 MAX_URL = 2000
 MAX_DELAY = 30 * 86400  # seconds: a delay longer than a month is a schedule, not a step
@@ -33,6 +36,7 @@ MAX_RETRIES = 10
 MAX_TIMEOUT = 30 * 24 * 60  # minutes
 MAX_WEIGHT = 1_000_000
 MAX_VARIANTS = 10
+MAX_GOAL_HOURS = 24 * 90
 
 STEP_TYPES = ("send", "ask", "condition", "delay", "tag", "untag", "set_field", "webhook", "handoff", "assistant",
               "jump", "end", "ab")
@@ -42,8 +46,9 @@ CONDITION_TYPES = ("channel", "tag", "field", "time", "reply")
 GOAL_TYPES = ("button", "tag", "step", "no_handoff")
 TRIGGER_TYPES = ("keyword", "payload", "event", "schedule")
 _STEP_ID = re.compile(r"[\w.-]+")
-_CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d|24:00")
+_CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")  # and "24:00" for a range's end
 _CRON_FIELD = re.compile(r"[0-9*,/-]+")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")  # vi, en_US, zh_HK, pt-BR
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -78,7 +83,9 @@ def problems(definition, kinds=()) -> list[dict]:
     if not isinstance(definition, dict):
         report.add(-1, None, "Send the flow as a JSON object with 'name', 'triggers', 'start' and 'steps'.")
         return report.sorted()
-    kinds = [k for k in kinds if isinstance(k, str) and k in CHANNEL_LIMITS] if isinstance(kinds, (list, tuple, set, frozenset)) else []
+    if not isinstance(kinds, (list, tuple, set, frozenset)):
+        kinds = []
+    kinds = [k for k in kinds if isinstance(k, str) and k in CHANNEL_LIMITS]  # the widget has no limits of its own
     _check_flow_fields(definition, report)
     steps = definition.get("steps")
     if not isinstance(steps, list) or not steps:
@@ -156,8 +163,8 @@ def _check_ids(steps: list, report: _Report) -> dict[str, int]:
             if not isinstance(step_id, str):
                 step_id = None
         if step_id is not None and step_id in ids:
-            report.add(position, step_id, f"Step {position + 1} has the id '{step_id}' of step {ids[step_id] + 1}; "
-                                          "give every step its own id.")
+            report.add(position, step_id, f"Step {position + 1} has the id {_show(step_id)} of step "
+                                          f"{ids[step_id] + 1}; give every step its own id.")
         elif step_id is not None:
             ids[step_id] = position
         kind = step.get("type")
@@ -190,9 +197,9 @@ class _Step:
         CHECKS[kind](self)
         for field, target in _targets(self.step):
             if not isinstance(target, str):
-                self.add(f"{self.name}: '{field}' must be the id of a step.")
+                self.add(f"{self.name}: {field} must be the id of a step.")
             elif target not in self.ids:
-                self.add(f"{self.name} goes to {_show(target)} ('{field}'), but no step has that id.")
+                self.add(f"{self.name} goes to {_show(target)} ({field}), but no step has that id.")
 
     # shared field checks
 
@@ -208,11 +215,11 @@ class _Step:
             self.add(f"{self.name}: '{key}' {problem}")
         return value
 
-    def short(self, key: str, what: str, required: bool = True) -> None:
+    def short(self, key: str, what: str, required: bool = True, limit: int = MAX_SHORT) -> None:
         value = self.step.get(key)
         if value is None and not required:
             return
-        problem = _bad_short(value)
+        problem = _bad_short(value, limit)
         if problem:
             self.add(f"{self.name} needs '{key}' ({what}) {problem}")
 
@@ -321,10 +328,12 @@ def _set_field(step: _Step) -> None:
 def _webhook(step: _Step) -> None:
     step.url("url", required=True)
     step.short("secret", "the key that signs the body", required=False)
+    if step.step.get("secret_sealed") is not None and not isinstance(step.step["secret_sealed"], str):
+        step.add(f"{step.name}: 'secret_sealed' is what the appliance stored; give the 'secret' again instead.")
 
 
 def _handoff(step: _Step) -> None:
-    step.short("reason", "why a person takes over", required=False)
+    step.short("reason", "why a person takes over", required=False, limit=MAX_REASON)
 
 
 def _nothing(step: _Step) -> None:
@@ -338,8 +347,8 @@ def _ab(step: _Step) -> None:
         for message in _goal_problems(goal, step.ids):
             step.add(f"{step.name}: {message}")
     variants = step.step.get("variants")
-    if not isinstance(variants, list) or not 1 <= len(variants) <= MAX_VARIANTS:
-        step.add(f"{step.name} needs 'variants': a list of 1 to {MAX_VARIANTS} "
+    if not isinstance(variants, list) or not 2 <= len(variants) <= MAX_VARIANTS:
+        step.add(f"{step.name} needs 'variants': a list of 2 to {MAX_VARIANTS} "
                  "{\"name\", \"weight\", \"next\"} objects.")
         return
     names, total = set(), 0
@@ -375,7 +384,7 @@ STEP_FIELDS = {
     "delay": ("seconds", "next"),
     "tag": ("tag", "next"), "untag": ("tag", "next"),
     "set_field": ("field", "value", "next"),
-    "webhook": ("url", "secret", "next"),
+    "webhook": ("url", "secret", "secret_sealed", "next"),  # flows stores the secret sealed to its URL
     "handoff": ("reason",),
     "assistant": ("next",),
     "jump": ("to",),
@@ -386,14 +395,14 @@ STEP_FIELDS = {
 
 def _targets(step: dict) -> list[tuple[str, object]]:
     """Every step reference of a step as (where it is, the id), in the order a reader sees them."""
-    found = [(key, step[key]) for key in ("next", "fallback", "default", "to") if key in step]
+    found = [(f"'{key}'", step[key]) for key in ("next", "fallback", "default", "to") if key in step]
     for key, item_key in (("branches", "branch"), ("variants", "variant")):
         items = step.get(key)
         if isinstance(items, list):
-            found += [(f"{item_key} {n}", item["next"]) for n, item in enumerate(items, 1)
+            found += [(f"{item_key} {n}'s 'next'", item["next"]) for n, item in enumerate(items, 1)
                       if isinstance(item, dict) and "next" in item]
     if step.get("type") == "jump" and "to" not in step:
-        found.append(("to", None))
+        found.append(("'to'", None))
     return found
 
 
@@ -505,9 +514,10 @@ def _op_value(kind: str, condition: dict) -> list[str]:
     value = condition.get("value")
     if op in ("exists", "absent"):
         return []
-    if value is None or not _is_scalar(value) or (isinstance(value, str) and _bad_text(value, MAX_SHORT)):
-        return [f"the {kind} condition with op '{op}' needs a 'value': a text of at most {MAX_SHORT} characters, "
-                "a number, true or false."]
+    if (isinstance(value, bool) and kind == "field") or not _is_scalar(value) or (
+            isinstance(value, str) and _bad_text(value, MAX_VALUE)):
+        return [f"the {kind} condition with op '{op}' needs a 'value': a text of at most {MAX_VALUE} characters "
+                "or a number."]
     return []
 
 
@@ -517,14 +527,13 @@ def _time_condition(condition: dict) -> list[str]:
     if days is not None and (not isinstance(days, list) or not days
                              or any(not _is_whole(d) or not 0 <= d <= 6 for d in days)):
         found.append("the time condition's 'days' must be a list of day numbers from 0 (Monday) to 6 (Sunday).")
-    start, end = condition.get("from"), condition.get("to")
-    if (start is None) != (end is None):
-        found.append("the time condition needs both 'from' and 'to' (or neither).")
+    start, end = condition.get("from", "00:00"), condition.get("to", "24:00")  # as conditions.check_one
     for key, value in (("from", start), ("to", end)):
-        if value is not None and not (isinstance(value, str) and _CLOCK.fullmatch(value)):
-            found.append(f"the time condition's '{key}' must be a time like \"08:00\" (24-hour clock).")
-    if days is None and start is None and end is None:
-        found.append("the time condition needs 'days', or 'from' and 'to'.")
+        if not (isinstance(value, str) and (_CLOCK.fullmatch(value) or key == "to" and value == "24:00")):
+            found.append(f"the time condition's '{key}' must be a time like \"08:00\" (24-hour clock"
+                         f"{'; 24:00 for the end of the day' if key == 'to' else ''}).")
+    if start == end:
+        found.append("the time condition's range ends where it starts; give a different 'to'.")
     if not isinstance(condition.get("inside", True), bool):
         found.append("the time condition's 'inside' must be true or false.")
     return found
@@ -545,9 +554,11 @@ def _goal_problems(goal, ids: dict) -> list[str]:
     allowed = {"button": ("payload",), "tag": ("tag",), "step": ("flow", "step"), "no_handoff": ("hours",)}[kind]
     found = [f"the {kind} goal has the unknown field {_show(key)}; remove it."
              for key in goal if key != "type" and key not in allowed]
-    found += [f"the {kind} goal needs '{key}' {_bad_short(goal.get(key))}" for key in needs if _bad_short(goal.get(key))]
-    if kind == "no_handoff" and not (_is_number(goal.get("hours", 24)) and 1 <= goal.get("hours", 24) <= 24 * 30):
-        found.append("the no_handoff goal's 'hours' must be a number from 1 to 720.")
+    found += [f"the {kind} goal needs '{key}' {_bad_short(goal.get(key))}"
+              for key in needs if _bad_short(goal.get(key))]
+    hours = goal.get("hours", 24)
+    if kind == "no_handoff" and not (_is_number(hours) and 0 < hours <= MAX_GOAL_HOURS):
+        found.append(f"the no_handoff goal's 'hours' must be a number above 0 and at most {MAX_GOAL_HOURS}.")
     if kind == "step" and goal.get("flow") is None and isinstance(goal.get("step"), str) and goal["step"] not in ids:
         found.append(f"the goal's step '{goal['step']}' is not a step of this flow.")
     return found
@@ -561,7 +572,7 @@ def _template_problems(template) -> list[str]:
     if _bad_short(template.get("name")):
         found.append(f"the template needs the 'name' approved on the platform, {_bad_short(template.get('name'))}")
     language = template.get("language")
-    if language is not None and not (isinstance(language, str) and re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", language)):
+    if language is not None and not (isinstance(language, str) and _LANGUAGE.fullmatch(language)):
         found.append("the template's 'language' must be a code like \"vi\" or \"en_US\".")
     params = template.get("params", [])
     if not isinstance(params, list) or len(params) > 20 or any(
@@ -583,8 +594,8 @@ def _keyword_trigger(trigger: dict) -> list[str]:
 
 
 def _payload_trigger(trigger: dict) -> list[str]:
-    payload = trigger.get("payload")
-    return [f"The payload trigger needs the button's 'payload' {_bad_short(payload)}"] if _bad_short(payload) else []
+    problem = _bad_short(trigger.get("payload"), MAX_PAYLOAD)
+    return [f"The payload trigger needs the button's 'payload' {problem}"] if problem else []
 
 
 def _event_trigger(trigger: dict) -> list[str]:

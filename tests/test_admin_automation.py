@@ -172,13 +172,13 @@ def test_a_refused_rule_says_why_next_to_its_field_and_keeps_what_was_typed(clie
 def test_a_webhook_secret_is_never_shown_and_survives_an_edit(client, tenant, owner):
     made = rule(tenant, actions=[{"type": "reply", "text": "Thanks"},
                                  {"type": "webhook", "url": "https://crm.example/hook", "secret": "s3cret-value"}])
+    stored = Rule.get_by_id(made.id).actions
     page = client.get(f"/admin/t/{tenant.id}/rules/{made.id}").get_data(as_text=True)
     assert "s3cret-value" not in page and "secret_set" in page
     actions = re.search(r'<textarea id="f-actions"[^>]*>([^<]*)</textarea>', page).group(1).replace("&#34;", '"')
     form = rule_form(name="Price question", keywords="giá\nprice", reply="Thanks", actions=actions)
     assert form_post(client, f"/admin/t/{tenant.id}/rules/{made.id}", form).status_code == 302
-    assert Rule.get_by_id(made.id).actions[1] == {"type": "webhook", "url": "https://crm.example/hook",
-                                                  "secret": "s3cret-value"}
+    assert Rule.get_by_id(made.id).actions == stored  # the webhook keeps its secret, whatever form it is stored in
 
 
 # --- rules: order, on/off, delete ----------------------------------------------------------------------------

@@ -190,3 +190,20 @@ def test_the_rules_test_box_shows_the_matching_rule_and_why(browser, live_server
     rows = browser.find_elements(By.CSS_SELECTOR, "#rules tbody tr")
     assert [row.get_attribute("data-rule") for row in rows] == [price.id, hours.id]
     browser.save_screenshot(str(tmp_path / "rules-reordered.png"))
+
+    # a new rule through the form: choosing "a pattern" shows the pattern field only, then the test box finds it
+    browser.find_element(By.LINK_TEXT, "New rule").click()
+    Select(wait.until(ec.presence_of_element_located((By.ID, "f-match_type")))).select_by_value("regex")
+    assert not browser.find_element(By.ID, "f-keywords").is_displayed()
+    browser.find_element(By.ID, "f-name").send_keys("Greeting")
+    browser.find_element(By.ID, "f-pattern").send_keys("^(hi|hello)$")
+    browser.find_element(By.ID, "f-reply").send_keys("Xin chào! Shop giúp gì được ạ?")
+    table = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.CSS_SELECTOR, "#rule-form button[type=submit]").click()
+    wait.until(ec.staleness_of(table))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#rules tbody tr")) == 3
+    browser.find_element(By.ID, "f-text").send_keys("hello")
+    browser.find_element(By.ID, "test-button").click()
+    link = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#explained a[data-rule]")))
+    assert link.text == "Greeting"
+    assert browser.find_element(By.CSS_SELECTOR, "#explained [data-replies] li").text == "Xin chào! Shop giúp gì được ạ?"

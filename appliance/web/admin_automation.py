@@ -288,7 +288,10 @@ def _json_list(form, name: str, errors: dict) -> list:
 
 
 def _pretty(items: list) -> str:
-    return json.dumps(items, ensure_ascii=False, indent=1) if items else ""
+    """A JSON box's list, one item per line."""
+    if not items:
+        return ""
+    return "[\n" + ",\n".join(" " + json.dumps(item, ensure_ascii=False) for item in items) + "\n]"
 
 
 # --- rules: order, on/off, delete ---------------------------------------------------------------------------------

@@ -327,6 +327,9 @@ def test_the_pages_speak_vietnamese(client, tenant, owner):
     page = client.get(f"/admin/t/{tenant.id}/rules?text=giá").get_data(as_text=True)
     assert "Thử một tin nhắn" in page and "Một quy tắc" in page and "Test a message" not in page
     assert "Luồng hội thoại" in client.get(f"/admin/t/{tenant.id}/flows").get_data(as_text=True)
+    refused = form_post(client, f"/admin/t/{tenant.id}/rules/new", rule_form(keywords=""))
+    error = field_error(refused.data, "keywords")  # what to do in Vietnamese, and the check's detail naming the field
+    assert error.startswith("Phần &#34;Khi&#34; của quy tắc chưa hợp lệ") and "(match.keywords: " in error
 
 
 def test_the_test_box_names_the_flow_a_rule_starts(client, tenant, owner):

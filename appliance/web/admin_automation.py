@@ -39,7 +39,7 @@ def rules(user: User, tenant: Tenant):
         try:
             explained = explain(tenant, text, channel)
         except AppError as exc:
-            test_errors = {"text": error_text(exc.code, exc.message)}
+            test_errors = {"text": refusal(exc)}
     return render_template("rules.html", tenant=tenant, rules=Rule.of_tenant(tenant.id), flow_names=_flow_names(tenant),
                            can_edit=user.role in ADMINS, explained=explained, test_text=text, test_channel=channel,
                            test_errors=test_errors, channel_kinds=_channel_kinds(),
@@ -56,6 +56,13 @@ def explain(tenant: Tenant, text: str, channel: str) -> dict:
     result.update(rule_id=rule.id if rule else None, rule_name=rule.name if rule else None,
                   flow_id=flow.id if flow else None, flow_name=flow.name if flow else None)
     return result
+
+
+def refusal(exc: AppError) -> str:
+    """A refusal in the reader's language; in Vietnamese with the check's English detail in brackets, since it names
+    the exact field and limit."""
+    text = error_text(exc.code, exc.message)
+    return text if text == exc.message else f"{text} ({exc.message})"
 
 
 def _ref(value) -> str | None:
@@ -89,7 +96,7 @@ def install_pack(user: User, tenant: Tenant, name: str):
                   if key.startswith("value-") and value.strip()}
         added = packs.install(tenant, name, services(), values=values)
     except AppError as exc:
-        flash(gettext("The pack was not installed: %(reason)s", reason=error_text(exc.code, exc.message)), "error")
+        flash(gettext("The pack was not installed: %(reason)s", reason=refusal(exc)), "error")
     else:
         flash(gettext("Installed: %(rules)s rules and %(flows)s flows.", rules=len(added.get("rules", ())),
                       flows=len(added.get("flows", ()))), "ok")
@@ -137,7 +144,7 @@ def _save_rule(tenant: Tenant, body: dict, rule: Rule | None) -> dict[str, str]:
             body.update(priority=rule.priority, actions=keep_secrets(body["actions"], rule.actions))
             rule_engine.update(rule, body, partial=False)
     except AppError as exc:
-        return {rule_field(exc.message, body, request.form): error_text(exc.code, exc.message)}
+        return {rule_field(exc.message, body, request.form): refusal(exc)}
     return {}
 
 
@@ -367,7 +374,7 @@ def import_flow(user: User, tenant: Tenant):
         flow = flow_engine.import_flow(tenant.id, body) if "format" in body else flow_engine.create(tenant.id, body)
     except AppError as exc:
         problems = flow_problems(exc)
-        errors = {} if problems else {field: error_text(exc.code, exc.message)}
+        errors = {} if problems else {field: refusal(exc)}
         return _flows_page(user, tenant, errors, problems, request.form.get("definition", "")), exc.status
     flash(gettext("The flow %(name)s was imported.", name=flow.name), "ok")
     return redirect(url_for("admin.flow", tenant_id=tenant.id, flow_id=flow.id))
@@ -417,7 +424,7 @@ def flow(user: User, tenant: Tenant, flow_id: str):
         flow_engine.update(tenant.id, flow.id, body)
     except AppError as exc:
         problems = flow_problems(exc)
-        errors = {} if problems else {"definition": error_text(exc.code, exc.message)}
+        errors = {} if problems else {"definition": refusal(exc)}
         return _flow_page(user, tenant, flow, body, source, problems, errors), exc.status
     flash(gettext("The flow %(name)s was saved as a new version.", name=body.get("name") or flow.name), "ok")
     return redirect(url_for("admin.flow", tenant_id=tenant.id, flow_id=flow.id))
@@ -461,7 +468,7 @@ def activate_flow(user: User, tenant: Tenant, flow_id: str):
         flow_engine.activate(tenant.id, flow.id)
     except AppError as exc:
         problems = flow_problems(exc)
-        reason = problems[0]["message"] if problems else error_text(exc.code, exc.message)
+        reason = problems[0]["message"] if problems else refusal(exc)
         flash(gettext("%(name)s was not activated: %(reason)s", name=flow.name, reason=reason), "error")
     else:
         flash(gettext("%(name)s is active.", name=flow.name), "ok")

@@ -667,4 +667,21 @@ VI_ERRORS: dict[str, str] = {
     "embedder_unavailable": "Bộ tìm kiếm chưa sẵn sàng; hãy thử lại sau ít giây.",
     "model_unavailable": "Mô hình chưa sẵn sàng; hãy thử lại sau ít giây.",
     "invalid_text": "Hãy nhập một câu hỏi.",
+    # automation (rules, flows, packs): the English detail follows in brackets on the automation pages, as it names
+    # the exact field and limit (actions[0].text, match.keywords...)
+    "invalid_rule": "Quy tắc chưa lưu được; hãy sửa ô được nêu.",
+    "invalid_match": "Phần \"Khi\" của quy tắc chưa hợp lệ; hãy sửa từ khóa, mẫu, mã nút hoặc sự kiện.",
+    "invalid_action": "Một hành động chưa hợp lệ; hãy sửa câu trả lời hoặc hành động được nêu.",
+    "invalid_condition": "Một điều kiện chưa hợp lệ; hãy sửa điều kiện được nêu.",
+    "unknown_field": "Có một trường không dùng được ở đây; hãy xóa trường đó.",
+    "invalid_pattern": "Mẫu này không dùng được (có thể chạy quá chậm hoặc viết sai); hãy viết mẫu đơn giản hơn.",
+    "slow_pattern": "Mẫu này chạy quá chậm trên tin nhắn; hãy viết mẫu đơn giản hơn.",
+    "invalid_flow": "Luồng chưa lưu được; hãy sửa các vấn đề được nêu cạnh từng bước.",
+    "invalid_secret": "Khóa ký của webhook cần dài hơn; hãy nhập lại.",
+    "secret_required": "Địa chỉ webhook đã đổi nên cần nhập lại khóa ký (secret) của nó.",
+    "invalid_url": "Địa chỉ webhook phải là https tới một máy chủ công khai.",
+    "unknown_pack": "Không có gói khởi đầu này.",
+    "invalid_values": "Thông tin cửa hàng cho gói chưa hợp lệ; hãy sửa ô được nêu.",
+    "unknown_value": "Gói này không có ô thông tin đó.",
+    "too_many_rules": "Cửa hàng đã có số quy tắc tối đa; hãy xóa bớt trước.",
 }

@@ -23,6 +23,26 @@ BOOKING = {"name": "Booking", "triggers": [{"type": "keyword", "mode": "contains
                 "next": "thanks"},
                {"id": "thanks", "type": "send", "text": "See you then!"}]}
 
+EVERY_STEP = {"name": "Every step", "triggers": [
+    {"type": "keyword", "mode": "exact", "keywords": ["menu"]}, {"type": "payload", "payload": "MENU"},
+    {"type": "event", "event": "first_message"}, {"type": "schedule", "cron": "0 9 * * 1", "tag": "vip"}],
+    "start": "hello", "steps": [
+        {"id": "hello", "type": "send", "text": "Xin chào", "buttons": [{"id": "A", "title": "Đặt lịch"}], "next": "who"},
+        {"id": "who", "type": "ask", "text": "Your phone?", "field": "phone", "validate": "phone", "retries": 2,
+         "retry_text": "A phone number please", "fallback": "human", "next": "check"},
+        {"id": "check", "type": "condition", "branches": [
+            {"if": {"type": "tag", "tag": "vip", "present": True}, "next": "wait"},
+            {"if": {"type": "reply", "op": "contains", "value": "09"}, "next": "mark"}], "default": "split"},
+        {"id": "wait", "type": "delay", "seconds": 60, "next": "mark"},
+        {"id": "mark", "type": "tag", "tag": "lead", "next": "unmark"},
+        {"id": "unmark", "type": "untag", "tag": "cold", "next": "city"},
+        {"id": "city", "type": "set_field", "field": "city", "value": "Hà Nội", "next": "bot"},
+        {"id": "bot", "type": "assistant"},
+        {"id": "split", "type": "ab", "experiment": "greeting", "goal": {"type": "tag", "tag": "lead"},
+         "variants": [{"name": "a", "weight": 1, "next": "mark"}, {"name": "b", "weight": 1, "next": "again"}]},
+        {"id": "again", "type": "jump", "to": "done"},
+        {"id": "human", "type": "handoff", "reason": "no phone"},
+        {"id": "done", "type": "end"}]}
 
 def rule(tenant, body=None, **changes) -> Rule:
     return rules.create(tenant.id, {**(body or PRICE), **changes})
@@ -274,6 +294,24 @@ def test_a_flow_s_steps_and_json_and_a_saved_edit_makes_a_new_version(client, te
     assert Flow.get_by_id(booking.id).version == 2
     assert FlowVersion.definition_of(booking.id, 2)["steps"][1]["text"] == "Thank you, see you!"
     assert "Thank you, see you!" in client.get(url).get_data(as_text=True)
+
+
+def test_every_step_and_trigger_type_is_shown_in_words(client, tenant, owner):
+    flow = flows.create(tenant.id, EVERY_STEP)
+    page = client.get(f"/admin/t/{tenant.id}/flows/{flow.id}").get_data(as_text=True)
+    steps = dict(re.findall(r'<li id="step-(\w+)" data-step="\w+">(.*?)</li>', page, re.S))
+    assert list(steps) == [step["id"] for step in EVERY_STEP["steps"]]
+    expected = {"hello": ["Send", "Xin chào [Đặt lịch]", "Next: who"], "who": ["Ask", "Your phone? → phone"],
+                "check": ["Condition", "With the tag vip → wait;", "Answer contains 09 → mark;", "otherwise → split"],
+                "wait": ["Wait", "60 seconds"], "mark": ["Tag", "lead"], "unmark": ["Remove tag", "cold"],
+                "city": ["Set field", "city = Hà Nội"], "bot": ["Assistant"], "split": ["A/B test", "a (1) → mark;"],
+                "again": ["Jump", "→ done"], "human": ["Hand off"], "done": ["End"]}
+    for step, words in expected.items():
+        for word in words:
+            assert word in steps[step], (step, word)
+    for trigger in ("Message is exactly menu", "Button tapped: MENU", "When the customer's first message",
+                    "On the schedule 0 9 * * 1 · With the tag vip"):
+        assert trigger in page, trigger
 
 
 def test_the_checker_s_problems_are_shown_next_to_the_step_they_name(client, tenant, owner):

@@ -149,7 +149,8 @@ def test_the_rules_test_box_shows_the_matching_rule_and_why(browser, live_server
 
     from appliance.automation import rules
 
-    hours = rules.create(tenant.id, {"name": "Opening hours", "match": {"type": "keyword", "keywords": ["giờ mở cửa"]},
+    hours = rules.create(tenant.id, {"name": "Opening hours",
+                                     "match": {"type": "keyword", "keywords": ["giờ mở cửa"]},
                                      "conditions": [{"type": "channel", "channels": ["zalo"]}],
                                      "actions": [{"type": "reply", "text": "Shop mở cửa 8:00-21:00."}]})
     price = rules.create(tenant.id, {"name": "Price <question>", "match": {"type": "keyword", "keywords": ["giá"]},
@@ -167,7 +168,8 @@ def test_the_rules_test_box_shows_the_matching_rule_and_why(browser, live_server
     assert result.find_element(By.CSS_SELECTOR, "a[data-rule]").get_attribute("data-rule") == price.id
     why = [li.text for li in result.find_elements(By.CSS_SELECTOR, "[data-why] li")]
     assert why[0] == "rule 'Price <question>' matched: keyword 'giá' (contains)"
-    assert [li.text for li in result.find_elements(By.CSS_SELECTOR, "[data-replies] li")] == ["Bó hồng đỏ 350.000đ."]
+    replies = [li.text for li in result.find_elements(By.CSS_SELECTOR, "[data-replies] li")]
+    assert replies == ["Bó hồng đỏ 350.000đ."]
     assert no_horizontal_scroll(browser)
     browser.save_screenshot(str(tmp_path / "rules-test-box-390.png"))
 
@@ -185,7 +187,8 @@ def test_the_rules_test_box_shows_the_matching_rule_and_why(browser, live_server
     # moving a rule up with its button changes which runs first
     browser.set_window_size(1280, 900)
     first = browser.find_element(By.CSS_SELECTOR, "#rules tbody tr")
-    browser.find_element(By.CSS_SELECTOR, f"tr[data-rule='{price.id}'] button[aria-label='Move Price <question> up']").click()
+    up = f"tr[data-rule='{price.id}'] button[aria-label='Move Price <question> up']"
+    browser.find_element(By.CSS_SELECTOR, up).click()
     wait.until(ec.staleness_of(first))
     rows = browser.find_elements(By.CSS_SELECTOR, "#rules tbody tr")
     assert [row.get_attribute("data-rule") for row in rows] == [price.id, hours.id]
@@ -206,4 +209,5 @@ def test_the_rules_test_box_shows_the_matching_rule_and_why(browser, live_server
     browser.find_element(By.ID, "test-button").click()
     link = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#explained a[data-rule]")))
     assert link.text == "Greeting"
-    assert browser.find_element(By.CSS_SELECTOR, "#explained [data-replies] li").text == "Xin chào! Shop giúp gì được ạ?"
+    reply = browser.find_element(By.CSS_SELECTOR, "#explained [data-replies] li")
+    assert reply.text == "Xin chào! Shop giúp gì được ạ?"

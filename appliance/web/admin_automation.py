@@ -197,7 +197,8 @@ def keep_secrets(actions: list, stored: list) -> list:
 def _rule_page(tenant: Tenant, rule: Rule | None, form: dict, errors: dict):
     then = [("", gettext("Nothing more")), ("handoff", gettext("Hand off to staff")),
             ("assistant", gettext("Let the assistant answer"))]
-    then += [(f"flow:{flow.id}", gettext("Start the flow %(name)s", name=flow.name)) for flow in Flow.of_tenant(tenant.id)]
+    then += [(f"flow:{flow.id}", gettext("Start the flow %(name)s", name=flow.name))
+             for flow in Flow.of_tenant(tenant.id)]
     return render_template("rule_form.html", tenant=tenant, rule=rule, form=form, errors=errors,
                            channel_kinds=_channel_kinds(), then_options=then,
                            events=[(event, event_name(event)) for event in EVENTS])
@@ -221,7 +222,8 @@ def rule_fields(rule: dict) -> dict:
     if channel is not None:
         conditions.remove(channel)
     actions = list(rule.get("actions") or [])
-    reply = actions.pop(0)["text"] if actions and set(actions[0]) == {"type", "text"} and actions[0]["type"] == "reply" else ""
+    plain_reply = bool(actions) and set(actions[0]) == {"type", "text"} and actions[0]["type"] == "reply"
+    reply = actions.pop(0)["text"] if plain_reply else ""
     then = ""
     if actions and actions[-1] in ({"type": "handoff"}, {"type": "assistant"}):
         then = actions.pop()["type"]
@@ -354,7 +356,8 @@ def flows(user: User, tenant: Tenant):
 
 def _flows_page(user: User, tenant: Tenant, errors: dict, problems: list, definition: str):
     return render_template("flows.html", tenant=tenant, flows=Flow.of_tenant(tenant.id),
-                           running={flow_id: figures["active"] for flow_id, figures in FlowRun.counts(tenant.id).items()}, experiments=ab.results(tenant.id),
+                           running={flow: figures["active"] for flow, figures in FlowRun.counts(tenant.id).items()},
+                           experiments=ab.results(tenant.id),
                            sources=_sources(tenant),
                            can_edit=user.role in ADMINS, errors=errors, problems=problems, definition=definition)
 

@@ -175,10 +175,12 @@ def test_a_button_payload_starts_a_flow(client, tenant, fake_whatsapp):
 def test_a_first_message_event_starts_a_flow_once(web, tenant):
     active(tenant.id, {"name": "Welcome", "triggers": [{"type": "event", "event": "first_message"}], "start": "s",
                        "steps": [{"id": "s", "type": "send", "text": "Welcome to Lan's shop!", "next": "a"},
-                                 {"id": "a", "type": "assistant"}]})
-    web.says("hello")
-    web.says("hello")
-    assert web.replies() == ["Welcome to Lan's shop!", HELLO, HELLO]  # the assistant answered the first too
+                                 {"id": "a", "type": "assistant", "next": "q"},
+                                 {"id": "q", "type": "ask", "text": "Anything else?"}]})
+    web.says("hello")  # the flow's welcome, the assistant's answer where its step is, then the flow's question
+    web.says("hello")  # the answer ends the flow without a word: the assistant answers it
+    assert web.replies() == ["Welcome to Lan's shop!", HELLO, "Anything else?", HELLO]
+    assert web.run().status == "done"
 
 
 # --- conditions, field and tag steps, jumps ---------------------------------------------------------------------

@@ -90,19 +90,22 @@ def with_steps(*steps, start="a", **extra):
 
 @pytest.mark.parametrize("body,step,words", [
     (with_steps({"id": "a", "type": "send", "text": "hi", "next": "nowhere"}), "a", "nowhere"),
-    (with_steps({"id": "a", "type": "send", "text": "hi"}, {"id": "b", "type": "end"}), "b", "No step leads here"),
+    (with_steps({"id": "a", "type": "send", "text": "hi"}, {"id": "b", "type": "end"}), "b", "never reached"),
     (with_steps({"id": "a", "type": "tag", "tag": "x", "next": "b"}, {"id": "b", "type": "jump", "to": "a"}), None,
-     "loop"),
+     "without an ask or a delay"),
     (with_steps({"id": "a", "type": "condition", "branches": [{"if": {"type": "reply", "op": "exists"}, "next": "b"}]},
                 {"id": "b", "type": "end"}), "a", "default"),
-    (with_steps({"id": "a", "type": "teleport"}), "a", "'type' must be one of"),
-    (with_steps({"id": "a", "type": "ask", "text": "?", "colour": "red"}), "a", "'colour' is not a field"),
-    (with_steps({"id": "a", "type": "ask", "text": "?", "validate": "choice"}), "a", "needs 'buttons'"),
+    (with_steps({"id": "a", "type": "teleport"}), "a", "unknown type 'teleport'"),
+    (with_steps({"id": "a", "type": "ask", "text": "?", "colour": "red"}), "a", "unknown field 'colour'"),
+    (with_steps({"id": "a", "type": "ask", "text": "?", "validate": "choice"}), "a", "no buttons"),
     (with_steps({"id": "a", "type": "delay", "seconds": 0}), "a", "'seconds'"),
-    (with_steps({"id": "a", "type": "end"}, {"id": "a", "type": "end"}), "a", "same id"),
+    (with_steps({"id": "a", "type": "end"}, {"id": "a", "type": "end"}), "a", "give every step its own id"),
     (with_steps({"id": "a", "type": "end"}, start="b"), None, "'start'"),
     (with_steps({"id": "a", "type": "end"}, triggers=[{"type": "schedule", "cron": "every monday", "tag": "x"}]),
      None, "cron"),
+    ({"start": "a", "steps": [{"id": "a", "type": "end"}]}, None, "'name'"),
+    (with_steps({"id": "a", "type": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "s3cret-s3cret"}), "a",
+     "url"),  # the shop's webhook must be https to a public address unless the platform admin allows the host
 ])
 def test_invalid_flows_are_refused_with_the_step_named(client, tenant, body, step, words):
     problems = problems_of(post_json(client, "/api/v1/flows", body, tenant.headers))
@@ -116,13 +119,13 @@ def test_button_limits_follow_the_tenant_s_channels(client, tenant, fake_whatsap
     create(client, tenant, body)  # the widget only: any number of buttons
     connect(client, tenant, fake_whatsapp)
     problems = problems_of(post_json(client, "/api/v1/flows", body, tenant.headers))
-    assert problems[0]["step"] == "a" and "whatsapp" in problems[0]["message"]
+    assert problems[0]["step"] == "a" and "WhatsApp shows at most 10" in problems[0]["message"]
 
 
 def test_the_loop_problem_names_a_step_of_the_loop(client, tenant):
     body = with_steps({"id": "a", "type": "tag", "tag": "x", "next": "b"}, {"id": "b", "type": "jump", "to": "a"})
     [problem] = [p for p in problems_of(post_json(client, "/api/v1/flows", body, tenant.headers))
-                 if "loop" in p["message"]]
+                 if "without an ask or a delay" in p["message"]]
     assert problem["step"] in ("a", "b")
 
 
@@ -158,7 +161,7 @@ def test_unreadable_bodies_are_4xx(client, tenant):
     huge = {**FLOW, "name": "x" * (client.application.extensions["appliance"].settings.max_body_bytes + 1)}
     assert_error(post_json(client, "/api/v1/flows", huge, tenant.headers), 413, "too_large")
     problems = problems_of(post_json(client, "/api/v1/flows", {**FLOW, "name": "x" * 201}, tenant.headers))
-    assert problems == [{"step": None, "message": "'name' can be at most 200 characters."}]
+    assert problems == [{"step": None, "message": "Give the flow a 'name' of 1 to 200 characters."}]
 
 
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8),

@@ -10,7 +10,7 @@ import pytest
 
 from appliance import conversations
 from appliance.assistant import prompts
-from appliance.automation import conditions, rules, safe_regex
+from appliance.automation import ab, conditions, rules
 from appliance.automation.conditions import Facts
 from appliance.errors import AppError
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, Rule
@@ -358,13 +358,37 @@ def test_assistant_action_after_a_reply_appends_the_assistants_answer(writer, te
     assert {m.sender for m in writer.replies()} == {"automation"}
 
 
-def test_start_flow_without_a_flows_module_still_answers(writer, tenant):
-    from appliance.records import Flow
+def test_start_flow_action_adds_the_flows_first_messages_and_the_flow_takes_the_next_message(writer, tenant):
+    from appliance.automation import flows
 
-    flow = Flow.create(tenant=tenant.id, name="booking")
+    flow = flows.create(tenant.id, {"name": "Booking", "triggers": [], "start": "when", "steps": [
+        {"id": "when", "type": "ask", "text": "Which day?", "field": "day", "validate": "date", "next": "done"},
+        {"id": "done", "type": "send", "text": "Booked."}]}, active=True)
     add_rule(tenant, actions=[reply("Let's book."), {"type": "start_flow", "flow": flow.id}])
     writer.says("giá")
-    assert writer.texts()[0] == "Let's book."
+    writer.says("05/12/2026")  # the flow's ask takes it, not the rules
+    assert writer.texts() == ["Let's book.", "Which day?", "Booked."]
+    assert writer.customer().custom_fields["day"] == "2026-12-05"
+    assert writer.replies()[0].sources == [{"rule": Rule.get().id}]
+
+
+def test_ab_rule_assigns_a_sticky_variant_and_a_button_tap_converts_it(client, tenant, fake_whatsapp):
+    from appliance.records import Assignment
+
+    writer = Writer(client, "whatsapp", connect(client, tenant, fake_whatsapp))
+    button = [{"id": "BOOK", "title": "Book"}]
+    goal = {"type": "button", "payload": "BOOK"}
+    rule = add_rule(tenant, actions=[{"type": "ab", "experiment": "offer", "goal": goal,
+                                      "variants": [{"name": "short", "actions": [reply("50k", buttons=button)]},
+                                                   {"name": "long", "actions": [reply("Roses 50k", buttons=button)]}]}])
+    writer.says("giá?")
+    writer.says("giá?")
+    [row] = Assignment.select()
+    picked = ab.pick(f"rule:{rule.id}:offer", writer.customer().id, rule.actions[0]["variants"])
+    assert row.variant == picked["name"] and writer.texts() == [picked["actions"][0]["text"]] * 2  # sticky
+    assert row.converted_at is None
+    writer.taps("BOOK", "Book")  # no rule for it: the assistant answers, and the goal is met
+    assert Assignment.get_by_id(row.id).converted_at is not None
 
 
 # --- platform events -------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from appliance.auth import issue_token
 from appliance.automation import rules
 from appliance.records import Conversation, Customer, Flow, Message, Rule
 from tests.conftest import assert_error, post_json
+from tests.fakes import allow_fakes
 
 HTTP = hsettings(derandomize=True, max_examples=60, deadline=None, database=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -85,11 +86,21 @@ def test_enabling_again_clears_the_appliances_reason(client, tenant):
     assert (enabled["enabled"], enabled["disabled_reason"]) == (True, None)
 
 
-def test_webhook_secret_is_write_only(client, tenant):
-    created = create(client, tenant, actions=[{"type": "webhook", "url": "https://crm.example.com/hook",
-                                               "secret": "s3cret-value"}])
-    assert created["actions"] == [{"type": "webhook", "url": "https://crm.example.com/hook", "secret_set": True}]
+def test_webhook_secret_is_write_only_sealed_and_kept_for_the_same_url(client, tenant):
+    allow_fakes(client)
+    hook = {"type": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "s3cret-value"}
+    created = create(client, tenant, actions=[hook])
+    assert created["actions"] == [{"type": "webhook", "url": "http://127.0.0.1:9/hook", "secret_set": True}]
     assert "s3cret-value" not in client.get("/api/v1/rules", headers=tenant.headers).get_data(as_text=True)
+    stored = Rule.get_by_id(created["id"]).actions[0]
+    assert set(stored) == {"type", "url", "secret_sealed"} and "s3cret-value" not in stored["secret_sealed"]
+    url = f"/api/v1/rules/{created['id']}"
+    again = client.put(url, json={**PRICES, "actions": created["actions"]}, headers=tenant.headers)  # a GET sent back
+    assert again.status_code == 200 and Rule.get_by_id(created["id"]).actions[0] == stored
+    moved = client.patch(url, json={"actions": [{"type": "webhook", "url": "http://127.0.0.1:9/other"}]},
+                         headers=tenant.headers)
+    assert_error(moved, 422, "secret_required")  # a stored secret never follows a new URL
+    assert moved.get_json()["error"]["message"].startswith("actions[0]:")
 
 
 # --- checks naming the field ------------------------------------------------------------------------------------
@@ -136,14 +147,20 @@ REPLY = {"type": "reply", "text": "ok"}
     ({"actions": [{"type": "start_flow", "flow": "booking"}]}, "invalid_action", "actions[0].flow:"),
     ({"actions": [{"type": "start_flow", "flow": "flw_0123456789abcdef"}]}, "invalid_action", "actions[0].flow:"),
     ({"actions": [{"type": "webhook", "url": "ftp://x"}]}, "invalid_action", "actions[0].url:"),
+    ({"actions": [{"type": "webhook", "url": "https://127.0.0.1/hook", "secret": "long-enough"}]}, "invalid_url",
+     "actions[0]:"),  # a private address needs the platform admin's leave
     ({"actions": [{"type": "ab", "experiment": "e", "goal": {"type": "tag", "tag": "buyer"},
-                   "variants": [{"name": "a", "actions": [REPLY]}]}]}, "invalid_action", "actions[0].variants:"),
+                   "variants": [{"name": "a", "actions": [REPLY]}]}]}, "invalid_variants", "actions[0]:"),
     ({"actions": [{"type": "ab", "experiment": "e", "goal": {"type": "tag", "tag": "buyer"},
                    "variants": [{"name": "a", "actions": [REPLY]},
-                                {"name": "b", "weight": 0, "actions": [REPLY]}]}]}, "invalid_action",
-     "actions[0].variants[1].weight:"),
-    ({"actions": [{"type": "ab", "experiment": "e", "goal": {"type": "win"}, "variants": []}]}, "invalid_action",
-     "actions[0].goal.type:"),
+                                {"name": "b", "weight": -1, "actions": [REPLY]}]}]}, "invalid_variants",
+     "actions[0]:"),
+    ({"actions": [{"type": "ab", "experiment": "e", "goal": {"type": "tag", "tag": "buyer"},
+                   "variants": [{"name": "a", "actions": [REPLY]},
+                                {"name": "b", "actions": [REPLY, {"type": "reply"}]}]}]}, "invalid_action",
+     "actions[0].variants[1].actions[1].text:"),
+    ({"actions": [{"type": "ab", "experiment": "e", "goal": {"type": "win"}, "variants": []}]}, "invalid_variants",
+     "actions[0]:"),
     ({"match": {"type": "event", "event": "unfollow"}}, "invalid_action", "actions[0].type:"),
 ])
 def test_bad_rules_are_422_naming_the_field(client, tenant, change, code, where):

@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 
 from huey import crontab
 
-from appliance.automation import ab, actions, conditions, match
+from appliance.assistant import prompts
+from appliance.automation import ab, actions, answers, conditions, flow_check, match
 from appliance.automation.conditions import Facts
-from appliance.automation.flow_shape import shape_problems
+from appliance.automation.flow_shape import for_check, shape_problems
 from appliance.channels import KINDS, Outbound
 from appliance.db import database
 from appliance.errors import AppError
@@ -45,27 +46,20 @@ class FlowInvalid(AppError):
 # --- saving: check, create, edit, activate, import and export ---------------------------------------------------
 
 def check_flow(body, kinds: list[str] | None = None, services=None) -> dict:
-    """The normalized flow {"name", "triggers", "start", "steps", "timeout_minutes"?}, or FlowInvalid naming the
-    step. `kinds`: the channel kinds it is triggered on (their button limits apply); None: every kind. `services`:
-    for webhook steps (their URL checked, their secret sealed); default: the running app's."""
-    flow, problems = shape_problems(body, services)
+    """The normalized flow {"name", "triggers", "start", "steps", "timeout_minutes"?}, or FlowInvalid with every
+    problem naming its step (flow_check.problems, then the rules' own checks). `kinds`: the channel kinds it is
+    triggered on (their button and text limits apply); None: every kind. `services`: for webhook steps (their URL
+    checked, their secret sealed); default: the running app's."""
+    if not isinstance(body, dict):
+        raise FlowInvalid([{"step": None, "message": "Send the flow as a JSON object with 'name', 'start' and "
+                                                     "'steps'."}])
+    problems = flow_check.problems(for_check(body), list(KINDS) if kinds is None else kinds)
+    flow = None
     if not problems:
-        definition = {k: v for k, v in flow.items() if k != "name"}
-        problems = _problems(definition, list(KINDS) if kinds is None else kinds)
+        flow, problems = shape_problems(body, services)
     if problems:
         raise FlowInvalid(problems)
     return flow
-
-
-def _problems(definition: dict, kinds: list[str]) -> list[dict]:
-    """The check helper's problems of a well-shaped definition (flow_check), or the minimal ones here."""
-    try:
-        from appliance.automation import flow_check
-    except ImportError:  # s15-check not merged yet
-        from appliance.automation.flow_interim import graph_problems
-
-        return graph_problems(definition, kinds)
-    return flow_check.problems(definition, kinds)
 
 
 def kinds_of(tenant_id: str) -> list[str]:
@@ -145,21 +139,25 @@ def flow_json(row: Flow, figures: dict | None = None, detail: bool = False) -> d
 
 @dataclass
 class _Walk:
-    """What the steps of one turn look at: the run (a row, or a draft in a dry run), its definition, the channel."""
+    """What the steps of one turn look at: the run (a row, or a draft in a dry run), its definition, the channel;
+    `answering`: a customer's message is being answered (an assistant step answers it, at `assistant_at` among the
+    turn's messages)."""
 
     turn: actions.Turn
     run: FlowRun
     definition: dict
     channel_kind: str
     timezone: str
+    answering: bool = True
+    assistant_at: int | None = None
 
     @property
     def steps(self) -> dict:
         return {step["id"]: step for step in self.definition["steps"]}
 
 
-def _walk(turn: actions.Turn, run: FlowRun, definition: dict, channel_kind: str) -> _Walk:
-    return _Walk(turn, run, definition, channel_kind, turn.services.settings.get("timezone", "UTC"))
+def _walk(turn: actions.Turn, run: FlowRun, definition: dict, channel_kind: str, answering: bool = True) -> _Walk:
+    return _Walk(turn, run, definition, channel_kind, turn.services.settings.get("timezone", "UTC"), answering)
 
 
 def _save(walk: _Walk, step: str, status: str, **changes) -> None:
@@ -189,9 +187,9 @@ def _execute(walk: _Walk, step_id: str | None) -> None:
             return _save(walk, step_id, "waiting", tries=0)
         if kind == "delay":
             return _delay(walk, step)
-        if kind in ("handoff", "assistant", "end"):
-            if kind != "end":
-                actions.apply(walk.turn, {"type": kind, "reason": step.get("reason") or "flow"})
+        if kind in ("handoff", "end"):
+            if kind == "handoff":
+                actions.apply(walk.turn, {"type": "handoff", "reason": step.get("reason") or "flow"})
             return _save(walk, step_id, "done")
         walk.run.step = step_id
         step_id = _next(walk, step)
@@ -212,6 +210,8 @@ def _next(walk: _Walk, step: dict) -> str | None:
         actions.apply(turn, step)
     elif kind == "webhook":
         _webhook(turn, step)
+    elif kind == "assistant":
+        _assistant(walk)
     elif kind == "jump":
         return step["to"]
     elif kind == "condition":
@@ -219,6 +219,14 @@ def _next(walk: _Walk, step: dict) -> str | None:
     elif kind == "ab":
         return _variant(walk, step).get("next")
     return step.get("next")
+
+
+def _assistant(walk: _Walk) -> None:
+    """The assistant answers the customer's message here, after the messages so far (once per turn; outside a
+    message, as after a delay, there is nothing to answer)."""
+    if walk.answering and walk.assistant_at is None:
+        walk.assistant_at = len(walk.turn.outbounds)
+        walk.turn.assistant = True
 
 
 def _say(turn: actions.Turn, text: str, buttons) -> None:
@@ -272,7 +280,7 @@ def _answer(walk: _Walk, step: dict, text: str, payload: str | None) -> bool:
     """Take the customer's answer to an ask: store it and go on, re-ask, or go to the fallback; False when the run
     ended without an answer (the message then goes to the rest of the chain)."""
     kind, buttons = step.get("validate", "text"), step.get("buttons") or []
-    value = _parse(kind, payload if payload and kind == "choice" else text, buttons)
+    value = answers.parse(kind, payload if payload and kind == "choice" else text, buttons)
     if value is not None:
         if step.get("field"):
             actions.set_field(walk.turn, step["field"], value)
@@ -283,7 +291,7 @@ def _answer(walk: _Walk, step: dict, text: str, payload: str | None) -> bool:
         return True
     tries = walk.run.tries + 1
     if tries <= step.get("retries", 2):
-        _say(walk.turn, step.get("retry_text") or step["text"], buttons)
+        _say(walk.turn, step.get("retry_text") or answers.retry_text(kind, prompts.language_of(step["text"])), buttons)
         _save(walk, step["id"], "waiting", tries=tries)
         return True
     if step.get("fallback"):
@@ -292,17 +300,6 @@ def _answer(walk: _Walk, step: dict, text: str, payload: str | None) -> bool:
         return True
     _save(walk, step["id"], "failed", error="The customer gave no valid answer.")
     return False
-
-
-def _parse(kind: str, text: str, buttons):
-    """answers.parse of the check helper, or the minimal parser here until it is merged."""
-    try:
-        from appliance.automation import answers
-    except ImportError:  # s15-check not merged yet
-        from appliance.automation.flow_interim import parse_answer
-
-        return parse_answer(kind, text, buttons)
-    return answers.parse(kind, text, buttons)
 
 
 # --- the responder: the customer's run continues, else a trigger starts one --------------------------------------
@@ -340,7 +337,7 @@ def _continue(context, run: FlowRun, text: str, payload: str | None):
     walk = _walk(turn, run, definition, context.channel.kind)
     if not _answer(walk, step, text, payload):
         return None
-    return _response(turn, context)
+    return _response(turn, context, assistant_at=walk.assistant_at)
 
 
 def _triggered(context, text: str, payload: str | None):
@@ -362,8 +359,8 @@ def _triggered(context, text: str, payload: str | None):
             if hit:
                 turn = _turn(context, flow.id)
                 turn.note(f"flow '{flow.name}': {hit}")
-                _begin(turn, flow, definition, context.conversation, context.channel.kind)
-                return _response(turn, context)
+                walk = _begin(turn, flow, definition, context.conversation, context.channel.kind)
+                return _response(turn, context, assistant_at=walk.assistant_at)
     return None
 
 
@@ -384,19 +381,21 @@ def start(turn: actions.Turn, flow_id: str, context) -> str | None:
         old = FlowRun.active_of(turn.customer.id)
         if old is not None:
             _end(old, "stopped", "Another flow started.")
-    run = _begin(turn, flow, FlowVersion.definition_of(flow.id, flow.version), context.conversation,
-                 context.channel.kind)
-    return run.status
+    walk = _begin(turn, flow, FlowVersion.definition_of(flow.id, flow.version), context.conversation,
+                  context.channel.kind)
+    return walk.run.status
 
 
-def _begin(turn: actions.Turn, flow: Flow, definition: dict, conversation: Conversation, kind: str) -> FlowRun:
+def _begin(turn: actions.Turn, flow: Flow, definition: dict, conversation: Conversation, kind: str,
+           answering: bool = True) -> _Walk:
     """A new run of the flow's current version, taken as far as it goes in this turn."""
     values = dict(tenant=flow.tenant_id, customer=turn.customer.id, conversation=conversation.id, flow=flow.id,
                   version=flow.version, step=definition["start"], status="running")
     run = FlowRun(**values) if turn.dry_run else FlowRun.create(**values)
     turn.source = turn.source or f"flow:{flow.id}"
-    _execute(_walk(turn, run, definition, kind), definition["start"])
-    return run
+    walk = _walk(turn, run, definition, kind, answering)
+    _execute(walk, definition["start"])
+    return walk
 
 
 def _turn(context, flow_id: str) -> actions.Turn:
@@ -404,21 +403,22 @@ def _turn(context, flow_id: str) -> actions.Turn:
                         conversation_id=context.conversation.id, text=context.message.text or "")
 
 
-def _response(turn: actions.Turn, context, outbounds: list[Outbound] | None = None):
-    """The turn as one reply: its first message, the others in `more`; the assistant's answer last if asked. None
-    when the flow said and did nothing this turn (a tag, then a delay): the rest of the chain answers the message."""
+def _response(turn: actions.Turn, context, outbounds: list[Outbound] | None = None, assistant_at: int | None = None):
+    """The turn as one reply: its first message, the others in `more`, the assistant's answer where its step was.
+    None when the flow said and did nothing this turn (a tag, then a delay): the rest of the chain answers."""
     from appliance.responders import Response, assistant_responder
 
     outs = list(turn.outbounds if outbounds is None else outbounds)
     meta, action, reason = {"sender": "automation", "path": "automation"}, None, ""
+    if turn.assistant and not turn.handoff:
+        answer = assistant_responder(context)
+        if answer is not None and answer.outbound() is not None:
+            outs.insert(len(outs) if assistant_at is None else assistant_at, answer.outbound())
+            meta = {**answer.meta, "sender": "automation"} if len(outs) > 1 else answer.meta
+        if answer is not None:
+            action, reason = answer.action, answer.reason
     if turn.handoff:
         action, reason = "handoff", turn.handoff
-    elif turn.assistant:
-        answer = assistant_responder(context)
-        if answer is not None:
-            outs += [answer.outbound()] if answer.outbound() else []
-            meta = {**answer.meta, "sender": "automation"} if len(outs) > 1 else answer.meta
-            action, reason = answer.action, answer.reason
     if not outs and action is None:
         return None
     first = outs[0] if outs else Outbound(to="")
@@ -457,7 +457,8 @@ def resume(services, run_id: int) -> bool:
         return False
     turn = actions.Turn(services, run.tenant_id, conversation.customer, source=f"flow:{run.flow_id}",
                         conversation_id=conversation.id)
-    walk = _walk(turn, run, FlowVersion.definition_of(run.flow_id, run.version), conversation.channel.kind)
+    walk = _walk(turn, run, FlowVersion.definition_of(run.flow_id, run.version), conversation.channel.kind,
+                 answering=False)
     _execute(walk, run.step)
     _deliver(services, conversation, turn)
     return True
@@ -537,7 +538,7 @@ def _scheduled(services, flow: Flow, definition: dict, customer: Customer) -> bo
     if conversation.status != "open":
         return False
     turn = actions.Turn(services, flow.tenant_id, customer, source=f"flow:{flow.id}", conversation_id=conversation.id)
-    _begin(turn, flow, definition, conversation, conversation.channel.kind)
+    _begin(turn, flow, definition, conversation, conversation.channel.kind, answering=False)
     _deliver(services, conversation, turn)
     return True
 

@@ -38,7 +38,7 @@ MAX_NAME, MAX_TEXT, MAX_ACTIONS = 200, 4096, 20
 MAX_KEYWORDS, MAX_KEYWORD, MAX_PAYLOAD = 100, 100, 1000
 MAX_BUTTONS, MAX_BUTTON_ID, MAX_TITLE = 13, 256, 80
 MAX_PRIORITY = 1_000_000
-MAX_PARAMS, MAX_VARIANTS = 20, 10
+MAX_PARAMS = 20
 MESSAGE_EVENTS = ("first_message", "reopened")  # found from the message itself; the others are platform events
 SILENT_EVENTS = ("unfollow",)  # nobody to answer
 SPEAKING = ("reply", "template", "assistant", "start_flow")
@@ -224,52 +224,26 @@ def _check_webhook(action: dict, where: str) -> dict:
     url = _text(action.get("url"), f"{where}.url", 2000, "the webhook's URL")
     if not url.lower().startswith(("https://", "http://")):
         raise RuleError(f"{where}.url: give the webhook's address as an https:// URL.", "invalid_action")
-    secret = action.get("secret")
-    return {"url": url, **({"secret": _text(secret, f"{where}.secret", 200, "the signing secret")}
+    secret = action.get("secret")  # sealed to the URL when the rule is stored (hooks.check_action)
+    return {"url": url, **({"secret": _text(secret, f"{where}.secret", 256, "the signing secret")}
                            if secret is not None else {})}
 
 
 def _check_ab(action: dict, where: str) -> dict:
-    experiment = _text(action.get("experiment"), f"{where}.experiment", 100, "the experiment's name")
-    goal = action.get("goal")
-    if not isinstance(goal, dict) or goal.get("type") not in GOAL_FIELDS:
-        raise RuleError(f"{where}.goal.type: use one of {', '.join(GOAL_FIELDS)}.", "invalid_action")
-    _only(goal, GOAL_FIELDS[goal["type"]], f"{where}.goal", f"a {goal['type']} goal", "invalid_action")
-    checked_goal = {"type": goal["type"]}
-    for name in GOAL_FIELDS[goal["type"]]:
-        if name == "hours":
-            hours = goal.get("hours", 24)
-            if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 24 * 90:
-                raise RuleError(f"{where}.goal.hours: give a number of hours from 1 to {24 * 90}.", "invalid_action")
-            checked_goal["hours"] = hours
-        else:
-            checked_goal[name] = _text(goal.get(name), f"{where}.goal.{name}", MAX_PAYLOAD, f"the goal's {name}")
-    variants = action.get("variants")
-    if not isinstance(variants, list) or not 2 <= len(variants) <= MAX_VARIANTS:
-        raise RuleError(f"{where}.variants: give a list of 2-{MAX_VARIANTS} variants.", "invalid_action")
-    return {"experiment": experiment, "goal": checked_goal,
-            "variants": [_variant(v, f"{where}.variants[{n}]") for n, v in enumerate(variants)]}
+    """ab.check_action (experiment, goal, variants), each variant's actions checked here and named by their place."""
+    from appliance.automation import ab
 
-
-GOAL_FIELDS = {"button": ("payload",), "tag": ("tag",), "step": ("flow", "step"), "no_handoff": ("hours",)}
-
-
-def _variant(variant, where: str) -> dict:
-    if not isinstance(variant, dict):
-        raise RuleError(f"{where}: give a variant as {{\"name\", \"weight\", \"actions\"}}.", "invalid_action")
-    _only(variant, ("name", "weight", "actions"), where, "a variant", "invalid_action")
-    weight = variant.get("weight", 1)
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 1000:
-        raise RuleError(f"{where}.weight: give a number above 0 and at most 1000.", "invalid_action")
-    inner = variant.get("actions")
-    if not isinstance(inner, list) or not 0 < len(inner) <= MAX_ACTIONS:
-        raise RuleError(f"{where}.actions: give a list of 1-{MAX_ACTIONS} actions.", "invalid_action")
-    for n, action in enumerate(inner):
-        if isinstance(action, dict) and action.get("type") == "ab":
-            raise RuleError(f"{where}.actions[{n}].type: an A/B variant cannot hold another A/B action.",
-                            "invalid_action")
-    return {"name": _text(variant.get("name"), f"{where}.name", 100, "the variant's name"), "weight": weight,
-            "actions": [check_action(a, f"{where}.actions[{n}]") for n, a in enumerate(inner)]}
+    places = {}  # the variants' actions by identity: ab.check_action hands them to check_inner one by one
+    for v, variant in enumerate(action.get("variants") if isinstance(action.get("variants"), list) else ()):
+        inner = variant.get("actions") if isinstance(variant, dict) else None
+        for n, item in enumerate(inner if isinstance(inner, list) else ()):
+            places[id(item)] = f"{where}.variants[{v}].actions[{n}]"
+    try:
+        return ab.check_action(action, lambda item: check_action(item, places.get(id(item), f"{where}.variants")))
+    except RuleError:
+        raise
+    except AppError as exc:
+        raise AppError(exc.status, exc.code, f"{where}: {exc.message}") from None
 
 
 ACTION_CHECKS = {"reply": _check_reply, "template": _check_template, "tag": _check_tag, "untag": _check_tag,
@@ -277,7 +251,7 @@ ACTION_CHECKS = {"reply": _check_reply, "template": _check_template, "tag": _che
                  "webhook": _check_webhook, "assistant": lambda action, where: {}, "ab": _check_ab}
 ACTION_FIELDS = {"reply": ("text", "buttons", "quick_replies"), "template": ("name", "language", "params", "text"),
                  "tag": ("tag",), "untag": ("tag",), "set_field": ("field", "value"), "handoff": ("reason",),
-                 "start_flow": ("flow",), "webhook": ("url", "secret"), "assistant": (),
+                 "start_flow": ("flow",), "webhook": ("url", "secret", "secret_set"), "assistant": (),
                  "ab": ("experiment", "goal", "variants")}
 
 
@@ -319,10 +293,32 @@ def _columns(checked: dict) -> dict:
     return {names.get(k, k): v for k, v in checked.items()}
 
 
-def create(tenant_id: str, body) -> Rule:
-    """Check and store a new rule of the tenant (the API, the admin pages and the starter packs call this)."""
+def _seal_webhooks(rule_actions: list[dict], services, previous=(), where: str = "actions") -> list[dict]:
+    """The actions with each webhook's URL checked and its secret sealed to it (hooks.check_action): a stored
+    secret is kept for the same URL (`previous`: the stored actions)."""
+    from appliance.automation import hooks
+
+    sealed = []
+    for n, action in enumerate(rule_actions):
+        if action["type"] == "webhook":
+            try:
+                action = hooks.check_action(action, services, previous)
+            except AppError as exc:
+                raise AppError(exc.status, exc.code, f"{where}[{n}]: {exc.message}") from None
+        elif action["type"] == "ab":
+            action = {**action, "variants": [{**v, "actions": _seal_webhooks(
+                v["actions"], services, previous, f"{where}[{n}].variants[{i}].actions")}
+                for i, v in enumerate(action["variants"])]}
+        sealed.append(action)
+    return sealed
+
+
+def create(tenant_id: str, body, services=None) -> Rule:
+    """Check and store a new rule of the tenant (the API, the admin pages and the starter packs call this;
+    `services` defaults to the running app's)."""
     checked = check_rule(body)
     _check_flows(tenant_id, checked["actions"])
+    checked["actions"] = _seal_webhooks(checked["actions"], services)
     if Rule.count_of(tenant_id) >= MAX_RULES:
         raise AppError(409, "too_many_rules", f"A shop can have at most {MAX_RULES} rules; delete some first.")
     rule = Rule.create(tenant=tenant_id, **_columns(checked))
@@ -330,11 +326,13 @@ def create(tenant_id: str, body) -> Rule:
     return rule
 
 
-def update(rule: Rule, body, partial: bool = True) -> Rule:
-    """Check and apply a change (PATCH: partial; PUT: the whole rule); enabling clears the appliance's reason."""
+def update(rule: Rule, body, partial: bool = True, services=None) -> Rule:
+    """Check and apply a change (PATCH: partial; PUT: the whole rule); enabling clears the appliance's reason.
+    A webhook keeps its stored secret while its URL stays the same."""
     checked = check_rule(body, partial=partial)
     if "actions" in checked:
         _check_flows(rule.tenant_id, checked["actions"])
+        checked["actions"] = _seal_webhooks(checked["actions"], services, rule.actions or [])
     for name, value in _columns(checked).items():
         setattr(rule, name, value)
     if checked.get("enabled"):
@@ -382,8 +380,8 @@ def rule_json(rule: Rule) -> dict:
 
 
 def _masked(action: dict) -> dict:
-    shown = {k: v for k, v in action.items() if k != "secret"}
-    if "secret" in action:
+    shown = {k: v for k, v in action.items() if k not in ("secret", "secret_sealed")}
+    if "secret" in action or "secret_sealed" in action:
         shown["secret_set"] = True
     if "variants" in action:
         shown["variants"] = [{**v, "actions": [_masked(a) for a in v["actions"]]} for v in action["variants"]]
@@ -535,7 +533,8 @@ def responder(context):
     started = time.monotonic()
     message = match.Message.of(inbound.text, payload)
     events = _message_events(rules, customer.id, inbound.id, context.conversation.id)
-    turn = Turn(context.services, context.tenant.id, customer)
+    turn = Turn(context.services, context.tenant.id, customer, conversation_id=context.conversation.id,
+                text=inbound.text)
     matched = run(turn, rules, message, events, Facts.of(context))
     if not matched:
         return None

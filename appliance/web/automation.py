@@ -78,7 +78,7 @@ def list_rules():
 @api_auth(*ADMINS)
 def post_rule():
     """Create a rule."""
-    return rules.rule_json(rules.create(tenant_id_required(), json_body())), 201
+    return rules.rule_json(rules.create(tenant_id_required(), json_body(), services())), 201
 
 
 @blueprint.get("/rules/<rule_id>")
@@ -93,7 +93,7 @@ def get_rule(rule_id: str):
 @api_auth(*ADMINS)
 def patch_rule(rule_id: str):
     """Change some fields of a rule; enabling it clears the reason the appliance disabled it."""
-    return rules.rule_json(rules.update(_rule(rule_id), json_body(), partial=True))
+    return rules.rule_json(rules.update(_rule(rule_id), json_body(), partial=True, services=services()))
 
 
 @blueprint.put("/rules/<rule_id>")
@@ -101,7 +101,7 @@ def patch_rule(rule_id: str):
 @api_auth(*ADMINS)
 def put_rule(rule_id: str):
     """Replace a rule (its id, match counts and creation time stay)."""
-    return rules.rule_json(rules.update(_rule(rule_id), json_body(), partial=False))
+    return rules.rule_json(rules.update(_rule(rule_id), json_body(), partial=False, services=services()))
 
 
 @blueprint.delete("/rules/<rule_id>")

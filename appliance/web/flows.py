@@ -20,7 +20,7 @@ from flask import Blueprint, jsonify
 
 from appliance.auth import api_auth, tenant_id_required
 from appliance.automation import flows
-from appliance.automation.flow_shape import MAX_STEPS
+from appliance.automation.flow_check import MAX_STEPS
 from appliance.records import Flow, FlowRun
 from appliance.web import services
 from appliance.web.api import ADMINS, ANY_ROLE, TEXT, accepts, json_body

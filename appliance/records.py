@@ -831,6 +831,8 @@ class FlowRun(BaseModel):
     ended_at = DateTimeField(null=True)
     answer = TextField(null=True)  # the last valid answer to an ask (a condition step's "reply")
     error = TextField(null=True)  # why it failed or stopped, for the owner
+    turn_message = IntegerField(null=True)  # the inbound message its last turn answered...
+    turn_said = JSONField(null=True)  # ...and what that turn said: a retry after a crash says it again
 
     ACTIVE = ("running", "waiting", "delayed")
 
@@ -842,6 +844,11 @@ class FlowRun(BaseModel):
         """The customer's run in progress (running, waiting for an answer, or delayed), or None."""
         return (cls.select().where((cls.customer == customer_id) & cls.status.in_(cls.ACTIVE))
                 .order_by(cls.id.desc()).first())
+
+    @classmethod
+    def answered(cls, customer_id: int, message_id: int) -> "FlowRun | None":
+        """The customer's run whose last turn answered this message (it is being answered again), or None."""
+        return cls.get_or_none((cls.customer == customer_id) & (cls.turn_message == message_id))
 
     @classmethod
     def move(cls, run_id: int, from_statuses: tuple[str, ...], **changes) -> bool:
@@ -917,7 +924,7 @@ class Assignment(BaseModel):
 
     @classmethod
     def tallies(cls, tenant_id: str, now: datetime) -> list[tuple]:
-        """Per (experiment, variant): (experiment, variant, goal type, reached, converted, waiting) of the tenant.
+        """Per (experiment, variant) of the tenant: (experiment, variant, reached, converted, waiting).
 
         A no_handoff goal is decided when its hours have passed since reaching (converted unless lost) or when it was
         lost; until then the row is `waiting` and not counted as reached, so rates compare decided customers only."""
@@ -927,9 +934,8 @@ class Assignment(BaseModel):
         over = fn.julianday(now) >= ends
         waiting = no_handoff & cls.lost_at.is_null() & ~over
         converted = Case(None, [(no_handoff, cls.lost_at.is_null() & over)], cls.converted_at.is_null(False))
-        return list(cls.select(cls.experiment, cls.variant, fn.MAX(fn.json_extract(cls.goal, "$.type")),
-                               fn.SUM(Case(None, [(waiting, 0)], 1)), fn.SUM(Case(None, [(converted, 1)], 0)),
-                               fn.SUM(Case(None, [(waiting, 1)], 0)))
+        return list(cls.select(cls.experiment, cls.variant, fn.SUM(Case(None, [(waiting, 0)], 1)),
+                               fn.SUM(Case(None, [(converted, 1)], 0)), fn.SUM(Case(None, [(waiting, 1)], 0)))
                     .where(cls.tenant == tenant_id).group_by(cls.experiment, cls.variant)
                     .order_by(cls.experiment, cls.variant).tuples())
 
@@ -973,9 +979,10 @@ def _create_automation_tables(db) -> None:
     db.create_tables([Rule, Flow, FlowVersion, FlowRun, Assignment, HookCall])
 
 
-# --- flows: a run's last answer and error, a schedule's last minute (schedule version 16) ---------------------
+# --- flows: a run's last answer, error and turn, a schedule's last minute (schema version 16) -----------------
 
-_COLUMNS_16 = (("flowrun", "answer", "TEXT"), ("flowrun", "error", "TEXT"), ("flow", "schedule_mark", "VARCHAR(255)"))
+_COLUMNS_16 = (("flowrun", "answer", "TEXT"), ("flowrun", "error", "TEXT"), ("flowrun", "turn_message", "INTEGER"),
+               ("flowrun", "turn_said", "TEXT"), ("flow", "schedule_mark", "VARCHAR(255)"))
 
 
 @migration(16)

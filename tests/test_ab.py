@@ -3,6 +3,7 @@ nothing, conversions per goal type, results with a two-proportion z-test, and GE
 import threading
 
 import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from appliance import conversations
 from appliance.automation import ab, actions
@@ -237,31 +238,34 @@ def test_a_defined_experiment_without_customers_is_listed_empty(services, tenant
         ("short", 0, None, None), ("long", 0, None, None)]
 
 
-# --- validation ------------------------------------------------------------------------------------------
+# --- validation (a flow's ab step; a rule's ab action goes through rules.check_action) --------------------------
 
-def test_ab_actions_are_checked_at_save():
-    checked = ab.check_action(ab_action({"type": "no_handoff"}), lambda a: {**a, "checked": True})
-    assert checked["goal"] == {"type": "no_handoff", "hours": 24}
-    assert checked["variants"][0]["actions"] == [{"type": "reply", "text": "50.000đ", "checked": True}]
+def test_goals_and_variants_are_normalized_at_save():
+    assert ab.check_goal({"type": "no_handoff"}) == {"type": "no_handoff", "hours": 24}
+    assert ab.check_goal({"type": "tag", "tag": " ordered "}) == {"type": "tag", "tag": "ordered"}
+    assert ab.check_goal(None) is None
+    variants = ab.check_variants([{"name": " a ", "next": "s1"}, {"name": "b", "weight": 2.5, "next": "s2"}])
+    assert variants == [{"name": "a", "weight": 1, "next": "s1"}, {"name": "b", "weight": 2.5, "next": "s2"}]
 
 
-@pytest.mark.parametrize("action,code", [
-    (ab_action({"type": "sale"}), "invalid_goal"),
-    (ab_action({"type": "no_handoff", "hours": 0}), "invalid_goal"),
-    (ab_action({"type": "button"}), "invalid_goal"),
-    (ab_action(None, [VARIANTS[0]]), "invalid_variants"),
-    (ab_action(None, [VARIANTS[0], VARIANTS[0]]), "invalid_variants"),
-    (ab_action(None, [{**VARIANTS[0], "weight": 0}, {**VARIANTS[1], "weight": 0}]), "invalid_variants"),
-    (ab_action(None, [{**VARIANTS[0], "weight": -1}, VARIANTS[1]]), "invalid_variants"),
-    (ab_action(None, [{**VARIANTS[0], "weight": True}, VARIANTS[1]]), "invalid_variants"),
-    (ab_action(None, [{**VARIANTS[0], "actions": [ab_action(None)]}, VARIANTS[1]]), "invalid_variants"),
-    (ab_action(None, experiment=""), "invalid_experiment"),
-    (ab_action(None, experiment="x" * 101), "invalid_experiment"),
-])
-def test_bad_ab_actions_are_refused_naming_the_field(action, code):
+@pytest.mark.parametrize("goal", [{"type": "sale"}, {"type": "no_handoff", "hours": 0}, {"type": "no_handoff",
+                                  "hours": True}, {"type": "button"}, {"type": "step", "flow": "flw_1"}, "tag", []])
+def test_bad_goals_are_refused(goal):
     with pytest.raises(AppError) as info:
-        ab.check_action(action, lambda a: a)
-    assert (info.value.status, info.value.code) == (422, code)
+        ab.check_goal(goal)
+    assert (info.value.status, info.value.code) == (422, "invalid_goal")
+
+
+@pytest.mark.parametrize("variants", [
+    [VARIANTS[0]], [VARIANTS[0], VARIANTS[0]], [{**VARIANTS[0], "weight": 0}, {**VARIANTS[1], "weight": 0}],
+    [{**VARIANTS[0], "weight": -1}, VARIANTS[1]], [{**VARIANTS[0], "weight": True}, VARIANTS[1]],
+    [{**VARIANTS[0], "weight": float("nan")}, VARIANTS[1]], [{**VARIANTS[0], "name": ""}, VARIANTS[1]],
+    ["a", "b"], {"a": 1}, [VARIANTS[0]] * 11,
+])
+def test_bad_variants_are_refused(variants):
+    with pytest.raises(AppError) as info:
+        ab.check_variants(variants)
+    assert (info.value.status, info.value.code) == (422, "invalid_variants")
 
 
 # --- the API ---------------------------------------------------------------------------------------------
@@ -292,6 +296,16 @@ def test_hostile_query_parameters(client, tenant, value, status):
         assert_error(response, 422, "invalid_experiment")
     else:
         assert response.status_code == 200 and response.get_json() == {"experiments": []}
+
+
+@hsettings(derandomize=True, max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(value=st.text(max_size=320))
+def test_any_experiment_parameter_is_a_list_or_a_422(client, tenant, value):
+    response = client.get("/api/v1/automation/experiments", query_string={"experiment": value}, headers=tenant.headers)
+    if value.strip() and len(value) <= 300:
+        assert response.status_code == 200 and response.get_json() == {"experiments": []}
+    else:
+        assert_error(response, 422, "invalid_experiment")
 
 
 def test_the_api_needs_a_token_and_a_tenant(client, admin_headers):

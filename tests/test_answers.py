@@ -62,7 +62,7 @@ def test_what_is_not_an_email(text):
     ("028 3823 4567", "+842838234567"), ("0236 3123 456", "+842363123456"), ("842838234567", "+842838234567"),
     ("sđt 0912 345 678 ạ", "+84912345678"), ("Số của em: 0912.345.678", "+84912345678"),
     ("+1 415 555 2671", "+14155552671"), ("+44 20 7946 0958", "+442079460958"), ("0044 20 7946 0958", "+442079460958"),
-    ("０９１２３４５６７８", "+84912345678"), ("ngày 5/3 0912 345 678", "+84912345678"),
+    ("０９１２３４５６７８", "+84912345678"), ("(+84) 912 345 678", "+84912345678"), ("+84 0912 345 678", "+84912345678"), ("ngày 5/3 0912 345 678", "+84912345678"),
     ("mã đơn 12345678, sđt 0912345678", "+84912345678"), ("0912345678 0912 345 678", "+84912345678"),
 ])
 def test_phones_in_vietnamese_and_international_formats(text, value):
@@ -96,6 +96,7 @@ def test_what_is_not_a_phone(text):
     ("mai", "2026-11-30"), ("tomorrow", "2026-11-30"), ("ngày kia", "2026-12-01"), ("ngày mốt", "2026-12-01"),
     ("day after tomorrow", "2026-12-01"), ("hôm qua", "2026-11-28"), ("thứ 2", "2026-11-30"),
     ("thứ hai", "2026-11-30"), ("thứ 7", "2026-12-05"), ("chủ nhật", "2026-12-06"), ("friday", "2026-12-04"),
+    ("T7", "2026-12-05"), ("t2 nhé", "2026-11-30"), ("CN", "2026-12-06"), ("20-11", "2027-11-20"),
     ("29/02/2028", "2028-02-29"), ("ngày mai 30/11", "2026-11-30"), ("1.5", "2027-05-01"),
     ("ngày 5", "2026-12-05"), ("mùng 5", "2026-12-05"), ("ngày 30", "2026-11-30"), ("ngày 29", "2026-11-29"),
     ("ngày 28", "2026-12-28"), ("ngày 31", "2026-12-31"), ("ngày 5 lúc 10h", "2026-12-05"),
@@ -107,7 +108,7 @@ def test_dates_become_iso_relative_to_today(text, value):
 @pytest.mark.parametrize("text", [
     "31/02/2027", "29/02/2027", "32/1", "0/5", "5/13", "5/0/2027", "2027-02-30", "2027-13-01", "31 tháng 4",
     "tháng 3", "5/3 hoặc 6/3", "ngày mai hoặc thứ 7", "ngày 32", "ngày 0", "ngày 5 hoặc ngày 6", "sometime", "",
-    "5/3/202", "12345", "1.5.2027.1",
+    "5/3/202", "12345", "1.5.2027.1", "11/20", "tuần sau", "cuối tuần",
 ])
 def test_what_is_not_a_date(text):
     assert parse("date", text, today=TODAY) is None
@@ -117,6 +118,9 @@ def test_a_date_at_the_end_of_the_calendar_is_none_not_an_error():
     assert parse("date", "ngày mai", today=datetime.date(9999, 12, 31)) is None
     assert parse("date", "5/3", today=datetime.date(9999, 12, 31)) is None
     assert parse("date", "31/12", today=datetime.date(9999, 12, 31)) == "9999-12-31"
+    assert parse("date", "ngày 5", today=datetime.date(9999, 12, 31)) is None
+    assert parse("date", "hôm qua", today=datetime.date.min) is None
+    assert parse("date", "thứ 7", today=datetime.date.max) is None
 
 
 def test_a_day_of_the_month_skips_months_without_it():
@@ -183,17 +187,24 @@ def test_an_unknown_kind_is_a_programming_error():
         parse("postcode", "10000")
 
 
-HOSTILE = st.one_of(st.text(max_size=60), st.text(alphabet="0123456789.,/- +()@đĐtháng", max_size=40),
-                    st.sampled_from(["\ud800", "a\udfff0912345678", "9" * 5000, "1" * 3999, "ngày " * 800]))
+HOSTILE = st.one_of(st.text(max_size=60), st.text(alphabet="0123456789.,/- +()@đĐtháng⑳", max_size=40),
+                    st.sampled_from(["\ud800", "a\udfff0912345678", "9" * 5000, "1" * 3999, "ngày " * 800,
+                                     "⑳" * 3000]))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_answer_that_normalizing_makes_too_long_is_none(kind):
+    assert parse(kind, "⑳" * 3000, BUTTONS, today=TODAY) is None  # 6,000 digits once "⑳" is "20"
+    assert parse("number", "⑳") == 20
 
 
 @QUICK
 @given(kind=st.sampled_from(KINDS), text=HOSTILE, buttons=st.lists(
     st.one_of(st.none(), st.text(max_size=4), st.fixed_dictionaries({"id": st.text(max_size=4) | st.integers(),
                                                                      "title": st.text(max_size=8) | st.none()})),
-    max_size=4))
-def test_parse_never_raises_and_answers_none_or_a_plain_value(kind, text, buttons):
-    value = parse(kind, text, buttons, today=TODAY)
+    max_size=4), today=st.dates() | st.sampled_from([datetime.date.min, datetime.date.max]))
+def test_parse_never_raises_and_answers_none_or_a_plain_value(kind, text, buttons, today):
+    value = parse(kind, text, buttons, today=today)
     assert value is None or type(value) in (str, int, float)
     if isinstance(value, str):
         value.encode("utf-8")  # storable and sendable

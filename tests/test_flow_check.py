@@ -98,7 +98,7 @@ CASES = {
     "id too long": (add_step({"id": "x" * 65, "type": "end"}), "x" * 65, "1 to 64 letters"),
     "duplicate id": (add_step({"id": "bye", "type": "end"}), "bye", "Step 16 has the id 'bye' of step 14"),
     "unknown step type": (set_in("end", "type", "stop"), "end", "unknown type 'stop'; use one of send, ask"),
-    "step type not a text": (set_in("end", "type", ["end"]), "end", "unknown type ['end']"),
+    "step type not a text": (set_in("end", "type", ["end"]), "end", "unknown type a list"),
     "step without type": (drop("end", "type"), "end", "Step 'end' has no type"),
     "unknown field": (set_in("hello", "colour", "red"), "hello", "unknown field 'colour'"),
     "next on a condition": (set_in("check", "next", "bye"), "check", "goes on by its branches"),
@@ -144,6 +144,9 @@ CASES = {
                            "button 1 needs an 'id' as a text of 1 to 1000 characters: it has 1001 characters"),
     "duplicate buttons": (set_in("hello", "buttons", [{"id": "a", "title": "A"}, {"id": "b", "title": "a"}]), "hello",
                           "button 2 ('a') repeats the id or the title"),
+    "buttons the same when typed": (set_in("hello", "buttons", [{"id": "a", "title": "Có"},
+                                                                {"id": "b", "title": "CO!"}]),
+                                    "hello", "button 2 ('CO!') repeats the id or the title"),
     "more than 13 buttons": (set_in("hello", "buttons", [{"id": f"b{i}", "title": f"B{i}"} for i in range(14)]),
                              "hello", "has 14 buttons; a step can have at most 13"),
     "text too long": (set_in("hello", "text", "x" * 4097), "hello", "'text' has 4097 characters; the most is 4096"),
@@ -210,6 +213,8 @@ CASES = {
     "schedule minute 61": (lambda f: f["triggers"][3].__setitem__("cron", "61 9 * * 1"), None, "needs 'cron'"),
     "schedule four fields": (lambda f: f["triggers"][3].__setitem__("cron", "0 9 * *"), None, "needs 'cron'"),
     "schedule step zero": (lambda f: f["triggers"][3].__setitem__("cron", "*/0 9 * * 1"), None, "needs 'cron'"),
+    "schedule without tag": (lambda f: f["triggers"][3].pop("tag"), None,
+                             "Trigger 4: The schedule trigger needs 'tag' (the customers with this tag receive"),
     "trigger unknown field": (lambda f: f["triggers"][2].__setitem__("when", "now"), None,
                               "The event trigger has the unknown field 'when'"),
 }
@@ -272,7 +277,7 @@ def test_good_conditions_and_triggers_have_no_problem():
     assert check_condition({"type": "reply", "op": "equals", "value": True}) == []
     assert check_condition({"type": "reply", "op": "absent"}) == []
     assert check_condition({"type": "field", "field": "n", "value": 3}) == []
-    assert check_trigger({"type": "schedule", "cron": "*/15 8-17 1,15 * 1-5"}) == []
+    assert check_trigger({"type": "schedule", "cron": "*/15 8-17 1,15 * 1-5", "tag": "vip"}) == []
     assert check_trigger({"type": "keyword", "keywords": ["giá"]}) == []
     assert check_trigger(None) == ["Each trigger must be an object with a 'type'."]
 
@@ -450,6 +455,27 @@ def test_deep_nesting_gives_problems_not_a_recursion_error():
         {"step": "check", "message": "Step 'check': branch 6's 'next' must be the id of a step."}]
 
 
+def test_values_nested_without_end_or_huge_are_named_not_printed():
+    deep = []
+    for _ in range(100_000):
+        deep = [deep]
+    flow = good_flow()
+    flow["triggers"].append({"type": deep})
+    flow["timeout_minutes"] = 10**5000
+    step(flow, "end")["type"] = deep
+    step(flow, "wait")["seconds"] = 10**5000
+    step(flow, "ask_date")["validate"] = {"kind": deep}
+    assert [(p["step"], p["message"]) for p in problems(flow, ALL_KINDS)] == [
+        (None, "Set 'timeout_minutes' to a number of minutes from 1 to 43200 (30 days), or leave it out to use the "
+               "flow_timeout_minutes setting."),
+        (None, "Trigger 5: The trigger type a list is unknown; use one of keyword, payload, event or schedule."),
+        ("ask_date", "Step 'ask_date': 'validate' must be one of text, number, email, phone, date or choice, not an "
+                     "object."),
+        ("wait", "Step 'wait': 'seconds' must be a number from 1 to 2592000 (30 days), not a very large number."),
+        ("end", "Step 'end' has the unknown type a list; use one of send, ask, condition, delay, tag, untag, "
+                "set_field, webhook, handoff, assistant, jump, end or ab.")]
+
+
 def assert_problems(found):
     assert isinstance(found, list)
     for problem in found:
@@ -506,4 +532,9 @@ def test_the_definition_is_not_changed():
 def test_a_webhook_step_as_flows_stores_it_is_fine():
     flow = with_change(lambda f: step(f, "hook").update(secret_sealed="v1:sealed", secret=None))
     step(flow, "hook").pop("secret")
+    assert problems(flow, ALL_KINDS) == []
+
+
+def test_emoji_titles_are_different_buttons():
+    flow = with_change(set_in("hello", "buttons", [{"id": "up", "title": "👍"}, {"id": "down", "title": "👎"}]))
     assert problems(flow, ALL_KINDS) == []

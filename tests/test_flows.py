@@ -410,3 +410,25 @@ def test_a_loop_that_slipped_past_the_check_stops_at_the_step_budget(web, tenant
     assert web.run().status == "failed" and "steps without waiting" in web.run().error
     assert InboundEvent.get().status == "done"
     assert len(web.replies()) == 1  # the rest of the chain answered after the flow gave up
+
+
+def test_a_turn_cut_off_before_its_reply_gives_the_same_messages_when_answered_again(web, tenant, services):
+    """The worker died after the turn's rows were written and before its reply was stored: the event is answered
+    again, and the customer gets the messages of that turn, not a second step."""
+    from appliance import conversations, pipeline, responders
+    from appliance.channels import Inbound
+
+    active(tenant.id, BOOKING)
+    web.says("book")
+    channel = Channel.get_by_id(web.channel_id)
+    [event_id] = pipeline.store_events(channel, [Inbound(kind="text", platform_id="visitor-1:cut", user_id="visitor-1",
+                                                         text="0912345678")])
+    event = InboundEvent.select(InboundEvent, Channel).join(Channel).where(InboundEvent.id == event_id).get()
+    message = conversations.record_inbound(services, event, Inbound.from_json(event.payload))
+    conversation = message.conversation
+    context = responders.Context(services, tenant.tenant, channel, conversation, message, [])
+    assert responders.respond(context).text == "Which day?"  # the turn ran; then the process died
+    assert web.run().step == "when"
+    pipeline.handle_event(services, event_id)  # answered again after the restart
+    assert web.replies() == ["Let's book a visit.", "Your phone number?", "Which day?"]
+    assert (web.run().step, web.run().status, web.run().tries) == ("when", "waiting", 0)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from appliance.auth import issue_token
+from appliance.automation import answers
 from appliance.records import Flow, FlowRun, FlowVersion
 from tests.conftest import assert_error, post_json
 from tests.fakes import connect, fake_whatsapp  # noqa: F401  (fixtures)
@@ -190,3 +191,42 @@ def test_hostile_flow_bodies_are_never_a_500(client, tenant, body):
         assert response.status_code in (201, 400, 413, 422), response.get_json()
         if response.status_code == 422:
             assert response.get_json()["error"]["code"] == "invalid_flow"
+
+
+def test_a_webhook_step_s_secret_is_sealed_and_stays_on_this_appliance(client, tenant):
+    client.application.extensions["appliance"].settings["outbound_allow_hosts"] = "127.0.0.1:9"
+    body = with_steps({"id": "a", "type": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "s3cret-s3cret"})
+    created = create(client, tenant, body)
+    step = created["definition"]["steps"][0]
+    assert "secret" not in step and step["secret_sealed"] and "s3cret" not in str(created)
+    detail = client.get(f"/api/v1/flows/{created['id']}", headers=tenant.headers).get_json()
+    again = client.put(f"/api/v1/flows/{created['id']}", json={"name": "Bad", **detail["definition"]},
+                       headers=tenant.headers)
+    assert again.status_code == 200 and again.get_json()["version"] == 1  # sent back as read: nothing changed
+    exported = client.get(f"/api/v1/flows/{created['id']}/export", headers=tenant.headers).get_json()
+    assert "secret_sealed" not in exported["flow"]["steps"][0]
+    problems = problems_of(post_json(client, "/api/v1/flows/import", exported, tenant.headers))
+    assert problems[0]["step"] == "a" and "secret" in problems[0]["message"]
+
+
+def test_the_test_box_says_what_a_flow_would_do_and_changes_nothing(client, tenant, web_channel):
+    flow_id = create(client, tenant, {**FLOW, "active": True})["id"]
+    started = post_json(client, "/api/v1/automation/test", {"text": "I want to book"}, tenant.headers).get_json()
+    assert (started["answered_by"], started["flow"]["id"], started["replies"]) == ("flow", flow_id,
+                                                                                  [{"text": "Your phone?"}])
+    assert FlowRun.select().count() == 0
+    assert post_json(client, f"/widget/{web_channel.id}/messages", {"session": "s1", "text": "book"}).status_code == 202
+    customer = FlowRun.get().customer
+    answer = post_json(client, "/api/v1/automation/test", {"text": "0912 345 678", "customer": customer.id},
+                       tenant.headers).get_json()
+    assert answer["answered_by"] == "flow" and answer["replies"] == [{"text": "Thanks!"}]
+    wrong = post_json(client, "/api/v1/automation/test", {"text": "soon", "customer": customer.id},
+                      tenant.headers).get_json()
+    assert wrong["replies"] == [{"text": answers.retry_text("phone", "en")}]  # re-asked in the question's language
+    stop = post_json(client, "/api/v1/automation/test", {"text": "hủy", "customer": customer.id},
+                     tenant.headers).get_json()
+    assert stop["replies"] == [{"text": "Đã dừng. Bạn cần gì cứ nhắn cho shop nhé."}]
+    run = FlowRun.get()
+    assert (run.step, run.status, run.tries) == ("ask", "waiting", 0) and "phone" not in run.customer.custom_fields
+    other = post_json(client, "/api/v1/automation/test", {"text": "hello"}, tenant.headers).get_json()
+    assert other["answered_by"] == "assistant"  # no flow, no rule

@@ -4,18 +4,22 @@ URL, and a reply that never waits for a slow receiver."""
 import hashlib
 import hmac
 import json
+import signal
 import time
 from datetime import timedelta
 
 import pytest
 
-from appliance import conversations
+from appliance import conversations, tasks
+from appliance.app import create_services
+from appliance.auth import create_tenant
 from appliance.automation import actions, hooks
 from appliance.automation.actions import Turn
 from appliance.errors import AppError
-from appliance.records import Conversation, Customer, HookCall, Message, utcnow
+from appliance.db import database, open_database
+from appliance.records import Channel, Conversation, Customer, HookCall, Message, utcnow
 from appliance.worker import requeue
-from tests.conftest import post_json, wait_until
+from tests.conftest import free_port, make_settings, post_json, start_server, wait_until
 from tests.fakes import consumer, hook_receiver, real_consumer  # noqa: F401  (fixtures)
 
 SECRET = "shop-hook-secret-42"
@@ -240,3 +244,45 @@ def test_a_rules_webhook_through_the_pipeline_never_holds_the_reply(client, serv
     assert headers["X-Appliance-Signature"] == "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
     allowed.release()
     assert settled(HookCall.get().id).status == "sent"
+
+
+def test_a_real_server_sends_the_calls_a_killed_one_left(tmp_path, monkeypatch, hook_receiver):
+    """What a kill -9 leaves: a call whose queued task is gone and a call cut short mid-send. The next
+    `appliance serve` sends both, signed."""
+    data = tmp_path / "data"
+    settings = make_settings(data, load_models=False, outbound_allow_hosts=hook_receiver.host)
+    services = create_services(settings)
+    tasks.use_queue_file(data / "queue.db")
+    try:
+        tenant, _ = create_tenant("Restart Shop")
+        channel = Channel.create(tenant=tenant, kind="web", name="chat")
+        customer = Customer.create(tenant=tenant, channel=channel, external_id="s1", name="Lan")
+        action = webhook(services, hook_receiver.url)
+        turn = Turn(services, tenant.id, customer, source="rule:rul_restart", text="Còn hàng không?")
+        lost, cut = hooks.call(services, tenant.id, action, turn), hooks.call(services, tenant.id, action, turn)
+        assert tasks.huey.pending_count() == 2
+        while tasks.huey.dequeue() is not None:  # the rings are gone with the killed process
+            pass
+        HookCall.update(status="sending", attempts=1).where(HookCall.id == cut).execute()  # killed mid-send
+    finally:
+        tasks.huey.storage.close()
+        tasks.use_queue_file(None)
+        database.close()
+    monkeypatch.setenv("APPLIANCE_OUTBOUND_ALLOW_HOSTS", hook_receiver.host)
+    server = start_server(data, free_port())
+    try:
+        calls = hook_receiver.wait_for(2, 90)
+        assert len(calls) == 2
+        for headers, raw in calls:
+            assert headers["X-Appliance-Signature"] == "sha256=" + hmac.new(SECRET.encode(), raw,
+                                                                             hashlib.sha256).hexdigest()
+        assert {json.loads(raw)["message"]["text"] for _, raw in calls} == {"Còn hàng không?"}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=60)[0]
+    assert server.returncode == 0, output
+    open_database(data / "appliance.db")
+    try:
+        assert [(c.id, c.status) for c in HookCall.select().order_by(HookCall.id)] == [(lost, "sent"), (cut, "sent")]
+    finally:
+        database.close()

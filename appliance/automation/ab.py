@@ -7,6 +7,8 @@ real (not dry-run) ask stores it as an Assignment row (unique per experiment and
 first ask read back the same row), and that row is the customer's variant from then on ("reached").
 
 An experiment's key is "<source>:<name>", the source being the turn's "rule:<id>" or "flow:<id>" (experiment_key).
+The shapes are checked at save: a rule's ab action by rules.check_action, a flow's ab step by check_goal and
+check_variants here.
 
 Goals, met at most once per assignment and only after it was reached ("converted"):
     {"type": "button", "payload"}   the customer taps a button or quick reply with that payload (rules and flows call
@@ -26,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import math
 from datetime import timedelta
-from typing import Callable
 
 from appliance.errors import AppError
 from appliance.records import Assignment, Flow, FlowVersion, Rule, utcnow
@@ -35,7 +36,7 @@ GOALS = ("button", "tag", "step", "no_handoff")
 MAX_VARIANTS = 10
 MAX_NAME = 100
 MAX_HOURS = 24 * 90
-DEFAULT_HOURS = 24
+DEFAULT_HOURS = 24  # a no_handoff goal without "hours"
 
 
 def experiment_key(source: str, experiment: str) -> str:
@@ -63,7 +64,7 @@ def variant_for(turn, experiment_key: str, variants: list[dict], goal: dict | No
         if stored is not None:
             chosen = stored
         elif not turn.dry_run:  # its variant was removed from the experiment: the customer starts again on the pick
-            Assignment.restart(row.id, chosen["name"], goal)
+            Assignment.restart(row.id, chosen["name"], goal if goal is not None else row.goal)
     turn.note(f"A/B {experiment_key}: variant {chosen['name']}")
     return chosen
 
@@ -72,6 +73,8 @@ def pick(experiment_key: str, customer_id: int, variants: list[dict]) -> dict:
     """Where (experiment, customer) falls on the weights: a hash, so every ask and every worker picks the same."""
     digest = hashlib.sha256(f"{experiment_key}\x00{customer_id}".encode()).digest()
     weights = [max(0.0, float(v.get("weight", 1))) for v in variants]
+    if sum(weights) <= 0:  # refused at save; a hand-made definition still gets an answer
+        return variants[0]
     point = int.from_bytes(digest[:8], "big") / 2 ** 64 * sum(weights)
     running = 0.0
     for variant, weight in zip(variants, weights):
@@ -138,7 +141,7 @@ def results(tenant_id: str) -> list[dict]:
     rate, and z/p against the first variant; the experiment's z/p is its comparison with the smallest p."""
     defined = definitions(tenant_id)
     counted: dict[str, dict[str, tuple]] = {}
-    for key, variant, goal_type, reached, converted, waiting in Assignment.tallies(tenant_id, utcnow()):
+    for key, variant, reached, converted, waiting in Assignment.tallies(tenant_id, utcnow()):
         counted.setdefault(key, {})[variant] = (int(reached or 0), int(converted or 0), int(waiting or 0))
     out = []
     for key in list(defined) + sorted(k for k in counted if k not in defined):
@@ -204,7 +207,7 @@ def _collect(found: dict, source: str, items: list) -> None:
             "goal": item.get("goal"), "weights": {v["name"]: v.get("weight", 1) for v in variants}}
 
 
-# --- validation at save (rules.check_action and flows' checks call these) -----------------------------------
+# --- validation at save (flow steps; rules.check_action checks a rule's ab action) ------------------------
 
 def check_goal(goal) -> dict | None:
     """A goal ready to store (None: no goal, reached only), else AppError 422 naming the field."""
@@ -246,22 +249,6 @@ def check_variants(variants, where: str = "variants") -> list[dict]:
     if not any(v["weight"] > 0 for v in out):
         raise _invalid("variants", f"At least one variant of '{where}' needs a weight above 0.")
     return out
-
-
-def check_action(action: dict, check_inner: Callable[[dict], dict]) -> dict:
-    """A rule's ab action ready to store: experiment name, goal, variants, each variant's actions through
-    `check_inner` (rules.check_action); else AppError 422 naming the field."""
-    experiment = _name(action.get("experiment"), "experiment")
-    variants = check_variants(action.get("variants"))
-    for variant in variants:
-        inner = variant.get("actions")
-        if not isinstance(inner, list):
-            raise _invalid("variants", f"Variant '{variant['name']}' needs 'actions': a list of actions.")
-        if any(isinstance(a, dict) and a.get("type") == "ab" for a in inner):
-            raise _invalid("variants", f"Variant '{variant['name']}' may not hold another A/B test.")
-        variant["actions"] = [check_inner(a) for a in inner]
-    return {"type": "ab", "experiment": experiment, "goal": check_goal(action.get("goal")),
-            "variants": [{"name": v["name"], "weight": v["weight"], "actions": v["actions"]} for v in variants]}
 
 
 def _name(value, field: str) -> str:

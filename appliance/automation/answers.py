@@ -6,9 +6,9 @@ are pure (no database, no clock unless `today` is left out) and never raise on a
 Decisions, so a shop owner's flow behaves the same everywhere:
 - The answer may have words around the value ("sđt 0912 345 678 ạ", "2 người", "ngày 5/3 nhé"); when it holds two
   values ("0912345678 hoặc 0987654321", "từ 2 đến 3 triệu", "5/3 hoặc 6/3") it is None: asking again beats guessing.
-- number: a dot, comma or space followed by exactly three digits groups thousands, so "1.500.000", "1,500,000" and
-  "1 500 000" are 1500000 and "1.500" is 1500; any other dot or comma is the decimal mark ("1,5" and "1.5" are 1.5,
-  "1.500,5" and "1,500.5" are 1500.5). Units multiply: k / nghìn / ngàn / thousand (10^3), tr / triệu / million
+- number: digits (number words like "hai" are not read). A dot, comma or space followed by exactly three digits
+  groups thousands, so "1.500.000", "1,500,000" and "1 500 000" are 1500000 and "1.500" is 1500; any other dot or
+  comma is the decimal mark ("1,5" and "1.5" are 1.5, "1.500,5" and "1,500.5" are 1500.5). Units multiply: k / nghìn / ngàn / thousand (10^3), tr / triệu / million
   (10^6), tỷ / tỉ / billion (10^9), so "2 triệu" is 2000000 and "1,5tr", "1tr5", "1 triệu 5" and "1 triệu rưỡi"
   are 1500000; currency marks (đ, vnd, vnđ, đồng, $, usd) and a "/tháng" after them are dropped. Whole values
   are ints, others floats; magnitudes above 10^15 are refused.
@@ -20,7 +20,7 @@ Decisions, so a shop owner's flow behaves the same everywhere:
 - date: the day before the month always (Vietnamese order: "3/5" is 3 May), as dd/mm/yyyy, dd-mm-yyyy, dd.mm.yyyy,
   d/m, d/m/yy, yyyy-mm-dd, "5 tháng 3 (năm 2027)", "ngày 5/3", "5 March", "March 5, 2027", "ngày 5" / "mùng 5" (the
   next 5th of a month), hôm nay / today, ngày mai / mai / tomorrow, ngày kia / ngày mốt / day after tomorrow,
-  hôm qua / yesterday, or a weekday ("thứ 7", "chủ nhật", "friday": the next one after today). A date without a
+  hôm qua / yesterday, or a weekday ("thứ 7", "T7", "chủ nhật", "CN", "friday": the next one after today). A date without a
   year is the next one on or after `today`. Impossible dates (31/02) are None. The value is ISO "yyyy-mm-dd".
 - choice: one of the buttons, by id, by title (case and accents folded), by its number ("2", "số 2") or by a title
   named alone in the answer ("có ạ"); returns the button's id.
@@ -34,6 +34,7 @@ import unicodedata
 from fractions import Fraction
 
 from appliance.assistant.prompts import fold
+from appliance.automation.match import words
 
 KINDS = ("text", "number", "email", "phone", "date", "choice")
 MAX_TEXT = 1000  # characters of a free-text answer stored in a custom field
@@ -48,7 +49,7 @@ def parse(kind: str, text, buttons=(), today: datetime.date | None = None):
     if not isinstance(text, str) or len(text) > MAX_INPUT or not _encodable(text):
         return None
     text = unicodedata.normalize("NFKC", text).strip()
-    if not text:
+    if not text or len(text) > MAX_INPUT:  # NFKC can lengthen a text ("⑳" is "20")
         return None
     if kind == "choice":
         return _choice(text, buttons)
@@ -219,7 +220,8 @@ MONTHS = {"january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june":
 RELATIVE = {"hom nay": 0, "today": 0, "bua nay": 0, "ngay mai": 1, "mai": 1, "tomorrow": 1, "ngay kia": 2,
             "ngay mot": 2, "day after tomorrow": 2, "hom qua": -1, "yesterday": -1}
 WEEKDAYS = {"thu 2": 0, "thu hai": 0, "thu 3": 1, "thu ba": 1, "thu 4": 2, "thu tu": 2, "thu 5": 3, "thu nam": 3,
-            "thu 6": 4, "thu sau": 4, "thu 7": 5, "thu bay": 5, "chu nhat": 6, "cn": 6, "monday": 0, "tuesday": 1,
+            "thu 6": 4, "thu sau": 4, "thu 7": 5, "thu bay": 5, "chu nhat": 6, "cn": 6, "t2": 0, "t3": 1, "t4": 2,
+            "t5": 3, "t6": 4, "t7": 5, "monday": 0, "tuesday": 1,
             "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6}
 _MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
 _DATE_PATTERNS = (  # (pattern on folded text, the order of its groups)
@@ -288,27 +290,21 @@ def _calendar(order: str, groups: tuple, today: datetime.date) -> datetime.date 
 
 # --- choice ---------------------------------------------------------------------------------------------
 
-def _words(text: str) -> str:
-    return " ".join(re.sub(r"[^\w]+", " ", fold(text)).split())
-
-
 def _choice(text: str, buttons) -> str | None:
-    options = [(str(b["id"]), str(b.get("title") or "")) for b in _buttons(buttons)]
-    if not options:
+    options = [(str(b["id"]), words(str(b.get("title") or "")), words(str(b["id"]))) for b in _buttons(buttons)]
+    if any(button_id == text for button_id, _, _ in options):
+        return text  # a tap: the button's id itself
+    said = words(text)
+    if not said:
         return None
-    for button_id, _ in options:
-        if text == button_id:
-            return button_id
-    said = _words(text)
-    for look in (lambda i, t: _words(t), lambda i, t: _words(i)):
-        hits = [button_id for button_id, title in options if said and look(button_id, title) == said]
+    for column in (1, 2):  # the title as typed, then the id as typed
+        hits = [option[0] for option in options if option[column] == said]
         if len(hits) == 1:
             return hits[0]
     number = re.fullmatch(r"(?:so|number|no)?\s*(\d{1,3})", said)
     if number and 1 <= int(number.group(1)) <= len(options):
         return options[int(number.group(1)) - 1][0]
-    named = [button_id for button_id, title in options
-             if _words(title) and f" {_words(title)} " in f" {said} "]
+    named = [button_id for button_id, title, _ in options if title and f" {title} " in f" {said} "]
     return named[0] if len(named) == 1 else None
 
 

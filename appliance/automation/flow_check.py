@@ -1,7 +1,8 @@
 """A flow definition's problems, each naming its step: `problems(definition, kinds)`.
 
-Pure (no database): flows.check_flow calls it at save and refuses the flow with the first problem; the admin page
-shows every problem next to its step. The checks: the shape of every field (types, required fields, unknown fields
+Pure (no database): flows.check_flow calls it at save and refuses a flow with problems; the admin page shows every
+problem next to its step. Fields the flow's envelope may carry besides name, triggers, start, timeout_minutes and
+steps are left to the caller. The checks: the shape of every field (types, required fields, unknown fields
 and step types), step ids (unique, short), `start`, every step reference (next, fallback, default, branches[].next,
 jump.to, variants[].next), steps the start never reaches, loops that pass no ask or delay step (they would send
 messages without end), a condition without a default, an ask for a choice without buttons, buttons and texts over
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from huey import crontab
 
 from appliance.automation import answers
-from appliance.automation.match import EVENTS, MODES
+from appliance.automation.match import EVENTS, MODES, words
 from appliance.channels import KINDS
 
 MAX_STEPS = 200
@@ -230,7 +231,7 @@ class _Step:
         if not _is_url(value):
             self.add(f"{self.name} needs '{key}' as an http:// or https:// address of at most {MAX_URL} characters.")
 
-    def buttons(self, text: str | None) -> list:
+    def buttons(self) -> list:
         buttons = self.step.get("buttons")
         if buttons is None or buttons == []:
             return []
@@ -241,7 +242,7 @@ class _Step:
         if self.step.get("text") is None and good:
             self.add(f"{self.name} has buttons but no 'text'; add the text shown above them.")
         for kind in self.kinds:
-            for message in _over_limits(CHANNEL_LIMITS[kind], good, text):
+            for message in _over_limits(CHANNEL_LIMITS[kind], good):
                 self.add(f"{self.name}: {message}")
         return good
 
@@ -265,7 +266,7 @@ def _send(step: _Step) -> None:
             step.add(f"{step.name}: {message}")
     if text is None and step.step.get("media_url") is None and template is None:
         step.add(f"{step.name} sends nothing; give it a 'text', a 'media_url' or a 'template'.")
-    buttons = step.buttons(text)
+    buttons = step.buttons()
     step.texts_on_channels("text", text, bool(buttons))
 
 
@@ -274,7 +275,7 @@ def _ask(step: _Step) -> None:
     validate = step.step.get("validate", "text")
     if validate not in answers.KINDS:
         step.add(f"{step.name}: 'validate' must be one of {_list(answers.KINDS)}, not {_show(validate)}.")
-    buttons = step.buttons(text)
+    buttons = step.buttons()
     if validate == "choice" and not buttons:
         step.add(f"{step.name} asks for a choice but has no buttons; add the choices as 'buttons' "
                  "or validate the answer another way.")
@@ -423,11 +424,12 @@ def _check_buttons(buttons: list, add, name: str) -> list[dict]:
             for message in bad:
                 add(message)
             continue
-        if button_id in seen_ids or title.casefold().strip() in seen_titles:
-            add(f"{name}: button {number} ('{title}') repeats the id or the title of another button; "
-                "make each one different.")
+        typed = words(title) or title.casefold().strip()  # "Có" and "co" are one answer when typed
+        if button_id in seen_ids or typed in seen_titles:
+            add(f"{name}: button {number} ('{title}') repeats the id or the title of another button (titles "
+                "are compared without case and accents); make each one different.")
         seen_ids.add(button_id)
-        seen_titles.add(title.casefold().strip())
+        seen_titles.add(typed)
         description = button.get("description")
         if description is not None and _bad_short(description):
             add(f"{name}: button {number}'s 'description' must be a text {_bad_short(description)}")
@@ -437,7 +439,7 @@ def _check_buttons(buttons: list, add, name: str) -> list[dict]:
     return good
 
 
-def _over_limits(limits: Limits, buttons: list[dict], text: str | None) -> list[str]:
+def _over_limits(limits: Limits, buttons: list[dict]) -> list[str]:
     """What of these buttons a channel kind cannot show, as sentences naming the kind and the limit."""
     if not buttons:
         return []
@@ -606,9 +608,9 @@ def _schedule_trigger(trigger: dict) -> list[str]:
     found = [] if _is_cron(trigger.get("cron")) else [
         "The schedule trigger needs 'cron': five fields, minute hour day month weekday, like \"0 9 * * 1\" "
         "(9:00 every Monday; weekday 0 is Sunday)."]
-    tag = trigger.get("tag")
-    if tag is not None and _bad_short(tag):
-        found.append(f"The schedule trigger's 'tag' (who receives it) must be {_bad_short(tag)}")
+    if _bad_short(trigger.get("tag")):  # never every customer at once: a schedule goes to the customers with a tag
+        found.append(f"The schedule trigger needs 'tag' (the customers with this tag receive the flow) "
+                     f"{_bad_short(trigger.get('tag'))}")
     return found
 
 
@@ -775,8 +777,14 @@ def _name(step_id, position: int) -> str:
 
 
 def _show(value) -> str:
-    """A value inside a sentence, short and printable."""
-    text = repr(value) if not isinstance(value, str) else f"'{value}'"
+    """A value inside a sentence, short and printable (a list or an object only named: it may nest without end)."""
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return "a very large number"  # repr of a huge int is slow, and refused past 4300 digits
+    text = f"'{value}'" if isinstance(value, str) else repr(value)
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= 40 else text[:39] + "…'"
 

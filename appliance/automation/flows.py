@@ -26,7 +26,8 @@ from appliance.records import Channel, Conversation, Customer, Flow, FlowRun, Fl
 
 log = logging.getLogger(__name__)
 
-STEP_BUDGET = 50  # steps one turn may take without waiting: a loop that slipped through the check stops here
+STEP_BUDGET = flow_check.MAX_STEPS  # a turn takes at most every step once unless it loops: a loop that slipped through
+# the check (an old version, a row written by hand) stops here
 STOP_WORDS = {"stop": "en", "cancel": "en", "huy": "vi", "thoat": "vi"}  # folded: "hủy", "thoát" too
 STOPPED = {"vi": "Đã dừng. Bạn cần gì cứ nhắn cho shop nhé.", "en": "Stopped. Write to us any time you need something."}
 EXPORT_FORMAT = "appliance-flow-1"
@@ -110,9 +111,12 @@ def delete(tenant_id: str, flow_id: str) -> None:
 
 
 def export(tenant_id: str, flow_id: str) -> dict:
-    """The flow's current version as a JSON document `import_flow` takes (here or on another appliance)."""
+    """The flow's current version as a JSON document `import_flow` takes (here or on another appliance); a webhook
+    step's sealed secret stays here (the importer gives the secret again)."""
     row = Flow.get_for_tenant(tenant_id, flow_id, "flow")
-    return {"format": EXPORT_FORMAT, "flow": {"name": row.name, **FlowVersion.definition_of(row.id, row.version)}}
+    definition = FlowVersion.definition_of(row.id, row.version)
+    steps = [{k: v for k, v in step.items() if k != "secret_sealed"} for step in definition["steps"]]
+    return {"format": EXPORT_FORMAT, "flow": {"name": row.name, **definition, "steps": steps}}
 
 
 def import_flow(tenant_id: str, document, services=None) -> Flow:
@@ -157,7 +161,12 @@ class _Walk:
 
 
 def _walk(turn: actions.Turn, run: FlowRun, definition: dict, channel_kind: str, answering: bool = True) -> _Walk:
-    return _Walk(turn, run, definition, channel_kind, turn.services.settings.get("timezone", "UTC"), answering)
+    return _Walk(turn, run, definition, channel_kind, _setting(turn.services, "timezone", "UTC"), answering)
+
+
+def _setting(services, name: str, default):
+    """A setting of the running appliance (a dry run without one, as in a test box call: the default)."""
+    return services.settings.get(name, default) if services is not None else default
 
 
 def _save(walk: _Walk, step: str, status: str, **changes) -> None:
@@ -306,16 +315,37 @@ def _answer(walk: _Walk, step: dict, text: str, payload: str | None) -> bool:
 
 def responder(context):
     """The customer's active flow takes the message (an answer, or a stop word); else a flow whose trigger matches
-    starts. None: no flow has anything to do with it."""
+    starts. None: no flow has anything to do with it.
+
+    A turn's rows (the run's step, what it said) are written in one transaction; a crash before its reply was stored
+    leaves the message pending, and answering it again gives the same messages (`_replay`), not a second step."""
     customer = context.conversation.customer
+    done = FlowRun.answered(customer.id, context.message.id)
+    if done is not None:
+        return _replay(done, context)
+    payload = (context.message.payload or {}).get("button_id")
+    if payload and context.message.kind == "button":
+        ab.observe(customer.id, "button", payload)  # a tap may be an A/B goal, whoever answers it
+    with database.atomic("IMMEDIATE"):
+        taken = _take(context)
+    if taken is None:
+        return None
+    turn, assistant_at = taken
+    return _response(turn, context, assistant_at=assistant_at)
+
+
+def _take(context) -> tuple[actions.Turn, int | None] | None:
+    """This message's turn of a flow (its rows written, its messages in the turn), or None."""
     text = context.message.text or ""
     payload = (context.message.payload or {}).get("button_id")
-    run = FlowRun.active_of(customer.id)
+    run = FlowRun.active_of(context.conversation.customer_id)
     if run is not None:
         language = STOP_WORDS.get(match.words(text))
         if language:
             _end(run, "stopped", "The customer asked to stop.")
-            return _response(_turn(context, run.flow_id), context, [Outbound(to="", text=STOPPED[language])])
+            turn = _turn(context, run.flow_id)
+            turn.outbounds.append(Outbound(to="", text=STOPPED[language]))
+            return _remember(run, context, turn, None)
         if run.status == "delayed":
             return None  # the chain answers meanwhile; the flow goes on when its delay is over
         if not _expired(context.services, run):
@@ -337,7 +367,7 @@ def _continue(context, run: FlowRun, text: str, payload: str | None):
     walk = _walk(turn, run, definition, context.channel.kind)
     if not _answer(walk, step, text, payload):
         return None
-    return _response(turn, context, assistant_at=walk.assistant_at)
+    return _remember(run, context, turn, walk.assistant_at)
 
 
 def _triggered(context, text: str, payload: str | None):
@@ -360,8 +390,27 @@ def _triggered(context, text: str, payload: str | None):
                 turn = _turn(context, flow.id)
                 turn.note(f"flow '{flow.name}': {hit}")
                 walk = _begin(turn, flow, definition, context.conversation, context.channel.kind)
-                return _response(turn, context, assistant_at=walk.assistant_at)
+                return _remember(walk.run, context, turn, walk.assistant_at)
     return None
+
+
+def _remember(run: FlowRun, context, turn: actions.Turn, assistant_at: int | None):
+    """Note on the run which message this turn answered and what it said (in the turn's transaction)."""
+    said = {"replies": [{"text": o.text, "buttons": o.buttons, "template": o.template} for o in turn.outbounds],
+            "handoff": turn.handoff, "assistant": turn.assistant, "assistant_at": assistant_at}
+    FlowRun.update(turn_message=context.message.id, turn_said=said).where(FlowRun.id == run.id).execute()
+    return turn, assistant_at
+
+
+def _replay(run: FlowRun, context):
+    """The reply of a turn whose rows were written before a crash and whose reply was not stored."""
+    said = run.turn_said or {}
+    turn = _turn(context, run.flow_id)
+    turn.outbounds = [Outbound(to="", text=r["text"], buttons=r.get("buttons") or [], template=r.get("template"))
+                      for r in said.get("replies", ())]
+    turn.handoff, turn.assistant = said.get("handoff"), bool(said.get("assistant"))
+    log.info("flow run %d: message %d is answered again as before", run.id, context.message.id)
+    return _response(turn, context, assistant_at=said.get("assistant_at"))
 
 
 def _first_message(context) -> bool:
@@ -432,7 +481,7 @@ def _end(run: FlowRun, status: str, why: str) -> None:
 
 
 def _timeout(services, definition: dict | None) -> timedelta:
-    minutes = (definition or {}).get("timeout_minutes") or services.settings.get("flow_timeout_minutes", 60)
+    minutes = (definition or {}).get("timeout_minutes") or _setting(services, "flow_timeout_minutes", 60)
     return timedelta(minutes=minutes)
 
 
@@ -440,6 +489,52 @@ def _expired(services, run: FlowRun) -> bool:
     if run.status != "waiting":
         return False
     return utcnow() - run.updated_at > _timeout(services, FlowVersion.definition_of(run.flow_id, run.version))
+
+
+# --- the test box: what a flow would do with a message (a dry run) ----------------------------------------------
+
+def explain(services, tenant_id: str, text: str, customer: Customer | None = None, channel_kind: str | None = None,
+            payload: str | None = None) -> dict | None:
+    """What the flows would answer, changing nothing: {"answered_by": "flow", "flow": {"id", "name"}, "why",
+    "replies"}, or None when no flow takes the message (the rules and the assistant then get it)."""
+    person = customer or Customer(tenant=tenant_id, tags=[], custom_fields={})
+    turn = actions.Turn(services, tenant_id, person, dry_run=True, text=text or "")
+    run = FlowRun.active_of(customer.id) if customer is not None else None
+    if run is not None and run.status != "delayed" and not _expired(services, run):
+        flow = Flow.get_by_id(run.flow_id)
+        language = STOP_WORDS.get(match.words(text or ""))
+        if language:
+            turn.outbounds.append(Outbound(to="", text=STOPPED[language]))
+            return _explained(flow, turn, f"'{text}' leaves flow '{flow.name}'")
+        definition = FlowVersion.definition_of(run.flow_id, run.version)
+        step = {s["id"]: s for s in definition["steps"]}.get(run.step)
+        if step is None or step["type"] != "ask":
+            return None
+        answered = _answer(_walk(turn, run, definition, channel_kind or ""), step, text or "", payload)
+        return _explained(flow, turn, f"the customer is in flow '{flow.name}', which waits on step '{step['id']}'") \
+            if answered else None
+    return _explain_trigger(turn, tenant_id, text, customer, channel_kind, payload)
+
+
+def _explain_trigger(turn, tenant_id, text, customer, channel_kind, payload) -> dict | None:
+    message = match.Message.of(text or "", payload)
+    for flow, definition in Flow.current(tenant_id):
+        for trigger in definition.get("triggers", ()):
+            hit = match.why(trigger, message) if trigger["type"] in ("keyword", "payload") else (
+                "event first_message" if trigger["type"] == "event" and trigger["event"] == "first_message"
+                and customer is None else None)
+            if hit:
+                run = FlowRun(tenant=tenant_id, flow=flow.id, version=flow.version, step=definition["start"],
+                              status="running")
+                _execute(_walk(turn, run, definition, channel_kind or ""), definition["start"])
+                return _explained(flow, turn, f"flow '{flow.name}' starts: {hit}")
+    return None
+
+
+def _explained(flow: Flow, turn: actions.Turn, why: str) -> dict:
+    replies = [{"text": o.text, **({"buttons": o.buttons} if o.buttons else {})} for o in turn.outbounds]
+    return {"answered_by": "flow", "flow": {"id": flow.id, "name": flow.name}, "why": [why] + turn.why,
+            "replies": replies, **({"handoff": turn.handoff} if turn.handoff else {})}
 
 
 # --- outside a message: delays, time-outs, schedules, crash recovery (tasks.py rings these) -------------------
@@ -510,7 +605,7 @@ def time_out(services) -> int:
 def run_schedules(services, now: datetime | None = None) -> int:
     """Start flows whose schedule trigger is due this minute (in the `timezone` setting) for the customers with the
     trigger's tag; the flow row keeps the minute, so a restart or a second worker never repeats it. How many runs."""
-    local = now or _local_now(services.settings.get("timezone", "UTC"))
+    local = now or _local_now(_setting(services, "timezone", "UTC"))
     minute = local.strftime("%Y-%m-%dT%H:%M")
     started = 0
     for flow, definition in Flow.current():

@@ -16,7 +16,8 @@ The URL must be https to a public address unless the platform admin allows its h
 when the action is saved and again right before each attempt (what a name resolves to may change). The secret is
 sealed by the vault bound to the URL it was given with (check_action stores "secret_sealed", never the secret): an
 action whose URL is changed without the secret given again is refused, and a sealed secret copied next to another
-URL does not open, so a stored secret never travels to an address it was not given for.
+URL does not open, so a stored secret never travels to an address it was not given for. (An action stored without
+any secret, which no check here lets through, is sent without the signature header.)
 """
 from __future__ import annotations
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from appliance import conversations
@@ -117,6 +120,22 @@ def test_a_pack_installs_once_and_again_only_what_is_missing(client, tenant, nam
     assert third.status_code == 201 and len(third.get_json()["rules"]) == 1 and third.get_json()["flows"] == []
     assert Rule.get_by_id(edited).name == "Giờ mở cửa của tiệm"
     assert installed(tenant.id, name)["human_en"] == third.get_json()["rules"][0]
+
+
+def test_two_installs_at_once_make_one_set(live_server, tenant):
+    """A double click: two requests race on the real server; one creates the pack, the other finds it there."""
+    barrier = threading.Barrier(2)
+
+    def click():
+        barrier.wait()
+        return requests.post(f"{live_server}{URL}/restaurant", json={}, headers=tenant.headers, timeout=60)
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(r.status_code for r in pool.map(lambda _: click(), range(2)))
+    assert statuses == [200, 201]
+    pack = packs.load("restaurant")
+    assert Rule.select().where(Rule.tenant == tenant.id).count() == len(pack["rules"])
+    assert Flow.select().where(Flow.tenant == tenant.id).count() == len(pack["flows"])
 
 
 def test_the_shops_values_go_into_the_replies(client, tenant):

@@ -62,30 +62,25 @@ def available(language: str = "en") -> list[dict]:
 
 def install(tenant, pack_name: str, services=None, values: dict | None = None) -> dict:
     """Create the pack's flows (active) and rules for the tenant, those it does not have yet; the ids created and
-    those kept: {"pack", "rules", "flows", "kept": {"rules", "flows"}}."""
+    those kept: {"pack", "rules", "flows", "kept": {"rules", "flows"}}. (`services`: the interface's; unused today.)"""
     from appliance.automation import flows, rules
 
     pack = load(pack_name)
     filled = fill(pack, chosen_values(pack, tenant, values))
     created, kept = {"rules": [], "flows": []}, {"rules": [], "flows": []}
+    makers = (("flows", Flow, lambda body: flows.create(tenant.id, body, active=True)),  # first: rules may start them
+              ("rules", Rule, lambda body: rules.create(tenant.id, body)))
     with database.atomic("IMMEDIATE"):  # one installer at a time: two clicks never make two sets
-        have_flows, have_rules = Flow.of_pack(tenant.id, pack_name), Rule.of_pack(tenant.id, pack_name)
-        for flow in filled["flows"]:
-            marker = f"{pack_name}:{flow.pop('key')}"
-            if marker in have_flows:
-                kept["flows"].append(have_flows[marker])
-                continue
-            row = flows.create(tenant.id, flow, active=True)
-            Flow.mark_pack(row.id, marker)
-            created["flows"].append(row.id)
-        for rule in filled["rules"]:
-            marker = f"{pack_name}:{rule.pop('key')}"
-            if marker in have_rules:
-                kept["rules"].append(have_rules[marker])
-                continue
-            row = rules.create(tenant.id, rule)
-            Rule.mark_pack(row.id, marker)
-            created["rules"].append(row.id)
+        for kind, model, make in makers:
+            have = model.of_pack(tenant.id, pack_name)
+            for item in filled[kind]:
+                marker = f"{pack_name}:{item.pop('key')}"
+                if marker in have:
+                    kept[kind].append(have[marker])
+                    continue
+                row = make(item)
+                model.mark_pack(row.id, marker)
+                created[kind].append(row.id)
     rules.changed(tenant.id)  # after the commit: a worker that compiled the rules meanwhile saw none of these
     log.info("starter pack %s installed for %s: %d rules and %d flows created, %d kept", pack_name, tenant.id,
              len(created["rules"]), len(created["flows"]), len(kept["rules"]) + len(kept["flows"]))
@@ -97,7 +92,8 @@ def chosen_values(pack: dict, tenant, given: dict | None) -> dict[str, str]:
     if given is None:
         given = {}
     if not isinstance(given, dict):
-        raise AppError(422, "invalid_values", "Give 'values' as an object of texts, e.g. {\"hours_vi\": \"8:00 – 21:00\"}.")
+        raise AppError(422, "invalid_values",
+                       "Give 'values' as an object of texts, e.g. {\"hours_vi\": \"8:00 – 21:00\"}.")
     unknown = sorted(set(given) - set(pack["values"]))
     if unknown:
         raise AppError(422, "unknown_value", f"The {pack['name']} pack has no value '{unknown[0][:40]}'; it has: "

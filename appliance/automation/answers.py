@@ -8,10 +8,11 @@ Decisions, so a shop owner's flow behaves the same everywhere:
   values ("0912345678 hoặc 0987654321", "từ 2 đến 3 triệu", "5/3 hoặc 6/3") it is None: asking again beats guessing.
 - number: digits (number words like "hai" are not read). A dot, comma or space followed by exactly three digits
   groups thousands, so "1.500.000", "1,500,000" and "1 500 000" are 1500000 and "1.500" is 1500; any other dot or
-  comma is the decimal mark ("1,5" and "1.5" are 1.5, "1.500,5" and "1,500.5" are 1500.5). Units multiply: k / nghìn / ngàn / thousand (10^3), tr / triệu / million
-  (10^6), tỷ / tỉ / billion (10^9), so "2 triệu" is 2000000 and "1,5tr", "1tr5", "1 triệu 5" and "1 triệu rưỡi"
-  are 1500000; currency marks (đ, vnd, vnđ, đồng, $, usd) and a "/tháng" after them are dropped. Whole values
-  are ints, others floats; magnitudes above 10^15 are refused.
+  comma is the decimal mark ("1,5" and "1.5" are 1.5, "1.500,5" and "1,500.5" are 1500.5). Units multiply:
+  k / nghìn / ngàn / thousand (10^3), tr / triệu / million (10^6), tỷ / tỉ / billion (10^9), so "2 triệu" is
+  2000000 and "1,5tr", "1tr5", "1 triệu 5" and "1 triệu rưỡi" are 1500000; currency marks (đ, vnd, vnđ, đồng, $,
+  usd) and a "/tháng" after them are dropped. Whole values are ints, others floats; magnitudes above 10^15 are
+  refused.
 - email: one address; the domain is lower-cased, the local part kept as typed.
 - phone: Vietnamese mobiles (10 digits: 03, 05, 07, 08, 09...) and landlines (11 digits: 02...), written with
   spaces, dots, dashes or brackets, after 0, 84, +84, 0084 or "+84 (0)", all become "+84xxxxxxxxx". Other countries
@@ -20,8 +21,8 @@ Decisions, so a shop owner's flow behaves the same everywhere:
 - date: the day before the month always (Vietnamese order: "3/5" is 3 May), as dd/mm/yyyy, dd-mm-yyyy, dd.mm.yyyy,
   d/m, d/m/yy, yyyy-mm-dd, "5 tháng 3 (năm 2027)", "ngày 5/3", "5 March", "March 5, 2027", "ngày 5" / "mùng 5" (the
   next 5th of a month), hôm nay / today, ngày mai / mai / tomorrow, ngày kia / ngày mốt / day after tomorrow,
-  hôm qua / yesterday, or a weekday ("thứ 7", "T7", "chủ nhật", "CN", "friday": the next one after today). A date without a
-  year is the next one on or after `today`. Impossible dates (31/02) are None. The value is ISO "yyyy-mm-dd".
+  hôm qua / yesterday, or a weekday ("thứ 7", "T7", "chủ nhật", "CN", "friday": the next one after today). A date
+  without a year is the next one on or after `today`. Impossible dates (31/02) are None. The value is ISO "yyyy-mm-dd".
 - choice: one of the buttons, by id, by title (case and accents folded), by its number ("2", "số 2") or by a title
   named alone in the answer ("có ạ"); returns the button's id.
 - text: any non-empty answer, trimmed, without control characters, at most MAX_TEXT characters.

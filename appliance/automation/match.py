@@ -124,7 +124,7 @@ class Index:
         """[(key, why)] of every match that matches the message, in the order built.
 
         A regex over the budget: with a `slow` list, (key, sentence) is appended to it and the other matches go on;
-        without one, RegexSlow is raised with its `key` set. Either way the caller disables that rule."""
+        without one, safe_regex.RegexSlow is raised with its `key` set. Either way the caller disables that rule."""
         found = {}
         if message.event is None:
             self.keyword_hits(message.folded, found)
@@ -169,10 +169,10 @@ class Index:
             try:
                 match = compiled.search(subject, self.budget_ms)
             except safe_regex.RegexSlow as exc:
+                exc.key = self.keys[position]
                 if slow is None:
-                    exc.key = self.keys[position]
                     raise
-                slow.append((self.keys[position], exc.message))
+                slow.append((exc.key, exc.message))
                 continue
             if match is not None:
                 found[position] = _pattern_reason(pattern, match)

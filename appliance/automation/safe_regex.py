@@ -1,11 +1,13 @@
 """The one regex engine of the automation: patterns are checked when saved and run with a time budget per message.
 
-Engine: the PyPI `regex` module (a C extension; already installed as a dependency of transformers, so PyInstaller
-bundles it with no hook; pinned in requirements.txt because we import it). Why: its searches take `timeout=`, checked
-inside the C matching loop, so a pattern that backtracks too long is stopped at its budget and the worker goes on;
-with `concurrent=True` it releases the GIL while matching, so the web server's threads are not held either. Python's
-`re` cannot be interrupted (only a killed process would stop it), and `google-re2`, though linear-time, is not
-installed here, lacks lookarounds and backreferences and would be a second C++ library in the binary.
+Engine: the PyPI `regex` module (a C extension, already installed as a dependency of transformers; PyInstaller
+bundles it through this module's import, no hook needed; pinned in requirements.txt because we import it). Why: its
+searches take `timeout=`, checked inside the C matching loop, so a pattern that backtracks too long is stopped at its
+budget and the worker goes on. Python's `re` cannot be interrupted (only a killed process would stop it), and
+`google-re2`, though linear-time, is not installed here, lacks lookarounds and backreferences and would be a second
+C++ library in the binary. Searches keep the GIL (no `concurrent=True`): a message runs dozens of microsecond
+searches, and handing the GIL to another thread at each would make this thread wait for it again each time; a slow
+pattern holds it at most its budget, once, before its rule is disabled.
 
 Syntax: Python's `re` syntax (also `\\p{L}`-style Unicode properties), always case-insensitive. Refused at save
 (RegexRefused, 422 invalid_pattern, a sentence naming the problem): longer than MAX_PATTERN characters, invalid,
@@ -19,9 +21,11 @@ own characters); it errs on the side of refusing, and the time budget catches wh
 
 Matching: text and pattern are NFC-normalized (Vietnamese typed on some keyboards arrives decomposed), only the
 first MAX_TEXT characters are searched (rules answer short questions; this also bounds the polynomial shapes the
-checker lets through), and when the text itself does not match, its folded form is searched too (lower case, no
-accents, đ as d, as keyword rules compare): so the pattern `gia` matches "GIÁ" while `giá` still needs the accent.
-The matched text reported is always the customer's own (the span of the folded match mapped back).
+checker lets through, so a customer cannot get a sound rule disabled by sending a very long message; on a longer
+message `$` and `\\Z` do not match where it was cut: its end is further on), and when the text itself does not
+match, its folded form is searched too (lower case, no accents, đ as d, as keyword rules compare): so the pattern
+`gia` matches "GIÁ" while `giá` still needs the accent. The matched text reported is always the customer's own
+(the span of the folded match mapped back).
 
 Budget: one search of one pattern on one message (the text and its folded form together) may take `budget_ms`
 (the `regex_budget_ms` setting, DEFAULT_BUDGET_MS if not given); past it RegexSlow is raised and the caller disables
@@ -59,8 +63,8 @@ class RegexSlow(AppError):
     status, code = 422, "slow_pattern"
 
     def __init__(self, pattern: str, budget_ms: float, key=None):
-        super().__init__(f"The pattern /{pattern}/ took longer than {budget_ms:g} ms on a message and was stopped; "
-                         f"simplify it (fewer repeats of .* or \\w+) and enable the rule again.")
+        super().__init__(f"The pattern /{pattern}/ took longer than {budget_ms:g} ms (its time budget) on a customer's "
+                         f"message and was stopped; simplify it (fewer repeats of .* or \\w+) and enable the rule again.")
         self.pattern, self.key = pattern, key
 
 
@@ -91,6 +95,7 @@ class _Parser:
 
     def __init__(self, pattern: str):
         self.p, self.i = pattern, 0
+        self.ends, self.multiline = [], False  # spans of $ and \Z; whether (?m) makes $ an end of line too
 
     def refuse(self, what: str):
         raise RegexRefused(f"The pattern uses {what}, which rules do not support; write it with plain re syntax.")
@@ -151,6 +156,8 @@ class _Parser:
             return self.escape()
         self.i += 1
         if c in ("^", "$"):
+            if c == "$":
+                self.ends.append((start, self.i))
             return _Node("empty", start, self.i)
         if c == ".":
             return _Node("char", start, self.i, source="(?s:.)")
@@ -188,6 +195,7 @@ class _Parser:
         if unknown:
             self.refuse(f"'{self.p[start:self.i + flags.end()]}' (the only flags allowed are i, m, s and u)")
         self.i += flags.end()
+        self.multiline = self.multiline or "m" in flags.group(1)
         if flags.group(3) == ")":
             return None  # a global flag: the check treats every pattern as case-insensitive and '.' as any character
         return self.group_body(start, "seq", opened=True)
@@ -229,7 +237,13 @@ class _Parser:
 
     def escape(self) -> _Node:
         start = self.i
-        c = self.peek(1)
+        node = self.escaped(self.peek(1))
+        if self.i > len(self.p):
+            raise RegexRefused(f"The pattern ends in the middle of the escape '{self.p[start:]}'; complete or remove it.")
+        return node
+
+    def escaped(self, c: str) -> _Node:
+        start = self.i
         self.i += 2
         if c.isdigit() and c != "0":
             while self.peek().isdigit() and self.i - start < 3:
@@ -239,6 +253,8 @@ class _Parser:
             self.i = self.p.index(">", self.i) + 1
             return self.backreference(start)
         if c in _ZERO_WIDTH_ESCAPES:
+            if c == "Z":
+                self.ends.append((start, self.i))
             return _Node("empty", start, self.i)
         if c in "pPN":
             if self.peek() == "{":
@@ -272,6 +288,10 @@ class _Shape:
         self.pattern, self.alphabet = pattern, "".join(sorted(letters))
         self.everything = frozenset(self.alphabet)
         self.seen: dict = {}  # (question, id(node) or source) -> answer: each part judged once
+        self.alike: dict = {}  # a character's lower, upper and folded forms -> the sample characters that have it
+        for c in self.alphabet:
+            for form in {c, c.lower(), c.upper(), c.casefold()}:
+                self.alike.setdefault(form, set()).add(c)
 
     def text(self, node: _Node) -> str:
         return self.pattern[node.start:node.end]
@@ -279,9 +299,17 @@ class _Shape:
     def takes(self, source: str) -> frozenset:
         """The sample characters an atom matches (case-insensitively, '.' included newline: over- rather than under-)."""
         if ("takes", source) not in self.seen:
-            engine = regex.compile(source, FLAGS | regex.DOTALL)
-            self.seen["takes", source] = frozenset(c for c in self.alphabet if engine.fullmatch(c))
+            try:
+                engine = regex.compile(source, FLAGS | regex.DOTALL)
+            except regex.error:  # a part read wrongly: assume it takes anything (refuse rather than miss)
+                self.seen["takes", source] = self.everything
+            else:
+                self.seen["takes", source] = frozenset(c for c in self.alphabet if engine.fullmatch(c))
         return self.seen["takes", source]
+
+    def takes_literal(self, c: str) -> frozenset:
+        """The sample characters equal to c but for case (a superset: what the engine's case folding may pair)."""
+        return frozenset({c}.union(*(self.alike.get(form, ()) for form in {c.lower(), c.upper(), c.casefold()})))
 
     def nullable(self, node: _Node) -> bool:
         """Whether the part can match an empty text."""
@@ -308,7 +336,7 @@ class _Shape:
 
     def _first(self, node: _Node) -> frozenset:
         if node.kind == "char":
-            return self.takes(node.source)
+            return self.takes_literal(node.literal) if node.literal else self.takes(node.source)
         if node.kind in ("empty", "look"):
             return frozenset()
         if node.kind == "alt":
@@ -365,10 +393,16 @@ class _Shape:
                         f"alternative start differently, e.g. a(?:b|c) instead of ab|ac.")
 
 
-@functools.lru_cache(maxsize=4096)
 def _tree(pattern: str) -> _Node:
+    return _read(pattern)[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _read(pattern: str) -> tuple[_Node, "_Parser"]:
+    """The pattern's tree and the parser that read it (which knows its end anchors)."""
+    parser = _Parser(pattern)
     try:
-        return _Parser(pattern).parse()
+        return parser.parse(), parser
     except ValueError:  # str.index found no closing character: the engine accepted something we cannot read
         raise RegexRefused("The pattern uses syntax rules do not support; write it with plain re syntax.") from None
 
@@ -441,18 +475,20 @@ class Subject:
     text: str
     folded: str
     origin: tuple | None  # None: ASCII text, whose folded form a case-insensitive search need not look at
+    cut: bool = False  # the message went on past MAX_TEXT: its end is not here
 
     @classmethod
     def of(cls, text: str) -> "Subject":
-        text = _normal(text)[:MAX_TEXT]
+        whole = _normal(text)
+        text, cut = whole[:MAX_TEXT], len(whole) > MAX_TEXT
         if text.isascii():
-            return cls(text, text.lower(), None)
+            return cls(text, text.lower(), None, cut)
         folded, origin = [], []
         for position, c in enumerate(text):
             piece = _fold_char(c)
             folded.append(piece)
             origin += [position] * len(piece)
-        return cls(text, "".join(folded), tuple(origin))
+        return cls(text, "".join(folded), tuple(origin), cut)
 
     def original(self, start: int, end: int) -> str:
         """The customer's text under the folded span [start, end)."""
@@ -468,17 +504,18 @@ class Compiled:
     pattern: str
     engine: object
     literal: str
+    engine_cut: object  # for a cut text: $ and \Z do not match where the text was cut
 
     def search(self, subject: Subject, budget_ms: float = DEFAULT_BUDGET_MS) -> str | None:
         """The first match in the subject's text, else in its folded form, else None; RegexSlow past the budget."""
-        budget = _Budget(budget_ms / 1000)
+        budget, engine = _Budget(budget_ms / 1000), self.engine_cut if subject.cut else self.engine
         try:
-            found = budget.run(self.engine, subject.text)
+            found = budget.run(engine, subject.text)
             if found is not None:
                 return found.group(0)
             if subject.origin is None:
                 return None
-            found = budget.run(self.engine, subject.folded)
+            found = budget.run(engine, subject.folded)
         except TimeoutError:
             raise RegexSlow(self.pattern, budget_ms) from None
         return subject.original(*found.span()) if found is not None else None
@@ -489,23 +526,29 @@ class _Budget:
 
     The engine's `timeout` counts the whole process's CPU time, so while other threads are busy (the model generating)
     it fires early; a search stopped before this thread used its budget is run again with what is left, scaled by the
-    share of the process's CPU time this thread had. This thread's time is what bounds a stuck worker."""
+    share of the process's CPU time this thread had. This thread's time is what bounds a stuck worker. It is read
+    once per search and again only on a time-out (reading it costs more than a typical search): between the two, the
+    wall time spent stands for it (never less)."""
 
     def __init__(self, seconds: float):
-        self.left, self.scale = seconds, 1.0
+        self.seconds, self.left, self.scale = seconds, seconds, 1.0
+        self.cpu = time.thread_time()
 
     def run(self, engine, text: str):
         """engine.search(text) within what is left; TimeoutError when it is used up."""
         while self.left > 0:
-            own, process = time.thread_time(), time.process_time()
+            allowance, started = self.left * self.scale, time.perf_counter()
             try:
-                return engine.search(text, timeout=self.left * self.scale, concurrent=True)
+                found = engine.search(text, timeout=allowance)
             except TimeoutError:
-                share = (time.thread_time() - own) / max(time.process_time() - process, 1e-9)
-                # at most one core per thread of ours: a share below 1/cores is clock noise, not contention
-                self.scale = min(1 / max(share, 1e-9), _CORES)
-            finally:
-                self.left -= time.thread_time() - own
+                used = time.thread_time() - self.cpu
+                self.left = self.seconds - used
+                # the process's CPU clock ran `allowance` out while this thread used at most `used` of it; at most one
+                # core per thread, so a larger ratio is clock noise
+                self.scale = min(max(allowance / max(used, 1e-9), 1.0), _CORES)
+                continue
+            self.left -= time.perf_counter() - started
+            return found
         raise TimeoutError
 
 
@@ -518,10 +561,27 @@ def compiled(pattern: str) -> Compiled:
     except (regex.error, TypeError, ValueError, OverflowError, RecursionError) as exc:
         raise RegexRefused(f"The pattern is not a valid regular expression: {exc}.") from None
     try:
-        needed = max((_fold(text) for text in _required(_tree(normal))), key=len, default="")
-    except (RegexRefused, RecursionError):
-        needed = ""  # a stored pattern from before this check: no pre-filter, the budget still holds
-    return Compiled(pattern, engine, needed if needed.strip() else "")
+        tree, parser = _read(normal)
+    except (RegexRefused, RecursionError):  # a stored pattern from before this check: no pre-filter, the budget holds
+        return Compiled(pattern, engine, "", engine)
+    needed = max((_fold(text) for text in _required(tree)), key=len, default="")
+    return Compiled(pattern, engine, needed if needed.strip() else "", _cut_engine(normal, parser, engine))
+
+
+def _cut_engine(pattern: str, parser: _Parser, engine):
+    """The pattern with its end anchors unable to match at the end of a cut text (with (?m), $ only before a line
+    break); the pattern's own engine when it has none (or the rewrite does not compile)."""
+    if not parser.ends:
+        return engine
+    never = "(?=\n)" if parser.multiline else "(?!)"
+    pieces, last = [], 0
+    for start, end in parser.ends:
+        pieces += [pattern[last:start], never if pattern[start:end] == "$" else "(?!)"]
+        last = end
+    try:
+        return regex.compile("".join(pieces) + pattern[last:], FLAGS)
+    except regex.error:
+        return engine
 
 
 def _fold(text: str) -> str:

@@ -427,3 +427,12 @@ def test_the_test_box_refuses_a_message_longer_than_a_customer_s(client, tenant,
     page = client.get(f"/admin/t/{tenant.id}/rules?text=" + "giá " * 1001)
     assert page.status_code == 200 and "up to 4,000 characters" in field_error(page.data, "text")
     assert b'id="explained"' not in page.data
+
+
+def test_the_test_box_shows_an_active_flow_answering_before_the_rules(client, tenant, owner):
+    booking = flows.create(tenant.id, BOOKING, active=True)
+    rule(tenant, name="Booking words", match={"type": "keyword", "mode": "contains", "keywords": ["đặt lịch"]})
+    page = client.get(f"/admin/t/{tenant.id}/rules?text=Cho mình đặt lịch").get_data(as_text=True)
+    assert 'data-answered-by="flow"' in page and "A flow" in page
+    assert f'<a href="/admin/t/{tenant.id}/flows/{booking.id}" data-flow="{booking.id}">Booking</a>' in page
+    assert "Which day?" in page and "Booking words" not in page.split('id="explained"')[1]

@@ -775,6 +775,11 @@ class Flow(Packed, BaseModel):
         return list(cls.select().where(cls.tenant == tenant_id).order_by(cls.created_at, cls.id))
 
     @classmethod
+    def any_active(cls, tenant_id: str) -> bool:
+        """Whether the tenant has an active flow."""
+        return cls.select().where((cls.tenant == tenant_id) & (cls.active == True)).exists()  # noqa: E712
+
+    @classmethod
     def current(cls, tenant_id: str | None = None, active: bool = True) -> list[tuple["Flow", dict]]:
         """(flow, its current version's definition) of the active flows (of one tenant, if given): one query."""
         query = (cls.select(cls, FlowVersion.definition)

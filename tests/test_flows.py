@@ -432,3 +432,18 @@ def test_a_turn_cut_off_before_its_reply_gives_the_same_messages_when_answered_a
     pipeline.handle_event(services, event_id)  # answered again after the restart
     assert web.replies() == ["Let's book a visit.", "Your phone number?", "Which day?"]
     assert (web.run().step, web.run().status, web.run().tries) == ("when", "waiting", 0)
+
+
+def test_a_resume_cut_off_by_a_crash_is_taken_again_from_its_step(web, tenant, services):
+    """A crash in the middle of a resumed delay leaves the run "running" at the step after the delay (its messages
+    unsent): the sweep (or the next start) makes it due again and the messages go."""
+    active(tenant.id, {"name": "Later", "triggers": [{"type": "keyword", "keywords": ["remind"]}], "start": "ok",
+                       "steps": [{"id": "ok", "type": "send", "text": "Sure.", "next": "d"},
+                                 {"id": "d", "type": "delay", "seconds": 60, "next": "q"},
+                                 {"id": "q", "type": "ask", "text": "Still want the roses?"}]})
+    web.says("remind me")
+    FlowRun.update(status="running", updated_at=utcnow() - timedelta(minutes=3)).where(
+        FlowRun.id == web.run().id).execute()  # the row as the crash left it
+    assert flows.recover(services) == 1 and flows.resume_due(services) == 1
+    assert web.replies() == ["Sure.", "Still want the roses?"]
+    assert (web.run().status, web.run().step) == ("waiting", "q")

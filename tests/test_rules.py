@@ -14,7 +14,7 @@ from appliance.automation import ab, conditions, rules
 from appliance.automation.conditions import Facts
 from appliance.errors import AppError
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, Rule
-from tests.conftest import post_json
+from tests.conftest import post_json, run_benchmark
 from tests.fakes import (  # noqa: F401  (fixtures)
     USERS, connect, fake_messenger, fake_whatsapp, fake_zalo, sample, signed_headers,
 )
@@ -475,3 +475,14 @@ def test_explain_says_what_would_answer_and_changes_nothing(tenant, services, we
     assert rules.explain(tenant.tenant, "tulips", "web", regular, services=services) == {
         "answered_by": "assistant", "why": ["no rule matched: the assistant answers"], "replies": []}
     assert Customer.get_by_id(regular.id).tags == ["greeted"]
+
+
+# --- the benchmark's mechanics ---------------------------------------------------------------------------------
+
+def test_rule_reply_benchmark_runs_and_prints_its_figures():
+    import re
+
+    out = run_benchmark("automation_bench.py", "--only", "rule_reply")
+    assert re.search(r"rule path +\d+\.\d ms +\d+\.\d ms +\d+\.\d ms", out), out
+    assert re.search(r"model path +\d+\.\d ms +\d+\.\d ms +\d+\.\d ms", out), out
+    assert re.search(r"model p50 / rule p50 \(same run\): \d+\.\dx", out), out

@@ -154,6 +154,7 @@ class _Walk:
     timezone: str
     answering: bool = True
     assistant_at: int | None = None
+    deferred: dict | None = None  # outside a message: where the run stopped, written once its messages are stored
 
     @property
     def steps(self) -> dict:
@@ -179,6 +180,9 @@ def _save(walk: _Walk, step: str, status: str, **changes) -> None:
         return
     if status not in FlowRun.ACTIVE:
         changes.setdefault("ended_at", utcnow())
+    if walk.deferred is not None:
+        walk.deferred.update(step=step, status=status, **changes)
+        return
     FlowRun.move(run.id, FlowRun.ACTIVE, step=step, status=status, **changes)
 
 
@@ -326,6 +330,8 @@ def responder(context):
     payload = (context.message.payload or {}).get("button_id")
     if payload and context.message.kind == "button":
         ab.observe(customer.id, "button", payload)  # a tap may be an A/B goal, whoever answers it
+    if FlowRun.active_of(customer.id) is None and not Flow.any_active(context.tenant.id):
+        return None  # most messages: no write lock taken, two indexed reads
     with database.atomic("IMMEDIATE"):
         taken = _take(context)
     if taken is None:
@@ -443,6 +449,7 @@ def _begin(turn: actions.Turn, flow: Flow, definition: dict, conversation: Conve
     run = FlowRun(**values) if turn.dry_run else FlowRun.create(**values)
     turn.source = turn.source or f"flow:{flow.id}"
     walk = _walk(turn, run, definition, kind, answering)
+    walk.deferred = None if answering else {}
     _execute(walk, definition["start"])
     return walk
 
@@ -493,40 +500,40 @@ def _expired(services, run: FlowRun) -> bool:
 
 # --- the test box: what a flow would do with a message (a dry run) ----------------------------------------------
 
-def explain(services, tenant_id: str, text: str, customer: Customer | None = None, channel_kind: str | None = None,
-            payload: str | None = None) -> dict | None:
-    """What the flows would answer, changing nothing: {"answered_by": "flow", "flow": {"id", "name"}, "why",
-    "replies"}, or None when no flow takes the message (the rules and the assistant then get it)."""
-    person = customer or Customer(tenant=tenant_id, tags=[], custom_fields={})
-    turn = actions.Turn(services, tenant_id, person, dry_run=True, text=text or "")
+def explain(tenant, message: match.Message, facts: Facts, customer: Customer | None = None) -> dict | None:
+    """What the flows would answer (rules.explain asks them first), changing nothing: {"answered_by": "flow",
+    "flow": {"id", "name"}, "why", "replies"}, or None when no flow takes the message."""
+    person = customer or Customer(tenant=tenant.id, tags=[], custom_fields={})
+    turn = actions.Turn(None, tenant.id, person, dry_run=True, text=message.text)
     run = FlowRun.active_of(customer.id) if customer is not None else None
-    if run is not None and run.status != "delayed" and not _expired(services, run):
+    if run is not None and run.status != "delayed" and not _expired(None, run):
         flow = Flow.get_by_id(run.flow_id)
-        language = STOP_WORDS.get(match.words(text or ""))
+        language = STOP_WORDS.get(message.folded)
         if language:
             turn.outbounds.append(Outbound(to="", text=STOPPED[language]))
-            return _explained(flow, turn, f"'{text}' leaves flow '{flow.name}'")
+            return _explained(flow, turn, f"'{message.text}' leaves flow '{flow.name}'")
         definition = FlowVersion.definition_of(run.flow_id, run.version)
         step = {s["id"]: s for s in definition["steps"]}.get(run.step)
-        if step is None or step["type"] != "ask":
+        walk = _Walk(turn, run, definition, facts.channel_kind or "", facts.zone)
+        if step is None or step["type"] != "ask" or not _answer(walk, step, message.text, message.payload):
             return None
-        answered = _answer(_walk(turn, run, definition, channel_kind or ""), step, text or "", payload)
-        return _explained(flow, turn, f"the customer is in flow '{flow.name}', which waits on step '{step['id']}'") \
-            if answered else None
-    return _explain_trigger(turn, tenant_id, text, customer, channel_kind, payload)
+        return _explained(flow, turn, f"the customer is in flow '{flow.name}', which waits on step '{step['id']}'")
+    return _explain_trigger(turn, tenant.id, message, facts, first=customer is None)
 
 
-def _explain_trigger(turn, tenant_id, text, customer, channel_kind, payload) -> dict | None:
-    message = match.Message.of(text or "", payload)
+def _explain_trigger(turn: actions.Turn, tenant_id: str, message: match.Message, facts: Facts,
+                     first: bool) -> dict | None:
+    """The flow whose trigger the message matches, run as far as it goes (a draft run, nothing stored)."""
     for flow, definition in Flow.current(tenant_id):
         for trigger in definition.get("triggers", ()):
-            hit = match.why(trigger, message) if trigger["type"] in ("keyword", "payload") else (
-                "event first_message" if trigger["type"] == "event" and trigger["event"] == "first_message"
-                and customer is None else None)
+            if trigger["type"] in ("keyword", "payload"):
+                hit = match.why(trigger, message)
+            else:
+                hit = "event first_message" if first and trigger.get("event") == "first_message" else None
             if hit:
                 run = FlowRun(tenant=tenant_id, flow=flow.id, version=flow.version, step=definition["start"],
                               status="running")
-                _execute(_walk(turn, run, definition, channel_kind or ""), definition["start"])
+                _execute(_Walk(turn, run, definition, facts.channel_kind or "", facts.zone), definition["start"])
                 return _explained(flow, turn, f"flow '{flow.name}' starts: {hit}")
     return None
 
@@ -554,15 +561,19 @@ def resume(services, run_id: int) -> bool:
                         conversation_id=conversation.id)
     walk = _walk(turn, run, FlowVersion.definition_of(run.flow_id, run.version), conversation.channel.kind,
                  answering=False)
+    walk.deferred = {}
     _execute(walk, run.step)
-    _deliver(services, conversation, turn)
+    _deliver(services, conversation, walk)
     return True
 
 
-def _deliver(services, conversation: Conversation, turn: actions.Turn) -> None:
-    """Send what a turn outside a message said (a resumed delay, a schedule) and do its hand-off."""
+def _deliver(services, conversation: Conversation, walk: _Walk) -> None:
+    """Send what a turn outside a message said (a resumed delay, a schedule), do its hand-off, then write where the
+    run stopped: a crash before that leaves it "running" at the step it began with, and `recover` takes that step
+    again (a message may go twice, none is lost)."""
     from appliance import conversations
 
+    turn = walk.turn
     outs = turn.outbounds
     try:
         if outs:
@@ -572,6 +583,9 @@ def _deliver(services, conversation: Conversation, turn: actions.Turn) -> None:
             conversations.handoff(services, conversation, reason=turn.handoff)
     except AppError as exc:  # the window closed or the channel went: the flow cannot reach the customer
         log.info("a flow's messages to conversation %d were not sent: %s", conversation.id, exc.code)
+        walk.deferred.update(status="failed", error=f"Its messages could not be sent: {exc.message}",
+                             ended_at=utcnow())
+    FlowRun.move(walk.run.id, ("running",), **walk.deferred)
 
 
 def resume_due(services) -> int:
@@ -580,16 +594,11 @@ def resume_due(services) -> int:
 
 
 def recover(services, grace: timedelta = CRASH_GRACE) -> int:
-    """Runs a crash left "running" mid-turn (for longer than `grace`; at start-up: all) go back to where their row
-    says: waiting on their ask, or due now. How many."""
-    count = 0
-    for run in FlowRun.idle(("running",), utcnow() - grace):
-        step = {s["id"]: s for s in (FlowVersion.definition_of(run.flow_id, run.version) or {"steps": []})["steps"]}
-        if step.get(run.step, {}).get("type") == "ask":
-            count += FlowRun.move(run.id, ("running",), status="waiting")
-        else:
-            count += FlowRun.move(run.id, ("running",), status="delayed", resume_at=utcnow())
-    return count
+    """Runs a crash left "running" outside a message (a resumed delay, a scheduled start: for longer than `grace`;
+    at start-up all) are due again at the step their row names. (A turn answering a message is one transaction:
+    it never leaves a run "running".) How many."""
+    return sum(FlowRun.move(run.id, ("running",), status="delayed", resume_at=utcnow())
+               for run in FlowRun.idle(("running",), utcnow() - grace))
 
 
 def time_out(services) -> int:
@@ -633,8 +642,8 @@ def _scheduled(services, flow: Flow, definition: dict, customer: Customer) -> bo
     if conversation.status != "open":
         return False
     turn = actions.Turn(services, flow.tenant_id, customer, source=f"flow:{flow.id}", conversation_id=conversation.id)
-    _begin(turn, flow, definition, conversation, conversation.channel.kind, answering=False)
-    _deliver(services, conversation, turn)
+    walk = _begin(turn, flow, definition, conversation, conversation.channel.kind, answering=False)
+    _deliver(services, conversation, walk)
     return True
 
 

@@ -93,14 +93,14 @@ class Index:
         self.payloads, self.events = defaultdict(list), defaultdict(list)
         self.patterns = []  # (position, pattern as written, safe_regex.Compiled)
         for position, (_, match) in enumerate(entries):
-            self.add(position, match)
+            self._add(position, match)
 
     @classmethod
     def build(cls, entries, budget_ms: float = safe_regex.DEFAULT_BUDGET_MS) -> "Index":
         """The index of (key, match) pairs, in their order (a rule's priority order)."""
         return cls(list(entries), budget_ms)
 
-    def add(self, position: int, match: dict):
+    def _add(self, position: int, match: dict):
         kind = match.get("type")
         if kind == "keyword":
             written = match.get("mode", "contains")
@@ -127,9 +127,9 @@ class Index:
         without one, safe_regex.RegexSlow is raised with its `key` set. Either way the caller disables that rule."""
         found = {}
         if message.event is None:
-            self.keyword_hits(message.folded, found)
+            self._keyword_hits(message.folded, found)
             if message.text and self.patterns:
-                self.pattern_hits(safe_regex.Subject.of(message.text), found, slow)
+                self._pattern_hits(safe_regex.Subject.of(message.text), found, slow)
         if message.payload is not None:
             for position in self.payloads.get(message.payload, ()):
                 found[position] = f"payload '{message.payload}'"
@@ -138,7 +138,7 @@ class Index:
                 found[position] = f"event {message.event}"
         return [(self.keys[position], found[position]) for position in sorted(found)]
 
-    def keyword_hits(self, folded: str, found: dict):
+    def _keyword_hits(self, folded: str, found: dict):
         """The reason of each keyword match: its first keyword (in the match's order) that the text has."""
         first = {}  # position -> lowest keyword number found
 
@@ -162,7 +162,7 @@ class Index:
             keywords, mode = self.keywords[position]
             found[position] = f"keyword '{keywords[number]}' ({mode})"
 
-    def pattern_hits(self, subject: safe_regex.Subject, found: dict, slow: list | None):
+    def _pattern_hits(self, subject: safe_regex.Subject, found: dict, slow: list | None):
         for position, pattern, compiled in self.patterns:
             if compiled.literal and compiled.literal not in subject.folded:
                 continue

@@ -622,11 +622,6 @@ def explain(tenant, text: str, channel_kind: str | None = None, customer: Custom
     zone = services.settings.timezone if services is not None else "UTC"
     person = customer or Customer(tenant=tenant.id, tags=[], custom_fields={})
     kind = channel_kind or (customer.channel.kind if customer is not None else None)
-    from appliance.automation import flows  # here, not at the top: flows checks its steps with this module's checks
-
-    flowing = flows.explain(services, tenant.id, text, customer, kind if kind in KINDS else None, payload)
-    if flowing is not None:
-        return flowing
     facts = Facts(kind if kind in KINDS else None, list(person.tags or []), dict(person.custom_fields or {}), zone)
     message = match.Message.of(text or "", payload)
     by_flow = _flow_explain(tenant, message, facts, customer)

@@ -15,7 +15,9 @@ a repeat count over MAX_COUNT, engine-specific features (fuzzy matching, recursi
 that can match an empty text (it would answer every message), and the shapes that backtrack catastrophically:
 - a repeat inside a repeat where both can take the same characters: `(a+)+$`, `(a*)*`, `(\\w+\\s?)+`, `(.*a){20}`;
 - alternatives inside a repeat that can start with the same character: `(a|a)*`, `(\\w|\\d)+`, `(ab|ac)*`;
-- three or more unbounded repeats in a row that can take the same characters: `\\s*\\s*\\s*\\s*$`.
+- two unbounded repeats that can take the same characters, at most 2 such characters apart, where the pattern may
+  start almost anywhere (fewer than 2 fixed characters before them): `a+a+b`, `\\w+\\w+\\d`, `x.*@.*\\.com`;
+- three or more unbounded repeats in a row that can take the same characters: `giá.*bao.*nhiêu.*ship.*nhé`.
 The check is an analysis of the pattern's tree over a sample alphabet (ASCII, Vietnamese letters and the pattern's
 own characters); it errs on the side of refusing, and the time budget catches whatever it misses.
 
@@ -49,6 +51,7 @@ DEFAULT_BUDGET_MS = 20.0
 FLAGS = regex.IGNORECASE | regex.UNICODE | regex.VERSION0
 INF = float("inf")
 _CORES = os.cpu_count() or 1
+_ATTEMPTS = 8  # searches of one text stopped early by other threads' CPU time before it counts as too slow
 
 
 class RegexRefused(AppError):
@@ -363,6 +366,7 @@ class _Shape:
             chain = []
             for child, child_after in zip(node.children, reversed(follows)):
                 chain += self.walk(child, child_after, loop)
+            self.refuse_neighbour_repeats(node.children)
             return chain
         if node.kind == "alt":
             if loop is not None:
@@ -381,6 +385,45 @@ class _Shape:
             return ([node] if ambiguous and node.high == INF else []) + chain
         return []
 
+    def refuse_neighbour_repeats(self, items: tuple):
+        """Two unbounded repeats that can take the same characters, at most 2 such characters apart, where the pattern
+        may start almost anywhere (fewer than 2 fixed characters before them): every split of a long run of those
+        characters is tried from every start (`a+a+b`, `\\w+\\w+\\d`, `x.*@.*\\.com` take ~0.1-1 s on 1,000)."""
+        items, fixed = _flat(items), 0
+        for number, first in enumerate(items):
+            if fixed < 2 and _unbounded(first):
+                taken, between = self.first(first.children[0]), 0
+                for later in items[number + 1:]:
+                    if _unbounded(later) and taken & self.first(later.children[0]):
+                        if between <= 2:
+                            raise RegexRefused(
+                                f"The repeats '{self.text(first)}' and '{self.text(later)}' come one after the other "
+                                f"({between} character{'' if between == 1 else 's'} between them) and can take the "
+                                f"same characters, so a message that almost matches can take very long (every way of "
+                                f"splitting it is tried); merge them, make one narrower (e.g. [^@]* instead of .* "
+                                f"before @) or start the pattern with a word it needs.")
+                        break
+                    if later.kind in ("empty", "look"):
+                        continue
+                    if later.kind not in ("char", "alt", "repeat") or not self.first(later) & taken:
+                        break
+                    if later.kind == "repeat" and (later.high == INF or later.children[0].kind != "char"):
+                        break
+                    between += later.low if later.kind == "repeat" else 1
+            fixed += self.fixed(first)
+
+    def fixed(self, node: _Node) -> int:
+        """How many literal characters every match of the part has (a lower bound)."""
+        if node.kind == "char":
+            return 1 if node.literal else 0
+        if node.kind == "seq":
+            return sum(self.fixed(child) for child in node.children)
+        if node.kind == "alt":
+            return min(self.fixed(child) for child in node.children)
+        if node.kind == "repeat":
+            return node.low * self.fixed(node.children[0]) if node.low < INF else 0
+        return 0
+
     def refuse_overlapping_alternatives(self, node: _Node, after: frozenset, loop: _Node):
         starts = [self.first(b) | (after if self.nullable(b) else frozenset()) for b in node.children]
         for i, one in enumerate(starts):
@@ -395,6 +438,16 @@ class _Shape:
 
 def _tree(pattern: str) -> _Node:
     return _read(pattern)[0]
+
+
+def _flat(items: tuple) -> list:
+    """A sequence's parts with its groups opened (a group's parts follow each other as the sequence's do)."""
+    return [part for item in items for part in (_flat(item.children) if item.kind == "seq" else [item])]
+
+
+def _unbounded(node: _Node) -> bool:
+    """An unbounded repeat of one character class (`.*`, `\\w+`, `[ab]*`): what can split a run of characters."""
+    return node.kind == "repeat" and node.high == INF and node.low < node.high and node.children[0].kind == "char"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -536,7 +589,11 @@ class _Budget:
 
     def run(self, engine, text: str):
         """engine.search(text) within what is left; TimeoutError when it is used up."""
-        while self.left > 0:
+        for _ in range(_ATTEMPTS):
+            if self.left <= 0:  # by wall time: was it this thread's? (a preempted thread used less)
+                self.left = self.seconds - (time.thread_time() - self.cpu)
+                if self.left <= 0:
+                    break
             allowance, started = self.left * self.scale, time.perf_counter()
             try:
                 found = engine.search(text, timeout=allowance)

@@ -192,16 +192,24 @@ def test_a_refused_rule_says_why_next_to_its_field_and_keeps_what_was_typed(clie
     assert Rule.select().count() == 0
 
 
-def test_a_webhook_secret_is_never_shown_and_survives_an_edit(client, tenant, owner):
-    made = rule(tenant, actions=[{"type": "reply", "text": "Thanks"},
-                                 {"type": "webhook", "url": "https://crm.example/hook", "secret": "s3cret-value"}])
-    stored = Rule.get_by_id(made.id).actions
+def test_a_webhook_secret_is_never_shown_and_survives_an_edit(client, settings, tenant, owner):
+    settings["outbound_allow_hosts"] = "crm.example"  # a public address is checked at save; this one resolves nowhere
+    secret = "s3cret-value-for-the-crm"
+    hook = {"type": "webhook", "url": "https://crm.example/hook", "secret": secret}
+    form = rule_form(name="Price question", keywords="giá\nprice", reply="Thanks", actions=json.dumps([hook]))
+    assert form_post(client, f"/admin/t/{tenant.id}/rules/new", form).status_code == 302
+    made = Rule.get(Rule.name == "Price question")
+    stored = made.actions
     page = client.get(f"/admin/t/{tenant.id}/rules/{made.id}").get_data(as_text=True)
-    assert "s3cret-value" not in page and "secret_set" in page
+    assert secret not in page and "secret_set" in page
     actions = re.search(r'<textarea id="f-actions"[^>]*>([^<]*)</textarea>', page).group(1).replace("&#34;", '"')
     form = rule_form(name="Price question", keywords="giá\nprice", reply="Thanks", actions=actions)
     assert form_post(client, f"/admin/t/{tenant.id}/rules/{made.id}", form).status_code == 302
     assert Rule.get_by_id(made.id).actions == stored  # the webhook keeps its secret, whatever form it is stored in
+    moved = rule_form(name="Price question", keywords="giá", reply="Thanks",
+                      actions=actions.replace("https://crm.example/hook", "https://crm.example/other"))
+    refused = form_post(client, f"/admin/t/{tenant.id}/rules/{made.id}", moved)
+    assert refused.status_code == 422 and "secret" in field_error(refused.data, "actions")
 
 
 # --- rules: order, on/off, delete ----------------------------------------------------------------------------

@@ -141,7 +141,7 @@ def _save_rule(tenant: Tenant, body: dict, rule: Rule | None) -> dict[str, str]:
             body["priority"] = max((r.priority for r in Rule.of_tenant(tenant.id)), default=0) + 10
             rule_engine.create(tenant.id, body)
         else:
-            body.update(priority=rule.priority, actions=keep_secrets(body["actions"], rule.actions))
+            body.update(priority=rule.priority, actions=unmasked(body["actions"]))
             rule_engine.update(rule, body, partial=False)
     except AppError as exc:
         return {rule_field(exc.message, body, request.form): refusal(exc)}
@@ -166,32 +166,19 @@ def rule_field(message: str, body: dict, form) -> str:
     return "actions"
 
 
-def keep_secrets(actions: list, stored: list) -> list:
-    """The form's actions with each webhook's stored signing secret put back: the form never shows a secret (the
-    JSON box has "secret_set": true instead), so an unchanged webhook keeps its own, bound to its URL."""
-    secrets = {}
-
-    def collect(items):
-        for item in items or ():
-            if isinstance(item, dict) and item.get("type") == "webhook" and item.get("secret"):
-                secrets[item.get("url")] = item["secret"]
-            for variant in (item.get("variants") or ()) if isinstance(item, dict) else ():
-                collect(variant.get("actions") if isinstance(variant, dict) else ())
-
-    def restore(items):
-        out = []
-        for item in items:
-            if isinstance(item, dict) and item.pop("secret_set", None) and "secret" not in item \
-                    and item.get("url") in secrets:
-                item["secret"] = secrets[item["url"]]
-            for variant in (item.get("variants") or ()) if isinstance(item, dict) else ():
-                if isinstance(variant, dict) and isinstance(variant.get("actions"), list):
-                    variant["actions"] = restore(variant["actions"])
-            out.append(item)
-        return out
-
-    collect(stored)
-    return restore(actions)
+def unmasked(actions: list) -> list:
+    """The form's actions without the "secret_set" marks shown in place of webhook secrets (A/B variants too): the
+    rules module keeps a webhook's stored secret while its URL stays the same."""
+    out = []
+    for item in actions:
+        if isinstance(item, dict):
+            item = {k: v for k, v in item.items() if k != "secret_set"}
+            if isinstance(item.get("variants"), list):
+                item["variants"] = [{**v, "actions": unmasked(v["actions"])}
+                                    if isinstance(v, dict) and isinstance(v.get("actions"), list) else v
+                                    for v in item["variants"]]
+        out.append(item)
+    return out
 
 
 def _rule_page(tenant: Tenant, rule: Rule | None, form: dict, errors: dict):

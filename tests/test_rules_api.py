@@ -159,7 +159,7 @@ REPLY = {"type": "reply", "text": "ok"}
                    "variants": [{"name": "a", "actions": [REPLY]},
                                 {"name": "b", "actions": [REPLY, {"type": "reply"}]}]}]}, "invalid_action",
      "actions[0].variants[1].actions[1].text:"),
-    ({"actions": [{"type": "ab", "experiment": "e", "goal": {"type": "win"}, "variants": []}]}, "invalid_variants",
+    ({"actions": [{"type": "ab", "experiment": "e", "goal": {"type": "win"}, "variants": []}]}, "invalid_goal",
      "actions[0]:"),
     ({"match": {"type": "event", "event": "unfollow"}}, "invalid_action", "actions[0].type:"),
 ])

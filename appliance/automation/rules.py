@@ -230,20 +230,30 @@ def _check_webhook(action: dict, where: str) -> dict:
 
 
 def _check_ab(action: dict, where: str) -> dict:
-    """ab.check_action (experiment, goal, variants), each variant's actions checked here and named by their place."""
+    """An A/B action: its goal and variants by ab's checks (as a flow's ab step), each variant's actions here."""
     from appliance.automation import ab
 
-    places = {}  # the variants' actions by identity: ab.check_action hands them to check_inner one by one
-    for v, variant in enumerate(action.get("variants") if isinstance(action.get("variants"), list) else ()):
-        inner = variant.get("actions") if isinstance(variant, dict) else None
-        for n, item in enumerate(inner if isinstance(inner, list) else ()):
-            places[id(item)] = f"{where}.variants[{v}].actions[{n}]"
+    experiment = _text(action.get("experiment"), f"{where}.experiment", ab.MAX_NAME, "the experiment's name")
     try:
-        return ab.check_action(action, lambda item: check_action(item, places.get(id(item), f"{where}.variants")))
-    except RuleError:
-        raise
+        goal = ab.check_goal(action.get("goal"))
+        variants = ab.check_variants(action.get("variants"), f"{where}.variants")
     except AppError as exc:
         raise AppError(exc.status, exc.code, f"{where}: {exc.message}") from None
+    return {"experiment": experiment, "goal": goal,
+            "variants": [_variant(variant, f"{where}.variants[{n}]") for n, variant in enumerate(variants)]}
+
+
+def _variant(variant: dict, where: str) -> dict:
+    _only(variant, ("name", "weight", "actions"), where, "a variant", "invalid_action")
+    inner = variant.get("actions")
+    if not isinstance(inner, list) or not 0 < len(inner) <= MAX_ACTIONS:
+        raise RuleError(f"{where}.actions: give a list of 1-{MAX_ACTIONS} actions.", "invalid_action")
+    for n, item in enumerate(inner):
+        if isinstance(item, dict) and item.get("type") == "ab":
+            raise RuleError(f"{where}.actions[{n}].type: an A/B variant cannot hold another A/B action.",
+                            "invalid_action")
+    return {"name": variant["name"], "weight": variant["weight"],
+            "actions": [check_action(item, f"{where}.actions[{n}]") for n, item in enumerate(inner)]}
 
 
 ACTION_CHECKS = {"reply": _check_reply, "template": _check_template, "tag": _check_tag, "untag": _check_tag,

@@ -1,6 +1,8 @@
 """Safe regex: catastrophic shapes refused at save with the problem named, a CPU-time budget per message that stops
 whatever slips through, accent-folded matching, and match.Index giving the same answers as why() rule by rule."""
+import hashlib
 import re
+import threading
 import time
 
 import pytest
@@ -109,6 +111,38 @@ def test_a_pattern_that_slips_past_the_checker_costs_at_most_its_budget(pattern,
     assert cpu_ms < 2 * budget_ms and wall_ms < 3000, (cpu_ms, wall_ms)
     assert (info.value.status, info.value.code) == (422, "slow_pattern")
     assert f"/{pattern}/ took longer than 20 ms (its time budget)" in info.value.message
+
+
+def test_other_threads_cpu_time_does_not_count_against_a_pattern():
+    """The engine's clock is the process's CPU time: busy threads (the model generating) must not make a sound
+    pattern look slow. Three threads hashing (GIL released) next to a search that needs about a third of its budget."""
+    pattern, text = r"(\w+\s)+$", "ab " * 333 + "!"  # quadratic: ~10 ms of CPU, no match
+    safe_regex.check(pattern)
+    alone = []
+    for _ in range(3):
+        cpu = time.thread_time()
+        assert safe_regex.search(pattern, text, budget_ms=10_000) is None
+        alone.append((time.thread_time() - cpu) * 1000)
+    budget_ms = 3 * min(alone)
+    stop = threading.Event()
+
+    def hash_forever():
+        data = b"x" * 4_000_000
+        while not stop.is_set():
+            hashlib.sha256(data).digest()
+
+    busy = [threading.Thread(target=hash_forever) for _ in range(3)]
+    for thread in busy:
+        thread.start()
+    try:
+        for _ in range(3):
+            cpu = time.thread_time()
+            assert safe_regex.search(pattern, text, budget_ms) is None
+            assert (time.thread_time() - cpu) * 1000 < 2 * budget_ms
+    finally:
+        stop.set()
+        for thread in busy:
+            thread.join()
 
 
 def test_the_index_reports_a_slow_regex_and_keeps_matching_the_others():

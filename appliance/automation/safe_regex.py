@@ -35,7 +35,6 @@ the rule with the exception's sentence as the reason."""
 from __future__ import annotations
 
 import functools
-import os
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ MAX_TEXT = 1000
 DEFAULT_BUDGET_MS = 20.0
 FLAGS = regex.IGNORECASE | regex.UNICODE | regex.VERSION0
 INF = float("inf")
-_CORES = os.cpu_count() or 1
+_SHARE = 8  # a thread of a busy process may get 1/8 of its CPU time; past that a search counts as slow
 _ATTEMPTS = 8  # searches of one text stopped early by other threads' CPU time before it counts as too slow
 
 
@@ -600,9 +599,9 @@ class _Budget:
             except TimeoutError:
                 used = time.thread_time() - self.cpu
                 self.left = self.seconds - used
-                # the process's CPU clock ran `allowance` out while this thread used at most `used` of it; at most one
-                # core per thread, so a larger ratio is clock noise
-                self.scale = min(max(allowance / max(used, 1e-9), 1.0), _CORES)
+                # the process's CPU clock ran `allowance` out while this thread used at most `used` of it (if the
+                # other threads go idle during the next attempt, it may use up to `scale` times what is left)
+                self.scale = min(max(allowance / max(used, 1e-9), 1.0), _SHARE)
                 continue
             self.left -= time.perf_counter() - started
             return found

@@ -1,6 +1,7 @@
 """The admin console's automation pages (issue 12): the rules table, form, order, on/off, delete and test box; the
 starter packs; the flows list, a flow's steps with the checker's problems next to their step, its JSON editor,
 activate/deactivate, import/export; the A/B results. Roles, CSRF, other tenants and hostile names too."""
+import html
 import json
 import re
 from urllib.parse import quote
@@ -444,3 +445,15 @@ def test_the_test_box_shows_an_active_flow_answering_before_the_rules(client, te
     assert 'data-answered-by="flow"' in page and "A flow" in page
     assert f'<a href="/admin/t/{tenant.id}/flows/{booking.id}" data-flow="{booking.id}">Booking</a>' in page
     assert "Which day?" in page and "Booking words" not in page.split('id="explained"')[1]
+
+
+@pytest.mark.parametrize("language, name", [("en", "New flow"), ("vi", "Luồng mới")])
+def test_the_new_flow_box_holds_a_flow_that_saves_as_it_is(client, tenant, owner, language, name):
+    client.post("/admin/language", data={"language": language, "csrf": form_token(client)})
+    page = client.get(f"/admin/t/{tenant.id}/flows").get_data(as_text=True)
+    source = html.unescape(re.search(r'<textarea id="f-definition"[^>]*>([^<]*)</textarea>', page).group(1))
+    response = form_post(client, f"/admin/t/{tenant.id}/flows/import", {"definition": source})
+    assert response.status_code == 302
+    made = Flow.get(Flow.tenant == tenant.id)
+    assert made.name == name and not made.active
+    assert [s["type"] for s in FlowVersion.definition_of(made.id, 1)["steps"]] == ["ask", "send"]

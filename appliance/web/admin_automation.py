@@ -337,8 +337,19 @@ def delete_rule(user: User, tenant: Tenant, rule_id: str):
 @blueprint.get("/t/<tenant_id>/flows")
 @tenant_page(*VIEWERS)
 def flows(user: User, tenant: Tenant):
-    """The flows, the import form and the A/B tests' results."""
-    return _flows_page(user, tenant, {}, [], "")
+    """The flows, the form for a new or imported flow (filled with a small flow to start from) and the A/B tests'
+    results."""
+    return _flows_page(user, tenant, {}, [], _pretty_object(starter_flow()))
+
+
+def starter_flow() -> dict:
+    """A small flow in the reader's language for the new-flow box: a keyword trigger, a question, a thank-you."""
+    return {"name": gettext("New flow"),
+            "triggers": [{"type": "keyword", "mode": "contains", "keywords": [gettext("book")]}],
+            "start": "ask_phone", "steps": [
+                {"id": "ask_phone", "type": "ask", "text": gettext("Which phone number can we call you on?"),
+                 "field": "phone", "validate": "phone", "next": "thanks"},
+                {"id": "thanks", "type": "send", "text": gettext("Thank you! We will call you soon.")}]}
 
 
 def _flows_page(user: User, tenant: Tenant, errors: dict, problems: list, definition: str):

@@ -457,3 +457,16 @@ def test_the_new_flow_box_holds_a_flow_that_saves_as_it_is(client, tenant, owner
     made = Flow.get(Flow.tenant == tenant.id)
     assert made.name == name and not made.active
     assert [s["type"] for s in FlowVersion.definition_of(made.id, 1)["steps"]] == ["ask", "send"]
+
+
+def test_a_long_list_of_rules_comes_in_pages_and_moves_across_them(client, tenant, owner):
+    made = [rule(tenant, name=f"Rule {n}") for n in range(103)]
+    url = f"/admin/t/{tenant.id}/rules"
+    first, second = client.get(url).get_data(as_text=True), client.get(f"{url}?page=2").get_data(as_text=True)
+    assert table_order(first) == [r.id for r in made[:100]] and table_order(second) == [r.id for r in made[100:]]
+    assert "Rules 101–103 of 103" in second and 'rel="prev"' in second and 'rel="next"' not in second
+    moved = form_post(client, f"{url}/{made[100].id}/move", {"direction": "up", "page": "2"})
+    assert moved.headers["Location"] == f"{url}?page=2#rules"
+    assert table_order(client.get(f"{url}?page=2").get_data(as_text=True))[0] == made[99].id
+    assert table_order(client.get(url).get_data(as_text=True))[-1] == made[100].id
+    assert table_order(client.get(f"{url}?page=99").get_data(as_text=True))[0] == made[99].id  # the last page

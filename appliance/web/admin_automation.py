@@ -8,6 +8,7 @@ writes (rules.check_rule, flows.check_flow...), so the page and the JSON API ref
 from __future__ import annotations
 
 import json
+import math
 import re
 
 from flask import Response, flash, redirect, render_template, request, url_for
@@ -22,6 +23,7 @@ from appliance.web.i18n import error_text, format_number, gettext, language
 
 VIEWERS = (*ADMINS, "agent")
 MAX_JSON = 200_000  # characters of a pasted or uploaded flow
+RULES_PAGE = 100  # rules per page of the table (a tenant may have thousands)
 MAX_TEST_TEXT = 4000  # characters of the test box's message (a customer's message is shorter)
 
 
@@ -40,10 +42,22 @@ def rules(user: User, tenant: Tenant):
             explained = explain(tenant, text, channel)
         except AppError as exc:
             test_errors = {"text": refusal(exc)}
-    return render_template("rules.html", tenant=tenant, rules=Rule.of_tenant(tenant.id), flow_names=_flow_names(tenant),
-                           can_edit=user.role in ADMINS, explained=explained, test_text=text, test_channel=channel,
-                           test_errors=test_errors, channel_kinds=_channel_kinds(),
+    total = Rule.count_of(tenant.id)
+    pages = max(1, math.ceil(total / RULES_PAGE))
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    return render_template("rules.html", tenant=tenant, rules=Rule.page_of(tenant.id, page, RULES_PAGE),
+                           offset=(page - 1) * RULES_PAGE, total=total, page=page, pages=pages,
+                           flow_names=_flow_names(tenant), can_edit=user.role in ADMINS, explained=explained,
+                           test_text=text, test_channel=channel, test_errors=test_errors,
+                           channel_kinds=_channel_kinds(),
                            packs=packs.available(language()) if user.role in ADMINS else [])
+
+
+def _back_to_rules(tenant: Tenant):
+    """The rules page the form was sent from (its page of the table)."""
+    page = request.form.get("page", 1, type=int)
+    return redirect(url_for("admin.rules", tenant_id=tenant.id, **({"page": page} if page and page > 1 else {}))
+                    + "#rules")
 
 
 def explain(tenant: Tenant, text: str, channel: str) -> dict:
@@ -70,9 +84,10 @@ def _ref(value) -> str | None:
     return value.get("id") if isinstance(value, dict) else value
 
 
-def _sources(tenant: Tenant) -> dict[str, str]:
-    """"rule:<id>" and "flow:<id>" (where an experiment is defined) -> the rule's or the flow's name."""
-    return {**{f"rule:{rule.id}": rule.name for rule in Rule.of_tenant(tenant.id)},
+def _sources(tenant: Tenant, experiments: list[dict]) -> dict[str, str]:
+    """"rule:<id>" and "flow:<id>" (where these experiments are defined) -> the rule's or the flow's name."""
+    rule_ids = [e["source"].removeprefix("rule:") for e in experiments if e.get("source", "").startswith("rule:")]
+    return {**{f"rule:{rule_id}": name for rule_id, name in Rule.names(tenant.id, rule_ids).items()},
             **{f"flow:{flow_id}": name for flow_id, name in _flow_names(tenant).items()}}
 
 
@@ -303,7 +318,7 @@ def move_rule(user: User, tenant: Tenant, rule_id: str):
     if 0 <= there < len(ordered):
         ordered[here], ordered[there] = ordered[there], ordered[here]
         rule_engine.reorder(tenant.id, ordered)
-    return redirect(url_for("admin.rules", tenant_id=tenant.id) + "#rules")
+    return _back_to_rules(tenant)
 
 
 @blueprint.post("/t/<tenant_id>/rules/<rule_id>/switch")
@@ -314,7 +329,7 @@ def switch_rule(user: User, tenant: Tenant, rule_id: str):
     enabled = request.form.get("enabled") == "on"
     rule_engine.update(rule, {"enabled": enabled})
     flash(gettext("%(name)s is on.", name=rule.name) if enabled else gettext("%(name)s is off.", name=rule.name), "ok")
-    return redirect(url_for("admin.rules", tenant_id=tenant.id))
+    return _back_to_rules(tenant)
 
 
 @blueprint.route("/t/<tenant_id>/rules/<rule_id>/delete", methods=["GET", "POST"])
@@ -353,10 +368,10 @@ def starter_flow() -> dict:
 
 
 def _flows_page(user: User, tenant: Tenant, errors: dict, problems: list, definition: str):
+    experiments = ab.results(tenant.id)
     return render_template("flows.html", tenant=tenant, flows=Flow.of_tenant(tenant.id),
                            running={flow: figures["active"] for flow, figures in FlowRun.counts(tenant.id).items()},
-                           experiments=ab.results(tenant.id),
-                           sources=_sources(tenant),
+                           experiments=experiments, sources=_sources(tenant, experiments),
                            can_edit=user.role in ADMINS, errors=errors, problems=problems, definition=definition)
 
 

@@ -106,9 +106,9 @@ def _channel_kinds() -> list[tuple[str, str]]:
 def install_pack(user: User, tenant: Tenant, name: str):
     """Install a starter pack with the shop's own values (hours, address...; empty: the pack's defaults); installing
     again adds only what is missing."""
+    values = {key.removeprefix("value-"): value.strip() for key, value in request.form.items()
+              if key.startswith("value-") and value.strip()}
     try:
-        values = {key.removeprefix("value-"): value.strip() for key, value in request.form.items()
-                  if key.startswith("value-") and value.strip()}
         added = packs.install(tenant, name, services(), values=values)
     except AppError as exc:
         flash(gettext("The pack was not installed: %(reason)s", reason=refusal(exc)), "error")

@@ -267,10 +267,12 @@ def test_hostile_names_and_texts_are_shown_as_text(client, tenant, owner):
 def test_a_starter_pack_installs_from_the_rules_page_once(client, tenant, owner):
     page = client.get(f"/admin/t/{tenant.id}/rules").get_data(as_text=True)
     assert f'action="/admin/t/{tenant.id}/packs/shop"' in page
-    response = form_post(client, f"/admin/t/{tenant.id}/packs/shop", {"value-shop": "Hoa Lan"})
+    response = form_post(client, f"/admin/t/{tenant.id}/packs/shop", {"value-address": "12 Lý Thái Tổ, Hà Nội",
+                                                                       "value-hours_vi": ""})
     assert response.status_code == 302
     installed = Rule.of_tenant(tenant.id)
     assert installed and Flow.select().where(Flow.tenant == tenant.id).count() > 0
+    assert any("12 Lý Thái Tổ, Hà Nội" in json.dumps(r.actions, ensure_ascii=False) for r in installed)
     assert "Installed:" in client.get(f"/admin/t/{tenant.id}/rules").get_data(as_text=True)
     form_post(client, f"/admin/t/{tenant.id}/packs/shop")
     assert len(Rule.of_tenant(tenant.id)) == len(installed)

@@ -151,6 +151,17 @@ def test_a_rule_made_with_the_form_runs_last_and_answers_in_the_test_box(client,
     assert Rule.get_by_id(made.id).matches == 0  # the test box changes nothing
 
 
+@pytest.mark.parametrize("change, stored", [
+    ({"mode": "exact", "keywords": "giá, price , "}, {"type": "keyword", "mode": "exact", "keywords": ["giá", "price"]}),
+    ({"match_type": "regex", "pattern": " ^(hi|hello)$ "}, {"type": "regex", "pattern": "^(hi|hello)$"}),
+    ({"match_type": "payload", "payload": "BOOK"}, {"type": "payload", "payload": "BOOK"}),
+    ({"match_type": "event", "event": "follow", "reply": "", "then": "assistant"}, {"type": "event", "event": "follow"}),
+])
+def test_each_match_type_is_saved_from_the_form(client, tenant, owner, change, stored):
+    assert form_post(client, f"/admin/t/{tenant.id}/rules/new", rule_form(**change)).status_code == 302
+    assert Rule.get(Rule.tenant == tenant.id).match == stored
+
+
 def test_editing_a_rule_shows_its_parts_and_saving_unchanged_keeps_it(client, tenant, owner):
     booking = flows.create(tenant.id, BOOKING)
     made = rule(tenant, name="Book", conditions=[{"type": "tag", "tag": "vip", "present": True}],

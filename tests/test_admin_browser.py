@@ -211,3 +211,14 @@ def test_the_rules_test_box_shows_the_matching_rule_and_why(browser, live_server
     assert link.text == "Greeting"
     reply = browser.find_element(By.CSS_SELECTOR, "#explained [data-replies] li")
     assert reply.text == "Xin chào! Shop giúp gì được ạ?"
+
+    # the rule form, the flows list and a flow with the checker's problems fit a phone
+    from appliance.automation import flows
+    booking = flows.create(tenant.id, {"name": "Booking", "start": "ask", "steps": [
+        {"id": "ask", "type": "ask", "text": "Which day?", "field": "date", "validate": "date"}]})
+    browser.set_window_size(390, 844)
+    for page in ("rules/new", "flows", f"flows/{booking.id}"):
+        browser.get(f"{live_server}/admin/t/{tenant.id}/{page}")
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "main section")))
+        assert no_horizontal_scroll(browser), page
+    browser.save_screenshot(str(tmp_path / "flow-390.png"))

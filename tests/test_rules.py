@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 
 import pytest
+from hypothesis import given, settings as hsettings, strategies as st
 
 from appliance import conversations
 from appliance.assistant import prompts
@@ -16,7 +17,7 @@ from appliance.errors import AppError
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, Rule
 from tests.conftest import post_json, run_benchmark
 from tests.fakes import (  # noqa: F401  (fixtures)
-    USERS, connect, fake_messenger, fake_whatsapp, fake_zalo, sample, signed_headers,
+    USERS, connect, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, sample, signed_headers,
 )
 
 HELLO = prompts.SMALLTALK["en"]["greeting"]
@@ -418,6 +419,24 @@ def test_follow_rule_welcomes_the_new_follower_and_unfollow_rule_tags(client, te
     assert len(fake_zalo.sends) == 1 and [r.matches for r in Rule.of_tenant(tenant.id)] == [1, 1]
 
 
+def test_telegram_start_runs_the_follow_rule_and_a_block_the_unfollow_rule(client, tenant, fake_telegram):
+    channel_id = connect(client, tenant, fake_telegram)
+    add_rule(tenant, "welcome", match={"type": "event", "event": "follow"}, actions=[reply("Welcome to the bot!")])
+    add_rule(tenant, "blocked", match={"type": "event", "event": "unfollow"}, actions=[{"type": "tag", "tag": "left"}])
+    blocked = json.loads(sample("telegram", "my_chat_member_blocked.json"))
+    started = json.loads(json.dumps(blocked))
+    started["update_id"] -= 1
+    started["my_chat_member"]["old_chat_member"]["status"], started["my_chat_member"]["new_chat_member"]["status"] = (
+        "kicked", "member")
+    for update in (started, blocked):
+        raw = json.dumps(update).encode()
+        response = client.post(f"/webhooks/telegram/{channel_id}", data=raw, headers=signed_headers("telegram", raw))
+        assert response.status_code == 200
+    [sent] = fake_telegram.wait_for(1)
+    assert (sent.body["chat_id"], sent.body["text"]) == (USERS["telegram"], "Welcome to the bot!")
+    assert Customer.get(Customer.external_id == USERS["telegram"]).tags == ["left"]
+
+
 def test_unfollow_rules_cannot_reply(tenant):
     with pytest.raises(AppError) as caught:
         add_rule(tenant, match={"type": "event", "event": "unfollow"})
@@ -486,3 +505,68 @@ def test_rule_reply_benchmark_runs_and_prints_its_figures():
     assert re.search(r"rule path +\d+\.\d ms +\d+\.\d ms +\d+\.\d ms", out), out
     assert re.search(r"model path +\d+\.\d ms +\d+\.\d ms +\d+\.\d ms", out), out
     assert re.search(r"model p50 / rule p50 \(same run\): \d+\.\dx", out), out
+
+
+# --- properties of the checks, and what the log says ----------------------------------------------------------
+
+NEAR = st.one_of(st.none(), st.booleans(), st.integers(-5, 30), st.text(max_size=8),
+                 st.sampled_from(["giá", "08:00", "24:00", "22:00", "web", "zalo", "vip", "exact", "starts_with",
+                                  "first_message", "ROSES", "city", "equals", "contains", "absent"]))
+
+
+def mostly(valid):
+    """Valid values about four times in five, anything else otherwise: bodies that reach every check, and pass some."""
+    return st.integers(0, 9).flatmap(lambda n: NEAR if n >= 8 else valid)
+
+
+WORD = st.sampled_from(["giá", "price list", "Đặt lịch", "vip", "Hà Nội", "ROSES"])
+ACTION = st.one_of(
+    st.fixed_dictionaries({"type": st.just("reply"), "text": mostly(WORD)},
+                          optional={"buttons": mostly(st.lists(st.fixed_dictionaries(
+                              {"id": mostly(WORD), "title": mostly(WORD)}), max_size=3))}),
+    st.fixed_dictionaries({"type": st.sampled_from(["tag", "untag"]), "tag": mostly(WORD)}),
+    st.fixed_dictionaries({"type": st.just("set_field"), "field": mostly(WORD), "value": NEAR}),
+    st.fixed_dictionaries({"type": st.just("handoff")}, optional={"reason": mostly(WORD)}),
+    st.just({"type": "assistant"}))
+CLOCKS = st.sampled_from(["00:00", "08:00", "21:30", "24:00"])
+CONDITION = st.one_of(
+    st.fixed_dictionaries({"type": st.just("channel"), "channels": mostly(st.lists(
+        st.sampled_from(["web", "zalo", "whatsapp"]), min_size=1, max_size=3))}),
+    st.fixed_dictionaries({"type": st.just("tag"), "tag": mostly(WORD)}, optional={"present": mostly(st.booleans())}),
+    st.fixed_dictionaries({"type": st.just("field"), "field": mostly(WORD),
+                           "op": mostly(st.sampled_from(conditions.FIELD_OPS))}, optional={"value": mostly(WORD)}),
+    st.fixed_dictionaries({"type": st.just("time")}, optional={
+        "days": mostly(st.lists(st.integers(0, 6), min_size=1, max_size=3)), "from": mostly(CLOCKS),
+        "to": mostly(CLOCKS), "inside": mostly(st.booleans())}))
+MATCH = st.one_of(
+    st.fixed_dictionaries({"type": st.just("keyword"), "keywords": mostly(st.lists(WORD, min_size=1, max_size=3))},
+                          optional={"mode": mostly(st.sampled_from(["contains", "exact", "starts_with"]))}),
+    st.fixed_dictionaries({"type": st.just("payload"), "payload": mostly(WORD)}),
+    st.fixed_dictionaries({"type": st.just("event"), "event": mostly(st.sampled_from(
+        ["first_message", "follow", "reopened"]))}))
+RULES = st.fixed_dictionaries({"name": mostly(WORD), "match": MATCH,
+                               "actions": mostly(st.lists(ACTION, min_size=1, max_size=3))},
+                              optional={"conditions": mostly(st.lists(CONDITION, max_size=3)),
+                                        "priority": mostly(st.integers(0, 1000)), "continue": mostly(st.booleans()),
+                                        "enabled": mostly(st.booleans())})
+
+
+@hsettings(derandomize=True, max_examples=400, deadline=None, database=None)
+@given(RULES)
+def test_check_rule_refuses_naming_a_field_or_gives_a_rule_it_accepts_unchanged(body):
+    try:
+        rule = rules.check_rule(body)
+    except AppError as exc:
+        assert exc.status == 422 and exc.message.endswith(".")
+        assert exc.message.split(":")[0].split(".")[0].split("[")[0] in rules.FIELDS, exc.message
+        return
+    assert rules.check_rule(rule) == rule  # normalized once and for all
+
+
+def test_no_message_text_at_info(writer, tenant, caplog):
+    caplog.set_level("INFO")
+    add_rule(tenant, match={"type": "regex", "pattern": "0[0-9]{9}"}, actions=[reply("We will call you.")])
+    writer.says("số của mình là 0912345678")
+    assert writer.texts() == ["We will call you."]
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= 20)
+    assert "0912345678" not in logged and "We will call you" not in logged

@@ -110,7 +110,8 @@ def _optin(item: dict, base: dict) -> Inbound:
     return Inbound(kind="opt_in", text=text_of(optin.get("ref") or optin.get("payload")), **base)
 
 
-ITEM_TYPES = {"optin": _optin, "message": _message, "postback": _postback, "delivery": _delivery, "read": _read, "reaction": _reaction}
+ITEM_TYPES = {"optin": _optin, "message": _message, "postback": _postback, "delivery": _delivery, "read": _read,
+              "reaction": _reaction}
 
 
 def parse(raw: bytes) -> list[Inbound]:

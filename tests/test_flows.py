@@ -172,6 +172,21 @@ def test_a_button_payload_starts_a_flow(client, tenant, fake_whatsapp):
     assert sent_texts(fake_whatsapp) == ["Open 8:00-21:00 daily."]
 
 
+def test_send_steps_with_a_picture_and_a_template_on_whatsapp(client, tenant, fake_whatsapp):
+    writer = Writer(client, "whatsapp", connect(client, tenant, fake_whatsapp))
+    active(tenant.id, {"name": "Catalogue", "triggers": [{"type": "keyword", "keywords": ["catalogue"]}],
+                       "start": "pic", "steps": [
+                           {"id": "pic", "type": "send", "text": "This week's bouquet:",
+                            "media_url": "https://shop.example/roses.jpg", "next": "tpl"},
+                           {"id": "tpl", "type": "send", "template": {"name": "weekly_offer", "language": "vi",
+                                                                      "params": ["Lan"]}}]})
+    writer.says("catalogue please")
+    first, second = fake_whatsapp.wait_for(2)[:2]
+    assert first.body["text"]["body"] == "This week's bouquet:\nhttps://shop.example/roses.jpg"
+    assert second.body["type"] == "template" and second.body["template"]["name"] == "weekly_offer"
+    assert second.body["template"]["language"]["code"] == "vi" and fake_whatsapp.problems == []
+
+
 def test_a_first_message_event_starts_a_flow_once(web, tenant):
     active(tenant.id, {"name": "Welcome", "triggers": [{"type": "event", "event": "first_message"}], "start": "s",
                        "steps": [{"id": "s", "type": "send", "text": "Welcome to Lan's shop!", "next": "a"},
@@ -348,7 +363,7 @@ def test_a_delay_resumes_the_flow_and_sends_the_next_messages(client, tenant, co
     web = Writer(client, "web", Channel.create(tenant=tenant.id, kind="web", name="Shop chat").id)
     active(tenant.id, {"name": "Later", "triggers": [{"type": "keyword", "keywords": ["remind"]}], "start": "s",
                        "steps": [{"id": "s", "type": "send", "text": "I will remind you.", "next": "d"},
-                                 {"id": "d", "type": "delay", "seconds": 1, "next": "r"},
+                                 {"id": "d", "type": "delay", "seconds": 3, "next": "r"},
                                  {"id": "r", "type": "send", "text": "Reminder: your roses are ready.", "next": "q"},
                                  {"id": "q", "type": "ask", "text": "Pick them up today?", "next": "e"},
                                  {"id": "e", "type": "end"}]})

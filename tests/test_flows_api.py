@@ -182,13 +182,19 @@ BODIES = st.one_of(VALUES, st.fixed_dictionaries({"name": VALUES, "start": st.sa
                                                  optional={"triggers": VALUES, "timeout_minutes": VALUES}))
 
 
+@pytest.fixture
+def existing(client, tenant):
+    return create(client, tenant)["id"]
+
+
 @HTTP
 @given(body=BODIES)
-def test_hostile_flow_bodies_are_never_a_500(client, tenant, body):
+def test_hostile_flow_bodies_are_never_a_500(client, tenant, existing, body):
     for response in (post_json(client, "/api/v1/flows", body, tenant.headers),
+                     client.put(f"/api/v1/flows/{existing}", json=body, headers=tenant.headers),
                      post_json(client, "/api/v1/flows/import", {"format": "appliance-flow-1", "flow": body},
                                tenant.headers)):
-        assert response.status_code in (201, 400, 413, 422), response.get_json()
+        assert response.status_code in (200, 201, 400, 413, 422), response.get_json()
         if response.status_code == 422:
             assert response.get_json()["error"]["code"] == "invalid_flow"
 

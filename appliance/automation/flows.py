@@ -8,6 +8,7 @@ sweep and the start-up resume it; huey only rings, the row is the ledger) or end
 "thoát", "cancel" leave it. All messages of one turn go out as one reply (`Response.more`)."""
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -140,6 +141,12 @@ def flow_json(row: Flow, figures: dict | None = None, detail: bool = False) -> d
 
 
 # --- running: one turn of a run ----------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=2048)
+def _version(flow_id: str, version: int) -> dict | None:
+    """A version's definition, read once: a version never changes after it is written (callers do not mutate it)."""
+    return FlowVersion.definition_of(flow_id, version)
+
 
 @dataclass
 class _Walk:
@@ -352,8 +359,8 @@ def _take(context) -> tuple[actions.Turn, int | None] | None:
             turn = _turn(context, run.flow_id)
             turn.outbounds.append(Outbound(to="", text=STOPPED[language]))
             return _remember(run, context, turn, None)
-        if run.status == "delayed":
-            return None  # the chain answers meanwhile; the flow goes on when its delay is over
+        if run.status != "waiting":
+            return None  # delayed, or its delay is being resumed: the chain answers meanwhile
         if not _expired(context.services, run):
             return _continue(context, run, text, payload)
         _end(run, "timed_out", "The customer did not answer in time.")
@@ -362,9 +369,9 @@ def _take(context) -> tuple[actions.Turn, int | None] | None:
 
 def _continue(context, run: FlowRun, text: str, payload: str | None):
     """The customer's answer to the ask their run waits on."""
-    if not FlowRun.move(run.id, ("waiting", "running"), status="running"):
+    if not FlowRun.move(run.id, ("waiting",), status="running"):
         return None  # timed out or stopped meanwhile
-    definition = FlowVersion.definition_of(run.flow_id, run.version) or {"steps": []}
+    definition = _version(run.flow_id, run.version) or {"steps": []}
     step = {s["id"]: s for s in definition["steps"]}.get(run.step)
     if step is None or step["type"] != "ask":
         _end(run, "failed", "The step it waited on is gone.")
@@ -436,8 +443,9 @@ def start(turn: actions.Turn, flow_id: str, context) -> str | None:
         old = FlowRun.active_of(turn.customer.id)
         if old is not None:
             _end(old, "stopped", "Another flow started.")
-    walk = _begin(turn, flow, FlowVersion.definition_of(flow.id, flow.version), context.conversation,
-                  context.channel.kind)
+    walk = _begin(turn, flow, _version(flow.id, flow.version), context.conversation, context.channel.kind)
+    if not turn.dry_run:
+        _remember(walk.run, context, turn, walk.assistant_at)  # the rule's turn so far and the flow's first steps
     return walk.run.status
 
 
@@ -495,7 +503,7 @@ def _timeout(services, definition: dict | None) -> timedelta:
 def _expired(services, run: FlowRun) -> bool:
     if run.status != "waiting":
         return False
-    return utcnow() - run.updated_at > _timeout(services, FlowVersion.definition_of(run.flow_id, run.version))
+    return utcnow() - run.updated_at > _timeout(services, _version(run.flow_id, run.version))
 
 
 # --- the test box: what a flow would do with a message (a dry run) ----------------------------------------------
@@ -506,13 +514,13 @@ def explain(tenant, message: match.Message, facts: Facts, customer: Customer | N
     person = customer or Customer(tenant=tenant.id, tags=[], custom_fields={})
     turn = actions.Turn(None, tenant.id, person, dry_run=True, text=message.text)
     run = FlowRun.active_of(customer.id) if customer is not None else None
-    if run is not None and run.status != "delayed" and not _expired(None, run):
+    if run is not None and run.status == "waiting" and not _expired(None, run):
         flow = Flow.get_by_id(run.flow_id)
         language = STOP_WORDS.get(message.folded)
         if language:
             turn.outbounds.append(Outbound(to="", text=STOPPED[language]))
             return _explained(flow, turn, f"'{message.text}' leaves flow '{flow.name}'")
-        definition = FlowVersion.definition_of(run.flow_id, run.version)
+        definition = _version(run.flow_id, run.version)
         step = {s["id"]: s for s in definition["steps"]}.get(run.step)
         walk = _Walk(turn, run, definition, facts.channel_kind or "", facts.zone)
         if step is None or step["type"] != "ask" or not _answer(walk, step, message.text, message.payload):
@@ -559,7 +567,7 @@ def resume(services, run_id: int) -> bool:
         return False
     turn = actions.Turn(services, run.tenant_id, conversation.customer, source=f"flow:{run.flow_id}",
                         conversation_id=conversation.id)
-    walk = _walk(turn, run, FlowVersion.definition_of(run.flow_id, run.version), conversation.channel.kind,
+    walk = _walk(turn, run, _version(run.flow_id, run.version), conversation.channel.kind,
                  answering=False)
     walk.deferred = {}
     _execute(walk, run.step)

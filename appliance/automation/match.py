@@ -6,7 +6,7 @@
 of its rules) so that `.hits(message)` finds every matching one without scanning them all: keywords are looked up by
 their folded words in dicts (exact: the whole text; starts_with: the text's first words; contains: the text's word
 runs that begin with a keyword's first word), payloads and events by value, and a regex runs only when the folded
-literal every match of it needs is in the folded text. The answers are the same as `why`'s, rule by rule."""
+literals every match of it contains are all in the folded text. The answers are the same as `why`'s, rule by rule."""
 from __future__ import annotations
 
 import re
@@ -163,16 +163,22 @@ class Index:
             found[position] = f"keyword '{keywords[number]}' ({mode})"
 
     def _pattern_hits(self, subject: safe_regex.Subject, found: dict, slow: list | None):
+        folded = subject.folded
         for position, pattern, compiled in self.patterns:
-            if compiled.literal and compiled.literal not in subject.folded:
-                continue
-            try:
-                match = compiled.search(subject, self.budget_ms)
-            except safe_regex.RegexSlow as exc:
-                exc.key = self.keys[position]
-                if slow is None:
-                    raise
-                slow.append((exc.key, exc.message))
-                continue
-            if match is not None:
-                found[position] = _pattern_reason(pattern, match)
+            for literal in compiled.literals:  # a loop, not any(): a generator per pattern costs more than the test
+                if literal not in folded:
+                    break
+            else:
+                self._pattern_hit(position, pattern, compiled, subject, found, slow)
+
+    def _pattern_hit(self, position: int, pattern: str, compiled, subject, found: dict, slow: list | None):
+        try:
+            match = compiled.search(subject, self.budget_ms)
+        except safe_regex.RegexSlow as exc:
+            exc.key = self.keys[position]
+            if slow is None:
+                raise
+            slow.append((exc.key, exc.message))
+            return
+        if match is not None:
+            found[position] = _pattern_reason(pattern, match)

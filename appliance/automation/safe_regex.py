@@ -551,11 +551,11 @@ class Subject:
 
 @dataclass(frozen=True)
 class Compiled:
-    """A pattern ready to run: the engine's object and the folded literal every match needs ("" if none known)."""
+    """A pattern ready to run: the engine's object and the folded texts every match contains (longest first)."""
 
     pattern: str
     engine: object
-    literal: str
+    literals: tuple
     engine_cut: object  # for a cut text: $ and \Z do not match where the text was cut
 
     def search(self, subject: Subject, budget_ms: float = DEFAULT_BUDGET_MS) -> str | None:
@@ -619,9 +619,9 @@ def compiled(pattern: str) -> Compiled:
     try:
         tree, parser = _read(normal)
     except (RegexRefused, RecursionError):  # a stored pattern from before this check: no pre-filter, the budget holds
-        return Compiled(pattern, engine, "", engine)
-    needed = max((_fold(text) for text in _required(tree)), key=len, default="")
-    return Compiled(pattern, engine, needed if needed.strip() else "", _cut_engine(normal, parser, engine))
+        return Compiled(pattern, engine, (), engine)
+    needed = sorted({folded for text in _required(tree) if (folded := _fold(text)).strip()}, key=len, reverse=True)
+    return Compiled(pattern, engine, tuple(needed), _cut_engine(normal, parser, engine))
 
 
 def _cut_engine(pattern: str, parser: _Parser, engine):

@@ -747,6 +747,12 @@ class Rule(Packed, BaseModel):
         return cls.select().where(cls.tenant == tenant_id).count()
 
     @classmethod
+    def stamp(cls, tenant_id: str) -> tuple:
+        """(how many, the latest change) of the tenant's rules: it differs after any create, change or delete."""
+        return tuple(cls.select(fn.COUNT(cls.id), fn.MAX(cls.updated_at)).where(cls.tenant == tenant_id).tuples()
+                     .get())
+
+    @classmethod
     def record_matches(cls, rule_ids: list[str]) -> None:
         """Count one match for each of these rules and stamp the time, in one UPDATE."""
         cls.update(matches=cls.matches + 1, last_matched_at=utcnow()).where(cls.id.in_(rule_ids)).execute()

@@ -14,7 +14,7 @@ from appliance.assistant import prompts
 from appliance.automation import ab, conditions, rules
 from appliance.automation.conditions import Facts
 from appliance.errors import AppError
-from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, Rule
+from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, Rule, utcnow
 from tests.conftest import post_json, run_benchmark
 from tests.fakes import (  # noqa: F401  (fixtures)
     USERS, connect, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, sample, signed_headers,
@@ -199,6 +199,17 @@ def test_disabling_a_rule_takes_effect_at_once(writer, tenant):
     rules.update(rule, {"enabled": False})
     writer.says("hello")
     assert writer.texts() == ["Hi from a rule", HELLO]  # then small talk from the assistant
+
+
+def test_a_change_from_another_process_is_seen_without_a_restart(writer, tenant):
+    from tests.conftest import wait_until
+
+    rule = add_rule(tenant)
+    writer.says("giá")
+    Rule.update(actions=[reply("New prices")], updated_at=utcnow()).where(Rule.id == rule.id).execute()  # not via rules
+    wait_until(lambda: rules.active(tenant.id).rules[0].actions[0]["text"] == "New prices", 10)
+    writer.says("giá")
+    assert writer.texts() == [PRICES, "New prices"]
 
 
 # --- conditions --------------------------------------------------------------------------------------------

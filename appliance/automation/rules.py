@@ -419,6 +419,11 @@ class Active:
     rules: tuple[Compiled, ...]
     index: match.Index
     budget_ms: float
+    stamp: tuple = ()  # Rule.stamp when read
+    checked: float = 0.0  # time.monotonic() when the stamp was last compared
+
+
+RECHECK_SECONDS = 2.0  # another process on the same data (a CLI, a restore) may change rules: compare stamps this often
 
 
 _CACHE: dict[str, Active] = {}
@@ -434,15 +439,24 @@ def changed(tenant_id: str) -> None:
 
 
 def active(tenant_id: str, budget_ms: float = safe_regex.DEFAULT_BUDGET_MS) -> Active:
-    """The tenant's enabled rules in order, indexed for matching with this regex budget (cached until they change)."""
+    """The tenant's enabled rules in order, indexed for matching with this regex budget (cached until they change:
+    every write here says so at once, a write from another process is seen within RECHECK_SECONDS)."""
     with _LOCK:
         cached = _CACHE.get(tenant_id)
         generation = _GENERATION.get(tenant_id, 0)
     if cached is not None and cached.budget_ms == budget_ms:
-        return cached
+        if time.monotonic() - cached.checked < RECHECK_SECONDS:
+            return cached
+        if Rule.stamp(tenant_id) == cached.stamp:
+            with _LOCK:
+                if _CACHE.get(tenant_id) is cached:
+                    _CACHE[tenant_id] = replace(cached, checked=time.monotonic())
+            return cached
+    stamp = Rule.stamp(tenant_id)
     rules = tuple(Compiled(r.id, r.name, r.proceed, r.match, tuple(r.conditions or ()), tuple(r.actions or ()))
                   for r in Rule.of_tenant(tenant_id, enabled_only=True))
-    built = Active(rules, match.Index.build(enumerate(r.match for r in rules), budget_ms), budget_ms)
+    built = Active(rules, match.Index.build(enumerate(r.match for r in rules), budget_ms), budget_ms, stamp,
+                   time.monotonic())
     with _LOCK:
         if _GENERATION.get(tenant_id, 0) == generation:  # no change came in while we read: keep it
             _CACHE[tenant_id] = built
@@ -520,14 +534,11 @@ def _wrote_before(customer_id: int | None, message_id: int | None) -> bool:
 
 
 def _observe(customer_id: int, payload: str | None) -> None:
-    """A button tap may be an A/B goal (automation/ab.py, when installed)."""
-    if payload is None:
-        return
-    try:
-        from appliance.automation import ab
-    except ImportError:
-        return
-    ab.observe(customer_id, "button", payload)
+    """A button tap may be an A/B goal."""
+    from appliance.automation import ab
+
+    if payload is not None:
+        ab.observe(customer_id, "button", payload)
 
 
 # --- the responder ----------------------------------------------------------------------------------------
@@ -555,11 +566,8 @@ def responder(context):
 
 
 def _start_flow(turn: Turn, context) -> None:
-    try:
-        from appliance.automation import flows
-    except ImportError:
-        log.warning("rule %s starts flow %s, but this appliance has no flows module", turn.source, turn.start_flow)
-        return
+    from appliance.automation import flows  # here: flows checks its steps with this module's checks
+
     flows.start(turn, turn.start_flow, context)
 
 
@@ -658,13 +666,10 @@ def explain(tenant, text: str, channel_kind: str | None = None, customer: Custom
 
 
 def _flow_explain(tenant, message: match.Message, facts: Facts, customer: Customer | None) -> dict | None:
-    """The flows' own dry run, when the flows module offers one: flows answer before rules."""
-    try:
-        from appliance.automation import flows
-    except ImportError:
-        return None
-    explain_flow = getattr(flows, "explain", None)
-    return explain_flow(tenant, message, facts, customer) if explain_flow is not None else None
+    """The flows' own dry run (a waiting ask, a stop word, a trigger): flows answer before rules."""
+    from appliance.automation import flows
+
+    return flows.explain(tenant, message, facts, customer)
 
 
 def _explain_events(rules: Active, customer: Customer | None) -> tuple[str, ...]:

@@ -248,8 +248,8 @@ def on_status(services, event: InboundEvent, inbound: Inbound) -> str:
 
 def on_follow(services, event: InboundEvent, inbound: Inbound) -> str:
     """A user followed the OA / started the bot (or left): the customer exists and is marked as following, then the
-    tenant's follow / unfollow rules run (a welcome goes through conversations.reply)."""
-    from appliance.automation import rules
+    tenant's follow flow, or else its follow / unfollow rules, run (a welcome goes through conversations.reply)."""
+    from appliance.automation import flows, rules
 
     if not inbound.user_id:
         return "skipped"
@@ -259,13 +259,15 @@ def on_follow(services, event: InboundEvent, inbound: Inbound) -> str:
         if inbound.kind == "follow":
             customer.last_inbound_at = utcnow()  # following is the user's own act: the platform lets us answer it
         customer.save()
-    rules.on_event(services, event, inbound.kind, customer)
+    if not flows.on_event(services, event, inbound.kind, customer):  # a flow's event trigger first, as in the chain
+        rules.on_event(services, event, inbound.kind, customer)
     return "done"
 
 
 def on_opt_in(services, event: InboundEvent, inbound: Inbound) -> str:
-    """The customer agreed to receive messages (Messenger's opt-in): consent is recorded, then opt_in rules run."""
-    from appliance.automation import rules
+    """The customer agreed to receive messages (Messenger's opt-in): consent is recorded, then an opt_in flow or else
+    the opt_in rules run."""
+    from appliance.automation import flows, rules
 
     if not inbound.user_id:
         return "skipped"  # a checkbox opt-in names only a user_ref, nobody we can write to yet
@@ -273,7 +275,8 @@ def on_opt_in(services, event: InboundEvent, inbound: Inbound) -> str:
         customer = _customer(event, inbound)
         Customer.update(consent="opted_in", last_inbound_at=utcnow()).where(Customer.id == customer.id).execute()
         customer.consent, customer.last_inbound_at = "opted_in", utcnow()
-    rules.on_event(services, event, "opt_in", customer)
+    if not flows.on_event(services, event, "opt_in", customer):
+        rules.on_event(services, event, "opt_in", customer)
     return "done"
 
 

@@ -833,7 +833,8 @@ class FlowVersion(BaseModel):
     def listing(cls, flow_id: str) -> list[dict]:
         """The versions of a flow, newest first: number and date."""
         return [{"version": v, "created_at": at.isoformat() + "Z"} for v, at in
-                cls.select(cls.version, cls.created_at).where(cls.flow == flow_id).order_by(cls.version.desc()).tuples()]
+                cls.select(cls.version, cls.created_at).where(cls.flow == flow_id)
+                .order_by(cls.version.desc()).tuples()]
 
 
 class FlowRun(BaseModel):

@@ -10,13 +10,14 @@ from datetime import timedelta
 import pytest
 
 from appliance.assistant import prompts
+from appliance import conversations
 from appliance.automation import ab, actions, flows
 from appliance.records import (Channel, Conversation, Customer, Flow, FlowRun, FlowVersion, InboundEvent, Message,
                                utcnow)
 from appliance.responders import Context
 from tests.conftest import post_json, wait_until
-from tests.fakes import (USERS, connect, consumer, fake_whatsapp, hook_receiver, sample,  # noqa: F401  (fixtures)
-                         signed_headers)
+from tests.fakes import (USERS, connect, consumer, fake_whatsapp, fake_zalo, hook_receiver,  # noqa: F401  (fixtures)
+                         sample, signed_headers)
 
 HELLO = prompts.SMALLTALK["en"]["greeting"]
 BOOKING = {
@@ -198,6 +199,16 @@ def test_a_first_message_event_starts_a_flow_once(web, tenant):
     assert web.run().status == "done"
 
 
+def test_a_reopened_conversation_starts_a_flow(web, tenant, services):
+    active(tenant.id, {"name": "Back", "triggers": [{"type": "event", "event": "reopened"}], "start": "s",
+                       "steps": [{"id": "s", "type": "send", "text": "Welcome back!"}]})
+    web.says("hello")
+    conversations.close(services, web.customer().conversations.get())
+    web.says("hello again")
+    web.says("hello")
+    assert web.replies() == [HELLO, "Welcome back!", HELLO]
+
+
 # --- conditions, field and tag steps, jumps ---------------------------------------------------------------------
 
 QUIZ = {"name": "Quiz", "triggers": [{"type": "keyword", "keywords": ["quiz"]}], "start": "is-vip", "steps": [
@@ -248,7 +259,8 @@ def test_an_ab_step_is_sticky_and_counts_the_step_goal(client, tenant):
     channel = Channel.create(tenant=tenant.id, kind="web", name="Shop chat")
     body = {"name": "AB", "triggers": [{"type": "keyword", "keywords": ["offer"]}], "start": "ab",
             "steps": [{"id": "ab", "type": "ab", "experiment": "offer",
-                       "variants": [{"name": "A", "weight": 50, "next": "a"}, {"name": "B", "weight": 50, "next": "b"}]},
+                       "variants": [{"name": "A", "weight": 50, "next": "a"},
+                                    {"name": "B", "weight": 50, "next": "b"}]},
                       {"id": "a", "type": "ask", "text": "Offer A: 10% off. Want it?", "next": "yes"},
                       {"id": "b", "type": "ask", "text": "Offer B: free delivery. Want it?", "next": "yes"},
                       {"id": "yes", "type": "send", "text": "Great!"}]}
@@ -368,10 +380,11 @@ def test_a_delay_resumes_the_flow_and_sends_the_next_messages(client, tenant, co
                                  {"id": "q", "type": "ask", "text": "Pick them up today?", "next": "e"},
                                  {"id": "e", "type": "end"}]})
     web.says("remind me")
-    wait_until(lambda: web.replies() == ["I will remind you."], 30)
-    assert web.run().status == "delayed"
-    wait_until(lambda: len(web.replies()) == 3, 30)
-    assert web.replies()[1:] == ["Reminder: your roses are ready.", "Pick them up today?"]
+    wait_until(lambda: len(web.replies()) == 3, 60)
+    first, reminder, question = Message.select().where(Message.direction == "out").order_by(Message.id)
+    assert [m.text for m in (first, reminder, question)] == [
+        "I will remind you.", "Reminder: your roses are ready.", "Pick them up today?"]
+    assert (reminder.created_at - first.created_at).total_seconds() >= 3  # sent when the delay was over
     assert web.run().status == "waiting" and web.run().step == "q"
 
 
@@ -462,3 +475,23 @@ def test_a_resume_cut_off_by_a_crash_is_taken_again_from_its_step(web, tenant, s
     assert flows.recover(services) == 1 and flows.resume_due(services) == 1
     assert web.replies() == ["Sure.", "Still want the roses?"]
     assert (web.run().status, web.run().step) == ("waiting", "q")
+
+
+def test_a_follow_starts_a_flow_and_its_answer_continues_it(client, tenant, fake_zalo):
+    channel_id = connect(client, tenant, fake_zalo)
+    active(tenant.id, {"name": "Hello follower", "triggers": [{"type": "event", "event": "follow"}], "start": "ask",
+                       "steps": [{"id": "ask", "type": "ask", "text": "Chào bạn! Bạn ở thành phố nào?", "field": "city",
+                                  "next": "ok"},
+                                 {"id": "ok", "type": "send", "text": "Cảm ơn bạn!"}]})
+    raw = sample("zalo", "follow.json")
+    assert client.post(f"/webhooks/zalo/{channel_id}", data=raw, headers=signed_headers("zalo", raw)).status_code == 200
+    [welcome] = fake_zalo.wait_for(1)
+    assert welcome.body["message"]["text"] == "Chào bạn! Bạn ở thành phố nào?"
+    run = FlowRun.get()
+    assert (run.status, run.step, run.customer.external_id) == ("waiting", "ask", USERS["zalo"])
+    body = json.loads(sample("zalo", "user_send_text.json"))
+    body["message"]["text"] = "Hà Nội"
+    raw = json.dumps(body).encode()
+    assert client.post(f"/webhooks/zalo/{channel_id}", data=raw, headers=signed_headers("zalo", raw)).status_code == 200
+    assert fake_zalo.wait_for(2)[1].body["message"]["text"] == "Cảm ơn bạn!"
+    assert FlowRun.get().status == "done" and Customer.get_by_id(run.customer_id).custom_fields["city"] == "Hà Nội"

@@ -39,7 +39,8 @@ def problems_of(response, status=422) -> list[dict]:
 def test_create_list_read_edit_and_delete(client, tenant):
     created = create(client, tenant)
     assert (created["name"], created["active"], created["version"]) == ("Booking", False, 1)
-    assert created["definition"]["steps"][0]["id"] == "ask" and created["definition"]["triggers"][0]["mode"] == "contains"
+    definition = created["definition"]
+    assert definition["steps"][0]["id"] == "ask" and definition["triggers"][0]["mode"] == "contains"
     flow_id = created["id"]
     listed = client.get("/api/v1/flows", headers=tenant.headers).get_json()["flows"]
     assert [(f["id"], f["version"], f["runs"], f["running"]) for f in listed] == [(flow_id, 1, 0, 0)]

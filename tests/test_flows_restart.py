@@ -19,7 +19,7 @@ BOOKING = {"name": "Booking", "triggers": [{"type": "keyword", "keywords": ["boo
     {"id": "done", "type": "send", "text": "Booked."}]}
 REMINDER = {"name": "Reminder", "triggers": [{"type": "keyword", "keywords": ["remind"]}], "start": "ok", "steps": [
     {"id": "ok", "type": "send", "text": "A reminder comes in a moment.", "next": "wait"},
-    {"id": "wait", "type": "delay", "seconds": 3, "next": "remind"},
+    {"id": "wait", "type": "delay", "seconds": 5, "next": "remind"},
     {"id": "remind", "type": "send", "text": "Reminder: your roses are ready."}]}
 
 
@@ -95,7 +95,7 @@ def test_a_delayed_run_sends_its_next_message_after_a_kill_9(tmp_path):
         shop.serve()
         shop.says("s2", "remind me please")
         wait_until(lambda: shop.replies() == ["A reminder comes in a moment."], 60, 0.1)
-        shop.kill()  # within the 3 s delay: the run row says "delayed", the ring may be lost with the process
+        shop.kill()  # within the 5 s delay: the run row says "delayed", the ring may be lost with the process
         shop.serve()
         wait_until(lambda: shop.running() == 0, 90, 0.2)
         assert shop.replies() == ["A reminder comes in a moment.", "Reminder: your roses are ready."]

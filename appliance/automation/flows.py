@@ -1,7 +1,8 @@
 """Flows: named, versioned lists of steps a customer walks through (shapes: appliance/automation/__init__.py).
 
 Editing a flow makes a new version; a customer's run stays on the version it started on. A run is a row (FlowRun):
-its step and status are written after every turn, so a restart or a kill -9 continues at the same step. A run
+its step and status are written in one transaction with the rest of a turn, so a restart or a kill -9 continues at
+the same step (and a message answered again after a crash gets the same messages). A run
 waits on an ask (the next message is its answer), on a delay (`resume_at`: a huey scheduled ring, the minutely
 sweep and the start-up resume it; huey only rings, the row is the ledger) or ends. An unanswered run times out
 (`flow_timeout_minutes` or the flow's `timeout_minutes`) and the conversation returns to normal; "stop", "hủy",
@@ -389,14 +390,15 @@ def _triggered(context, text: str, payload: str | None):
     if not flows:
         return None
     message = match.Message.of(text, payload)
-    first = None
+    events: dict[str, bool] = {}
     for flow, definition in flows:
         for trigger in definition.get("triggers", ()):
             if trigger["type"] in ("keyword", "payload"):
                 hit = match.why(trigger, message)
-            elif trigger["type"] == "event" and trigger["event"] == "first_message":
-                first = _first_message(context) if first is None else first
-                hit = first
+            elif trigger["type"] == "event" and trigger["event"] in ("first_message", "reopened"):
+                if trigger["event"] not in events:
+                    events[trigger["event"]] = _message_event(context, trigger["event"])
+                hit = f"event {trigger['event']}" if events[trigger["event"]] else None
             else:
                 hit = None
             if hit:
@@ -426,16 +428,23 @@ def _replay(run: FlowRun, context):
     return _response(turn, context, assistant_at=said.get("assistant_at"))
 
 
-def _first_message(context) -> bool:
-    customer_id = context.conversation.customer_id
-    return (Message.select().join(Conversation)
-            .where((Conversation.customer == customer_id) & (Message.direction == "in")).count()) == 1
+def _message_event(context, event: str) -> bool:
+    """Whether the message is the customer's first ever ("first_message"), or the first of a conversation after a
+    closed one ("reopened")."""
+    conversation = context.conversation
+    if event == "first_message":
+        return (Message.select().join(Conversation).where((Conversation.customer == conversation.customer_id)
+                                                          & (Message.direction == "in")).count()) == 1
+    earlier = Message.select().where((Message.conversation == conversation.id) & (Message.direction == "in")
+                                     & (Message.id < context.message.id))
+    return not earlier.exists() and Conversation.closed_before(conversation.customer_id, conversation.id)
 
 
 def start(turn: actions.Turn, flow_id: str, context) -> str | None:
     """A rule's start_flow action: start the tenant's active flow for the turn's customer (a run of theirs in
-    progress is stopped) and add its first messages to the turn; the run's status, or None if no such flow."""
-    flow = Flow.get_or_none((Flow.id == flow_id) & (Flow.tenant == turn.tenant_id) & (Flow.active == True))  # noqa: E712
+    progress is stopped) and add its first messages to the turn; the run's status (None: no such flow)."""
+    flow = Flow.get_or_none((Flow.id == flow_id) & (Flow.tenant == turn.tenant_id)
+                            & (Flow.active == True))  # noqa: E712
     if flow is None:
         turn.note(f"flow {flow_id} is not an active flow of this shop")
         return None
@@ -632,6 +641,26 @@ def run_schedules(services, now: datetime | None = None) -> int:
         for tag in dict.fromkeys(t["tag"] for t in due):
             started += sum(_scheduled(services, flow, definition, c) for c in Customer.tagged(flow.tenant_id, tag))
     return started
+
+
+def on_event(services, event, kind: str, customer: Customer) -> bool:
+    """A platform event (follow, opt_in) starts the first active flow with that event trigger for the customer (not
+    already in a flow), in their conversation; whether one started (the event's rules then stay silent)."""
+    from appliance import conversations
+
+    if kind == "unfollow" or FlowRun.active_of(customer.id) is not None:
+        return False  # nobody to talk to after an unfollow
+    for flow, definition in Flow.current(event.tenant_id):
+        if any(t["type"] == "event" and t["event"] == kind for t in definition.get("triggers", ())):
+            conversation = conversations.open_conversation(services, event.tenant_id, event.channel, customer)
+            if conversation.status != "open":
+                return False
+            turn = actions.Turn(services, flow.tenant_id, customer, source=f"flow:{flow.id}",
+                                conversation_id=conversation.id)
+            _deliver(services, conversation, _begin(turn, flow, definition, conversation, conversation.channel.kind,
+                                                    answering=False))
+            return True
+    return False
 
 
 def _cron(text: str):

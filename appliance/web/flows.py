@@ -32,7 +32,8 @@ FLOW_BODY = {"name": TEXT, "start": TEXT, "active": {"type": "boolean"},
              "timeout_minutes": {"type": "number", "minimum": 1},
              "triggers": {"type": "array", "maxItems": 20, "items": OBJECT},
              "steps": {"type": "array", "minItems": 1, "maxItems": MAX_STEPS,
-                       "items": {"type": "object", "required": ["id", "type"], "properties": {"id": TEXT, "type": TEXT}}}}
+                       "items": {"type": "object", "required": ["id", "type"],
+                                 "properties": {"id": TEXT, "type": TEXT}}}}
 
 
 @blueprint.errorhandler(flows.FlowInvalid)

@@ -151,10 +151,10 @@ def _security_headers(response):
 
 def create_app(settings, services: Services | None = None) -> Flask:
     """The Flask app for these settings."""
-    from appliance.web import (RowId, admin, admin_assistant, admin_channels, admin_inbox, admin_knowledge,  # noqa: F401
-                               admin_setup,
-                               admin_users, api, automation, brand, conversations, events, experiments, flows,
-                               health, i18n, knowledge, packs, webhooks, widget)
+    from appliance.web import (RowId, admin, admin_assistant, admin_automation, admin_channels,  # noqa: F401
+                               admin_inbox, admin_knowledge, admin_setup, admin_users, api, automation, brand,
+                               conversations, events, experiments, flows, health, i18n, knowledge, packs, webhooks,
+                               widget)
 
     services = services or create_services(settings)
     app = Flask(__name__, static_folder=None)

@@ -140,3 +140,85 @@ def test_rate_limit_then_the_wizard_end_to_end_and_an_agent_refused(browser, liv
     browser.get(f"{live_server}/admin/t/{tenant.id}/knowledge")
     assert "This page is for admins" in browser.find_element(By.TAG_NAME, "main").text
     screenshot("agent-refused")
+
+
+def test_the_rules_test_box_shows_the_matching_rule_and_why(browser, live_server, tenant, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from appliance.automation import rules
+
+    hours = rules.create(tenant.id, {"name": "Opening hours",
+                                     "match": {"type": "keyword", "keywords": ["giờ mở cửa"]},
+                                     "conditions": [{"type": "channel", "channels": ["zalo"]}],
+                                     "actions": [{"type": "reply", "text": "Shop mở cửa 8:00-21:00."}]})
+    price = rules.create(tenant.id, {"name": "Price <question>", "match": {"type": "keyword", "keywords": ["giá"]},
+                                     "actions": [{"type": "reply", "text": "Bó hồng đỏ 350.000đ."}]})
+    create_user("owner@lan.vn", "flowers-4-all", "tenant-admin", tenant.tenant)
+    browser.set_window_size(390, 844)
+    wait = WebDriverWait(browser, 60)
+    sign_in(browser, live_server, "owner@lan.vn", "flowers-4-all")
+    browser.find_element(By.LINK_TEXT, "Rules").click()
+    wait.until(ec.presence_of_element_located((By.ID, "f-text"))).send_keys("Giá bó hồng bao nhiêu vậy?")
+    browser.find_element(By.ID, "test-button").click()
+    result = wait.until(ec.presence_of_element_located((By.ID, "explained")))
+    assert result.get_attribute("data-answered-by") == "rule"
+    assert result.find_element(By.CSS_SELECTOR, "a[data-rule]").text == "Price <question>"  # text, never markup
+    assert result.find_element(By.CSS_SELECTOR, "a[data-rule]").get_attribute("data-rule") == price.id
+    why = [li.text for li in result.find_elements(By.CSS_SELECTOR, "[data-why] li")]
+    assert why[0] == "rule 'Price <question>' matched: keyword 'giá' (contains)"
+    replies = [li.text for li in result.find_elements(By.CSS_SELECTOR, "[data-replies] li")]
+    assert replies == ["Bó hồng đỏ 350.000đ."]
+    assert no_horizontal_scroll(browser)
+    browser.save_screenshot(str(tmp_path / "rules-test-box-390.png"))
+
+    # the opening-hours rule is for Zalo only: on the web chat the test box says why it did not answer
+    box = browser.find_element(By.ID, "f-text")
+    box.clear()
+    box.send_keys("Giờ mở cửa?")
+    Select(browser.find_element(By.ID, "f-channel")).select_by_value("web")
+    browser.find_element(By.ID, "test-button").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "explained"), "but"))
+    result = browser.find_element(By.ID, "explained")
+    assert result.get_attribute("data-answered-by") == "assistant"
+    assert "rule 'Opening hours' matched (keyword 'giờ mở cửa' (contains)) but" in result.text
+
+    # moving a rule up with its button changes which runs first
+    browser.set_window_size(1280, 900)
+    first = browser.find_element(By.CSS_SELECTOR, "#rules tbody tr")
+    up = f"tr[data-rule='{price.id}'] button[aria-label='Move Price <question> up']"
+    browser.find_element(By.CSS_SELECTOR, up).click()
+    wait.until(ec.staleness_of(first))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#rules tbody tr")
+    assert [row.get_attribute("data-rule") for row in rows] == [price.id, hours.id]
+    browser.save_screenshot(str(tmp_path / "rules-reordered.png"))
+
+    # a new rule through the form: choosing "a pattern" shows the pattern field only, then the test box finds it
+    browser.find_element(By.LINK_TEXT, "New rule").click()
+    Select(wait.until(ec.presence_of_element_located((By.ID, "f-match_type")))).select_by_value("regex")
+    assert not browser.find_element(By.ID, "f-keywords").is_displayed()
+    browser.find_element(By.ID, "f-name").send_keys("Greeting")
+    browser.find_element(By.ID, "f-pattern").send_keys("^(hi|hello)$")
+    browser.find_element(By.ID, "f-reply").send_keys("Xin chào! Shop giúp gì được ạ?")
+    table = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.CSS_SELECTOR, "#rule-form button[type=submit]").click()
+    wait.until(ec.staleness_of(table))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#rules tbody tr")) == 3
+    browser.find_element(By.ID, "f-text").send_keys("hello")
+    browser.find_element(By.ID, "test-button").click()
+    link = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#explained a[data-rule]")))
+    assert link.text == "Greeting"
+    reply = browser.find_element(By.CSS_SELECTOR, "#explained [data-replies] li")
+    assert reply.text == "Xin chào! Shop giúp gì được ạ?"
+
+    # the rule form, the flows list and a flow with the checker's problems fit a phone
+    from appliance.automation import flows
+    booking = flows.create(tenant.id, {"name": "Booking", "start": "ask", "steps": [
+        {"id": "ask", "type": "ask", "text": "Which day?", "field": "date", "validate": "date"}]})
+    browser.set_window_size(390, 844)
+    for page in ("rules/new", "flows", f"flows/{booking.id}"):
+        browser.get(f"{live_server}/admin/t/{tenant.id}/{page}")
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "main section")))
+        assert no_horizontal_scroll(browser), page
+    browser.save_screenshot(str(tmp_path / "flow-390.png"))

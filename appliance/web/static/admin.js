@@ -16,6 +16,25 @@
   /* Knowledge: while a document is queued or being read, its progress bar follows the server; once one is ready
      or failed the page reloads, so its status, chunk count and error are shown in the reader's language. */
   inbox();
+  ruleForm();
+
+  /* Rules: the rule form shows only the fields of the match type chosen (without script, all are shown with a
+     note saying which type each one is for) */
+  function ruleForm() {
+    var type = document.getElementById("f-match_type");
+    if (!type || !document.getElementById("rule-form")) return;
+    var parts = {keyword: ["mode", "keywords"], regex: ["pattern"], payload: ["payload"], event: ["event"]};
+    function show() {
+      Object.keys(parts).forEach(function (kind) {
+        parts[kind].forEach(function (name) {
+          var control = document.getElementById("f-" + name);
+          if (control) control.closest(".field").hidden = kind !== type.value;
+        });
+      });
+    }
+    type.addEventListener("change", show);
+    show();
+  }
 
   var table = document.querySelector("table[data-poll]");
   if (!table) return;

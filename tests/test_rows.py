@@ -203,3 +203,55 @@ def test_an_owner_maps_a_new_role_and_the_answer_follows(client, services, spa):
     response = client.patch(url, json={"fields": {"duration": "duration_min", "brand": "nhom"}}, headers=spa.headers)
     assert response.status_code == 200 and response.get_json()["fields"]["brand"] == "nhom"
     assert ask(services, spa.id, "Sơn gel tay giá bao nhiêu?").text.startswith("Móng Sơn gel tay có giá 110.000đ.")
+
+
+FLOWERS = """Mã,Tên hoa,Giá,Màu,Kích cỡ,{stock}
+H1,Bó hồng đỏ,450000,Đỏ,Lớn,Hết hàng
+H2,Lẵng cúc họa mi,350000,Trắng,Vừa,Còn hàng
+H3,Bó tulip Hà Lan,890000,Vàng,Nhỏ,Có lại sau 2 tuần
+"""
+
+
+@pytest.mark.parametrize("stock", ["Tình trạng", "Trạng thái", "Status", "Availability", "Còn/Hết"])
+def test_a_stock_column_headed_the_way_owners_write_it_is_the_stock(stock):
+    assert guess_fields(FLOWERS.format(stock=stock).splitlines()[0].split(","))["stock"] == stock
+
+
+def test_a_stock_column_headed_in_no_known_way_is_told_by_its_values():
+    table = FLOWERS.format(stock="Kho?").replace("Kho?", "Ghi")
+    rows = [cells(table, i) for i in (1, 2, 3)]
+    assert guess_fields(list(rows[0]), rows)["stock"] == "Ghi"
+    assert "stock" not in guess_fields(SPA_HEADER, [cells(SPA, i) for i in range(1, 8)])
+
+
+@pytest.mark.parametrize("question, language, row, expected", [
+    ("Bó hồng đỏ còn hàng không?", "vi", 1, "Bó hồng đỏ: Hết hàng. Giá: 450.000đ."),
+    ("Is the Bó hồng đỏ in stock?", "en", 1, "Bó hồng đỏ: Hết hàng. Price: 450,000 VND."),
+    ("Bó tulip Hà Lan còn không?", "vi", 3, "Bó tulip Hà Lan: Có lại sau 2 tuần. Giá: 890.000đ."),
+    ("Bó hồng đỏ giá bao nhiêu?", "vi", 1, "Bó hồng đỏ có giá 450.000đ. Tình trạng: Hết hàng."),
+])
+def test_a_stock_question_states_the_stock_first(question, language, row, expected):
+    table = FLOWERS.format(stock="Trạng thái")
+    assert row_answer(cells(table, row), guess_fields(table.splitlines()[0].split(",")), language,
+                      question).startswith(expected)
+
+
+@pytest.mark.parametrize("row, said", [(1, "Hết hàng"), (3, "Có lại sau 2 tuần")])
+def test_an_out_of_stock_item_is_never_answered_without_it(row, said):
+    table = FLOWERS.format(stock="Ghi")
+    owners = {"code": "Mã", "name": "Tên hoa", "price": "Giá", "colour": "Màu"}  # the owner mapped no stock
+    assert said in row_answer(cells(table, row), owners, "vi", "Bó hoa này giá bao nhiêu?")
+    assert "Còn hàng" not in row_answer(cells(table, 2), owners, "vi", "Lẵng cúc họa mi giá bao nhiêu?")
+
+
+def test_a_customer_asking_about_an_out_of_stock_item_is_told_so(services, tenant):
+    upload_text(services, tenant.id, "hoa.csv", FLOWERS.format(stock="Còn/Hết"))
+    reply = ask(services, tenant.id, "Bó hồng đỏ còn hàng không?")
+    assert reply.path == "extract" and reply.text.startswith("Bó hồng đỏ: Hết hàng."), reply.text
+    assert "Hết hàng" in ask(services, tenant.id, "Is the Bó hồng đỏ in stock?").text
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c"]), _CELL, min_size=3), max_size=5))
+def test_any_rows_guess_fields_without_error(samples):
+    assert set(guess_fields(["a", "b", "c"], samples).values()) <= {"a", "b", "c"}

@@ -121,7 +121,9 @@ def _in_order(candidates: list[tuple], question: str) -> list[tuple]:
 def _fields(document_id: int, cells: dict) -> dict:
     """A table's field mapping: the stored one, else guessed from the row's columns."""
     document = Document.get_or_none(Document.id == document_id)
-    return document.fields if document is not None and document.fields is not None else rows.guess_fields(list(cells))
+    if document is not None and document.fields is not None:
+        return document.fields
+    return rows.guess_fields(list(cells), [cells])
 
 
 def _with_named_row(services, hits: list[dict], question: str, found: dict[int, Chunk]) -> list[dict]:

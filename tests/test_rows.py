@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from appliance.assistant.rows import asks_for_list, guess_fields, name_overlaps, row_answer, with_unit
+from appliance.assistant.rows import asks_for_list, guess_fields, list_answer, name_overlaps, row_answer, with_unit
 from appliance.records import Document
 from tests.conftest import ask, upload_text
 
@@ -134,7 +134,8 @@ def test_which_brands_of_x_lists_the_matching_rows_with_their_brands(services, g
     reply = ask(services, gadgets.id, "Which brands of headphones do you carry?")
     assert reply.path == "extract"
     assert reply.text.startswith("Brands: Beats, Sennheiser, JBL. We have: "), reply.text  # in the table's order
-    for name in ("Studio Pro Headphones ($299.00)", "HD 450BT Headphones ($149.00)", "Tune 510BT Headphones ($49.00)"):
+    for name in ("Studio Pro Headphones ($299.00)", "HD 450BT Headphones ($149.00; Currently out of stock)",
+                 "Tune 510BT Headphones ($49.00)"):
         assert name in reply.text
     assert "Zenbook" not in reply.text and "Cable" not in reply.text
 
@@ -147,8 +148,9 @@ def test_a_vietnamese_list_question_lists_the_rows_in_vietnamese(services, spa):
 
 def test_a_vietnamese_list_question_about_english_rows_lists_them(services, gadgets):
     reply = ask(services, gadgets.id, "Shop có những loại tai nghe nào?")
-    assert reply.path == "extract" and reply.text.startswith("Chúng tôi có: Beats Studio Pro Headphones (299,00 USD); "
-                                                             "Sennheiser HD 450BT Headphones (149,00 USD)"), reply.text
+    assert reply.path == "extract" and reply.text.startswith(
+        "Chúng tôi có: Beats Studio Pro Headphones (299,00 USD); Sennheiser HD 450BT Headphones (149,00 USD; "
+        "Hiện đã hết hàng)"), reply.text
 
 
 @pytest.mark.parametrize("question, expected", [
@@ -255,3 +257,15 @@ def test_a_customer_asking_about_an_out_of_stock_item_is_told_so(services, tenan
 @given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c"]), _CELL, min_size=3), max_size=5))
 def test_any_rows_guess_fields_without_error(samples):
     assert set(guess_fields(["a", "b", "c"], samples).values()) <= {"a", "b", "c"}
+
+
+@pytest.mark.parametrize("language, listed", [
+    ("vi", "Bó hồng đỏ (450.000đ; Tình trạng: Hết hàng); Lẵng cúc họa mi (350.000đ); Bó tulip Hà Lan (890.000đ; "
+           "Tình trạng: Có lại sau 2 tuần)"),
+    ("en", "Bó hồng đỏ (450,000 VND; Availability: Hết hàng); Lẵng cúc họa mi (350,000 VND)"),
+])
+def test_a_list_of_what_the_shop_has_says_which_items_are_out_of_stock(language, listed):
+    table = FLOWERS.format(stock="Trạng thái")
+    fields = guess_fields(table.splitlines()[0].split(","))
+    assert listed in list_answer([(cells(table, i), fields) for i in (1, 2, 3)], "Tiệm có những loại hoa nào?",
+                                 language)

@@ -454,6 +454,10 @@ def list_answer(rows: list[tuple[dict, dict]], question: str, language: str) -> 
         detail = _sentence(attribute, column, raw, fields, cells, "", language).rstrip(".") if raw else ""
         if attribute == "price" and raw and not _is_zero(raw):
             detail = format_price(raw, column, language)  # "(690.000đ)" says enough in a list
+        stock = str(cells.get(fields.get("stock")) or "").strip() if fields.get("stock") else ""
+        if stock and attribute != "stock" and out_of_stock(stock):  # a price is never listed without "Hết hàng"
+            out = _sentence("stock", fields["stock"], stock, fields, cells, "", language).rstrip(".")
+            detail = f"{detail}; {out}" if detail else out
         items.append(f"{name} ({detail})" if detail else name)
         brand = str(cells.get(fields.get("brand")) or "").strip() if fields.get("brand") else ""
         if brand and brand not in brands:

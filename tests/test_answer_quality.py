@@ -386,3 +386,31 @@ def test_a_day_of_the_week_typed_by_its_number_is_that_day(services, tenant, que
     upload_text(services, tenant.id, "hoi-dap.md", WEEK_HOURS)
     reply = ask(services, tenant.id, question)
     assert reply.path == "extract" and wanted in reply.text, reply.text
+
+
+FLOWER_POLICY = """CHÍNH SÁCH ĐẶT HOA, HỦY ĐƠN VÀ ĐỔI HOA – TIỆM HOA MỘC LAN QUẬN 3
+Đặt trước và đặt cọc: Hoa bó, lẵng hoa khai trương và hoa chia buồn cần đặt trước ít nhất 1 ngày để tiệm nhập hoa tươi trong buổi sáng. Với đơn từ 1.000.000đ trở lên, quý khách vui lòng đặt cọc 50% giá trị đơn hàng qua chuyển khoản ngân hàng hoặc ví MoMo; tiệm gửi lại ảnh mẫu và biên nhận cọc qua Zalo. Đơn hoa cưới, hoa trang trí sự kiện cần đặt trước 7 ngày và cọc 30% khi chốt mẫu.
+Hủy đơn: Quý khách hủy đơn trước 2 ngày so với ngày nhận hoa được hoàn lại toàn bộ tiền cọc trong vòng 3 ngày làm việc. Hủy trong vòng 24 giờ trước giờ giao thì tiền cọc không được hoàn lại vì hoa đã được nhập và cắm theo mẫu. Đổi ngày nhận hoa được miễn phí một lần nếu báo trước 24 giờ.
+Đổi hoa: Nếu hoa bị dập, héo hoặc sai mẫu khi nhận, quý khách chụp ảnh và báo cho tiệm trong 2 giờ để được đổi bó mới miễn phí. Tiệm không nhận đổi trả khi hoa đã qua 24 giờ hoặc đã được cắm lại, vì hoa tươi là hàng dễ hỏng.
+Giao hàng: Miễn phí giao trong bán kính 5 km tính từ tiệm. Ngoài 5 km phí giao 30.000đ cho mỗi 5 km tiếp theo. Giao gấp trong 2 giờ phụ thu 50.000đ.
+"""
+
+
+@pytest.mark.parametrize("question, opening", [
+    ("Hủy đơn trước 2 ngày có được hoàn cọc không?", "Hủy đơn: Quý khách hủy đơn trước 2 ngày"),
+    ("Can I cancel my order 2 days before and get my deposit back?", "Hủy đơn: Quý khách hủy đơn trước 2 ngày"),
+    ("Hoa bị héo khi nhận có được đổi không?", "Đổi hoa: Nếu hoa bị dập, héo"),
+])
+def test_a_labelled_paragraph_of_a_plain_text_policy_answers_not_its_title(services, tenant, question, opening):
+    upload_text(services, tenant.id, "chinh-sach.txt", FLOWER_POLICY)
+    reply = ask(services, tenant.id, question)
+    assert reply.path == "extract" and reply.text.startswith(opening), reply.text
+    assert "CHÍNH SÁCH" not in reply.text and reply.text.endswith(".")
+
+
+def test_a_title_line_is_no_section_and_a_label_opens_one():
+    from appliance.assistant.compose import sections_of
+    found = sections_of(FLOWER_POLICY)
+    assert [section.split(":")[0] for section in found] == ["Đặt trước và đặt cọc", "Hủy đơn", "Đổi hoa", "Giao hàng"]
+    hours = "Giờ mở cửa\nThứ Hai - Thứ Sáu: 8:00 - 20:00\nChủ nhật: 9:00 - 17:00\n"
+    assert sections_of(hours) == [hours]  # a list of short labelled lines stays one section

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from appliance.assistant.rows import asks_for_list, guess_fields, name_overlaps, row_answer, with_unit
+from appliance.assistant.rows import asks_for_list, guess_fields, list_answer, name_overlaps, row_answer, with_unit
 from appliance.records import Document
 from tests.conftest import ask, upload_text
 
@@ -134,7 +134,8 @@ def test_which_brands_of_x_lists_the_matching_rows_with_their_brands(services, g
     reply = ask(services, gadgets.id, "Which brands of headphones do you carry?")
     assert reply.path == "extract"
     assert reply.text.startswith("Brands: Beats, Sennheiser, JBL. We have: "), reply.text  # in the table's order
-    for name in ("Studio Pro Headphones ($299.00)", "HD 450BT Headphones ($149.00)", "Tune 510BT Headphones ($49.00)"):
+    for name in ("Studio Pro Headphones ($299.00)", "HD 450BT Headphones ($149.00; Currently out of stock)",
+                 "Tune 510BT Headphones ($49.00)"):
         assert name in reply.text
     assert "Zenbook" not in reply.text and "Cable" not in reply.text
 
@@ -147,8 +148,9 @@ def test_a_vietnamese_list_question_lists_the_rows_in_vietnamese(services, spa):
 
 def test_a_vietnamese_list_question_about_english_rows_lists_them(services, gadgets):
     reply = ask(services, gadgets.id, "Shop có những loại tai nghe nào?")
-    assert reply.path == "extract" and reply.text.startswith("Chúng tôi có: Beats Studio Pro Headphones (299,00 USD); "
-                                                             "Sennheiser HD 450BT Headphones (149,00 USD)"), reply.text
+    assert reply.path == "extract" and reply.text.startswith(
+        "Chúng tôi có: Beats Studio Pro Headphones (299,00 USD); Sennheiser HD 450BT Headphones (149,00 USD; "
+        "Hiện đã hết hàng)"), reply.text
 
 
 @pytest.mark.parametrize("question, expected", [
@@ -203,3 +205,67 @@ def test_an_owner_maps_a_new_role_and_the_answer_follows(client, services, spa):
     response = client.patch(url, json={"fields": {"duration": "duration_min", "brand": "nhom"}}, headers=spa.headers)
     assert response.status_code == 200 and response.get_json()["fields"]["brand"] == "nhom"
     assert ask(services, spa.id, "Sơn gel tay giá bao nhiêu?").text.startswith("Móng Sơn gel tay có giá 110.000đ.")
+
+
+FLOWERS = """Mã,Tên hoa,Giá,Màu,Kích cỡ,{stock}
+H1,Bó hồng đỏ,450000,Đỏ,Lớn,Hết hàng
+H2,Lẵng cúc họa mi,350000,Trắng,Vừa,Còn hàng
+H3,Bó tulip Hà Lan,890000,Vàng,Nhỏ,Có lại sau 2 tuần
+"""
+
+
+@pytest.mark.parametrize("stock", ["Tình trạng", "Trạng thái", "Status", "Availability", "Còn/Hết"])
+def test_a_stock_column_headed_the_way_owners_write_it_is_the_stock(stock):
+    assert guess_fields(FLOWERS.format(stock=stock).splitlines()[0].split(","))["stock"] == stock
+
+
+def test_a_stock_column_headed_in_no_known_way_is_told_by_its_values():
+    table = FLOWERS.format(stock="Kho?").replace("Kho?", "Ghi")
+    rows = [cells(table, i) for i in (1, 2, 3)]
+    assert guess_fields(list(rows[0]), rows)["stock"] == "Ghi"
+    assert "stock" not in guess_fields(SPA_HEADER, [cells(SPA, i) for i in range(1, 8)])
+
+
+@pytest.mark.parametrize("question, language, row, expected", [
+    ("Bó hồng đỏ còn hàng không?", "vi", 1, "Bó hồng đỏ: Hết hàng. Giá: 450.000đ."),
+    ("Is the Bó hồng đỏ in stock?", "en", 1, "Bó hồng đỏ: Hết hàng. Price: 450,000 VND."),
+    ("Bó tulip Hà Lan còn không?", "vi", 3, "Bó tulip Hà Lan: Có lại sau 2 tuần. Giá: 890.000đ."),
+    ("Bó hồng đỏ giá bao nhiêu?", "vi", 1, "Bó hồng đỏ có giá 450.000đ. Tình trạng: Hết hàng."),
+])
+def test_a_stock_question_states_the_stock_first(question, language, row, expected):
+    table = FLOWERS.format(stock="Trạng thái")
+    assert row_answer(cells(table, row), guess_fields(table.splitlines()[0].split(",")), language,
+                      question).startswith(expected)
+
+
+@pytest.mark.parametrize("row, said", [(1, "Hết hàng"), (3, "Có lại sau 2 tuần")])
+def test_an_out_of_stock_item_is_never_answered_without_it(row, said):
+    table = FLOWERS.format(stock="Ghi")
+    owners = {"code": "Mã", "name": "Tên hoa", "price": "Giá", "colour": "Màu"}  # the owner mapped no stock
+    assert said in row_answer(cells(table, row), owners, "vi", "Bó hoa này giá bao nhiêu?")
+    assert "Còn hàng" not in row_answer(cells(table, 2), owners, "vi", "Lẵng cúc họa mi giá bao nhiêu?")
+
+
+def test_a_customer_asking_about_an_out_of_stock_item_is_told_so(services, tenant):
+    upload_text(services, tenant.id, "hoa.csv", FLOWERS.format(stock="Còn/Hết"))
+    reply = ask(services, tenant.id, "Bó hồng đỏ còn hàng không?")
+    assert reply.path == "extract" and reply.text.startswith("Bó hồng đỏ: Hết hàng."), reply.text
+    assert "Hết hàng" in ask(services, tenant.id, "Is the Bó hồng đỏ in stock?").text
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c"]), _CELL, min_size=3), max_size=5))
+def test_any_rows_guess_fields_without_error(samples):
+    assert set(guess_fields(["a", "b", "c"], samples).values()) <= {"a", "b", "c"}
+
+
+@pytest.mark.parametrize("language, listed", [
+    ("vi", "Bó hồng đỏ (450.000đ; Tình trạng: Hết hàng); Lẵng cúc họa mi (350.000đ); Bó tulip Hà Lan (890.000đ; "
+           "Tình trạng: Có lại sau 2 tuần)"),
+    ("en", "Bó hồng đỏ (450,000 VND; Availability: Hết hàng); Lẵng cúc họa mi (350,000 VND)"),
+])
+def test_a_list_of_what_the_shop_has_says_which_items_are_out_of_stock(language, listed):
+    table = FLOWERS.format(stock="Trạng thái")
+    fields = guess_fields(table.splitlines()[0].split(","))
+    assert listed in list_answer([(cells(table, i), fields) for i in (1, 2, 3)], "Tiệm có những loại hoa nào?",
+                                 language)

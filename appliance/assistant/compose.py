@@ -121,7 +121,9 @@ def _in_order(candidates: list[tuple], question: str) -> list[tuple]:
 def _fields(document_id: int, cells: dict) -> dict:
     """A table's field mapping: the stored one, else guessed from the row's columns."""
     document = Document.get_or_none(Document.id == document_id)
-    return document.fields if document is not None and document.fields is not None else rows.guess_fields(list(cells))
+    if document is not None and document.fields is not None:
+        return document.fields
+    return rows.guess_fields(list(cells), [cells])
 
 
 def _with_named_row(services, hits: list[dict], question: str, found: dict[int, Chunk]) -> list[dict]:
@@ -240,13 +242,32 @@ _COVERS_ALL = 0.75  # a passage saying this much of what the question names is a
 _AS_MUCH = 0.1  # coverage: passages this close cover the question equally well
 
 _HEADING_SPLIT = re.compile(r"(?m)^(?=\s{0,3}#{1,6}\s)")
+# A paragraph opened by a short label ("Hủy đơn: Quý khách hủy ...") is a section like a Markdown heading's; not a
+# Q/A pair's "Q:" nor a short line such as "Thứ Hai: 8:00 - 20:00" (a list's item).
+_LABEL_SPLIT = re.compile(r"(?m)^(?=[ \t]*(?!(?:q|a|question|answer|hỏi|đáp|câu hỏi|trả lời)\s*:)"
+                          r"[^\W\d_][^\n:.!?#\d]{1,40}:[ \t]+[^\n]{60,})", re.I)
+
+
+def sections_of(text: str) -> list[str]:
+    """A prose chunk's sections: Markdown headings and labelled paragraphs each open one; a title line alone
+    ("CHÍNH SÁCH ĐỔI TRẢ – TIỆM ...") names the document and answers nothing, so it is no section."""
+    found = []
+    for block in _HEADING_SPLIT.split(text):  # under a Markdown heading, labelled lines belong to its section
+        found += [block] if block.lstrip().startswith("#") else _LABEL_SPLIT.split(block)
+    found = [part for part in found if part.strip()]
+    return [part for part in found if not _only_title(part)] or found or [text]
+
+
+def _only_title(section: str) -> bool:
+    lines = [line for line in section.splitlines() if line.strip()]
+    return len(lines) == 1 and (_is_title(lines[0]) or not re.search(r"[.!?:…]", lines[0]))
 
 
 def _best_section(services, text: str, queries: list[str], asked=None, rarity=None, memo=None
                   ) -> tuple[str, float, float]:
     """The chunk's Markdown section (heading and body) covering most of the question, the closest one by its
     closest sentence among those covering as much; with its cosine and its coverage."""
-    sections = [s for s in _HEADING_SPLIT.split(text) if s.strip()] or [text]
+    sections = sections_of(text)
     covered = [_section_coverage(queries[0], section, asked, rarity) for section in sections]
     most = max(covered)
     if most < _COVERS_SOME:
@@ -263,7 +284,7 @@ def scored_texts(text: str) -> list[str]:
     """Every text of a prose chunk that answering may compare with a question: the sentences of its sections, its
     Q/A pairs and the sentences of its long bodies (embedded once and stored: appliance.assistant.vectors)."""
     found: list[str] = []
-    for section in [s for s in _HEADING_SPLIT.split(text) if s.strip()] or [text]:
+    for section in sections_of(text):
         found += sentences(section) or [section]
         pairs = [(m.group("q"), m.group("a")) for m in _QA.finditer(section)]
         found += [f"{q} {a}" for q, a in pairs] if len(pairs) > 1 else []

@@ -436,7 +436,10 @@ def _fields(document: Document, pieces: list[Piece]) -> dict | None:
         return None
     if document.fields is not None and set(document.fields.values()) <= set(columns):
         return document.fields
-    return guess_fields(columns)
+    return guess_fields(columns, [p.cells for p in pieces[:_SAMPLED_ROWS] if p.cells])
+
+
+_SAMPLED_ROWS = 50  # rows whose values tell a stock column headed in no known way ("Còn/Hết": "Hết hàng")
 
 
 def delete_document(services, document: Document) -> None:

@@ -24,8 +24,8 @@ _HEADER_WORDS = {
     "name": ("ten", "san pham", "name", "product", "item", "title", "mat hang", "model", "dich vu", "service"),
     "price": ("gia", "price", "don gia", "cost", "amount"),
     "unit": ("don vi", "dvt", "unit", "uom"),
-    "stock": ("ton kho", "con hang", "stock", "so luong", "qty", "quantity", "inventory", "kho", "tinh trang",
-              "availability"),
+    "stock": ("ton kho", "con hang", "het hang", "stock", "so luong", "qty", "quantity", "inventory", "kho",
+              "tinh trang", "trang thai", "con het", "status", "availability", "available"),
     "colour": ("mau", "mau sac", "colour", "color", "colours", "colors"),
     "size": ("size", "kich thuoc", "kich co", "dung tich", "capacity", "dimensions", "volume"),
     "warranty": ("bao hanh", "warranty", "guarantee"),
@@ -54,15 +54,49 @@ def _header_matches(header: str, words: tuple[str, ...]) -> bool:
     return False
 
 
-def guess_fields(header: list[str]) -> dict:
-    """Which column is the product name, price, stock... guessed from Vietnamese or English header names."""
+def guess_fields(header: list[str], samples: list[dict] = ()) -> dict:
+    """Which column is the product name, price, stock... guessed from Vietnamese or English header names, and the
+    stock column also from its values ("Còn hàng", "Hết hàng", "Có lại sau 2 tuần") in `samples` (some rows)."""
     fields: dict[str, str] = {}
     for column in header:
         for role in _GUESS_ORDER:
             if role not in fields and _header_matches(column, _HEADER_WORDS[role]):
                 fields[role] = column
                 break
+    if "stock" not in fields:
+        stock = [c for c in header if c not in fields.values() and _says_stock(samples, c)]
+        if stock:
+            fields["stock"] = stock[0]
     return fields
+
+
+# A cell saying whether an item can be bought (folded), and one saying it cannot now ("Có lại sau 2 tuần" too).
+_STOCK_VALUE = re.compile(r"^(con|het|con hang|het hang|tam het( hang)?|sap (ve|co)( hang)?|co lai sau\b.*|con it|"
+                          r"ngung (kinh doanh|ban)|dat truoc|order|pre ?order|in stock|out of stock|sold out|"
+                          r"available|unavailable|not available|back (in|on)\b.*|discontinued|low stock)$")
+_OUT_OF_STOCK = re.compile(r"\b(het|tam het|sap (ve|co)|co lai sau|ngung (kinh doanh|ban)|out of stock|sold out|"
+                           r"unavailable|not available|back (in|on)|discontinued|dat truoc|pre ?order|order)\b")
+
+
+def _says_stock(samples: list[dict], column: str) -> bool:
+    """Whether most filled cells of a column say in or out of stock."""
+    values = [" ".join(tokens(str(row.get(column) or ""))) for row in samples]
+    values = [v for v in values if v]
+    return bool(values) and sum(bool(_STOCK_VALUE.match(v)) for v in values) * 2 > len(values)
+
+
+def _sold_out_cell(value: str) -> bool:
+    """Whether a cell of no known role reads as out of stock ("Hết hàng", "Có lại sau 2 tuần", "Sold out")."""
+    words = " ".join(tokens(value))
+    return bool(words) and amount(value) is None and bool(_STOCK_VALUE.match(words)) and out_of_stock(value)
+
+
+def out_of_stock(value: str) -> bool:
+    """Whether a stock cell says the item cannot be bought now ("Hết hàng", "Có lại sau 2 tuần", "0", "sold out")."""
+    count = amount(value) if value.strip() else None
+    if count is not None:
+        return count <= 0
+    return bool(_OUT_OF_STOCK.search(" ".join(tokens(value))))
 
 
 def check_fields(given, columns: list[str], current: dict | None = None) -> dict:
@@ -361,6 +395,8 @@ def row_answer(cells: dict, fields: dict, language: str, question: str = "") -> 
     """A product row as one or a few plain sentences in `language`: what the question asks about first, naming the
     item, then the rest of what the row says (price first), labels, units and price format in that language."""
     fields = {role: column for role, column in fields.items() if column in cells}
+    if "stock" not in fields:  # a mapping without the stock column must not hide "Hết hàng" behind a price
+        fields.update(("stock", c) for c in cells if c not in fields.values() and _sold_out_cell(str(cells[c] or "")))
     value = {role: str(cells.get(column) or "").strip() for role, column in fields.items()}
     name = display_name(cells, fields)
     parts, said = [], set()
@@ -418,6 +454,10 @@ def list_answer(rows: list[tuple[dict, dict]], question: str, language: str) -> 
         detail = _sentence(attribute, column, raw, fields, cells, "", language).rstrip(".") if raw else ""
         if attribute == "price" and raw and not _is_zero(raw):
             detail = format_price(raw, column, language)  # "(690.000đ)" says enough in a list
+        stock = str(cells.get(fields.get("stock")) or "").strip() if fields.get("stock") else ""
+        if stock and attribute != "stock" and out_of_stock(stock):  # a price is never listed without "Hết hàng"
+            out = _sentence("stock", fields["stock"], stock, fields, cells, "", language).rstrip(".")
+            detail = f"{detail}; {out}" if detail else out
         items.append(f"{name} ({detail})" if detail else name)
         brand = str(cells.get(fields.get("brand")) or "").strip() if fields.get("brand") else ""
         if brand and brand not in brands:

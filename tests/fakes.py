@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from appliance import tasks
+from appliance.records import Channel, Conversation, Customer, Message
 from tests.conftest import wait_until
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -572,3 +573,85 @@ def hook_receiver():
     receiver = HookReceiver()
     yield receiver
     receiver.close()
+
+
+class Writer:
+    """One customer writing to a tenant: through the widget's POST or signed WhatsApp webhooks (replies go to the
+    fake Cloud API). In immediate mode a message is answered when says()/taps() returns; both return the messages
+    sent to this customer since the last call."""
+
+    def __init__(self, client, kind: str, channel_id: str, session: str = "visitor-1"):
+        self.client, self.kind, self.channel_id, self.session = client, kind, channel_id, session
+        self.sent, self.seen = 0, 0
+
+    def says(self, text: str) -> list:
+        self.sent += 1
+        if self.kind == "web":
+            self._widget({"text": text})
+        else:
+            body = json.loads(sample("whatsapp", "text.json"))
+            message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+            message["id"], message["text"]["body"] = f"wamid.{self.session}-{self.sent}", text
+            self._webhook(body)
+        return self._new()
+
+    def taps(self, payload: str, title: str) -> list:
+        """A reply-button tap: the widget's POST with "button", or WhatsApp's button reply."""
+        self.sent += 1
+        if self.kind == "web":
+            self._widget({"text": title, "button": payload})
+        else:
+            body = json.loads(sample("whatsapp", "interactive_button.json"))
+            message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+            message["id"] = f"wamid.{self.session}-{self.sent}"
+            message["interactive"]["button_reply"] = {"id": payload, "title": title}
+            self._webhook(body)
+        return self._new()
+
+    def _widget(self, fields: dict) -> None:
+        response = self.client.post(f"/widget/{self.channel_id}/messages",
+                                    json={"session": self.session, "id": f"m{self.sent}", **fields})
+        assert response.status_code == 202, response.get_json()
+
+    def _webhook(self, body: dict) -> None:
+        raw = json.dumps(body).encode()
+        response = self.client.post(f"/webhooks/whatsapp/{self.channel_id}", data=raw,
+                                    headers=signed_headers("whatsapp", raw))
+        assert response.status_code == 200, response.get_json()
+
+    def _new(self) -> list:
+        out = self.replies()
+        new, self.seen = out[self.seen:], len(out)
+        return new
+
+    @property
+    def external_id(self) -> str:
+        return self.session if self.kind == "web" else USERS["whatsapp"]
+
+    def replies(self) -> list:
+        """The bot's and staff's messages to this customer so far, oldest first."""
+        return list(Message.select().join(Conversation).join(Customer).where(
+            (Conversation.channel == self.channel_id) & (Customer.external_id == self.external_id)
+            & (Message.direction == "out")).order_by(Message.id))
+
+    def texts(self) -> list[str]:
+        return [m.text for m in self.replies()]
+
+    def customer(self):
+        return Customer.get((Customer.channel == self.channel_id) & (Customer.external_id == self.external_id))
+
+    def conversation(self):
+        return (Conversation.select().where((Conversation.channel == self.channel_id)
+                                            & (Conversation.customer == self.customer()))
+                .order_by(Conversation.id.desc()).get())
+
+
+@pytest.fixture(params=["web", "whatsapp"])
+def writer(request, client, tenant):
+    """A customer on the widget, then on WhatsApp (a fake Cloud API on 127.0.0.1)."""
+    if request.param == "web":
+        return Writer(client, "web", Channel.create(tenant=tenant.id, kind="web", name="Shop chat").id)
+    fake = request.getfixturevalue("fake_whatsapp")
+    writer = Writer(client, "whatsapp", connect(client, tenant, fake))
+    writer.fake = fake
+    return writer

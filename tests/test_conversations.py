@@ -17,7 +17,7 @@ from appliance.events import NAMES, Event, Events
 from appliance.pipeline import MAX_EVENT_ATTEMPTS, handle_event, requeue_unfinished, store_events
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, utcnow
 from tests.conftest import configure, conversation_for, make_settings, post_json
-from tests.fakes import USERS, connect, fake_whatsapp, sample, signed_headers  # noqa: F401  (fixtures)
+from tests.fakes import USERS, Writer, connect, fake_whatsapp, sample, signed_headers, writer  # noqa: F401  (fixtures)
 
 WA_USER = USERS["whatsapp"]  # the sender of the WhatsApp text sample
 DONT_KNOW, HANDOFF, HELLO = prompts.DONT_KNOW["en"], prompts.HANDOFF["en"], prompts.SMALLTALK["en"]["greeting"]
@@ -31,47 +31,10 @@ def settings(tmp_path):
     return make_settings(tmp_path / "data", cloud_retries=0)
 
 
-class Customer_:
-    """One customer writing on a channel: through the widget's POST or a signed WhatsApp webhook."""
-
-    def __init__(self, client, kind: str, channel_id: str):
-        self.client, self.kind, self.channel_id, self.sent = client, kind, channel_id, 0
-
-    def says(self, text: str) -> None:
-        """Send one message; in immediate mode it is answered (or not) when this returns."""
-        self.sent += 1
-        if self.kind == "web":
-            response = post_json(self.client, f"/widget/{self.channel_id}/messages",
-                                 {"session": "visitor-1", "text": text, "id": f"m{self.sent}"})
-            assert response.status_code == 202, response.get_json()
-            return
-        body = json.loads(sample("whatsapp", "text.json"))
-        message = body["entry"][0]["changes"][0]["value"]["messages"][0]
-        message["id"], message["text"]["body"] = f"wamid.test-{self.sent}", text
-        raw = json.dumps(body).encode()
-        response = self.client.post(f"/webhooks/whatsapp/{self.channel_id}", data=raw,
-                                    headers=signed_headers("whatsapp", raw))
-        assert response.status_code == 200, response.get_json()
-
-    def replies(self) -> list[Message]:
-        """The bot's and staff's messages to this customer so far, oldest first."""
-        return list(Message.select().join(Conversation).where(
-            (Conversation.channel == self.channel_id) & (Message.direction == "out")).order_by(Message.id))
-
-    def conversation(self) -> Conversation:
-        return Conversation.select().where(Conversation.channel == self.channel_id).order_by(Conversation.id.desc()).get()
-
-
-@pytest.fixture(params=["web", "whatsapp"])
-def customer(request, client, tenant):
+@pytest.fixture
+def customer(writer):
     """A customer on the widget, then on WhatsApp (a fake Cloud API on 127.0.0.1)."""
-    if request.param == "web":
-        channel_id = Channel.create(tenant=tenant.id, kind="web", name="Shop chat").id
-        return Customer_(client, "web", channel_id)
-    fake = request.getfixturevalue("fake_whatsapp")
-    customer = Customer_(client, "whatsapp", connect(client, tenant, fake))
-    customer.fake = fake
-    return customer
+    return writer
 
 
 # --- responders in order -------------------------------------------------------------------------------
@@ -113,7 +76,7 @@ def test_a_conversation_held_by_a_person_gets_no_bot_reply(customer, tenant, ser
 
 
 def test_hand_off_round_trip_on_whatsapp(client, tenant, services, fake_whatsapp):
-    customer = Customer_(client, "whatsapp", connect(client, tenant, fake_whatsapp))
+    customer = Writer(client, "whatsapp", connect(client, tenant, fake_whatsapp))
     customer.says("Cho mình gặp nhân viên")  # "let me talk to staff"
     conversation = customer.conversation()
     assert conversation.status == "handoff" and customer.replies()[-1].text == prompts.HANDOFF["vi"]
@@ -257,7 +220,7 @@ def test_event_data_is_the_api_shape_scoped_to_its_tenant(client, tenant, servic
 
 
 def test_a_platform_status_is_a_message_status_event(client, tenant, services, fake_whatsapp, received):
-    customer = Customer_(client, "whatsapp", connect(client, tenant, fake_whatsapp))
+    customer = Writer(client, "whatsapp", connect(client, tenant, fake_whatsapp))
     customer.says("hello")
     [reply] = customer.replies()
     assert names(received) == ["message.in", "message.out", "message.status"]  # in, the reply, sent

@@ -12,12 +12,12 @@ import pytest
 from appliance.assistant import prompts
 from appliance import conversations
 from appliance.automation import ab, actions, flows
-from appliance.records import (Channel, Conversation, Customer, Flow, FlowRun, FlowVersion, InboundEvent, Message,
+from appliance.records import (Channel, Customer, Flow, FlowRun, FlowVersion, InboundEvent, Message,
                                utcnow)
 from appliance.responders import Context
-from tests.conftest import ask_bubble, needs_chromium, post_json, wait_until
-from tests.fakes import (USERS, connect, consumer, fake_whatsapp, fake_zalo, hook_receiver,  # noqa: F401  (fixtures)
-                         sample, signed_headers)
+from tests.conftest import ask_bubble, needs_chromium, wait_until
+from tests.fakes import (USERS, Writer, connect, consumer, fake_whatsapp, fake_zalo,  # noqa: F401  (fixtures)
+                         hook_receiver, sample, signed_headers, writer)
 
 HELLO = prompts.SMALLTALK["en"]["greeting"]
 BOOKING = {
@@ -35,59 +35,9 @@ BOOKING = {
     ]}
 
 
-class Writer:
-    """One customer writing on a channel: through the widget's POST or a signed WhatsApp webhook."""
-
-    def __init__(self, client, kind: str, channel_id: str, session: str = "visitor-1"):
-        self.client, self.kind, self.channel_id, self.session, self.sent = client, kind, channel_id, session, 0
-
-    def says(self, text: str, button: tuple[str, str] | None = None) -> None:
-        """Send one message (or, on WhatsApp, a button tap (id, title)); answered when this returns."""
-        self.sent += 1
-        if self.kind == "web":
-            response = post_json(self.client, f"/widget/{self.channel_id}/messages",
-                                 {"session": self.session, "text": text, "id": f"m{self.sent}"})
-            assert response.status_code == 202, response.get_json()
-            return
-        name = "interactive_button.json" if button else "text.json"
-        body = json.loads(sample("whatsapp", name))
-        message = body["entry"][0]["changes"][0]["value"]["messages"][0]
-        message["id"] = f"wamid.flow-{self.sent}"
-        if button:
-            message["interactive"]["button_reply"] = {"id": button[0], "title": button[1]}
-        else:
-            message["text"]["body"] = text
-        raw = json.dumps(body).encode()
-        response = self.client.post(f"/webhooks/whatsapp/{self.channel_id}", data=raw,
-                                    headers=signed_headers("whatsapp", raw))
-        assert response.status_code == 200, response.get_json()
-
-    def replies(self) -> list[str]:
-        """The texts sent to this customer so far, oldest first."""
-        return [m.text for m in Message.select().join(Conversation).join(Customer).where(
-            (Conversation.channel == self.channel_id) & (Customer.external_id == self.external_id)
-            & (Message.direction == "out")).order_by(Message.id)]
-
-    @property
-    def external_id(self) -> str:
-        return self.session if self.kind == "web" else USERS["whatsapp"]
-
-    def customer(self) -> Customer:
-        return Customer.get((Customer.channel == self.channel_id) & (Customer.external_id == self.external_id))
-
-    def run(self) -> FlowRun:
-        return FlowRun.select().where(FlowRun.customer == self.customer()).order_by(FlowRun.id.desc()).get()
-
-
-@pytest.fixture(params=["web", "whatsapp"])
-def writer(request, client, tenant):
-    """A customer on the widget, then on WhatsApp (a fake Cloud API on 127.0.0.1)."""
-    if request.param == "web":
-        return Writer(client, "web", Channel.create(tenant=tenant.id, kind="web", name="Shop chat").id)
-    fake = request.getfixturevalue("fake_whatsapp")
-    writer = Writer(client, "whatsapp", connect(client, tenant, fake))
-    writer.fake = fake
-    return writer
+def run_of(writer: Writer) -> FlowRun:
+    """The customer's newest flow run."""
+    return FlowRun.select().where(FlowRun.customer == writer.customer()).order_by(FlowRun.id.desc()).get()
 
 
 @pytest.fixture
@@ -113,28 +63,28 @@ def sent_texts(fake) -> list[str]:
 def test_a_booking_flow_asks_validates_stores_and_ends(writer, tenant):
     active(tenant.id, BOOKING)
     writer.says("Cho mình đặt lịch nhé")
-    assert writer.replies() == ["Let's book a visit.", "Your phone number?"]  # one turn, two messages
+    assert writer.texts() == ["Let's book a visit.", "Your phone number?"]  # one turn, two messages
     writer.says("0912 345 678")
-    assert writer.replies()[-1] == "Which day?"
+    assert writer.texts()[-1] == "Which day?"
     writer.says("5/3/2027")
-    assert writer.replies()[-1] == "Booked, see you then."
+    assert writer.texts()[-1] == "Booked, see you then."
     customer = writer.customer()
     assert customer.custom_fields["phone"] == "+84912345678" and customer.custom_fields["day"] == "2027-03-05"
     assert customer.tags == ["booked"]
-    assert (writer.run().status, writer.run().step) == ("done", "end")
+    assert (run_of(writer).status, run_of(writer).step) == ("done", "end")
     assert {m.sender for m in Message.select().where(Message.direction == "out")} == {"automation"}
     if writer.kind == "whatsapp":
-        assert sent_texts(writer.fake) == writer.replies()  # in order, through the outbox
+        assert sent_texts(writer.fake) == writer.texts()  # in order, through the outbox
 
 
 def test_a_wrong_answer_is_asked_again_then_the_fallback_runs(writer, tenant):
     active(tenant.id, BOOKING)
     writer.says("book")
     writer.says("tomorrow maybe")
-    assert writer.replies()[-1] == "That is not a phone number; try 0912 345 678."
-    assert writer.run().status == "waiting" and writer.run().tries == 1
+    assert writer.texts()[-1] == "That is not a phone number; try 0912 345 678."
+    assert run_of(writer).status == "waiting" and run_of(writer).tries == 1
     writer.says("still no number")
-    assert writer.run().status == "done"
+    assert run_of(writer).status == "done"
     assert writer.customer().conversations.get().status == "handoff"  # the fallback: a person takes over
     assert "phone" not in writer.customer().custom_fields
 
@@ -145,8 +95,8 @@ def test_an_ask_without_fallback_gives_the_message_back_to_the_assistant(web, te
                                   "retries": 0, "field": "email"}]})
     web.says("newsletter")
     web.says("hello")
-    assert web.replies() == ["Your e-mail?", HELLO]
-    assert web.run().status == "failed"
+    assert web.texts() == ["Your e-mail?", HELLO]
+    assert run_of(web).status == "failed"
 
 
 def test_a_choice_by_button_tap_or_typed_title(writer, tenant):
@@ -157,19 +107,19 @@ def test_a_choice_by_button_tap_or_typed_title(writer, tenant):
                                  {"id": "ok", "type": "send", "text": "Noted."}]})
     writer.says("size")
     if writer.kind == "whatsapp":
-        writer.says("", button=("L", "Large"))
+        writer.taps("L", "Large")
         assert writer.fake.delivered[0].body["interactive"]["action"]["buttons"][1]["reply"]["id"] == "L"
     else:
         writer.says("large")  # the widget has no buttons to tap: the title, typed in any case
-    assert writer.replies()[-1] == "Noted." and writer.customer().custom_fields["size"] == "L"
+    assert writer.texts()[-1] == "Noted." and writer.customer().custom_fields["size"] == "L"
 
 
 def test_a_button_payload_starts_a_flow(client, tenant, fake_whatsapp):
     writer = Writer(client, "whatsapp", connect(client, tenant, fake_whatsapp))
     active(tenant.id, {"name": "Hours", "triggers": [{"type": "payload", "payload": "opening_hours"}],
                        "start": "s", "steps": [{"id": "s", "type": "send", "text": "Open 8:00-21:00 daily."}]})
-    writer.says("", button=("opening_hours", "Opening hours"))
-    assert writer.replies() == ["Open 8:00-21:00 daily."]
+    writer.taps("opening_hours", "Opening hours")
+    assert writer.texts() == ["Open 8:00-21:00 daily."]
     assert sent_texts(fake_whatsapp) == ["Open 8:00-21:00 daily."]
 
 
@@ -195,8 +145,8 @@ def test_a_first_message_event_starts_a_flow_once(web, tenant):
                                  {"id": "q", "type": "ask", "text": "Anything else?"}]})
     web.says("hello")  # the flow's welcome, the assistant's answer where its step is, then the flow's question
     web.says("hello")  # the answer ends the flow without a word: the assistant answers it
-    assert web.replies() == ["Welcome to Lan's shop!", HELLO, "Anything else?", HELLO]
-    assert web.run().status == "done"
+    assert web.texts() == ["Welcome to Lan's shop!", HELLO, "Anything else?", HELLO]
+    assert run_of(web).status == "done"
 
 
 def test_a_reopened_conversation_starts_a_flow(web, tenant, services):
@@ -206,7 +156,7 @@ def test_a_reopened_conversation_starts_a_flow(web, tenant, services):
     conversations.close(services, web.customer().conversations.get())
     web.says("hello again")
     web.says("hello")
-    assert web.replies() == [HELLO, "Welcome back!", HELLO]
+    assert web.texts() == [HELLO, "Welcome back!", HELLO]
 
 
 # --- conditions, field and tag steps, jumps ---------------------------------------------------------------------
@@ -230,16 +180,16 @@ QUIZ = {"name": "Quiz", "triggers": [{"type": "keyword", "keywords": ["quiz"]}],
 def test_conditions_on_tags_the_reply_and_the_channel(writer, tenant):
     active(tenant.id, QUIZ)
     writer.says("quiz")
-    assert writer.replies() == ["How many roses?"]  # not a VIP
+    assert writer.texts() == ["How many roses?"]  # not a VIP
     writer.says("12")
     # the channel branch on the widget; on WhatsApp the default, a jump
     expected = {"web": ["Order them on the site.", "Thanks!"], "whatsapp": ["Thanks!"]}[writer.kind]
-    assert writer.replies()[1:] == expected
+    assert writer.texts()[1:] == expected
     actions.change_tags(actions.Turn(None, tenant.id, writer.customer()), add=["vip"])
     writer.says("quiz")
-    assert writer.replies()[-2:] == ["Welcome back, VIP!", "How many roses?"]
+    assert writer.texts()[-2:] == ["Welcome back, VIP!", "How many roses?"]
     writer.says("100")
-    assert writer.replies()[-1] == "Thanks!"
+    assert writer.texts()[-1] == "Thanks!"
     customer = writer.customer()
     assert customer.custom_fields["wholesale"] is True and customer.tags == []
 
@@ -250,9 +200,9 @@ def test_a_handoff_step_hands_the_conversation_to_a_person(writer, tenant):
                                  {"id": "h", "type": "handoff", "reason": "complaint"}]})
     writer.says("I have a complaint")
     conversation = writer.customer().conversations.get()
-    assert writer.replies() == ["Sorry! A person will answer."] and conversation.status == "handoff"
+    assert writer.texts() == ["Sorry! A person will answer."] and conversation.status == "handoff"
     writer.says("hello?")
-    assert len(writer.replies()) == 1  # the bot is silent while a person has it
+    assert len(writer.texts()) == 1  # the bot is silent while a person has it
 
 
 def test_an_ab_step_is_sticky_and_counts_the_step_goal(client, tenant):
@@ -273,7 +223,7 @@ def test_an_ab_step_is_sticky_and_counts_the_step_goal(client, tenant):
         writer.says("offer")  # the answer to the ask: the flow goes on to "yes" (a goal reached)
         writer.says("offer")  # a new run: the same variant again
     for writer in writers:
-        first, _, again = writer.replies()[0], writer.replies()[1], writer.replies()[2]
+        first, _, again = writer.texts()[0], writer.texts()[1], writer.texts()[2]
         assert first in (body["steps"][1]["text"], body["steps"][2]["text"]) and again == first
     [experiment] = ab.results(tenant.id)
     assert experiment["experiment"] == f"flow:{flow.id}:offer"
@@ -293,9 +243,9 @@ def test_a_webhook_step_calls_the_shop_s_address_signed(client, tenant, services
                   {"id": "ok", "type": "send", "text": "Order noted."}]}, active=True, services=services)
     assert "secret" not in FlowVersion.definition_of(flow.id, 1)["steps"][1]  # sealed to its URL, never stored
     web.says("I want to order")
-    wait_until(lambda: web.replies() == ["Your phone?"], 30)
+    wait_until(lambda: web.texts() == ["Your phone?"], 30)
     web.says("0912345678")
-    wait_until(lambda: web.replies()[-1:] == ["Order noted."], 30)
+    wait_until(lambda: web.texts()[-1:] == ["Order noted."], 30)
     headers, raw = hook_receiver.wait_for(1)[0]
     body = json.loads(raw)
     assert body["source"] == f"flow:{flow.id}" and body["customer"]["custom_fields"]["phone"] == "+84912345678"
@@ -312,9 +262,9 @@ def test_a_stop_word_leaves_the_flow(web, tenant, word, answer):
     active(tenant.id, BOOKING)
     web.says("book")
     web.says(word)
-    assert web.replies()[-1] == answer and web.run().status == "stopped"
+    assert web.texts()[-1] == answer and run_of(web).status == "stopped"
     web.says("hello")
-    assert web.replies()[-1] == HELLO  # back to normal
+    assert web.texts()[-1] == HELLO  # back to normal
 
 
 def age(run: FlowRun, minutes: float) -> None:
@@ -325,20 +275,20 @@ def age(run: FlowRun, minutes: float) -> None:
 def test_an_unanswered_flow_times_out_and_the_conversation_returns_to_normal(web, tenant, services):
     active(tenant.id, BOOKING)
     web.says("book")
-    age(web.run(), 59)
+    age(run_of(web), 59)
     assert flows.time_out(services) == 0  # flow_timeout_minutes: 60
-    age(web.run(), 61)
-    assert flows.time_out(services) == 1 and web.run().status == "timed_out"
+    age(run_of(web), 61)
+    assert flows.time_out(services) == 1 and run_of(web).status == "timed_out"
     web.says("hello")
-    assert web.replies()[-1] == HELLO
+    assert web.texts()[-1] == HELLO
 
 
 def test_a_flow_s_own_timeout_applies_when_the_customer_writes(web, tenant):
     active(tenant.id, {**BOOKING, "timeout_minutes": 5})
     web.says("book")
-    age(web.run(), 6)
+    age(run_of(web), 6)
     web.says("hello")  # no sweep ran: the run is found expired when the answer comes
-    assert web.replies()[-1] == HELLO and web.run().status == "timed_out"
+    assert web.texts()[-1] == HELLO and run_of(web).status == "timed_out"
 
 
 # --- versions ------------------------------------------------------------------------------------------------------
@@ -352,10 +302,10 @@ def test_a_running_customer_finishes_on_their_version(client, tenant):
     flow = flows.update(tenant.id, flow.id, {**BOOKING, "steps": steps})
     assert flow.version == 2
     early.says("0912345678")
-    assert early.replies()[-1] == "Which day?" and early.run().version == 1
+    assert early.texts()[-1] == "Which day?" and run_of(early).version == 1
     late.says("book")
     late.says("0912345678")
-    assert late.replies()[-1] == "Which day suits you?" and late.run().version == 2
+    assert late.texts()[-1] == "Which day suits you?" and run_of(late).version == 2
 
 
 def test_a_deactivated_flow_starts_no_run_but_lets_running_customers_finish(web, tenant):
@@ -363,10 +313,10 @@ def test_a_deactivated_flow_starts_no_run_but_lets_running_customers_finish(web,
     web.says("book")
     flows.deactivate(tenant.id, flow.id)
     web.says("0912345678")
-    assert web.replies()[-1] == "Which day?"
+    assert web.texts()[-1] == "Which day?"
     web.says("hủy")
     web.says("book")
-    assert web.replies()[-1] != "Let's book a visit." and web.run().status == "stopped"
+    assert web.texts()[-1] != "Let's book a visit." and run_of(web).status == "stopped"
 
 
 # --- delays: a real consumer rings when the delay is over -------------------------------------------------------
@@ -380,12 +330,12 @@ def test_a_delay_resumes_the_flow_and_sends_the_next_messages(client, tenant, co
                                  {"id": "q", "type": "ask", "text": "Pick them up today?", "next": "e"},
                                  {"id": "e", "type": "end"}]})
     web.says("remind me")
-    wait_until(lambda: len(web.replies()) == 3, 60)
+    wait_until(lambda: len(web.texts()) == 3, 60)
     first, reminder, question = Message.select().where(Message.direction == "out").order_by(Message.id)
     assert [m.text for m in (first, reminder, question)] == [
         "I will remind you.", "Reminder: your roses are ready.", "Pick them up today?"]
     assert (reminder.created_at - first.created_at).total_seconds() >= 3  # sent when the delay was over
-    assert web.run().status == "waiting" and web.run().step == "q"
+    assert run_of(web).status == "waiting" and run_of(web).step == "q"
 
 
 def test_a_due_delay_is_resumed_by_the_sweep_once(web, tenant, services):
@@ -395,9 +345,9 @@ def test_a_due_delay_is_resumed_by_the_sweep_once(web, tenant, services):
                                  {"id": "r", "type": "send", "text": "Reminder!"}]})
     web.says("remind me")
     assert flows.resume_due(services) == 0  # not due yet (the huey ring waits in memory in immediate mode)
-    FlowRun.update(resume_at=utcnow()).where(FlowRun.id == web.run().id).execute()
+    FlowRun.update(resume_at=utcnow()).where(FlowRun.id == run_of(web).id).execute()
     assert flows.resume_due(services) == 1 and flows.resume_due(services) == 0
-    assert web.replies() == ["Sure.", "Reminder!"] and web.run().status == "done"
+    assert web.texts() == ["Sure.", "Reminder!"] and run_of(web).status == "done"
 
 
 def test_an_answer_followed_by_a_delay_is_not_answered_again_by_the_assistant(web, tenant, services):
@@ -409,22 +359,22 @@ def test_an_answer_followed_by_a_delay_is_not_answered_again_by_the_assistant(we
                                  {"id": "r", "type": "send", "text": "Reminder!"}]})
     web.says("remind me")
     web.says("1")  # the first button: the flow takes it, and has nothing to say until the delay is over
-    assert web.replies() == ["Remind you tomorrow?"] and web.run().status == "delayed"
+    assert web.texts() == ["Remind you tomorrow?"] and run_of(web).status == "delayed"
     assert InboundEvent.select().where(InboundEvent.status != "done").count() == 0
-    FlowRun.update(resume_at=utcnow()).where(FlowRun.id == web.run().id).execute()
+    FlowRun.update(resume_at=utcnow()).where(FlowRun.id == run_of(web).id).execute()
     assert flows.resume_due(services) == 1
-    assert web.replies() == ["Remind you tomorrow?", "Reminder!"]
+    assert web.texts() == ["Remind you tomorrow?", "Reminder!"]
 
 
 def test_a_person_taking_over_ends_the_question_the_flow_waited_on(web, tenant, services):
     active(tenant.id, BOOKING)
     web.says("đặt lịch")
-    assert web.run().status == "waiting" and web.run().step == "phone"
+    assert run_of(web).status == "waiting" and run_of(web).step == "phone"
     web.says("talk to a human")  # answered by the request for a person, before the flow
-    assert web.run().status == "stopped"
+    assert run_of(web).status == "stopped"
     conversations.resume_bot(services, web.customer().conversations.get())
     web.says("0912 345 678")  # long after, to the bot again: not the answer to the old question
-    assert "Which day?" not in web.replies()
+    assert "Which day?" not in web.texts()
 
 
 # --- schedules, rules' start_flow, the step budget ---------------------------------------------------------------
@@ -439,7 +389,7 @@ def test_a_scheduled_flow_starts_for_tagged_customers_once_per_minute(client, te
                        "start": "s", "steps": [{"id": "s", "type": "send", "text": "New roses this week!"}]})
     assert flows.run_schedules(services) == 1
     assert flows.run_schedules(services) == 0  # the same minute: the flow's row says it ran
-    assert vip.replies() == [HELLO, "New roses this week!"] and other.replies() == [HELLO]
+    assert vip.texts() == [HELLO, "New roses this week!"] and other.texts() == [HELLO]
 
 
 def test_a_rule_s_start_flow_adds_the_first_messages_to_its_turn(web, tenant, services):
@@ -462,9 +412,9 @@ def test_a_loop_that_slipped_past_the_check_stops_at_the_step_budget(web, tenant
         "triggers": [{"type": "keyword", "mode": "contains", "keywords": ["loop"]}], "start": "a",
         "steps": [{"id": "a", "type": "tag", "tag": "x", "next": "b"}, {"id": "b", "type": "jump", "to": "a"}]})
     web.says("loop")
-    assert web.run().status == "failed" and "steps without waiting" in web.run().error
+    assert run_of(web).status == "failed" and "steps without waiting" in run_of(web).error
     assert InboundEvent.get().status == "done"
-    assert len(web.replies()) == 1  # the rest of the chain answered after the flow gave up
+    assert len(web.texts()) == 1  # the rest of the chain answered after the flow gave up
 
 
 def test_a_turn_cut_off_before_its_reply_gives_the_same_messages_when_answered_again(web, tenant, services):
@@ -483,10 +433,10 @@ def test_a_turn_cut_off_before_its_reply_gives_the_same_messages_when_answered_a
     conversation = message.conversation
     context = responders.Context(services, tenant.tenant, channel, conversation, message, [])
     assert responders.respond(context).text == "Which day?"  # the turn ran; then the process died
-    assert web.run().step == "when"
+    assert run_of(web).step == "when"
     pipeline.handle_event(services, event_id)  # answered again after the restart
-    assert web.replies() == ["Let's book a visit.", "Your phone number?", "Which day?"]
-    assert (web.run().step, web.run().status, web.run().tries) == ("when", "waiting", 0)
+    assert web.texts() == ["Let's book a visit.", "Your phone number?", "Which day?"]
+    assert (run_of(web).step, run_of(web).status, run_of(web).tries) == ("when", "waiting", 0)
 
 
 def test_a_resume_cut_off_by_a_crash_is_taken_again_from_its_step(web, tenant, services):
@@ -498,10 +448,10 @@ def test_a_resume_cut_off_by_a_crash_is_taken_again_from_its_step(web, tenant, s
                                  {"id": "q", "type": "ask", "text": "Still want the roses?"}]})
     web.says("remind me")
     FlowRun.update(status="running", updated_at=utcnow() - timedelta(minutes=3)).where(
-        FlowRun.id == web.run().id).execute()  # the row as the crash left it
+        FlowRun.id == run_of(web).id).execute()  # the row as the crash left it
     assert flows.recover(services) == 1 and flows.resume_due(services) == 1
-    assert web.replies() == ["Sure.", "Still want the roses?"]
-    assert (web.run().status, web.run().step) == ("waiting", "q")
+    assert web.texts() == ["Sure.", "Still want the roses?"]
+    assert (run_of(web).status, run_of(web).step) == ("waiting", "q")
 
 
 def test_a_follow_starts_a_flow_and_its_answer_continues_it(client, tenant, fake_zalo):

@@ -19,7 +19,7 @@ from appliance.automation import flows, packs, rules
 from appliance.db import database, open_database
 from appliance.records import Channel, Conversation, Customer, Flow, FlowRun, Message, Rule, Tenant
 from tests.conftest import assert_error, make_settings, post_json
-from tests.fakes import connect, fake_whatsapp, sample, signed_headers  # noqa: F401  (fixtures)
+from tests.fakes import fake_whatsapp, sample, writer  # noqa: F401  (fixtures)
 
 PACKS = ("restaurant", "shop", "spa")
 URL = "/api/v1/automation/packs"
@@ -274,65 +274,10 @@ WRONG = {"date": {"vi": "hôm nào cũng được", "en": "whenever suits you"},
 PHONE = ("0912 345 678", "+84912345678")
 
 
-class Chat:
-    """One customer writing to the tenant on the widget or on WhatsApp (signed webhooks; replies to a fake API)."""
-
-    def __init__(self, client, kind: str, channel_id: str):
-        self.client, self.kind, self.channel_id, self.sent, self.seen = client, kind, channel_id, 0, 0
-
-    def says(self, text: str) -> list[Message]:
-        """Send a text; the bot's messages answering it (immediate mode: answered when this returns)."""
-        if self.kind == "web":
-            response = post_json(self.client, f"/widget/{self.channel_id}/messages",
-                                 {"session": "visitor-1", "text": text, "id": f"m{self.sent + 1}"})
-            assert response.status_code == 202, response.get_json()
-        else:
-            body = json.loads(sample("whatsapp", "text.json"))
-            message = body["entry"][0]["changes"][0]["value"]["messages"][0]
-            message["id"], message["text"]["body"] = f"wamid.pack-{self.sent + 1}", text
-            self._post(body)
-        return self._answers()
-
-    def taps(self, button: dict) -> list[Message]:
-        """Tap a reply button: on WhatsApp a button reply with its id; the widget's visitor writes its title."""
-        if self.kind == "web":
-            return self.says(button["title"])
-        body = json.loads(sample("whatsapp", "interactive_button.json"))
-        message = body["entry"][0]["changes"][0]["value"]["messages"][0]
-        message["id"] = f"wamid.pack-{self.sent + 1}"
-        message["interactive"]["button_reply"] = {"id": button["id"], "title": button["title"]}
-        self._post(body)
-        return self._answers()
-
-    def _post(self, body: dict) -> None:
-        raw = json.dumps(body).encode()
-        response = self.client.post(f"/webhooks/whatsapp/{self.channel_id}", data=raw,
-                                    headers=signed_headers("whatsapp", raw))
-        assert response.status_code == 200, response.get_json()
-
-    def _answers(self) -> list[Message]:
-        self.sent += 1
-        out = list(Message.select().join(Conversation).where(
-            (Conversation.channel == self.channel_id) & (Message.direction == "out")).order_by(Message.id))
-        new, self.seen = out[self.seen:], len(out)
-        return new
-
-    def conversation(self) -> Conversation:
-        return (Conversation.select().where(Conversation.channel == self.channel_id)
-                .order_by(Conversation.id.desc()).get())
-
-    def customer(self) -> Customer:
-        return Customer.get(Customer.channel == self.channel_id)
-
-
-@pytest.fixture(params=["web", "whatsapp"])
-def chat(request, client, tenant):
-    if request.param == "web":
-        return Chat(client, "web", Channel.create(tenant=tenant.id, kind="web", name="Shop chat").id)
-    fake = request.getfixturevalue("fake_whatsapp")
-    chat = Chat(client, "whatsapp", connect(client, tenant, fake))
-    chat.fake = fake
-    return chat
+@pytest.fixture
+def chat(writer):
+    """A customer on the widget, then on WhatsApp."""
+    return writer
 
 
 def rules_behind(messages: list[Message]) -> set[str]:
@@ -366,7 +311,7 @@ def test_a_starter_pack_answers_its_sample_questions(client, services, tenant, c
     flow = Flow.get_by_id(flow_id)
     steps = {step["id"]: step for step in flows.check_flow(
         {"name": flow.name, **flow.versions.get().definition})["steps"]}
-    answers = chat.taps(book) if samples["start"] == "tap" else chat.says(samples["start"])
+    answers = chat.taps(book["id"], book["title"]) if samples["start"] == "tap" else chat.says(samples["start"])
     run = FlowRun.get(FlowRun.flow == flow_id)
     expected = {}
     while run.status == "waiting":
@@ -381,7 +326,7 @@ def test_a_starter_pack_answers_its_sample_questions(client, services, tenant, c
             assert step["field"] not in (chat.customer().custom_fields or {})
         if kind == "choice":
             button = step["buttons"][PICK.get((name, language), 0)]
-            answers, expected[step["field"]] = chat.taps(button), button["id"]
+            answers, expected[step["field"]] = chat.taps(button["id"], button["title"]), button["id"]
         elif kind == "date":
             answers, expected[step["field"]] = chat.says("20/12"), re.compile(r"\d{4}-12-20")
         elif kind == "phone":

@@ -15,77 +15,13 @@ from appliance.automation import ab, conditions, rules
 from appliance.automation.conditions import Facts
 from appliance.errors import AppError
 from appliance.records import Channel, Conversation, Customer, InboundEvent, Message, Rule, utcnow
-from tests.conftest import post_json, run_benchmark
+from tests.conftest import run_benchmark
 from tests.fakes import (  # noqa: F401  (fixtures)
-    USERS, connect, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, sample, signed_headers,
+    USERS, Writer, connect, fake_messenger, fake_telegram, fake_whatsapp, fake_zalo, sample, signed_headers, writer,
 )
 
 HELLO = prompts.SMALLTALK["en"]["greeting"]
 PRICES = "Roses 50.000đ, tulips 80.000đ."
-
-
-class Writer:
-    """One customer writing on a channel: the widget's POST or a signed WhatsApp webhook (text or a button tap)."""
-
-    def __init__(self, client, kind: str, channel_id: str):
-        self.client, self.kind, self.channel_id, self.sent = client, kind, channel_id, 0
-
-    def says(self, text: str) -> None:
-        self.sent += 1
-        if self.kind == "web":
-            response = post_json(self.client, f"/widget/{self.channel_id}/messages",
-                                 {"session": "visitor-1", "text": text, "id": f"m{self.sent}"})
-            assert response.status_code == 202, response.get_json()
-            return
-        body = json.loads(sample("whatsapp", "text.json"))
-        message = body["entry"][0]["changes"][0]["value"]["messages"][0]
-        message["id"], message["text"]["body"] = f"wamid.rule-{self.sent}", text
-        self._post(body)
-
-    def taps(self, payload: str, title: str) -> None:
-        """A reply-button tap carrying `payload`: the widget's POST with "button", or WhatsApp's button reply."""
-        self.sent += 1
-        if self.kind == "web":
-            response = post_json(self.client, f"/widget/{self.channel_id}/messages",
-                                 {"session": "visitor-1", "text": title, "button": payload, "id": f"m{self.sent}"})
-            assert response.status_code == 202, response.get_json()
-            return
-        body = json.loads(sample("whatsapp", "interactive_button.json"))
-        message = body["entry"][0]["changes"][0]["value"]["messages"][0]
-        message["id"] = f"wamid.rule-{self.sent}"
-        message["interactive"]["button_reply"] = {"id": payload, "title": title}
-        self._post(body)
-
-    def _post(self, body: dict) -> None:
-        raw = json.dumps(body).encode()
-        response = self.client.post(f"/webhooks/whatsapp/{self.channel_id}", data=raw,
-                                    headers=signed_headers("whatsapp", raw))
-        assert response.status_code == 200, response.get_json()
-
-    def replies(self) -> list[Message]:
-        return list(Message.select().join(Conversation).where(
-            (Conversation.channel == self.channel_id) & (Message.direction == "out")).order_by(Message.id))
-
-    def texts(self) -> list[str]:
-        return [m.text for m in self.replies()]
-
-    def customer(self) -> Customer:
-        return Customer.get(Customer.channel == self.channel_id)
-
-    def conversation(self) -> Conversation:
-        return (Conversation.select().where(Conversation.channel == self.channel_id)
-                .order_by(Conversation.id.desc()).get())
-
-
-@pytest.fixture(params=["web", "whatsapp"])
-def writer(request, client, tenant):
-    """A customer on the widget, then on WhatsApp (a fake Cloud API on 127.0.0.1)."""
-    if request.param == "web":
-        return Writer(client, "web", Channel.create(tenant=tenant.id, kind="web", name="Shop chat").id)
-    fake = request.getfixturevalue("fake_whatsapp")
-    writer = Writer(client, "whatsapp", connect(client, tenant, fake))
-    writer.fake = fake
-    return writer
 
 
 def add_rule(tenant, name="prices", match=None, actions=None, **fields) -> Rule:

@@ -267,6 +267,15 @@ def test_a_stop_word_leaves_the_flow(web, tenant, word, answer):
     assert web.texts()[-1] == HELLO  # back to normal
 
 
+@pytest.mark.parametrize("word", ["stop", "Cancel"])
+def test_an_english_stop_word_in_a_vietnamese_flow_is_confirmed_in_vietnamese(web, tenant, word):
+    active(tenant.id, {**BOOKING, "steps": [{"id": "hi", "type": "ask", "text": "Số điện thoại của bạn là gì?",
+                                             "field": "phone", "validate": "phone"}], "start": "hi"})
+    web.says("đặt lịch")
+    web.says(word)  # Vietnamese customers type "stop" too: the flow's language answers
+    assert web.texts()[-1] == flows.STOPPED["vi"] and run_of(web).status == "stopped"
+
+
 def age(run: FlowRun, minutes: float) -> None:
     """Make the run's last step `minutes` old (as if the customer had been silent that long)."""
     FlowRun.update(updated_at=utcnow() - timedelta(minutes=minutes)).where(FlowRun.id == run.id).execute()

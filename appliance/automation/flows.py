@@ -361,7 +361,7 @@ def _take(context) -> tuple[actions.Turn, int | None] | None:
         if language:
             _end(run, "stopped", "The customer asked to stop.")
             turn = _turn(context, run.flow_id)
-            turn.outbounds.append(Outbound(to="", text=STOPPED[language]))
+            turn.outbounds.append(Outbound(to="", text=STOPPED[_stop_language(run, language)]))
             return _remember(run, context, turn, None)
         if run.status != "waiting":
             return None  # delayed, or its delay is being resumed: the chain answers meanwhile
@@ -369,6 +369,15 @@ def _take(context) -> tuple[actions.Turn, int | None] | None:
             return _continue(context, run, text, payload)
         _end(run, "timed_out", "The customer did not answer in time.")
     return _triggered(context, text, payload)
+
+
+def _stop_language(run: FlowRun, word_language: str) -> str:
+    """The language of the stop confirmation: Vietnamese for "hủy"/"thoát"; "stop" and "cancel" are typed by
+    Vietnamese customers too, so for them the language of the question the run waits on decides."""
+    if word_language != "en":
+        return word_language
+    step = {s["id"]: s for s in _version(run.flow_id, run.version)["steps"]}.get(run.step) or {}
+    return "vi" if prompts.language_of(step.get("text") or "") == "vi" else "en"
 
 
 def _continue(context, run: FlowRun, text: str, payload: str | None):
@@ -541,7 +550,7 @@ def explain(tenant, message: match.Message, facts: Facts, customer: Customer | N
         flow = Flow.get_by_id(run.flow_id)
         language = STOP_WORDS.get(message.folded)
         if language:
-            turn.outbounds.append(Outbound(to="", text=STOPPED[language]))
+            turn.outbounds.append(Outbound(to="", text=STOPPED[_stop_language(run, language)]))
             return _explained(flow, turn, f"'{message.text}' leaves flow '{flow.name}'")
         definition = _version(run.flow_id, run.version)
         step = {s["id"]: s for s in definition["steps"]}.get(run.step)

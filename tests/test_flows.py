@@ -11,7 +11,7 @@ import pytest
 
 from appliance.assistant import prompts
 from appliance import conversations
-from appliance.automation import ab, actions, flows
+from appliance.automation import ab, actions, flows, match
 from appliance.records import (Channel, Customer, Flow, FlowRun, FlowVersion, InboundEvent, Message,
                                utcnow)
 from appliance.responders import Context
@@ -257,7 +257,7 @@ def test_a_webhook_step_calls_the_shop_s_address_signed(client, tenant, services
 
 @pytest.mark.parametrize("word,answer", [("hủy", flows.STOPPED["vi"]), ("Thoát", flows.STOPPED["vi"]),
                                          ("huy", flows.STOPPED["vi"]), ("STOP", flows.STOPPED["en"]),
-                                         ("cancel", flows.STOPPED["en"])])
+                                         ("cancel", flows.STOPPED["en"]), ("thôi hủy đi", flows.STOPPED["vi"])])
 def test_a_stop_word_leaves_the_flow(web, tenant, word, answer):
     active(tenant.id, BOOKING)
     web.says("book")
@@ -265,6 +265,14 @@ def test_a_stop_word_leaves_the_flow(web, tenant, word, answer):
     assert web.texts()[-1] == answer and run_of(web).status == "stopped"
     web.says("hello")
     assert web.texts()[-1] == HELLO  # back to normal
+
+
+@pytest.mark.parametrize("text,language", [("thôi hủy đi", "vi"), ("Hủy đơn nhé shop", "vi"), ("huy", "vi"),
+                                           ("cancel my booking please", "en"), ("STOP", "en"),
+                                           ("hủy đơn hôm qua giúp mình với", None), ("stop by at 5", None),
+                                           ("Huyền", None), ("", None)])
+def test_a_stop_word_may_come_with_a_few_words_that_change_nothing(text, language):
+    assert flows.stop_word(match.words(text)) == language
 
 
 @pytest.mark.parametrize("word", ["stop", "Cancel"])

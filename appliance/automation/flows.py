@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 STEP_BUDGET = flow_check.MAX_STEPS  # a turn takes at most every step once unless it loops: a loop that slipped through
 # the check (an old version, a row written by hand) stops here
 STOP_WORDS = {"stop": "en", "cancel": "en", "huy": "vi", "thoat": "vi"}  # folded: "hủy", "thoát" too
+# words a stop word may come with and still mean "leave": "thôi hủy đi", "hủy đơn nhé", "cancel my booking please"
+_STOP_COMPANY = set("thoi di nhe nha a oi shop ban em minh toi luon don lich dat ve cai nay it my the this order "
+                    "booking please pls now".split())
 STOPPED = {"vi": "Đã dừng. Bạn cần gì cứ nhắn cho shop nhé.", "en": "Stopped. Write to us any time you need something."}
 EXPORT_FORMAT = "appliance-flow-1"
 CRASH_GRACE = timedelta(minutes=2)  # a run "running" this long was left by a crash mid-turn
@@ -357,7 +360,7 @@ def _take(context) -> tuple[actions.Turn, int | None] | None:
     payload = (context.message.payload or {}).get("button_id")
     run = FlowRun.active_of(context.conversation.customer_id)
     if run is not None:
-        language = STOP_WORDS.get(match.words(text))
+        language = stop_word(match.words(text))
         if language:
             _end(run, "stopped", "The customer asked to stop.")
             turn = _turn(context, run.flow_id)
@@ -369,6 +372,16 @@ def _take(context) -> tuple[actions.Turn, int | None] | None:
             return _continue(context, run, text, payload)
         _end(run, "timed_out", "The customer did not answer in time.")
     return _triggered(context, text, payload)
+
+
+def stop_word(folded: str) -> str | None:
+    """The language of the stop word a folded message is ("hủy", or a stop word with a few words around it that
+    change nothing: "thôi hủy đi", "cancel my booking"), else None; a longer sentence is an answer, not a stop."""
+    words = folded.split()
+    said = [STOP_WORDS[w] for w in words if w in STOP_WORDS]
+    if not said or len(words) > 5 or any(w not in STOP_WORDS and w not in _STOP_COMPANY for w in words):
+        return None
+    return said[0]
 
 
 def _stop_language(run: FlowRun, word_language: str) -> str:
@@ -548,7 +561,7 @@ def explain(tenant, message: match.Message, facts: Facts, customer: Customer | N
     run = FlowRun.active_of(customer.id) if customer is not None else None
     if run is not None and run.status == "waiting" and not _expired(None, run):
         flow = Flow.get_by_id(run.flow_id)
-        language = STOP_WORDS.get(message.folded)
+        language = stop_word(message.folded)
         if language:
             turn.outbounds.append(Outbound(to="", text=STOPPED[_stop_language(run, language)]))
             return _explained(flow, turn, f"'{message.text}' leaves flow '{flow.name}'")
